@@ -1,0 +1,25 @@
+"""Timezone-aware UTC time, in one place so every module agrees on the format."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+__all__ = ["utcnow", "to_iso", "from_iso"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_iso(value: datetime) -> str:
+    """ISO-8601 in UTC with microseconds, so strings sort in time order."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: Lockstep times are timezone-aware UTC")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_iso(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp without a timezone: {value!r}")
+    return parsed.astimezone(UTC)

@@ -1,0 +1,195 @@
+"""Domain models. Each stored model is one document in one container (see DESIGN.md).
+
+Documents are camelCase JSON (the Cosmos convention) with `id` and `tenantId`; Python code
+uses the snake_case attribute names. Times serialize through `clock.to_iso` so that string
+comparisons in queries are time comparisons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+from integration_core.clock import to_iso, utcnow
+
+__all__ = [
+    "UtcDatetime",
+    "Document",
+    "ConnectionStatus",
+    "Connection",
+    "SyncTask",
+    "SyncResult",
+    "Entity",
+    "Link",
+    "MessageKind",
+    "SyncMessage",
+    "Change",
+    "deterministic_id",
+]
+
+
+def _require_aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: Lockstep times are timezone-aware UTC")
+    return value
+
+
+UtcDatetime = Annotated[
+    datetime,
+    AfterValidator(_require_aware),
+    PlainSerializer(to_iso, return_type=str, when_used="json"),
+]
+
+
+def deterministic_id(*parts: str) -> str:
+    """A stable id from its parts, so the same logical thing always gets the same id."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return digest[:32]
+
+
+class Document(BaseModel):
+    """Base of every stored model: camelCase on the wire, partitioned by tenant."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    container: ClassVar[str]
+
+    id: str
+    tenant_id: str
+
+    def to_document(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> Self:
+        return cls.model_validate(document)
+
+
+class ConnectionStatus(StrEnum):
+    ACTIVE = "active"
+    NEEDS_REAUTH = "needs_reauth"
+    DISABLED = "disabled"
+
+
+class Connection(Document):
+    """One tenant's account in one system (a HubSpot portal, a sandbox, ...)."""
+
+    container: ClassVar[str] = "integrations"
+
+    system: str
+    display_name: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+    credential_id: str | None = None
+    status: ConnectionStatus = ConnectionStatus.ACTIVE
+    created_at: UtcDatetime = Field(default_factory=utcnow)
+
+
+class SyncTask(Document):
+    """Pull one entity type from a source connection on a schedule; push to the targets."""
+
+    container: ClassVar[str] = "sync-tasks"
+
+    connection_id: str
+    entity_type: str
+    target_connection_ids: list[str] = Field(default_factory=list)
+    interval_seconds: int = Field(default=300, gt=0)
+    priority: int = 0
+    enabled: bool = True
+    next_due_at: UtcDatetime = Field(default_factory=utcnow)
+    cursor: str | None = None
+    policy: dict[str, Any] = Field(default_factory=dict)
+    last_enqueued_at: UtcDatetime | None = None
+
+
+class SyncResult(Document):
+    """What one message's processing did; its id is the message id (idempotency marker)."""
+
+    container: ClassVar[str] = "sync-results"
+    default_ttl_seconds: ClassVar[int] = 30 * 24 * 3600
+
+    task_id: str | None = None
+    connection_id: str
+    direction: str
+    correlation_id: str
+    started_at: UtcDatetime
+    finished_at: UtcDatetime
+    duration_ms: float
+    records_read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    pushed: int = 0
+    errors: list[str] = Field(default_factory=list)
+    ttl: int = default_ttl_seconds
+
+
+class Entity(Document):
+    """The hub's canonical record."""
+
+    container: ClassVar[str] = "entities"
+
+    entity_type: str
+    values: dict[str, Any] = Field(default_factory=dict)
+    sources: dict[str, str] = Field(default_factory=dict)
+    modified_at: UtcDatetime = Field(default_factory=utcnow)
+    deleted: bool = False
+
+
+class Link(Document):
+    """External id in one connection <-> hub entity, with what was last synced there."""
+
+    container: ClassVar[str] = "links"
+
+    connection_id: str
+    external_id: str
+    entity_id: str
+    entity_type: str
+    base: dict[str, Any] = Field(default_factory=dict)
+    external_version: str | None = None
+    written_hash: str | None = None
+    last_message_id: str | None = None
+
+    @staticmethod
+    def make_id(connection_id: str, external_id: str) -> str:
+        return deterministic_id("link", connection_id, external_id)
+
+
+class MessageKind(StrEnum):
+    PULL = "pull"
+    PUSH = "push"
+    WEBHOOK = "webhook"
+
+
+class SyncMessage(BaseModel):
+    """The envelope on every queue. `message_id` is deterministic: redelivery is idempotent."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    message_id: str
+    tenant_id: str
+    connection_id: str
+    kind: MessageKind
+    correlation_id: str
+    attempt: int = 0
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True)
+
+    @classmethod
+    def from_json(cls, body: str | bytes) -> SyncMessage:
+        return cls.model_validate_json(body)
+
+
+class Change(BaseModel):
+    """One record as a source system reports it: its id, version, time and fields."""
+
+    external_id: str
+    version: str
+    modified_at: UtcDatetime
+    values: dict[str, Any] = Field(default_factory=dict)
+    deleted: bool = False
