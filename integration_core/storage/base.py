@@ -27,6 +27,7 @@ CONTAINERS: Mapping[str, int | None] = {
     "links": None,
     "conflicts": None,
     "duplicate-candidates": None,
+    "dead-letters": None,
     "webhooks": None,
     "webhook-audit": 30 * 24 * 3600,
     "credentials": None,

@@ -1,0 +1,50 @@
+# The two commands the README opens with: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test unit lint typecheck stack-start stack-stop bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The embedded demo: SQLite store, in-process queue, sandbox systems. No cloud, no emulators.
+demo: $(STAMP)
+	$(PY) -m integration_core demo
+
+# Everything: starts Azurite, the Cosmos emulator and Redis (reusing one on 6379), runs the
+# whole suite, then stops what it started.
+test: $(STAMP)
+	@set -o pipefail; infra/local/stack.sh start; \
+	status=0; $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	infra/local/stack.sh stop; exit $$status
+
+# The fast lane: no services.
+unit: $(STAMP)
+	LOCKSTEP_SKIP_SERVICES=1 $(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+stack-start:
+	infra/local/stack.sh start
+
+stack-stop:
+	infra/local/stack.sh stop
+
+bench: $(STAMP)
+	infra/local/stack.sh start
+	$(PY) bench/sync.py; $(PY) bench/dedup.py; $(PY) bench/ratelimit.py
+	infra/local/stack.sh stop
+
+clean:
+	rm -rf $(VENV) .local-stack .lockstep .pytest_cache .mypy_cache .ruff_cache

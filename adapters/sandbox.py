@@ -1,0 +1,111 @@
+"""Adapter for the sandbox system (adapters/sandbox_server.py), over HTTP like any other."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from adapters.base import BaseIntegrationAdapter, ChangePage, WriteResult
+from integration_core.clock import from_iso
+from integration_core.errors import PermanentError
+from integration_core.mapping import FieldMap
+from integration_core.models import Change
+
+__all__ = ["SandboxAdapter", "SANDBOX_FIELD_MAPS"]
+
+SANDBOX_FIELD_MAPS: Mapping[str, FieldMap] = {
+    "contact": FieldMap(
+        entity_type="contact",
+        provider_object="contacts",
+        fields={
+            "first_name": "firstname",
+            "last_name": "lastname",
+            "email": "email",
+            "phone": "phone",
+            "company": "company",
+            "title": "jobtitle",
+            "city": "city",
+            "country": "country",
+            "tags": "tags",
+        },
+    ),
+    "company": FieldMap(
+        entity_type="company",
+        provider_object="companies",
+        fields={"name": "name", "domain": "domain", "phone": "phone", "city": "city"},
+    ),
+}
+
+
+class SandboxAdapter(BaseIntegrationAdapter):
+    """Connection config: `base_url` of the sandbox API (auth comes from the credential)."""
+
+    system: ClassVar[str] = "sandbox"
+
+    def discover(self) -> list[str]:
+        return sorted(SANDBOX_FIELD_MAPS)
+
+    def field_map(self, entity_type: str) -> FieldMap:
+        try:
+            return SANDBOX_FIELD_MAPS[entity_type]
+        except KeyError as err:
+            raise PermanentError(f"sandbox has no {entity_type!r} objects") from err
+
+    def read_changes(
+        self, entity_type: str, cursor: str | None, *, page_size: int = 100
+    ) -> ChangePage:
+        mapping = self.field_map(entity_type)
+        params: dict[str, str | int] = {"limit": page_size}
+        if cursor:
+            params["after"] = cursor
+        response = self._request(
+            "GET", f"/v1/objects/{mapping.provider_object}", params=params, what="list"
+        )
+        body = response.json()
+        changes = [
+            Change(
+                external_id=row["id"],
+                version=row["version"],
+                modified_at=from_iso(row["modifiedAt"]),
+                values=row["properties"],
+                deleted=bool(row.get("archived")),
+            )
+            for row in body["results"]
+        ]
+        return ChangePage(
+            changes=changes,
+            cursor=body.get("cursor") or cursor,
+            has_more=body.get("paging") is not None,
+        )
+
+    def write(
+        self,
+        entity_type: str,
+        external_id: str | None,
+        values: Mapping[str, Any],
+        *,
+        expected_version: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        path = f"/v1/objects/{self.field_map(entity_type).provider_object}"
+        body = {"properties": dict(values)}
+        if external_id is None:
+            headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+            response = self._request("POST", path, json=body, headers=headers, what="create")
+        else:
+            headers = {"If-Match": expected_version} if expected_version else {}
+            response = self._request(
+                "PATCH", f"{path}/{external_id}", json=body, headers=headers, what="update"
+            )
+        row = response.json()
+        return WriteResult(
+            external_id=row["id"], version=row["version"], created=external_id is None
+        )
+
+    def delete(self, entity_type: str, external_id: str) -> None:
+        path = f"/v1/objects/{self.field_map(entity_type).provider_object}/{external_id}"
+        self._request("DELETE", path, what="delete")
+
+    def health(self) -> None:
+        # An authenticated call, so that a bad credential shows up as unhealthy.
+        self._request("GET", "/v1/objects/contacts", params={"limit": 1}, what="health")

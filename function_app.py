@@ -1,0 +1,110 @@
+"""The serverless surface: each function parses its trigger and calls one pipeline.
+
+No business logic lives here. Settings are validated at import, so a bad deployment
+fails at start with the name of the setting; backends are built on first use.
+
+This module deliberately has no `from __future__ import annotations`: the Functions Python
+worker reads the trigger parameters' annotations as real types to bind them.
+"""
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+
+import azure.functions as func
+
+from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
+from integration_core.models import SyncMessage, SyncResult
+from integration_core.pipelines import check_health, process_inbound, process_outbound
+from integration_core.pipelines.scheduler import run_scheduler
+from integration_core.pipelines.token_refresh import run_token_refresh
+from integration_core.pipelines.webhook_intake import receive_webhook
+from integration_core.runtime import Runtime, build_runtime
+from integration_core.settings import QueueBackend, load_settings
+
+SETTINGS = load_settings()
+logging.getLogger("integration_core").setLevel(SETTINGS.log_level)
+log = logging.getLogger("function_app")
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+@functools.cache
+def runtime() -> Runtime:
+    return build_runtime(SETTINGS)
+
+
+@app.function_name("SyncScheduler")
+@app.timer_trigger(schedule="%SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
+def sync_scheduler(timer: func.TimerRequest) -> None:
+    report = run_scheduler(runtime())
+    log.info(
+        "SyncScheduler: %d enqueued, %d skipped (past due: %s)",
+        len(report.enqueued),
+        len(report.skipped),
+        timer.past_due,
+    )
+
+
+@app.function_name("TokenRefresher")
+@app.timer_trigger(schedule="%TOKEN_REFRESH_SCHEDULE%", arg_name="timer", run_on_startup=False)
+def token_refresher(timer: func.TimerRequest) -> None:
+    report = run_token_refresh(runtime().credentials)
+    log.info("TokenRefresher: %s", report.summary())
+
+
+def _register_worker(
+    name: str, queue: str, handle: Callable[[Runtime, SyncMessage], SyncResult]
+) -> None:
+    """A queue-triggered worker on the backend QUEUE_BACKEND names.
+
+    A raised error leaves the message to the host: redelivered, then moved to the poison
+    queue (Storage, after host.json maxDequeueCount) or dead-letter queue (Service Bus).
+    """
+    if SETTINGS.queue_backend is QueueBackend.SERVICEBUS:
+
+        def servicebus_worker(msg: func.ServiceBusMessage) -> None:
+            handle(runtime(), SyncMessage.from_json(msg.get_body()))
+
+        trigger = app.service_bus_queue_trigger(
+            arg_name="msg", queue_name=queue, connection="ServiceBusConnection"
+        )
+        app.function_name(name)(trigger(servicebus_worker))
+    else:
+
+        def storage_worker(msg: func.QueueMessage) -> None:
+            handle(runtime(), SyncMessage.from_json(msg.get_body()))
+
+        trigger = app.queue_trigger(
+            arg_name="msg", queue_name=queue, connection="AzureWebJobsStorage"
+        )
+        app.function_name(name)(trigger(storage_worker))
+
+
+_register_worker("InboundWorker", INBOUND_QUEUE, process_inbound)
+_register_worker("OutboundWorker", OUTBOUND_QUEUE, process_outbound)
+
+
+@app.function_name("WebhookReceiver")
+@app.route(
+    route="webhooks/{registration_id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS
+)
+def webhook_receiver(req: func.HttpRequest) -> func.HttpResponse:
+    reply = receive_webhook(
+        runtime(), req.route_params["registration_id"], dict(req.headers), req.get_body()
+    )
+    return func.HttpResponse(
+        json.dumps(reply.body), status_code=reply.status, mimetype="application/json"
+    )
+
+
+@app.function_name("Health")
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    report = check_health(runtime().health_probes())
+    return func.HttpResponse(
+        json.dumps(report.to_json()),
+        status_code=200 if report.healthy else 503,
+        mimetype="application/json",
+    )

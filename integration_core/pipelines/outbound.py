@@ -1,0 +1,131 @@
+"""OutboundWorker: write one hub entity's current state to one target system.
+
+Only fields that differ from what the target last had (the link's base) are sent; updates
+carry the target's last known version (If-Match), so a record someone edited there in the
+meantime is never overwritten: the write is skipped and that edit arrives inbound, merges,
+and produces a fresh push. Creates carry an idempotency key, so a crash between the
+provider's answer and our link write cannot create the record twice. The link then keeps a
+hash of the values written: when they come back from the target, inbound drops the echo.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from integration_core.errors import NotFoundError, PermanentError, PreconditionFailedError
+from integration_core.models import (
+    Connection,
+    ConnectionStatus,
+    Entity,
+    Link,
+    SyncMessage,
+    SyncResult,
+    deterministic_id,
+)
+from integration_core.pipelines.results import Tally, already_done, record_result
+from integration_core.runtime import Runtime
+from integration_core.storage import Filter
+from integration_core.sync.echo import values_hash
+
+__all__ = ["process_outbound"]
+
+log = logging.getLogger(__name__)
+
+
+def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
+    done = already_done(rt.store, message)
+    if done is not None:
+        log.info("duplicate delivery of %s ignored", message.message_id)
+        return done
+    entity_id = message.payload.get("entity_id")
+    if not isinstance(entity_id, str):
+        raise PermanentError(f"message {message.message_id} names no entity_id")
+    tenant = message.tenant_id
+    tally = Tally()
+    connection = Connection.from_document(
+        rt.store.get(Connection.container, tenant, message.connection_id)
+    )
+    if connection.status is not ConnectionStatus.ACTIVE:
+        tally.errors.append(f"connection {connection.id} is {connection.status}; nothing sent")
+        return record_result(rt.store, message, tally, direction="outbound", task_id=None)
+    entity = Entity.from_document(rt.store.get(Entity.container, tenant, entity_id))
+    adapter = rt.connectors.adapter_for(connection)
+    field_map = adapter.field_map(entity.entity_type)
+    values = {f: entity.values[f] for f in field_map.fields if f in entity.values}
+    link = _find_link(rt, tenant, entity.id, connection.id)
+
+    if link is None and entity.deleted:
+        tally.unchanged += 1
+    elif link is None:
+        key = deterministic_id("create", tenant, entity.id, connection.id)
+        written = adapter.write(
+            entity.entity_type, None, field_map.to_provider(values), idempotency_key=key
+        )
+        link = Link(
+            id=Link.make_id(connection.id, written.external_id),
+            tenant_id=tenant,
+            connection_id=connection.id,
+            external_id=written.external_id,
+            entity_id=entity.id,
+            entity_type=entity.entity_type,
+        )
+        _record_write(rt, link, values, written.version, message)
+        tally.created += 1
+        tally.pushed += 1
+    elif entity.deleted:
+        try:
+            adapter.delete(entity.entity_type, link.external_id)
+        except NotFoundError:
+            log.info("%s was already gone from %s", link.external_id, connection.id)
+        rt.store.delete(Link.container, tenant, link.id)
+        tally.pushed += 1
+    elif link.base == values:
+        tally.unchanged += 1
+    else:
+        changed = {
+            f: values.get(f)
+            for f in set(values) | set(link.base)
+            if values.get(f) != link.base.get(f)
+        }
+        try:
+            written = adapter.write(
+                entity.entity_type,
+                link.external_id,
+                field_map.to_provider(changed),
+                expected_version=link.external_version,
+            )
+        except PreconditionFailedError:
+            tally.errors.append(
+                f"{link.external_id} changed in {connection.id} since last sync; "
+                "its change will be merged inbound and pushed again"
+            )
+        else:
+            _record_write(rt, link, values, written.version, message)
+            tally.updated += 1
+            tally.pushed += 1
+    return record_result(rt.store, message, tally, direction="outbound", task_id=None)
+
+
+def _find_link(rt: Runtime, tenant: str, entity_id: str, connection_id: str) -> Link | None:
+    found = rt.store.query(
+        Link.container,
+        partition_key=tenant,
+        filters=[Filter("entityId", "=", entity_id), Filter("connectionId", "=", connection_id)],
+        limit=1,
+    )
+    return Link.from_document(found[0]) if found else None
+
+
+def _record_write(
+    rt: Runtime, link: Link, values: dict[str, Any], version: str, message: SyncMessage
+) -> None:
+    updated = link.model_copy(
+        update={
+            "base": values,
+            "written_hash": values_hash(values),
+            "external_version": version,
+            "last_message_id": message.message_id,
+        }
+    )
+    rt.store.upsert(Link.container, updated.to_document())

@@ -1,0 +1,82 @@
+"""SyncResult bookkeeping shared by the workers: the tally, the idempotency check, the record.
+
+A message's SyncResult is stored under the message id when its work is complete, so a
+redelivered or duplicated message finds it and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from integration_core.clock import utcnow
+from integration_core.errors import ConflictError
+from integration_core.models import SyncMessage, SyncResult
+from integration_core.storage import DocumentStore
+from integration_core.storage.concurrency import get_or_none
+
+__all__ = ["Tally", "already_done", "record_result"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Tally:
+    started_at: datetime = field(default_factory=utcnow)
+    records_read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    pushed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def already_done(store: DocumentStore, message: SyncMessage) -> SyncResult | None:
+    found = get_or_none(store, SyncResult.container, message.tenant_id, message.message_id)
+    return SyncResult.from_document(found) if found else None
+
+
+def record_result(
+    store: DocumentStore,
+    message: SyncMessage,
+    tally: Tally,
+    *,
+    direction: str,
+    task_id: str | None,
+) -> SyncResult:
+    finished = utcnow()
+    result = SyncResult(
+        id=message.message_id,
+        tenant_id=message.tenant_id,
+        task_id=task_id,
+        connection_id=message.connection_id,
+        direction=direction,
+        correlation_id=message.correlation_id,
+        started_at=tally.started_at,
+        finished_at=finished,
+        duration_ms=(finished - tally.started_at).total_seconds() * 1000,
+        records_read=tally.records_read,
+        created=tally.created,
+        updated=tally.updated,
+        unchanged=tally.unchanged,
+        pushed=tally.pushed,
+        errors=tally.errors,
+    )
+    try:
+        store.create(SyncResult.container, result.to_document())
+    except ConflictError:
+        log.info("message %s was completed concurrently by another worker", message.message_id)
+    log.info(
+        "%s %s: read=%d created=%d updated=%d unchanged=%d pushed=%d errors=%d",
+        direction,
+        message.message_id,
+        result.records_read,
+        result.created,
+        result.updated,
+        result.unchanged,
+        result.pushed,
+        len(result.errors),
+        extra={"correlation_id": message.correlation_id},
+    )
+    return result

@@ -1,0 +1,155 @@
+"""Builds the object graph from settings: the only place that chooses a backend.
+
+Backend modules are imported only when chosen, so the embedded demo does not load the
+Azure SDKs it does not use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import redis
+from azure.core.credentials import TokenCredential
+
+from adapters.sandbox_server import SandboxAccount
+from integration_core.connectors import Connectors
+from integration_core.credentials.base import SecretStore
+from integration_core.credentials.service import CredentialService
+from integration_core.messaging import MessageQueue
+from integration_core.settings import QueueBackend, SecretBackend, Settings, StoreBackend
+from integration_core.storage import DocumentStore
+
+__all__ = ["Runtime", "build_runtime"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a pipeline needs, built once per process (or per test)."""
+
+    settings: Settings
+    store: DocumentStore
+    queue: MessageQueue
+    secrets: SecretStore
+    credentials: CredentialService
+    connectors: Connectors
+    redis: redis.Redis | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def health_probes(self) -> dict[str, Callable[[], None]]:
+        probes: dict[str, Callable[[], None]] = {
+            "store": self.store.ping,
+            "queue": self.queue.ping,
+            "secrets": self.secrets.ping,
+        }
+        if self.redis is not None:
+            client = self.redis
+            probes["redis"] = lambda: _ping_redis(client)
+        return probes
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            close()
+        self._closers.clear()
+
+
+def _ping_redis(client: redis.Redis) -> None:
+    client.ping()
+
+
+def build_runtime(
+    settings: Settings, *, sandboxes: Mapping[str, SandboxAccount] | None = None
+) -> Runtime:
+    """Wire the backends `settings` name. `sandboxes` serves `sandbox://NAME` base URLs."""
+    closers: list[Callable[[], None]] = []
+    store = _store(settings, closers)
+    queue = _queue(settings)
+    secrets = _secrets(settings)
+    redis_client = (
+        redis.Redis.from_url(
+            settings.redis_url.get_secret_value(), socket_timeout=0.25, socket_connect_timeout=0.25
+        )
+        if settings.redis_url is not None
+        else None
+    )
+    credentials = CredentialService(store, secrets, redis_client=redis_client)
+    closers.append(credentials.close)
+    connectors = Connectors(credentials, sandboxes=sandboxes)
+    return Runtime(
+        settings=settings,
+        store=store,
+        queue=queue,
+        secrets=secrets,
+        credentials=credentials,
+        connectors=connectors,
+        redis=redis_client,
+        _closers=closers,
+    )
+
+
+def _store(settings: Settings, closers: list[Callable[[], None]]) -> DocumentStore:
+    if settings.store_backend is StoreBackend.SQLITE:
+        from integration_core.storage.sqlite import SqliteDocumentStore
+
+        sqlite = SqliteDocumentStore(settings.sqlite_file)
+        closers.append(sqlite.close)
+        return sqlite
+    from integration_core.storage.cosmos import CosmosDocumentStore
+
+    assert settings.cosmos_endpoint is not None  # checked by Settings
+    credential: str | TokenCredential
+    if settings.cosmos_key is not None:
+        credential = settings.cosmos_key.get_secret_value()
+    else:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+    return CosmosDocumentStore(
+        settings.cosmos_endpoint,
+        credential,
+        database=settings.cosmos_database,
+        verify_tls=settings.cosmos_verify_tls,
+    )
+
+
+def _queue(settings: Settings) -> MessageQueue:
+    if settings.queue_backend is QueueBackend.INLINE:
+        from integration_core.messaging.inline import InlineMessageQueue
+
+        return InlineMessageQueue()
+    if settings.queue_backend is QueueBackend.STORAGE:
+        from integration_core.messaging.storage_queue import StorageQueueMessageQueue
+
+        assert settings.azurewebjobsstorage is not None  # checked by Settings
+        return StorageQueueMessageQueue.from_connection_string(
+            settings.azurewebjobsstorage.get_secret_value()
+        )
+    from integration_core.messaging.servicebus import ServiceBusMessageQueue
+
+    if settings.servicebusconnection is not None:
+        return ServiceBusMessageQueue.from_connection_string(
+            settings.servicebusconnection.get_secret_value()
+        )
+    from azure.identity import DefaultAzureCredential
+
+    assert settings.servicebus_namespace is not None  # checked by Settings
+    return ServiceBusMessageQueue.from_namespace(
+        settings.servicebus_namespace, DefaultAzureCredential()
+    )
+
+
+def _secrets(settings: Settings) -> SecretStore:
+    if settings.secret_backend is SecretBackend.LOCAL:
+        from integration_core.credentials.local import LocalSecretStore
+
+        assert settings.local_secrets_key is not None  # checked by Settings
+        return LocalSecretStore(
+            settings.local_secrets_path, settings.local_secrets_key.get_secret_value()
+        )
+    from integration_core.credentials.keyvault import KeyVaultSecretStore
+
+    assert settings.key_vault_url is not None  # checked by Settings
+    return KeyVaultSecretStore(settings.key_vault_url)

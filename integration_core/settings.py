@@ -1,0 +1,122 @@
+"""Every app setting Lockstep reads, in one pydantic Settings object.
+
+Values come from the environment (Azure app settings, local.settings.json under
+`func start`, or the shell). `load_settings()` turns any problem into one
+ConfigurationError that names the setting, so a bad deployment fails at start.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from integration_core.errors import ConfigurationError
+
+__all__ = ["StoreBackend", "QueueBackend", "SecretBackend", "Settings", "load_settings"]
+
+
+class StoreBackend(StrEnum):
+    COSMOS = "cosmos"
+    SQLITE = "sqlite"
+
+
+class QueueBackend(StrEnum):
+    SERVICEBUS = "servicebus"
+    STORAGE = "storage"
+    INLINE = "inline"
+
+
+class SecretBackend(StrEnum):
+    KEYVAULT = "keyvault"
+    LOCAL = "local"
+
+
+class Settings(BaseSettings):
+    """App settings; the environment variable of each field is its name in capitals."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", env_ignore_empty=True)
+
+    store_backend: StoreBackend = StoreBackend.COSMOS
+    cosmos_endpoint: str | None = None
+    cosmos_key: SecretStr | None = None
+    cosmos_database: str = "lockstep"
+    cosmos_verify_tls: bool = True
+    sqlite_path: str = ".lockstep/lockstep.sqlite3"
+
+    queue_backend: QueueBackend = QueueBackend.STORAGE
+    azurewebjobsstorage: SecretStr | None = Field(default=None, alias="AzureWebJobsStorage")
+    servicebusconnection: SecretStr | None = Field(default=None, alias="ServiceBusConnection")
+    servicebus_namespace: str | None = Field(
+        default=None, alias="ServiceBusConnection__fullyQualifiedNamespace"
+    )
+
+    secret_backend: SecretBackend = SecretBackend.KEYVAULT
+    key_vault_url: str | None = None
+    local_secrets_path: str = ".lockstep/secrets.enc"
+    local_secrets_key: SecretStr | None = None
+
+    redis_url: SecretStr | None = None
+
+    sync_schedule: str = "0 */5 * * * *"
+    token_refresh_schedule: str = "0 */10 * * * *"  # noqa: S105 (a schedule)
+    sync_page_size: int = Field(default=100, gt=0, le=1000)
+    max_tasks_per_tick: int = Field(default=500, gt=0)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _backend_requirements(self) -> Self:
+        required: list[tuple[bool, str, str]] = [
+            (
+                self.store_backend is StoreBackend.COSMOS and not self.cosmos_endpoint,
+                "COSMOS_ENDPOINT",
+                "STORE_BACKEND=cosmos",
+            ),
+            (
+                self.queue_backend is QueueBackend.STORAGE and self.azurewebjobsstorage is None,
+                "AzureWebJobsStorage",
+                "QUEUE_BACKEND=storage",
+            ),
+            (
+                self.queue_backend is QueueBackend.SERVICEBUS
+                and self.servicebusconnection is None
+                and not self.servicebus_namespace,
+                "ServiceBusConnection (or ServiceBusConnection__fullyQualifiedNamespace)",
+                "QUEUE_BACKEND=servicebus",
+            ),
+            (
+                self.secret_backend is SecretBackend.KEYVAULT and not self.key_vault_url,
+                "KEY_VAULT_URL",
+                "SECRET_BACKEND=keyvault",
+            ),
+            (
+                self.secret_backend is SecretBackend.LOCAL and self.local_secrets_key is None,
+                "LOCAL_SECRETS_KEY",
+                "SECRET_BACKEND=local",
+            ),
+        ]
+        for missing, name, because in required:
+            if missing:
+                raise ValueError(f"{name} is required when {because}")
+        return self
+
+    @property
+    def sqlite_file(self) -> Path | str:
+        return self.sqlite_path if self.sqlite_path == ":memory:" else Path(self.sqlite_path)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings, or raise ConfigurationError naming what is wrong."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            where = ".".join(str(part) for part in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: {message}" if where else message)
+        # `from None`: a ValidationError repeats the raw input, which may be a secret.
+        raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None

@@ -1,0 +1,1 @@
+"""Reusable test toolkit: the Functions test host, sandbox builders, service helpers."""
