@@ -25,6 +25,8 @@ from integration_core.settings import QueueBackend, load_settings
 
 SETTINGS = load_settings()
 logging.getLogger("integration_core").setLevel(SETTINGS.log_level)
+# httpx logs every request URL at INFO; a URL can carry an API key in its query string.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 log = logging.getLogger("function_app")
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -51,7 +53,12 @@ def sync_scheduler(timer: func.TimerRequest) -> None:
 @app.timer_trigger(schedule="%TOKEN_REFRESH_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def token_refresher(timer: func.TimerRequest) -> None:
     report = run_token_refresh(runtime().credentials)
-    log.info("TokenRefresher: %s", report.summary())
+    log.info(
+        "TokenRefresher: %d considered, outcomes %s, past due: %s",
+        report.considered,
+        report.outcomes,
+        timer.past_due,
+    )
 
 
 def _register_worker(

@@ -1,0 +1,116 @@
+"""The `httpx.Auth` adapters use: current credential on every request, one retry on 401.
+
+The auth keeps the payload it last used and goes back to the service only when that is
+close to expiry or a provider answered 401. On 401 it asks for a refresh *of the version
+that was rejected*: if another worker already replaced it, no token endpoint call happens.
+A second 401 is returned to the caller as is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+from collections.abc import AsyncGenerator, Generator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from integration_core.clock import utcnow
+from integration_core.credentials.types import CredentialSecret, CredentialType
+
+if TYPE_CHECKING:
+    from integration_core.credentials.service import CredentialService
+
+__all__ = ["CredentialAuth", "HttpOptions"]
+
+
+@dataclass(frozen=True)
+class _Current:
+    version: str
+    expires_at: datetime | None
+    payload: CredentialSecret
+
+
+class CredentialAuth(httpx.Auth):
+    """Authenticates requests with one stored credential (sync and async clients)."""
+
+    def __init__(
+        self,
+        service: CredentialService,
+        tenant_id: str,
+        credential_id: str,
+        credential_type: CredentialType,
+        *,
+        margin: timedelta,
+    ) -> None:
+        self._service = service
+        self._tenant_id = tenant_id
+        self._credential_id = credential_id
+        self._margin = margin
+        self._lock = threading.Lock()
+        self._current: _Current | None = None
+        self.credential_type = credential_type
+        self.refreshable = service.is_refreshable(credential_type)
+        # Only request signing needs the body; do not buffer uploads otherwise.
+        self.requires_request_body = credential_type is CredentialType.WEBHOOK_SECRET
+
+    def _usable(self) -> _Current | None:
+        with self._lock:
+            current = self._current
+        if current is None:
+            return None
+        if current.expires_at is not None and current.expires_at - self._margin <= utcnow():
+            return None
+        return current
+
+    def _fetch(self, rejected_version: str | None) -> _Current:
+        record, payload = self._service.fresh_credential(
+            self._tenant_id, self._credential_id, rejected_version=rejected_version
+        )
+        current = _Current(record.secret_version, record.expires_at, payload)
+        with self._lock:
+            self._current = current
+        return current
+
+    def _current_or_fetch(self) -> _Current:
+        return self._usable() or self._fetch(None)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        current = self._current_or_fetch()
+        current.payload.apply(request)
+        response = yield request
+        if response.status_code == 401 and self.refreshable:
+            current = self._fetch(current.version)
+            current.payload.apply(request)
+            yield request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if self.requires_request_body:
+            await request.aread()
+        usable = self._usable()
+        current = usable if usable is not None else await asyncio.to_thread(self._fetch, None)
+        current.payload.apply(request)
+        response = yield request
+        if response.status_code == 401 and self.refreshable:
+            current = await asyncio.to_thread(self._fetch, current.version)
+            current.payload.apply(request)
+            yield request
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    """What an adapter's `httpx.Client` needs: the auth, and a TLS context for mTLS."""
+
+    auth: httpx.Auth
+    verify: ssl.SSLContext | None = None
+
+    def client_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"auth": self.auth}
+        if self.verify is not None:
+            kwargs["verify"] = self.verify
+        return kwargs

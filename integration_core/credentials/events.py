@@ -1,0 +1,84 @@
+"""A small pluggable sink for credential events (needs re-auth, rotated, re-authorized).
+
+Notifications (mail, Teams, a queue) subscribe by implementing `EventSink`; the default
+sink logs. Events carry ids and error codes, never secret values.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from integration_core.clock import utcnow
+
+__all__ = [
+    "CredentialEventKind",
+    "CredentialEvent",
+    "EventSink",
+    "LoggingEventSink",
+    "MemoryEventSink",
+]
+
+_log = logging.getLogger(__name__)
+
+
+class CredentialEventKind(StrEnum):
+    NEEDS_REAUTH = "needs_reauth"
+    REAUTHORIZED = "reauthorized"
+    ROTATED = "rotated"
+    REFRESH_FAILED = "refresh_failed"
+
+
+@dataclass(frozen=True)
+class CredentialEvent:
+    kind: CredentialEventKind
+    tenant_id: str
+    connection_id: str
+    credential_id: str
+    detail: dict[str, str] = field(default_factory=dict)
+    at: datetime = field(default_factory=utcnow)
+
+
+class EventSink(Protocol):
+    def emit(self, event: CredentialEvent) -> None:
+        """Deliver one event; must not raise for delivery problems it can absorb."""
+
+
+class LoggingEventSink:
+    """Writes each event as one structured WARNING (needs re-auth) or INFO line."""
+
+    def emit(self, event: CredentialEvent) -> None:
+        level = logging.WARNING if event.kind is CredentialEventKind.NEEDS_REAUTH else logging.INFO
+        _log.log(
+            level,
+            "credential event %s",
+            event.kind.value,
+            extra={
+                "event_kind": event.kind.value,
+                "tenant_id": event.tenant_id,
+                "connection_id": event.connection_id,
+                "credential_id": event.credential_id,
+                **{f"detail_{k}": v for k, v in event.detail.items()},
+            },
+        )
+
+
+class MemoryEventSink:
+    """Keeps events in memory (tests, the demo, an in-process notifier)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[CredentialEvent] = []
+
+    def emit(self, event: CredentialEvent) -> None:
+        with self._lock:
+            self._events.append(event)
+
+    @property
+    def events(self) -> list[CredentialEvent]:
+        with self._lock:
+            return list(self._events)

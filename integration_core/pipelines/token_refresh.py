@@ -1,0 +1,116 @@
+"""TokenRefresher: refresh every credential that expires within a window, in parallel.
+
+Called by the TokenRefresher timer. Each credential goes through
+`CredentialService.refresh`, which takes the cross-instance lock, skips credentials another
+instance has already refreshed, and writes one `token-refresh` audit row per attempt. A
+failure of one credential never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from integration_core.credentials.oauth import ReauthRequiredError
+from integration_core.credentials.records import CredentialRecord, RefreshOutcome
+from integration_core.credentials.service import CredentialService, RefreshResult
+from integration_core.errors import LockstepError, RetryableError
+
+__all__ = ["TokenRefreshReport", "run_token_refresh"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TokenRefreshReport:
+    """What one TokenRefresher run did; `outcomes` counts results by `RefreshOutcome`."""
+
+    considered: int
+    outcomes: dict[str, int]
+    duration_ms: float
+    results: list[RefreshResult] = field(repr=False, default_factory=list)
+
+    @property
+    def refreshed(self) -> int:
+        return self.outcomes.get(RefreshOutcome.REFRESHED.value, 0)
+
+    @property
+    def failed(self) -> int:
+        return sum(
+            self.outcomes.get(o.value, 0)
+            for o in (
+                RefreshOutcome.NEEDS_REAUTH,
+                RefreshOutcome.RETRYABLE_ERROR,
+                RefreshOutcome.ERROR,
+            )
+        )
+
+
+def _refresh_one(
+    service: CredentialService, record: CredentialRecord, window: timedelta
+) -> RefreshResult:
+    began = time.perf_counter()
+    try:
+        return service.refresh(record.tenant_id, record.id, trigger="timer", min_validity=window)
+    except LockstepError as err:
+        if isinstance(err, ReauthRequiredError):
+            outcome = RefreshOutcome.NEEDS_REAUTH
+        elif isinstance(err, RetryableError):
+            outcome = RefreshOutcome.RETRYABLE_ERROR
+        else:
+            outcome = RefreshOutcome.ERROR
+        _log.warning(
+            "token refresh failed: %s",
+            type(err).__name__,
+            extra={
+                "tenant_id": record.tenant_id,
+                "connection_id": record.connection_id,
+                "credential_id": record.id,
+                "outcome": outcome.value,
+            },
+        )
+        return RefreshResult(
+            tenant_id=record.tenant_id,
+            credential_id=record.id,
+            connection_id=record.connection_id,
+            outcome=outcome,
+            attempts=0,
+            duration_ms=round((time.perf_counter() - began) * 1000, 2),
+            expires_at=record.expires_at,
+            error=type(err).__name__,
+        )
+
+
+def run_token_refresh(
+    service: CredentialService,
+    *,
+    window: timedelta = timedelta(minutes=60),
+    concurrency: int = 8,
+) -> TokenRefreshReport:
+    """Refresh every active credential expiring within `window`, at most `concurrency` at once."""
+    began = time.perf_counter()
+    due = service.expiring(window)
+    results: list[RefreshResult] = []
+    if due:
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(concurrency, len(due))), thread_name_prefix="token-refresh"
+        ) as pool:
+            results = list(pool.map(lambda r: _refresh_one(service, r, window), due))
+    counts = Counter(r.outcome.value for r in results)
+    report = TokenRefreshReport(
+        considered=len(due),
+        outcomes=dict(counts),
+        duration_ms=round((time.perf_counter() - began) * 1000, 2),
+        results=results,
+    )
+    _log.info(
+        "token refresh run: %d due, %s",
+        report.considered,
+        dict(counts),
+        extra={"considered": report.considered, "duration_ms": report.duration_ms},
+    )
+    return report

@@ -1,0 +1,66 @@
+"""An embedded Runtime for tests: SQLite in memory, in-process queue, local secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from adapters.sandbox_server import SandboxAccount
+from integration_core.credentials.local import LocalSecretStore
+from integration_core.models import Connection, SyncTask
+from integration_core.runtime import Runtime, build_runtime
+from integration_core.settings import load_settings
+
+
+def embedded_runtime(
+    tmp_path: Path, sandboxes: Mapping[str, SandboxAccount], **overrides: object
+) -> Runtime:
+    settings = load_settings(
+        **{
+            "store_backend": "sqlite",
+            "sqlite_path": ":memory:",
+            "queue_backend": "inline",
+            "secret_backend": "local",
+            "local_secrets_path": str(tmp_path / "secrets.enc"),
+            "local_secrets_key": LocalSecretStore.generate_key(),
+            "redis_url": None,
+            **overrides,
+        }
+    )
+    return build_runtime(settings, sandboxes=sandboxes)
+
+
+def connect_sandbox(
+    rt: Runtime,
+    connection_id: str,
+    account: SandboxAccount,
+    *,
+    base_url: str | None = None,
+    targets: tuple[str, ...] = (),
+    tenant_id: str = "t1",
+    entity_type: str = "contact",
+    policy: dict[str, object] | None = None,
+    priority: int = 0,
+) -> SyncTask:
+    """Store a connection to `account`, its bearer credential, and a pull task for it."""
+    connection = Connection(
+        id=connection_id,
+        tenant_id=tenant_id,
+        system="sandbox",
+        config={"base_url": base_url or f"sandbox://{account.name}"},
+    )
+    rt.store.upsert(Connection.container, connection.to_document())
+    rt.credentials.store_credential(
+        tenant_id, connection_id, {"type": "bearer_token", "token": account.api_key}
+    )
+    task = SyncTask(
+        id=f"{connection_id}-{entity_type}",
+        tenant_id=tenant_id,
+        connection_id=connection_id,
+        entity_type=entity_type,
+        target_connection_ids=list(targets),
+        policy=policy or {},
+        priority=priority,
+    )
+    rt.store.upsert(SyncTask.container, task.to_document())
+    return task

@@ -1,0 +1,297 @@
+"""A real OAuth2 token endpoint on loopback HTTP, for credential tests (reusable).
+
+Speaks the parts of RFC 6749/7523 and GitHub's installation-token API that Lockstep
+uses, with knobs for the failure modes refresh code must survive:
+
+- ``refresh_token`` grant with refresh-token rotation (the old token dies on use, like
+  Salesforce/Google with rotation on) or without it (no ``refresh_token`` in the answer);
+- ``client_credentials`` and ``urn:ietf:params:oauth:grant-type:jwt-bearer`` (assertion
+  verified with PyJWT against a registered public key);
+- ``POST /app/installations/{id}/access_tokens`` with an app JWT (GitHub Apps);
+- ``GET /api/resource``: a protected resource answering 401 for unknown/revoked tokens;
+- scripted failures (``fail_next``), a response delay, and revocation.
+
+Every token-endpoint call is counted (``calls``), so tests can assert "exactly one".
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import jwt
+
+__all__ = ["OAuthServer", "TokenCall"]
+
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+@dataclass(frozen=True)
+class TokenCall:
+    path: str
+    grant_type: str
+    status: int
+    at: float
+
+
+@dataclass
+class _State:
+    refresh_tokens: set[str] = field(default_factory=set)
+    access_tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (epoch)
+    public_keys: dict[str, str] = field(default_factory=dict)  # issuer/app id -> PEM
+    installations: set[str] = field(default_factory=set)
+    scripted: deque[tuple[int, dict[str, Any]]] = field(default_factory=deque)
+    calls: list[TokenCall] = field(default_factory=list)
+    issued: set[str] = field(default_factory=set)
+
+
+class OAuthServer:
+    """Start with ``with OAuthServer() as server:``; ``server.token_url`` is the endpoint."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str = "lockstep-test-client",
+        client_secret: str | None = None,
+        access_ttl_seconds: int = 3600,
+        rotate_refresh_tokens: bool = True,
+        delay_seconds: float = 0.0,
+    ) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret or secrets.token_urlsafe(24)
+        self.access_ttl_seconds = access_ttl_seconds
+        self.rotate_refresh_tokens = rotate_refresh_tokens
+        self.delay_seconds = delay_seconds
+        self._state = _State()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
+
+    # ------------------------------------------------------------ lifecycle
+    def __enter__(self) -> OAuthServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def token_url(self) -> str:
+        return self.base_url + "/oauth/token"
+
+    @property
+    def resource_url(self) -> str:
+        return self.base_url + "/api/resource"
+
+    # ------------------------------------------------------------ test knobs
+    def issue_refresh_token(self) -> str:
+        token = "rt-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._state.refresh_tokens.add(token)
+            self._state.issued.add(token)
+        return token
+
+    def issue_access_token(self, ttl_seconds: float | None = None) -> str:
+        token = "at-" + secrets.token_urlsafe(24)
+        ttl = self.access_ttl_seconds if ttl_seconds is None else ttl_seconds
+        with self._lock:
+            self._state.access_tokens[token] = time.time() + ttl
+            self._state.issued.add(token)
+        return token
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            self._state.refresh_tokens.discard(token)
+            self._state.access_tokens.pop(token, None)
+
+    def revoke_all_access_tokens(self) -> None:
+        with self._lock:
+            self._state.access_tokens.clear()
+
+    def register_public_key(self, issuer: str, public_pem: str) -> None:
+        """Accept JWT assertions (or GitHub app JWTs, issuer = app id) signed by its key."""
+        with self._lock:
+            self._state.public_keys[issuer] = public_pem
+
+    def add_installation(self, installation_id: str) -> None:
+        with self._lock:
+            self._state.installations.add(installation_id)
+
+    def fail_next(self, status: int, body: dict[str, Any] | None = None, *, times: int = 1) -> None:
+        """The next `times` token calls answer `status` with `body` (a JSON object)."""
+        with self._lock:
+            for _ in range(times):
+                self._state.scripted.append((status, body or {}))
+
+    @property
+    def calls(self) -> list[TokenCall]:
+        with self._lock:
+            return list(self._state.calls)
+
+    def issued_tokens(self) -> set[str]:
+        """Every access and refresh token this server ever issued (for leak checks)."""
+        with self._lock:
+            return set(self._state.issued)
+
+    def valid_refresh_tokens(self) -> set[str]:
+        with self._lock:
+            return set(self._state.refresh_tokens)
+
+    # ------------------------------------------------------------ protocol
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None  # request lines may carry credentials in query strings
+
+            def _send(self, status: int, body: dict[str, Any] | None) -> None:
+                raw = json.dumps(body).encode() if body is not None else b""
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                if status == 401:
+                    self.send_header("WWW-Authenticate", 'Bearer error="invalid_token"')
+                self.end_headers()
+                try:
+                    self.wfile.write(raw)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client gave up (its timeout is part of the test)
+
+            def _body(self) -> bytes:
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length else b""
+
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] != "/api/resource":
+                    self._send(404, {"error": "not_found"})
+                    return
+                auth = self.headers.get("Authorization", "")
+                token = auth.removeprefix("Bearer ").strip()
+                with server._lock:
+                    expiry = server._state.access_tokens.get(token)
+                if expiry is None or expiry < time.time():
+                    self._send(401, {"error": "invalid_token"})
+                else:
+                    self._send(200, {"ok": True})
+
+            def do_POST(self) -> None:
+                raw = self._body()
+                if server.delay_seconds:
+                    time.sleep(server.delay_seconds)
+                path = self.path.split("?")[0]
+                if path.startswith("/app/installations/") and path.endswith("/access_tokens"):
+                    status, body = server._github(path, self.headers.get("Authorization", ""))
+                    grant_type = "github_installation"
+                else:
+                    form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                    grant_type = form.get("grant_type", "")
+                    status, body = server._token(form, self.headers.get("Authorization"))
+                with server._lock:
+                    server._state.calls.append(TokenCall(path, grant_type, status, time.time()))
+                self._send(status, body)
+
+        return Handler
+
+    def _scripted(self) -> tuple[int, dict[str, Any]] | None:
+        with self._lock:
+            return self._state.scripted.popleft() if self._state.scripted else None
+
+    def _client_ok(self, form: dict[str, str], authorization: str | None) -> bool:
+        if authorization and authorization.startswith("Basic "):
+            import base64
+
+            user, _, password = base64.b64decode(authorization[6:]).decode().partition(":")
+            return user == self.client_id and password == self.client_secret
+        return (
+            form.get("client_id") == self.client_id
+            and form.get("client_secret") == self.client_secret
+        )
+
+    def _new_access(self) -> dict[str, Any]:
+        return {
+            "access_token": self.issue_access_token(),
+            "token_type": "Bearer",
+            "expires_in": self.access_ttl_seconds,
+            "instance_url": self.base_url,
+        }
+
+    def _token(self, form: dict[str, str], authorization: str | None) -> tuple[int, dict[str, Any]]:
+        scripted = self._scripted()
+        if scripted is not None:
+            return scripted
+        grant = form.get("grant_type")
+        if grant == "refresh_token":
+            if not self._client_ok(form, authorization):
+                return 401, {"error": "invalid_client"}
+            token = form.get("refresh_token", "")
+            with self._lock:
+                if token not in self._state.refresh_tokens:
+                    return 400, {"error": "invalid_grant", "error_description": "bad token"}
+                if self.rotate_refresh_tokens:
+                    self._state.refresh_tokens.discard(token)
+            body = self._new_access()
+            if self.rotate_refresh_tokens:
+                body["refresh_token"] = self.issue_refresh_token()
+            return 200, body
+        if grant == "client_credentials":
+            if not self._client_ok(form, authorization):
+                return 401, {"error": "invalid_client"}
+            return 200, self._new_access()
+        if grant == JWT_BEARER:
+            assertion = form.get("assertion", "")
+            try:
+                issuer = jwt.decode(assertion, options={"verify_signature": False})["iss"]
+                with self._lock:
+                    key = self._state.public_keys[issuer]
+                jwt.decode(
+                    assertion,
+                    key,
+                    algorithms=["RS256", "ES256"],
+                    audience=self.token_url,
+                    options={"require": ["exp", "iat", "iss", "aud"]},
+                )
+            except (jwt.PyJWTError, KeyError):
+                return 400, {"error": "invalid_grant", "error_description": "bad assertion"}
+            return 200, self._new_access()
+        return 400, {"error": "unsupported_grant_type"}
+
+    def _github(self, path: str, authorization: str) -> tuple[int, dict[str, Any]]:
+        scripted = self._scripted()
+        if scripted is not None:
+            return scripted
+        installation = path.split("/")[3]
+        token = authorization.removeprefix("Bearer ").strip()
+        try:
+            app_id = str(jwt.decode(token, options={"verify_signature": False})["iss"])
+            with self._lock:
+                key = self._state.public_keys[app_id]
+            jwt.decode(token, key, algorithms=["RS256"], options={"require": ["exp", "iat"]})
+        except (jwt.PyJWTError, KeyError):
+            return 401, {"message": "A JSON web token could not be decoded"}
+        with self._lock:
+            known = installation in self._state.installations
+        if not known:
+            return 404, {"message": "Not Found"}
+        expires = time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + self.access_ttl_seconds)
+        )
+        return 201, {"token": self.issue_access_token(), "expires_at": expires}
