@@ -12,7 +12,7 @@ import email.utils
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -27,6 +27,7 @@ from integration_core.errors import (
 )
 from integration_core.mapping import FieldMap
 from integration_core.models import Change, Connection
+from integration_core.sync.watermark import Watermark
 
 __all__ = [
     "BaseIntegrationAdapter",
@@ -40,10 +41,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ChangePage:
-    """One page of changes, oldest first; `cursor` resumes after this page."""
+    """One page of changes in (modified_at, external_id) order."""
 
     changes: Sequence[Change]
-    cursor: str | None
     has_more: bool
 
 
@@ -105,6 +105,9 @@ class BaseIntegrationAdapter(ABC):
     """One connection's view of one SaaS system."""
 
     system: ClassVar[str]
+    # How far back a read cycle re-reads, for providers whose change listings can show a
+    # record late (search indexes, replicas); re-read records are dropped downstream.
+    read_overlap: ClassVar[timedelta] = timedelta(minutes=2)
 
     def __init__(self, connection: Connection, *, client: httpx.Client) -> None:
         self.connection = connection
@@ -120,9 +123,13 @@ class BaseIntegrationAdapter(ABC):
 
     @abstractmethod
     def read_changes(
-        self, entity_type: str, cursor: str | None, *, page_size: int = 100
+        self, entity_type: str, after: Watermark | None, *, page_size: int = 100
     ) -> ChangePage:
-        """Changes since `cursor` (None: from the beginning), oldest first."""
+        """Changes strictly after `after` in (modified_at, id) order (None: from the start).
+
+        The pipeline owns the watermark: it rewinds it by an overlap window at the start of
+        a cycle and advances it past each page it has applied.
+        """
 
     @abstractmethod
     def write(

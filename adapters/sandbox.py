@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from adapters.base import BaseIntegrationAdapter, ChangePage, WriteResult
-from integration_core.clock import from_iso
+from integration_core.clock import from_iso, to_iso
 from integration_core.errors import PermanentError
 from integration_core.mapping import FieldMap
 from integration_core.models import Change
+from integration_core.sync.watermark import Watermark
 
 __all__ = ["SandboxAdapter", "SANDBOX_FIELD_MAPS"]
 
@@ -41,6 +43,8 @@ class SandboxAdapter(BaseIntegrationAdapter):
     """Connection config: `base_url` of the sandbox API (auth comes from the credential)."""
 
     system: ClassVar[str] = "sandbox"
+    # The sandbox lists every committed change at once, in order: no overlap is needed.
+    read_overlap: ClassVar[timedelta] = timedelta(0)
 
     def discover(self) -> list[str]:
         return sorted(SANDBOX_FIELD_MAPS)
@@ -52,12 +56,13 @@ class SandboxAdapter(BaseIntegrationAdapter):
             raise PermanentError(f"sandbox has no {entity_type!r} objects") from err
 
     def read_changes(
-        self, entity_type: str, cursor: str | None, *, page_size: int = 100
+        self, entity_type: str, after: Watermark | None, *, page_size: int = 100
     ) -> ChangePage:
         mapping = self.field_map(entity_type)
         params: dict[str, str | int] = {"limit": page_size}
-        if cursor:
-            params["after"] = cursor
+        if after is not None:
+            params["after_time"] = to_iso(after.modified_at)
+            params["after_id"] = after.id
         response = self._request(
             "GET", f"/v1/objects/{mapping.provider_object}", params=params, what="list"
         )
@@ -72,11 +77,7 @@ class SandboxAdapter(BaseIntegrationAdapter):
             )
             for row in body["results"]
         ]
-        return ChangePage(
-            changes=changes,
-            cursor=body.get("cursor") or cursor,
-            has_more=body.get("paging") is not None,
-        )
+        return ChangePage(changes=changes, has_more=body.get("paging") is not None)
 
     def write(
         self,

@@ -8,7 +8,8 @@ WSGI app: served on loopback by `SandboxServer`, or in-process through `httpx.WS
 
 API (JSON):
     GET    /v1/health
-    GET    /v1/objects/{type}?modified_since=ISO&limit=N&after=TOKEN
+    GET    /v1/objects/{type}?modified_since=ISO&after_time=ISO&after_id=ID&limit=N
+           (sorted by (modifiedAt, id); after_* is strict, modified_since inclusive)
     GET    /v1/objects/{type}/{id}
     POST   /v1/objects/{type}                {"properties": {...}}   Idempotency-Key: k
     PATCH  /v1/objects/{type}/{id}           {"properties": {...}}   If-Match: version
@@ -17,7 +18,6 @@ API (JSON):
 
 from __future__ import annotations
 
-import base64
 import hmac
 import json
 import threading
@@ -133,6 +133,8 @@ class SandboxAccount:
         self, status: int, *, count: int = 1, retry_after: float | None = None
     ) -> None:
         """Answer the next `count` API calls with `status` (e.g. 429 or 503)."""
+        if count < 1 or not 400 <= status <= 599:
+            raise ValueError("a fault needs count >= 1 and an HTTP error status")
         with self._lock:
             self._faults.append(_Fault(status, count, retry_after))
 
@@ -218,8 +220,12 @@ class SandboxAccount:
         try:
             limit = min(int(query.get("limit", ["100"])[0]), MAX_PAGE_SIZE)
             since = from_iso(query["modified_since"][0]) if "modified_since" in query else None
-            after = _decode_after(query["after"][0]) if "after" in query else None
-        except (ValueError, KeyError) as err:
+            after = (
+                (from_iso(query["after_time"][0]), query.get("after_id", [""])[0])
+                if "after_time" in query
+                else None
+            )
+        except ValueError as err:
             raise _HttpError(400, f"bad query: {err}") from err
         if limit <= 0:
             raise _HttpError(400, "limit must be positive")
@@ -231,10 +237,12 @@ class SandboxAccount:
                 rows = [r for r in rows if (r.modified_at, r.id) > after]
             page = rows[:limit]
             more = len(rows) > limit
-        cursor = _encode_after(page[-1]) if page else None
-        paging = {"next": {"after": cursor}} if more else None
-        # `cursor` resumes after the last record returned, whether or not more pages follow.
-        return {"results": [r.to_json() for r in page], "paging": paging, "cursor": cursor}
+        paging = (
+            {"next": {"after_time": to_iso(page[-1].modified_at), "after_id": page[-1].id}}
+            if more
+            else None
+        )
+        return {"results": [r.to_json() for r in page], "paging": paging}
 
     def _create(
         self, object_type: str, body: dict[str, Any], idempotency_key: str | None
@@ -291,16 +299,6 @@ def _read_json(environ: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _HttpError(400, "body must be a JSON object")
     return body
-
-
-def _encode_after(record: SandboxRecord) -> str:
-    raw = f"{to_iso(record.modified_at)}|{record.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_after(token: str) -> tuple[datetime, str]:
-    stamp, _, record_id = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
-    return from_iso(stamp), record_id
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):

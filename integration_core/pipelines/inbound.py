@@ -37,6 +37,7 @@ from integration_core.storage import Filter
 from integration_core.storage.concurrency import get_or_none, update_document
 from integration_core.sync import Policy, Side, resolve
 from integration_core.sync.echo import values_hash
+from integration_core.sync.watermark import advance, decode_cursor, encode_cursor, rewind
 
 __all__ = ["process_inbound", "push_message", "DEAD_LETTERS"]
 
@@ -109,24 +110,31 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
 
 
 def _pull(context: _Context, adapter: BaseIntegrationAdapter) -> None:
+    """Read from an overlap before the committed watermark; commit past each applied page."""
     rt, task = context.rt, context.task
-    cursor = task.cursor
+    committed = decode_cursor(task.cursor) if task.cursor else None
+    position = rewind(committed, adapter.read_overlap)
     for _ in range(MAX_PAGES_PER_MESSAGE):
-        page = adapter.read_changes(task.entity_type, cursor, page_size=rt.settings.sync_page_size)
+        page = adapter.read_changes(
+            task.entity_type, position, page_size=rt.settings.sync_page_size
+        )
         _apply_page(context, page.changes)
-        if page.cursor != cursor:
-            cursor = page.cursor
-            _save_cursor(rt, task, cursor)
+        position = advance(position, page.changes)
+        moved = advance(committed, page.changes)
+        if moved != committed and moved is not None:
+            committed = moved
+            _save_cursor(rt, task, encode_cursor(committed))
         if not page.has_more:
             return
     # More pages remain: hand them to a follow-up message rather than running unbounded.
+    marker = encode_cursor(position) if position else ""
     follow_up = context.message.model_copy(
-        update={"message_id": deterministic_id(context.message.message_id, "more", cursor or "")}
+        update={"message_id": deterministic_id(context.message.message_id, "more", marker)}
     )
     rt.queue.send(INBOUND_QUEUE, follow_up)
 
 
-def _save_cursor(rt: Runtime, task: SyncTask, cursor: str | None) -> None:
+def _save_cursor(rt: Runtime, task: SyncTask, cursor: str) -> None:
     def mutate(document: dict[str, Any]) -> dict[str, Any]:
         document["cursor"] = cursor
         return document

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 
 from adapters.sandbox_server import SandboxServer
 from integration_core.errors import AuthError, PreconditionFailedError, RetryableError
+from integration_core.sync.watermark import advance
 from tests.harness.sandbox import seeded_account, served_adapter
 
 pytestmark = pytest.mark.unit
@@ -15,11 +18,11 @@ pytestmark = pytest.mark.unit
 def test_pages_through_every_record_once_in_modification_order() -> None:
     account = seeded_account("crm", contacts=25)
     with served_adapter(account) as adapter:
-        seen, cursor, pages = [], None, 0
+        seen, position, pages = [], None, 0
         while True:
-            page = adapter.read_changes("contact", cursor, page_size=10)
+            page = adapter.read_changes("contact", position, page_size=10)
             seen.extend(page.changes)
-            cursor, pages = page.cursor, pages + 1
+            position, pages = advance(position, page.changes), pages + 1
             if not page.has_more:
                 break
     assert pages == 3
@@ -27,15 +30,30 @@ def test_pages_through_every_record_once_in_modification_order() -> None:
     assert [c.modified_at for c in seen] == sorted(c.modified_at for c in seen)
 
 
-def test_cursor_is_incremental_and_sees_later_edits_and_archives() -> None:
+def test_records_sharing_a_timestamp_across_a_page_boundary_are_all_read() -> None:
+    account = seeded_account("crm")
+    account.clock = lambda: datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(7):
+        account.create("contacts", {"email": f"p{i}@example.com"})
+    with served_adapter(account) as adapter:
+        first = adapter.read_changes("contact", None, page_size=4)
+        rest = adapter.read_changes("contact", advance(None, first.changes), page_size=4)
+    ids = [c.external_id for c in [*first.changes, *rest.changes]]
+    assert first.has_more
+    assert not rest.has_more
+    assert sorted(ids) == sorted(r.id for r in account.records("contacts"))
+
+
+def test_reads_are_incremental_and_see_later_edits_and_archives() -> None:
     account = seeded_account("crm", contacts=3)
     with served_adapter(account) as adapter:
         first = adapter.read_changes("contact", None)
-        assert adapter.read_changes("contact", first.cursor).changes == []
+        mark = advance(None, first.changes)
+        assert adapter.read_changes("contact", mark).changes == []
         target = first.changes[0].external_id
         account.update("contacts", target, {"city": "Paris"})
         account.archive("contacts", first.changes[1].external_id)
-        later = adapter.read_changes("contact", first.cursor)
+        later = adapter.read_changes("contact", mark)
     assert [c.external_id for c in later.changes] == [target, first.changes[1].external_id]
     assert later.changes[0].values["city"] == "Paris"
     assert later.changes[0].version == "2"
@@ -104,5 +122,7 @@ def test_malformed_requests_get_400() -> None:
             f"{server.base_url}/v1/objects/contacts", content=b"{nope", headers=auth
         )
         bad_limit = httpx.get(f"{server.base_url}/v1/objects/contacts?limit=0", headers=auth)
+        bad_time = httpx.get(f"{server.base_url}/v1/objects/contacts?after_time=soon", headers=auth)
     assert bad_json.status_code == 400
     assert bad_limit.status_code == 400
+    assert bad_time.status_code == 400

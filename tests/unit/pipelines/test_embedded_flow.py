@@ -195,5 +195,5 @@ def test_cursor_moves_page_by_page_so_a_crash_resumes_after_the_last_applied_pag
     assert rt.store.get(SyncTask.container, "t1", "crm-contact")["cursor"] is not None
     account._handle = original  # type: ignore[method-assign]
     result = process_inbound(rt, message)
-    assert result.records_read == 2
+    assert result.created == 2
     assert len(_all(rt, Entity.container)) == 12
