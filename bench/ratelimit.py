@@ -1,0 +1,226 @@
+"""Rate limiter benchmark: prints ONE JSON line of figures.
+
+Side by side in one run, on one Redis (started here on a free port when `redis-server`
+exists, else REDIS_URL / 127.0.0.1:6379; `--url` forces one):
+- throughput, interleaved rounds: a plain redis-py PING loop (the one-round-trip ceiling),
+  our `acquire` with 3 limits (every call admitted, so every call writes 3 windows), and
+  the `limits` library's MovingWindowRateLimiter.hit() (one limit);
+- exactness: 4 processes hammer Limit("k", 50, 1.0) for 3 s; every admission is also
+  charged to an audit limit whose stored server timestamps give the largest number
+  admitted in any 1-second interval; compared with an exact sliding-window limiter
+  replayed over the same attempt times;
+- a burst of 1 at t=0, 60 at t=0.9 s and 60 at t=1.5 s.
+
+    .venv/bin/python bench/ratelimit.py [--url redis://…] [--seconds 3] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import struct
+import sys
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from integration_core.ratelimit import Limit, RateLimiter  # noqa: E402
+from tests.harness.redis_server import RedisServer, redis_url  # noqa: E402
+
+LIMIT, WINDOW = 50, 1.0
+
+
+def _rate(fn: Callable[[], object], n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return n / (time.perf_counter() - start)
+
+
+def throughput(url: str, prefix: str, rounds: int, n: int) -> dict[str, float]:
+    from limits import RateLimitItemPerMinute
+    from limits.storage import RedisStorage
+    from limits.strategies import MovingWindowRateLimiter
+
+    client = redis.Redis.from_url(url)
+    limiter = RateLimiter.from_url(url, key_prefix=prefix, timeout_ms=2000)
+    # Every call is admitted, so every call writes all three windows (the costly path).
+    # Short windows keep the bench rate under the limits; the code path is the one a
+    # 200-per-10-s limit takes at 20 calls/s.
+    limits = [
+        Limit("tenant:t1", 200, 0.02),
+        Limit("conn:c1", 200, 0.02),
+        Limit("conn:c1:read", 200, 0.02),
+    ]
+    # A large exact limit (read piecewise) and constant-memory (bucketed) limits.
+    large = [
+        Limit("tenant:t2", 100_000, 60.0),
+        Limit("conn:c2", 200, 0.02),
+        Limit("conn:c2:read", 200, 0.02),
+    ]
+    bucketed = [
+        Limit("tenant:t3", 100_000, 86_400.0, algorithm="bucketed"),
+        Limit("conn:c3", 100_000, 60.0, algorithm="bucketed"),
+        Limit("conn:c3:read", 100_000, 1.0, algorithm="bucketed"),
+    ]
+    other = MovingWindowRateLimiter(RedisStorage(url, key_prefix=prefix + "-limits"))
+    item = RateLimitItemPerMinute(10**9)
+    for _ in range(300):  # warm up connections and script caches
+        client.ping()
+        limiter.acquire(limits)
+        limiter.acquire(large)
+        limiter.acquire(bucketed)
+        other.hit(item, "bench")
+    pings, ours, theirs, vs_ping, vs_limits = [], [], [], [], []
+    larges, buckets = [], []
+    for _ in range(rounds):
+        p = _rate(client.ping, n)
+        a = _rate(lambda: limiter.acquire(limits), n)
+        t = _rate(lambda: other.hit(item, "bench"), n)
+        larges.append(_rate(lambda: limiter.acquire(large), n // 2))
+        buckets.append(_rate(lambda: limiter.acquire(bucketed), n // 2))
+        pings.append(p)
+        ours.append(a)
+        theirs.append(t)
+        vs_ping.append(a / p)
+        vs_limits.append(a / t)
+    refused = sum(not limiter.acquire(group).allowed for group in (limits, large, bucketed))
+    limiter.close()
+    return {
+        "ping_per_s": round(statistics.median(pings)),
+        "acquire3_per_s": round(statistics.median(ours)),
+        "limits_moving_window_hit_per_s": round(statistics.median(theirs)),
+        "acquire3_vs_ping": round(statistics.median(vs_ping), 3),
+        "acquire3_vs_limits": round(statistics.median(vs_limits), 3),
+        "acquire3_large_exact_per_s": round(statistics.median(larges)),
+        "acquire3_bucketed_per_s": round(statistics.median(buckets)),
+        "refused_in_check": refused,
+    }
+
+
+def admission_times(client: redis.Redis, key: str) -> list[float]:
+    """Server times (s) of every unit stored in an exact window (layout: see ratelimit._lua)."""
+    raw = client.get(key)
+    if not raw:
+        return []
+    total, cap = (int(x) for x in struct.unpack_from("<dd", raw))
+    units = range(max(0, total - cap), total)
+    return [struct.unpack_from("<d", raw, 32 + (u % cap) * 8)[0] / 1e6 for u in units]
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    best, lo = 0, 0
+    ordered = sorted(times)
+    for hi, t in enumerate(ordered):
+        while ordered[lo] <= t - window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def exact_replay(attempts: list[float], limit: int, window: float) -> int:
+    admitted: deque[float] = deque()
+    count = 0
+    for t in sorted(attempts):
+        while admitted and admitted[0] <= t - window:
+            admitted.popleft()
+        if len(admitted) < limit:
+            admitted.append(t)
+            count += 1
+    return count
+
+
+def _hammer(url: str, prefix: str, seconds: float, barrier: Any, out: Any) -> None:
+    limiter = RateLimiter.from_url(url, key_prefix=prefix, timeout_ms=2000)
+    limits = [Limit("k", LIMIT, WINDOW), Limit("audit", 1000, 600.0, integration="")]
+    limiter.acquire(Limit("warm-up", 1, 1.0))
+    barrier.wait()
+    attempts = []
+    end = time.time() + seconds
+    while (now := time.time()) < end:
+        attempts.append(now)
+        limiter.acquire(limits)
+    limiter.close()
+    out.put(attempts)
+
+
+def exactness(url: str, prefix: str, seconds: float) -> dict[str, float]:
+    client = redis.Redis.from_url(url)
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(4), ctx.Queue()
+    workers = [
+        ctx.Process(target=_hammer, args=(url, prefix, seconds, barrier, out)) for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    attempts = [t for _ in workers for t in out.get(timeout=120)]
+    for worker in workers:
+        worker.join()
+    times = admission_times(client, f"{prefix}:audit:600000000:x")
+    reference = exact_replay(attempts, LIMIT, WINDOW)
+    return {
+        "hammer_attempts": len(attempts),
+        "hammer_admitted": len(times),
+        "hammer_max_in_any_1s": max_in_window(times, WINDOW),
+        "hammer_exact_reference": reference,
+        "hammer_vs_exact": round(len(times) / reference, 3) if reference else 0.0,
+    }
+
+
+def burst(url: str, prefix: str) -> dict[str, float]:
+    client = redis.Redis.from_url(url)
+    limiter = RateLimiter.from_url(url, key_prefix=prefix, timeout_ms=2000)
+    limits = [Limit("k", LIMIT, WINDOW), Limit("audit", 1000, 600.0, integration="")]
+    start = time.monotonic()
+    admitted = 0
+    for at, count in ((0.0, 1), (0.9, 60), (1.5, 60)):
+        time.sleep(max(0.0, start + at - time.monotonic()))
+        admitted += sum(limiter.acquire(limits).allowed for _ in range(count))
+    times = admission_times(client, f"{prefix}:audit:600000000:x")
+    limiter.close()
+    return {
+        "burst_admitted": admitted,
+        "burst_max_in_any_1s": max_in_window(times, WINDOW),
+        "burst_exact_reference": 51,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="use this Redis instead of starting one")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--ops", type=int, default=3000, help="calls per round and contender")
+    args = parser.parse_args()
+
+    server = None
+    url = args.url
+    if url is None:
+        if RedisServer.available():
+            server = RedisServer().start()
+            url = server.url
+        else:
+            url = redis_url()
+    run = uuid.uuid4().hex[:8]
+    try:
+        figures: dict[str, object] = {"redis": "own redis-server" if server else url}
+        figures.update(throughput(url, f"bench-rl-{run}-t", args.rounds, args.ops))
+        figures.update(exactness(url, f"bench-rl-{run}-x", args.seconds))
+        figures.update(burst(url, f"bench-rl-{run}-b"))
+    finally:
+        if server is not None:
+            server.close()
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

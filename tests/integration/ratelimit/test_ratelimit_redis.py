@@ -1,0 +1,270 @@
+"""The Redis limiter against a real redis-server: exact, atomic, expiring, adaptive, shared."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import pytest
+import redis
+
+from integration_core.ratelimit import Limit, RateLimiter
+from tests.integration.ratelimit.conftest import LimiterFactory, admission_times, max_in_window
+
+pytestmark = pytest.mark.integration
+
+AUDIT = Limit("audit", 5000, 600.0, integration="")  # records every admission's server time
+
+
+def audit_key(prefix: str) -> str:
+    return f"{prefix}:audit:600000000:x"
+
+
+def exact_replay(attempts: list[float], limit: int, window: float) -> int:
+    kept: deque[float] = deque()
+    admitted = 0
+    for t in sorted(attempts):
+        while kept and kept[0] <= t - window:
+            kept.popleft()
+        if len(kept) < limit:
+            kept.append(t)
+            admitted += 1
+    return admitted
+
+
+def test_threads_admit_at_most_max_in_any_window(
+    make_limiter: LimiterFactory, client: redis.Redis, prefix: str
+) -> None:
+    limiter = make_limiter()
+    limit = Limit("k", 30, 0.5)
+    attempts: list[float] = []
+    lock = threading.Lock()
+
+    def hammer() -> None:
+        end = time.time() + 1.3
+        while (now := time.time()) < end:
+            limiter.acquire([limit, AUDIT])
+            with lock:
+                attempts.append(now)
+
+    threads = [threading.Thread(target=hammer) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    times = admission_times(client, audit_key(prefix))
+    assert max_in_window(times, 0.5) <= 30
+    assert len(times) >= 0.9 * exact_replay(attempts, 30, 0.5)
+
+
+def _hammer_process(url: str, prefix: str, seconds: float, barrier: Any, out: Any) -> None:
+    limiter = RateLimiter.from_url(url, key_prefix=prefix, timeout_ms=2000)
+    limiter.acquire(Limit("warm-up", 1, 1.0))
+    barrier.wait()
+    attempts = []
+    end = time.time() + seconds
+    while (now := time.time()) < end:
+        attempts.append(now)
+        limiter.acquire([Limit("k", 50, 1.0), AUDIT])
+    limiter.close()
+    out.put(attempts)
+
+
+@pytest.mark.slow
+def test_processes_admit_at_most_max_in_any_second(
+    redis_server_url: str, client: redis.Redis, prefix: str
+) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(4), ctx.Queue()
+    workers = [
+        ctx.Process(target=_hammer_process, args=(redis_server_url, prefix, 2.0, barrier, out))
+        for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    attempts = [t for _ in workers for t in out.get(timeout=120)]
+    for worker in workers:
+        worker.join(timeout=30)
+    times = admission_times(client, audit_key(prefix))
+    assert max_in_window(times, 1.0) <= 50
+    assert len(times) >= 0.9 * exact_replay(attempts, 50, 1.0)
+
+
+def test_burst_at_window_edges(
+    make_limiter: LimiterFactory, client: redis.Redis, prefix: str
+) -> None:
+    limiter = make_limiter()
+    start = time.monotonic()
+    admitted = 0
+    for at, count in ((0.0, 1), (0.9, 60), (1.5, 60)):
+        time.sleep(max(0.0, start + at - time.monotonic()))
+        admitted += sum(limiter.acquire([Limit("k", 50, 1.0), AUDIT]).allowed for _ in range(count))
+    times = admission_times(client, audit_key(prefix))
+    assert len(times) == admitted
+    assert max_in_window(times, 1.0) <= 50
+    assert admitted >= 50
+
+
+def test_multi_limit_charging_is_atomic(make_limiter: LimiterFactory) -> None:
+    limiter = make_limiter()
+    wide, narrow = Limit("tenant:t1", 10, 60.0), Limit("conn:c1:read", 2, 60.0)
+    assert [limiter.acquire([wide, narrow]).allowed for _ in range(3)] == [True, True, False]
+    assert limiter.status(wide).used == 2
+    assert limiter.status(narrow).used == 2
+    assert not limiter.acquire([wide, narrow], cost=1).allowed
+    big = limiter.acquire([wide], cost=9)
+    assert not big.allowed  # 2 + 9 > 10
+    assert big.remaining == 8
+    assert limiter.acquire([wide], cost=8).allowed
+    assert limiter.status(wide).remaining == 0
+
+
+def test_refusal_says_when_to_retry_and_remaining(make_limiter: LimiterFactory) -> None:
+    limiter = make_limiter()
+    limit = Limit("k", 3, 0.4)
+    first = limiter.acquire(limit)
+    assert (first.allowed, first.remaining, first.retry_after, first.degraded) == (
+        True,
+        2,
+        0.0,
+        False,
+    )
+    limiter.acquire(limit, cost=2)
+    refused = limiter.acquire(limit)
+    assert not refused.allowed
+    assert 0.3 < refused.retry_after <= 0.4
+    time.sleep(refused.retry_after + 0.01)
+    assert limiter.acquire(limit).allowed
+
+
+def test_keys_expire_on_their_own(
+    make_limiter: LimiterFactory, client: redis.Redis, prefix: str
+) -> None:
+    limiter = make_limiter()
+    limiter.acquire([Limit("k", 5, 0.3), Limit("d", 5, 0.3, algorithm="bucketed", buckets=3)])
+    limiter.record_response("conn:c9", 429, {"Retry-After": "0.2"})
+    keys = [f"{prefix}:k:300000:x", f"{prefix}:d:300000:b3"]
+    keys += [f"{prefix}_adaptive:conn:c9", f"{prefix}_block:conn:c9"]
+    for key in keys:
+        assert 0 < client.pttl(key) <= 3_600_000, key
+    assert client.pttl(keys[0]) <= 301
+    assert client.pttl(keys[1]) <= 401
+    time.sleep(0.45)
+    assert client.exists(*keys[:2], keys[3]) == 0
+    assert client.exists(keys[2]) == 1  # the multiplier lives for the policy's ttl
+
+
+def test_noscript_reload_after_script_flush(
+    make_limiter: LimiterFactory, client: redis.Redis
+) -> None:
+    limiter = make_limiter()
+    limit = Limit("k", 3, 60.0)
+    assert limiter.acquire(limit).allowed
+    client.script_flush()
+    assert limiter.acquire(limit).allowed
+    client.script_flush()
+    assert limiter.record_response("conn:c1", 200) == 1.0
+    client.script_flush()
+    assert limiter.status(limit).used == 2
+
+
+def test_retry_after_and_multiplier_are_shared_by_instances(
+    make_limiter: LimiterFactory, client: redis.Redis, prefix: str
+) -> None:
+    a, b = make_limiter(), make_limiter()
+    read = Limit("conn:c1:read", 10, 60.0)
+    assert a.record_response("conn:c1", 429, {"Retry-After": "0.4"}) == pytest.approx(0.7)
+    assert client.get(f"{prefix}_adaptive:conn:c1") == b"0.700000"
+    refused = b.acquire([Limit("tenant:t1", 100, 60.0), read])
+    assert not refused.allowed
+    assert 0.2 < refused.retry_after <= 0.4
+    assert b.status(Limit("tenant:t1", 100, 60.0)).used == 0  # nothing charged
+    assert b.acquire([Limit("conn:c2:read", 10, 60.0)]).allowed  # other connection unaffected
+    time.sleep(refused.retry_after + 0.01)
+    assert sum(b.acquire(read).allowed for _ in range(10)) == 7
+    assert a.status(read).effective_limit == 7
+    # Quota headers cap the multiplier; good responses from either instance recover it.
+    b.record_response("conn:c1", 200, {"Sforce-Limit-Info": "api-usage=4990/5000"})
+    assert a.status(read).multiplier == 0.5
+    values = [b.record_response("conn:c1", 200, {}) for _ in range(3)]
+    assert values == pytest.approx([0.52, 0.54, 0.56])
+    assert a.status(read).multiplier == pytest.approx(0.56)
+
+
+def test_default_key_names(redis_server_url: str, client: redis.Redis) -> None:
+    limiter = RateLimiter.from_url(redis_server_url, timeout_ms=2000)
+    try:
+        limiter.record_response("zz-test:conn", 429, {})
+        assert client.get("ratelimit_adaptive:zz-test:conn") == b"0.700000"
+        limiter.acquire(Limit("zz-test:conn:read", 5, 1.0))
+        assert client.exists("ratelimit:zz-test:conn:read:1000000:x") == 1
+    finally:
+        limiter.reset("zz-test:conn")
+        limiter.reset("zz-test:conn:read")
+        limiter.close()
+    assert client.exists("ratelimit_adaptive:zz-test:conn") == 0
+
+
+def test_reset_clears_one_key_and_its_adaptive_state(make_limiter: LimiterFactory) -> None:
+    limiter = make_limiter()
+    mine, longer = Limit("conn:c1", 2, 60.0), Limit("conn:c1:read", 2, 60.0)
+    limiter.acquire([mine, longer, Limit("conn:c1", 9, 3600.0)])
+    limiter.record_response("conn:c1", 429, {"Retry-After": "60"})
+    limiter.reset("conn:c1")
+    assert limiter.status(mine).used == 0
+    assert limiter.status(Limit("conn:c1", 9, 3600.0)).used == 0
+    assert limiter.status(longer).used == 1
+    assert limiter.status(longer).blocked_for == 0.0
+    assert limiter.status(longer).multiplier == 1.0
+
+
+def test_large_exact_limits_stay_exact(make_limiter: LimiterFactory) -> None:
+    limiter = make_limiter()
+    big = Limit("big", 2000, 0.5)  # read piecewise from Redis
+    assert [limiter.acquire(big, cost=700).allowed for _ in range(3)] == [True, True, False]
+    assert limiter.status(big).used == 1400
+    assert limiter.acquire(big, cost=600).allowed
+    refused = limiter.acquire(big)
+    assert not refused.allowed
+    assert refused.remaining == 0
+    time.sleep(refused.retry_after + 0.01)
+    after = limiter.acquire(big, cost=700)
+    assert after.allowed
+    # Wrapped around the ring more than once: still 2000 in any 0.5 s.
+    for _ in range(6):
+        time.sleep(0.05)
+        limiter.acquire(big, cost=300)
+    assert limiter.status(big).used <= 2000
+
+
+def test_changing_max_requests_keeps_the_newest_units(make_limiter: LimiterFactory) -> None:
+    limiter = make_limiter()
+    for _ in range(6):
+        assert limiter.acquire(Limit("m", 10, 60.0)).allowed
+    assert limiter.status(Limit("m", 5, 60.0)).used == 5
+    assert not limiter.acquire(Limit("m", 5, 60.0)).allowed
+    assert limiter.acquire(Limit("m", 20, 60.0)).allowed
+    assert limiter.status(Limit("m", 20, 60.0)).used == 7  # nothing was dropped: 6 + 1
+
+
+def test_bucketed_error_bound(
+    make_limiter: LimiterFactory, client: redis.Redis, prefix: str
+) -> None:
+    limiter = make_limiter()
+    limit = Limit("b", 20, 0.2, algorithm="bucketed", buckets=4)
+    attempts: list[float] = []
+    end = time.time() + 1.0
+    while (now := time.time()) < end:
+        attempts.append(now)
+        limiter.acquire([limit, AUDIT])
+        time.sleep(0.0005)
+    times = admission_times(client, audit_key(prefix))
+    assert max_in_window(times, 0.2) <= 20  # never over the limit
+    # Never below buckets/(buckets+1) of an exact limiter, give or take one window.
+    assert len(times) >= exact_replay(attempts, 20, 0.2) * 4 / 5 - 20
+    status = limiter.status(limit)
+    assert 0 <= status.used <= 20
+    assert client.strlen(f"{prefix}:b:200000:b4") == 5 * 16  # constant memory
