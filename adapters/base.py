@@ -20,6 +20,7 @@ import httpx
 from integration_core.clock import utcnow
 from integration_core.errors import (
     AuthError,
+    ConfigurationError,
     NotFoundError,
     PermanentError,
     PreconditionFailedError,
@@ -27,6 +28,7 @@ from integration_core.errors import (
 )
 from integration_core.mapping import FieldMap
 from integration_core.models import Change, Connection
+from integration_core.ratelimit import Limit
 from integration_core.sync.watermark import Watermark
 
 __all__ = [
@@ -108,6 +110,9 @@ class BaseIntegrationAdapter(ABC):
     # How far back a read cycle re-reads, for providers whose change listings can show a
     # record late (search indexes, replicas); re-read records are dropped downstream.
     read_overlap: ClassVar[timedelta] = timedelta(minutes=2)
+    # The provider's published budgets: (bucket, max requests, window seconds). A
+    # connection can override them with `rate_limits` in its config (e.g. a paid tier).
+    default_rate_limits: ClassVar[tuple[tuple[str, int, float], ...]] = ()
 
     def __init__(self, connection: Connection, *, client: httpx.Client) -> None:
         self.connection = connection
@@ -116,6 +121,37 @@ class BaseIntegrationAdapter(ABC):
     @abstractmethod
     def discover(self) -> list[str]:
         """The canonical entity types this connection can sync."""
+
+    def rate_limits(self) -> list[Limit]:
+        """This connection's provider budgets, keyed `conn:{connection id}:{bucket}`.
+
+        The limiter's adaptive multiplier for `conn:{connection id}` governs all of them.
+        """
+        configured = self.connection.config.get("rate_limits")
+        budgets: list[dict[str, Any]]
+        if configured is None:
+            budgets = [
+                {"bucket": b, "max_requests": n, "window_seconds": w}
+                for b, n, w in self.default_rate_limits
+            ]
+        elif isinstance(configured, list):
+            budgets = configured
+        else:
+            raise ConfigurationError(f"connection {self.connection.id}: rate_limits must be a list")
+        try:
+            return [
+                Limit(
+                    f"conn:{self.connection.id}:{budget['bucket']}",
+                    int(budget["max_requests"]),
+                    float(budget["window_seconds"]),
+                    algorithm=budget.get("algorithm", "exact"),
+                )
+                for budget in budgets
+            ]
+        except (KeyError, TypeError, ValueError) as err:
+            raise ConfigurationError(
+                f"connection {self.connection.id}: bad rate_limits entry ({err})"
+            ) from err
 
     @abstractmethod
     def field_map(self, entity_type: str) -> FieldMap:

@@ -45,6 +45,7 @@ class SandboxAdapter(BaseIntegrationAdapter):
     system: ClassVar[str] = "sandbox"
     # The sandbox lists every committed change at once, in order: no overlap is needed.
     read_overlap: ClassVar[timedelta] = timedelta(0)
+    default_rate_limits: ClassVar[tuple[tuple[str, int, float], ...]] = (("rate", 100, 1.0),)
 
     def discover(self) -> list[str]:
         return sorted(SANDBOX_FIELD_MAPS)

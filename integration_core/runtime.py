@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import httpx
 import redis
 from azure.core.credentials import TokenCredential
 
@@ -18,6 +19,8 @@ from integration_core.connectors import Connectors
 from integration_core.credentials.base import SecretStore
 from integration_core.credentials.service import CredentialService
 from integration_core.messaging import MessageQueue
+from integration_core.models import Connection
+from integration_core.ratelimit import RateLimiter
 from integration_core.settings import QueueBackend, SecretBackend, Settings, StoreBackend
 from integration_core.storage import DocumentStore
 
@@ -36,6 +39,7 @@ class Runtime:
     secrets: SecretStore
     credentials: CredentialService
     connectors: Connectors
+    limiter: RateLimiter
     redis: redis.Redis | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -66,7 +70,7 @@ def build_runtime(
     """Wire the backends `settings` name. `sandboxes` serves `sandbox://NAME` base URLs."""
     closers: list[Callable[[], None]] = []
     store = _store(settings, closers)
-    queue = _queue(settings)
+    queue = _queue(settings, closers)
     secrets = _secrets(settings)
     redis_client = (
         redis.Redis.from_url(
@@ -77,7 +81,13 @@ def build_runtime(
     )
     credentials = CredentialService(store, secrets, redis_client=redis_client)
     closers.append(credentials.close)
-    connectors = Connectors(credentials, sandboxes=sandboxes)
+    limiter = _limiter(settings)
+    closers.append(limiter.close)
+
+    def feed_limiter(connection: Connection, response: httpx.Response) -> None:
+        limiter.record_response(f"conn:{connection.id}", response.status_code, response.headers)
+
+    connectors = Connectors(credentials, sandboxes=sandboxes, on_response=feed_limiter)
     return Runtime(
         settings=settings,
         store=store,
@@ -85,8 +95,19 @@ def build_runtime(
         secrets=secrets,
         credentials=credentials,
         connectors=connectors,
+        limiter=limiter,
         redis=redis_client,
         _closers=closers,
+    )
+
+
+def _limiter(settings: Settings) -> RateLimiter:
+    if settings.redis_url is None:
+        return RateLimiter.local()
+    return RateLimiter.from_url(
+        settings.redis_url.get_secret_value(),
+        instances=settings.ratelimit_instances,
+        timeout_ms=settings.ratelimit_timeout_ms,
     )
 
 
@@ -107,15 +128,19 @@ def _store(settings: Settings, closers: list[Callable[[], None]]) -> DocumentSto
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential()
-    return CosmosDocumentStore(
+    cosmos = CosmosDocumentStore(
         settings.cosmos_endpoint,
         credential,
         database=settings.cosmos_database,
+        ca_file=settings.cosmos_ca_file,
         verify_tls=settings.cosmos_verify_tls,
+        create_resources=settings.cosmos_create_resources,
     )
+    closers.append(cosmos.close)
+    return cosmos
 
 
-def _queue(settings: Settings) -> MessageQueue:
+def _queue(settings: Settings, closers: list[Callable[[], None]]) -> MessageQueue:
     if settings.queue_backend is QueueBackend.INLINE:
         from integration_core.messaging.inline import InlineMessageQueue
 
@@ -124,21 +149,26 @@ def _queue(settings: Settings) -> MessageQueue:
         from integration_core.messaging.storage_queue import StorageQueueMessageQueue
 
         assert settings.azurewebjobsstorage is not None  # checked by Settings
-        return StorageQueueMessageQueue.from_connection_string(
+        storage = StorageQueueMessageQueue.from_connection_string(
             settings.azurewebjobsstorage.get_secret_value()
         )
+        closers.append(storage.close)
+        return storage
     from integration_core.messaging.servicebus import ServiceBusMessageQueue
 
     if settings.servicebusconnection is not None:
-        return ServiceBusMessageQueue.from_connection_string(
+        servicebus = ServiceBusMessageQueue.from_connection_string(
             settings.servicebusconnection.get_secret_value()
         )
-    from azure.identity import DefaultAzureCredential
+    else:
+        from azure.identity import DefaultAzureCredential
 
-    assert settings.servicebus_namespace is not None  # checked by Settings
-    return ServiceBusMessageQueue.from_namespace(
-        settings.servicebus_namespace, DefaultAzureCredential()
-    )
+        assert settings.servicebus_namespace is not None  # checked by Settings
+        servicebus = ServiceBusMessageQueue.from_namespace(
+            settings.servicebus_namespace, DefaultAzureCredential()
+        )
+    closers.append(servicebus.close)
+    return servicebus
 
 
 def _secrets(settings: Settings) -> SecretStore:

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     cosmos_key: SecretStr | None = None
     cosmos_database: str = "lockstep"
     cosmos_verify_tls: bool = True
+    cosmos_ca_file: str | None = None
+    cosmos_create_resources: bool = True
     sqlite_path: str = ".lockstep/lockstep.sqlite3"
 
     queue_backend: QueueBackend = QueueBackend.STORAGE
@@ -60,6 +62,12 @@ class Settings(BaseSettings):
     local_secrets_key: SecretStr | None = None
 
     redis_url: SecretStr | None = None
+    ratelimit_instances: int = Field(default=4, gt=0)
+    ratelimit_timeout_ms: int = Field(default=100, gt=0)
+    tenant_requests_per_minute: int = Field(default=6000, gt=0)
+    webhook_requests_per_minute: int = Field(default=1200, gt=0)
+    throttle_max_wait_seconds: float = Field(default=2.0, ge=0)
+    max_reschedules: int = Field(default=50, ge=0)
 
     sync_schedule: str = "0 */5 * * * *"
     token_refresh_schedule: str = "0 */10 * * * *"  # noqa: S105 (a schedule)

@@ -16,7 +16,7 @@ from typing import Any
 
 from adapters.base import BaseIntegrationAdapter
 from integration_core.clock import utcnow
-from integration_core.errors import ConflictError, PermanentError
+from integration_core.errors import ConflictError, PermanentError, RetryableError
 from integration_core.mapping import FieldMap
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
 from integration_core.models import (
@@ -32,6 +32,7 @@ from integration_core.models import (
     deterministic_id,
 )
 from integration_core.pipelines.results import Tally, already_done, record_result
+from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.storage.concurrency import get_or_none, update_document
@@ -99,13 +100,20 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         policy=Policy.from_dict(task.policy),
         tally=tally,
     )
-    if message.kind is MessageKind.PULL:
-        _pull(context, adapter)
-    elif message.kind is MessageKind.WEBHOOK:
-        changes = [Change.model_validate(raw) for raw in message.payload.get("changes", [])]
-        _apply_page(context, changes)
-    else:
-        raise PermanentError(f"inbound cannot handle {message.kind} messages")
+    try:
+        if message.kind is MessageKind.PULL:
+            _pull(context, adapter)
+        elif message.kind is MessageKind.WEBHOOK:
+            changes = [Change.model_validate(raw) for raw in message.payload.get("changes", [])]
+            _apply_page(context, changes)
+        else:
+            raise PermanentError(f"inbound cannot handle {message.kind} messages")
+    except RetryableError as err:
+        if err.retry_after is None:
+            raise
+        # Pages applied so far are committed (cursor); the follow-up resumes after them.
+        later = reschedule(rt, INBOUND_QUEUE, message, err)
+        tally.errors.append(f"throttled: continues as {later.message_id}")
     return record_result(rt.store, message, tally, direction="inbound", task_id=task.id)
 
 
@@ -115,6 +123,7 @@ def _pull(context: _Context, adapter: BaseIntegrationAdapter) -> None:
     committed = decode_cursor(task.cursor) if task.cursor else None
     position = rewind(committed, adapter.read_overlap)
     for _ in range(MAX_PAGES_PER_MESSAGE):
+        take_budget(rt, adapter)
         page = adapter.read_changes(
             task.entity_type, position, page_size=rt.settings.sync_page_size
         )

@@ -13,7 +13,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from integration_core.errors import NotFoundError, PermanentError, PreconditionFailedError
+from adapters.base import BaseIntegrationAdapter
+from integration_core.errors import (
+    NotFoundError,
+    PermanentError,
+    PreconditionFailedError,
+    RetryableError,
+)
+from integration_core.messaging import OUTBOUND_QUEUE
 from integration_core.models import (
     Connection,
     ConnectionStatus,
@@ -24,6 +31,7 @@ from integration_core.models import (
     deterministic_id,
 )
 from integration_core.pipelines.results import Tally, already_done, record_result
+from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.sync.echo import values_hash
@@ -51,13 +59,35 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         return record_result(rt.store, message, tally, direction="outbound", task_id=None)
     entity = Entity.from_document(rt.store.get(Entity.container, tenant, entity_id))
     adapter = rt.connectors.adapter_for(connection)
+    link = _find_link(rt, tenant, entity.id, connection.id)
+    try:
+        _push(rt, message, adapter, entity, link, tally)
+    except RetryableError as err:
+        if err.retry_after is None:
+            raise
+        later = reschedule(rt, OUTBOUND_QUEUE, message, err)
+        tally.errors.append(f"throttled: continues as {later.message_id}")
+    return record_result(rt.store, message, tally, direction="outbound", task_id=None)
+
+
+def _push(
+    rt: Runtime,
+    message: SyncMessage,
+    adapter: BaseIntegrationAdapter,
+    entity: Entity,
+    link: Link | None,
+    tally: Tally,
+) -> None:
+    tenant, connection = message.tenant_id, adapter.connection
     field_map = adapter.field_map(entity.entity_type)
     values = {f: entity.values[f] for f in field_map.fields if f in entity.values}
-    link = _find_link(rt, tenant, entity.id, connection.id)
-
-    if link is None and entity.deleted:
-        tally.unchanged += 1
-    elif link is None:
+    if (link is None and entity.deleted) or (
+        link is not None and not entity.deleted and link.base == values
+    ):
+        tally.unchanged += 1  # nothing the target does not already have
+        return
+    take_budget(rt, adapter)
+    if link is None:
         key = deterministic_id("create", tenant, entity.id, connection.id)
         written = adapter.write(
             entity.entity_type, None, field_map.to_provider(values), idempotency_key=key
@@ -73,38 +103,34 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         _record_write(rt, link, values, written.version, message)
         tally.created += 1
         tally.pushed += 1
-    elif entity.deleted:
+        return
+    if entity.deleted:
         try:
             adapter.delete(entity.entity_type, link.external_id)
         except NotFoundError:
             log.info("%s was already gone from %s", link.external_id, connection.id)
         rt.store.delete(Link.container, tenant, link.id)
         tally.pushed += 1
-    elif link.base == values:
-        tally.unchanged += 1
-    else:
-        changed = {
-            f: values.get(f)
-            for f in set(values) | set(link.base)
-            if values.get(f) != link.base.get(f)
-        }
-        try:
-            written = adapter.write(
-                entity.entity_type,
-                link.external_id,
-                field_map.to_provider(changed),
-                expected_version=link.external_version,
-            )
-        except PreconditionFailedError:
-            tally.errors.append(
-                f"{link.external_id} changed in {connection.id} since last sync; "
-                "its change will be merged inbound and pushed again"
-            )
-        else:
-            _record_write(rt, link, values, written.version, message)
-            tally.updated += 1
-            tally.pushed += 1
-    return record_result(rt.store, message, tally, direction="outbound", task_id=None)
+        return
+    changed = {
+        f: values.get(f) for f in set(values) | set(link.base) if values.get(f) != link.base.get(f)
+    }
+    try:
+        written = adapter.write(
+            entity.entity_type,
+            link.external_id,
+            field_map.to_provider(changed),
+            expected_version=link.external_version,
+        )
+    except PreconditionFailedError:
+        tally.errors.append(
+            f"{link.external_id} changed in {connection.id} since last sync; "
+            "its change will be merged inbound and pushed again"
+        )
+        return
+    _record_write(rt, link, values, written.version, message)
+    tally.updated += 1
+    tally.pushed += 1
 
 
 def _find_link(rt: Runtime, tenant: str, entity_id: str, connection_id: str) -> Link | None:

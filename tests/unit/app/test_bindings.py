@@ -8,7 +8,7 @@ import pytest
 
 from integration_core.errors import ConfigurationError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
-from tests.harness.function_host import FunctionHost, sample_settings
+from tests.harness.function_host import REPO, FunctionHost, sample_settings
 
 pytestmark = pytest.mark.unit
 
@@ -80,3 +80,17 @@ def test_bad_config_fails_at_start_naming_the_setting(
 ) -> None:
     with pytest.raises(ConfigurationError, match=named):
         FunctionHost(sample_settings() | overrides)
+
+
+def _setting_names() -> set[str]:
+    from integration_core.settings import Settings
+
+    return {field.alias or name.upper() for name, field in Settings.model_fields.items()}
+
+
+def test_every_setting_the_app_reads_is_in_the_sample_and_the_readme() -> None:
+    readme = (REPO / "README.md").read_text()
+    sample = sample_settings()
+    for name in _setting_names():
+        assert name in sample, f"{name} missing from local.settings.sample.json"
+        assert f"`{name}`" in readme, f"{name} missing from the README's settings table"

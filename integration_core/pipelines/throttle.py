@@ -1,0 +1,66 @@
+"""Rate limits inside the workers: take a unit of budget before each provider call.
+
+A short wait is absorbed in place; a longer one raises `Throttled`, and the worker hands
+the rest of its work to a delayed copy of its message (`reschedule`) instead of failing.
+A provider's own 429 with Retry-After is treated the same way: a throttled sync is
+postponed, never dropped, and does not count toward the poison limit.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from adapters.base import BaseIntegrationAdapter
+from integration_core.errors import RetryableError
+from integration_core.models import SyncMessage, deterministic_id
+from integration_core.ratelimit import Limit
+from integration_core.runtime import Runtime
+
+__all__ = ["Throttled", "take_budget", "reschedule"]
+
+log = logging.getLogger(__name__)
+
+
+class Throttled(RetryableError):
+    """The budget is spent for now; `retry_after` says when it returns."""
+
+
+def take_budget(rt: Runtime, adapter: BaseIntegrationAdapter, *, cost: int = 1) -> None:
+    connection = adapter.connection
+    limits = [
+        Limit(f"tenant:{connection.tenant_id}", rt.settings.tenant_requests_per_minute, 60.0),
+        *adapter.rate_limits(),
+    ]
+    decision = rt.limiter.wait(limits, cost, timeout=rt.settings.throttle_max_wait_seconds)
+    if not decision.allowed:
+        raise Throttled(
+            f"rate limit for connection {connection.id}", retry_after=decision.retry_after
+        )
+
+
+def reschedule(rt: Runtime, queue: str, message: SyncMessage, cause: RetryableError) -> SyncMessage:
+    """Send a delayed copy of `message` with a new id (so duplicate detection keeps it).
+
+    For a cause that names its own delay: our limiter, or a provider's 429/503 with
+    Retry-After. After `max_reschedules` postponements the cause is raised instead, and
+    the message takes the ordinary retry-then-poison path.
+    """
+    retry_after = cause.retry_after if cause.retry_after is not None else 1.0
+    attempt = message.attempt + 1
+    if attempt > rt.settings.max_reschedules:
+        raise cause
+    copy = message.model_copy(
+        update={
+            "message_id": deterministic_id(message.message_id, "throttled", str(attempt)),
+            "attempt": attempt,
+        }
+    )
+    rt.queue.send(queue, copy, delay_seconds=max(retry_after, 0.0))
+    log.info(
+        "throttled: %s continues as %s in %.1f s",
+        message.message_id,
+        copy.message_id,
+        retry_after,
+        extra={"correlation_id": message.correlation_id},
+    )
+    return copy
