@@ -18,11 +18,12 @@ demo: $(STAMP)
 	$(PY) -m integration_core demo
 
 # Everything: starts Azurite, the Cosmos emulator and Redis (reusing one on 6379), runs the
-# whole suite, then stops what it started.
+# whole suite, then stops what it started (a stack that was already up stays up).
 test: $(STAMP)
-	@set -o pipefail; infra/local/stack.sh start; \
+	@was_up=0; infra/local/stack.sh status >/dev/null 2>&1 && was_up=1; \
+	infra/local/stack.sh start; \
 	status=0; $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
-	infra/local/stack.sh stop; exit $$status
+	[ $$was_up = 1 ] || infra/local/stack.sh stop; exit $$status
 
 # The fast lane: no services.
 unit: $(STAMP)

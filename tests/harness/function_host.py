@@ -32,6 +32,7 @@ from typing import Any
 
 import azure.functions as func
 from azure.functions.queue import QueueMessage
+from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,7 +127,7 @@ class FunctionHost:
     def fire_timer(self, name: str, *, past_due: bool = False) -> None:
         registration = self.functions[name]
         assert registration.trigger_type == "timerTrigger", f"{name} is not a timer"
-        self._call(registration, func.TimerRequest(past_due=past_due))
+        self._call(registration, TimerRequest(past_due=past_due))
 
     # -- HTTP --
 

@@ -1,0 +1,172 @@
+"""The whole flow through the functions, on Azurite + the Cosmos emulator + Redis.
+
+SyncScheduler fires -> sync-inbound -> InboundWorker -> entities in Cosmos -> sync-outbound
+-> OutboundWorker -> records in the target sandbox, with the test host reading the real
+registrations and host.json and feeding the real Azurite queues.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.queue import QueueClient
+
+from adapters.sandbox_server import SandboxAccount, SandboxServer
+from integration_core.clock import to_iso, utcnow
+from integration_core.credentials.local import LocalSecretStore
+from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
+from integration_core.models import Entity, Link, SyncMessage, SyncTask
+from integration_core.runtime import Runtime
+from tests.conftest import LocalStack, unique_name
+from tests.harness.embedded import connect_sandbox
+from tests.harness.function_host import FunctionHost, sample_settings
+from tests.harness.sandbox import seeded_account
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+WORKERS = ("InboundWorker", "OutboundWorker")
+
+
+@pytest.fixture
+def systems() -> Iterator[dict[str, tuple[SandboxAccount, SandboxServer]]]:
+    crm, mkt = seeded_account("crm", contacts=15), seeded_account("mkt")
+    with SandboxServer(crm) as crm_server, SandboxServer(mkt) as mkt_server:
+        yield {"crm": (crm, crm_server), "mkt": (mkt, mkt_server)}
+
+
+@pytest.fixture
+def host(
+    local_stack: LocalStack, storage_connection_string: str, redis_url: str, tmp_path: Path
+) -> Iterator[FunctionHost]:
+    settings = sample_settings() | {
+        "COSMOS_ENDPOINT": local_stack.cosmos_endpoint,
+        "COSMOS_KEY": local_stack.cosmos_key,
+        "COSMOS_CA_FILE": local_stack.cosmos_ca_file or "",
+        "COSMOS_VERIFY_TLS": str(local_stack.cosmos_verify_tls).lower(),
+        "COSMOS_DATABASE": unique_name("lockstep-e2e-"),
+        "AzureWebJobsStorage": storage_connection_string,
+        "REDIS_URL": redis_url,
+        "LOCAL_SECRETS_PATH": str(tmp_path / "secrets.enc"),
+        "LOCAL_SECRETS_KEY": LocalSecretStore.generate_key(),
+        "SYNC_PAGE_SIZE": "4",
+    }
+    host = FunctionHost(settings, visibility_timeout=0)
+    for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE):
+        for name in (queue, f"{queue}-poison"):
+            client = QueueClient.from_connection_string(storage_connection_string, name)
+            try:
+                client.create_queue()
+            except ResourceExistsError:
+                client.clear_messages()
+    yield host
+    rt = runtime(host)
+    rt.store.drop_database()  # type: ignore[attr-defined]
+    rt.close()
+
+
+def runtime(host: FunctionHost) -> Runtime:
+    rt: Runtime = host.module.runtime()
+    return rt
+
+
+@pytest.fixture
+def rt(host: FunctionHost, systems: dict[str, tuple[SandboxAccount, SandboxServer]]) -> Runtime:
+    rt = runtime(host)
+    for name, target in (("crm", "mkt"), ("mkt", "crm")):
+        account, server = systems[name]
+        connect_sandbox(rt, name, account, base_url=server.base_url, targets=(target,))
+    return rt
+
+
+def _entities(rt: Runtime) -> list[dict[str, Any]]:
+    return rt.store.query(Entity.container, partition_key="t1")
+
+
+def _make_due(rt: Runtime) -> None:
+    for task_id in ("crm-contact", "mkt-contact"):
+        document = rt.store.get(SyncTask.container, "t1", task_id)
+        document["nextDueAt"] = to_iso(utcnow())
+        rt.store.upsert(SyncTask.container, document)
+
+
+def _queued(client: QueueClient) -> list[SyncMessage]:
+    return [
+        SyncMessage.from_json(base64.b64decode(m.content))
+        for m in client.peek_messages(max_messages=32)
+    ]
+
+
+def test_scheduler_to_target_system_and_again_without_duplicates(
+    host: FunctionHost, rt: Runtime, systems: dict[str, tuple[SandboxAccount, SandboxServer]]
+) -> None:
+    crm, mkt = systems["crm"][0], systems["mkt"][0]
+    host.fire_timer("SyncScheduler")
+    queued = _queued(host.queue_client("InboundWorker"))
+    assert sorted(m.payload["task_id"] for m in queued) == ["crm-contact", "mkt-contact"]
+
+    host.drain(WORKERS)
+    assert len(_entities(rt)) == 15
+    assert len(rt.store.query(Link.container, partition_key="t1")) == 30
+    assert sorted(r.properties["email"] for r in mkt.records("contacts")) == sorted(
+        r.properties["email"] for r in crm.records("contacts")
+    )
+
+    versions = {r.id: r.version for a in (crm, mkt) for r in a.records("contacts")}
+    for _ in range(2):
+        _make_due(rt)
+        host.fire_timer("SyncScheduler")
+        host.drain(WORKERS)
+    assert len(_entities(rt)) == 15
+    assert len(mkt.records("contacts")) == 15
+    assert {r.id: r.version for a in (crm, mkt) for r in a.records("contacts")} == versions
+
+
+def test_the_same_scheduled_message_delivered_twice_is_applied_once(
+    host: FunctionHost, rt: Runtime, systems: dict[str, tuple[SandboxAccount, SandboxServer]]
+) -> None:
+    host.fire_timer("SyncScheduler")
+    inbound = host.queue_client("InboundWorker")
+    for message in inbound.peek_messages(max_messages=32):
+        inbound.send_message(message.content)  # the same message id, delivered again
+    host.drain(WORKERS)
+    assert len(_entities(rt)) == 15
+    assert len(systems["mkt"][0].records("contacts")) == 15
+
+
+def test_a_failing_message_lands_in_the_poison_queue_with_nothing_half_written(
+    host: FunctionHost, rt: Runtime, systems: dict[str, tuple[SandboxAccount, SandboxServer]]
+) -> None:
+    crm, mkt = systems["crm"][0], systems["mkt"][0]
+    crm.inject_fault(500, count=1000)
+    mkt.inject_fault(500, count=1000)
+    host.fire_timer("SyncScheduler")
+    poisoned = 0
+    for _ in range(host.max_dequeue_count + 1):
+        poisoned += host.run_queue_once("InboundWorker").poisoned
+    assert poisoned == 2
+    assert len(_queued(host.poison_client("InboundWorker"))) == 2
+    assert _entities(rt) == []
+    assert rt.store.get(SyncTask.container, "t1", "crm-contact")["cursor"] is None
+    assert _queued(host.queue_client("OutboundWorker")) == []
+    assert mkt.records("contacts") == []
+
+
+def test_health_reports_every_backend(host: FunctionHost, rt: Runtime) -> None:
+    response = host.http("GET", "/api/health")
+    body = json.loads(response.get_body())
+    assert response.status_code == 200, body
+    assert set(body["checks"]) == {"store", "queue", "secrets", "redis"}
+    assert all(check["ok"] for check in body["checks"].values())
+
+
+def test_webhook_for_an_unknown_registration_is_refused_and_enqueues_nothing(
+    host: FunctionHost, rt: Runtime
+) -> None:
+    response = host.http("POST", "/api/webhooks/nope", body=b"{}")
+    assert response.status_code == 404
+    assert _queued(host.queue_client("InboundWorker")) == []
