@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 from pydantic.alias_generators import to_camel
 
 from integration_core.clock import to_iso, utcnow
+from integration_core.sync.tombstones import DeleteRule
 
 __all__ = [
     "UtcDatetime",
@@ -26,6 +27,8 @@ __all__ = [
     "SyncResult",
     "Entity",
     "Link",
+    "ConflictStatus",
+    "Conflict",
     "MessageKind",
     "SyncMessage",
     "Change",
@@ -102,6 +105,8 @@ class SyncTask(Document):
     next_due_at: UtcDatetime = Field(default_factory=utcnow)
     cursor: str | None = None
     policy: dict[str, Any] = Field(default_factory=dict)
+    delete_rule: DeleteRule = DeleteRule.PROPAGATE
+    matching: dict[str, Any] = Field(default_factory=dict)
     last_enqueued_at: UtcDatetime | None = None
 
 
@@ -128,15 +133,25 @@ class SyncResult(Document):
 
 
 class Entity(Document):
-    """The hub's canonical record."""
+    """The hub's canonical record.
+
+    `sources` and `field_modified_at` say which system set each field and when; a deleted
+    entity is a tombstone (kept so that late updates can be judged against the delete),
+    an archived one is kept but no longer synced.
+    """
 
     container: ClassVar[str] = "entities"
 
     entity_type: str
     values: dict[str, Any] = Field(default_factory=dict)
     sources: dict[str, str] = Field(default_factory=dict)
+    field_modified_at: dict[str, UtcDatetime] = Field(default_factory=dict)
     modified_at: UtcDatetime = Field(default_factory=utcnow)
     deleted: bool = False
+    archived: bool = False
+    deleted_by: str | None = None
+    deleted_at: UtcDatetime | None = None
+    blocking_keys: list[str] = Field(default_factory=list)
 
 
 class Link(Document):
@@ -150,12 +165,42 @@ class Link(Document):
     entity_type: str
     base: dict[str, Any] = Field(default_factory=dict)
     external_version: str | None = None
+    applied_modified_at: UtcDatetime | None = None
     written_hash: str | None = None
     last_message_id: str | None = None
 
     @staticmethod
     def make_id(connection_id: str, external_id: str) -> str:
         return deterministic_id("link", connection_id, external_id)
+
+
+class ConflictStatus(StrEnum):
+    PENDING = "pending"
+    DECIDED = "decided"
+
+
+class Conflict(Document):
+    """A field changed in the hub and in one system to different values, awaiting a decision.
+
+    Values are stored as {"present": bool, "value": ...} so that "absent" and None stay
+    distinct. Deciding it applies the winner to the hub and propagates it.
+    """
+
+    container: ClassVar[str] = "conflicts"
+
+    entity_id: str
+    entity_type: str
+    connection_id: str
+    field: str
+    base: dict[str, Any]
+    hub: dict[str, Any]
+    incoming: dict[str, Any]
+    incoming_modified_at: UtcDatetime
+    status: ConflictStatus = ConflictStatus.PENDING
+    winner: str | None = None
+    decided_by: str | None = None
+    decided_at: UtcDatetime | None = None
+    created_at: UtcDatetime = Field(default_factory=utcnow)
 
 
 class MessageKind(StrEnum):

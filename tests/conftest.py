@@ -25,6 +25,7 @@ from integration_core.messaging.inline import InlineMessageQueue
 from integration_core.messaging.storage_queue import StorageQueueMessageQueue
 from integration_core.storage.cosmos import CosmosDocumentStore
 from integration_core.storage.sqlite import SqliteDocumentStore
+from tests.harness.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK_ENV_FILE = ROOT / ".local-stack" / "env"
@@ -230,3 +231,28 @@ def redis_url(local_stack: LocalStack) -> str:
     finally:
         client.close()
     return local_stack.redis_url
+
+
+# --- throwaway redis-server -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Our own redis-server on a free port, else the stack's Redis (`redis_url`)."""
+    skip_if_services_skipped("Redis")
+    if RedisServer.available():
+        with RedisServer() as server:
+            yield server.url
+        return
+    url: str = request.getfixturevalue("redis_url")  # a missing Redis is an error, not a skip
+    yield url
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server this test may kill, pause and restart."""
+    skip_if_services_skipped("Redis")
+    if not RedisServer.available():
+        pytest.skip("redis-server binary not found: cannot kill and restart a shared Redis")
+    with RedisServer() as server:
+        yield server

@@ -31,16 +31,25 @@ from integration_core.models import (
     SyncTask,
     deterministic_id,
 )
+from integration_core.pipelines.conflicts import record_conflicts
+from integration_core.pipelines.pushes import push_message
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.storage.concurrency import get_or_none, update_document
-from integration_core.sync import Policy, Side, resolve
-from integration_core.sync.echo import values_hash
+from integration_core.sync import FieldConflict, Policy, Side, resolve
+from integration_core.sync.echo import is_echo, is_replay
+from integration_core.sync.tombstones import (
+    DELETED_FIELD,
+    DeleteDecision,
+    DeleteOutcome,
+    resolve_delete,
+    resolve_update_of_deleted,
+)
 from integration_core.sync.watermark import advance, decode_cursor, encode_cursor, rewind
 
-__all__ = ["process_inbound", "push_message", "DEAD_LETTERS"]
+__all__ = ["process_inbound", "DEAD_LETTERS"]
 
 log = logging.getLogger(__name__)
 
@@ -57,21 +66,6 @@ class _Context:
     field_map: FieldMap
     policy: Policy
     tally: Tally
-
-
-def push_message(
-    tenant_id: str, entity: Entity, target_connection_id: str, *, correlation_id: str
-) -> SyncMessage:
-    """One push per (entity state, target): a repeat of the same state is the same message."""
-    state = values_hash({"values": entity.values, "deleted": entity.deleted})
-    return SyncMessage(
-        message_id=deterministic_id("push", tenant_id, entity.id, target_connection_id, state),
-        tenant_id=tenant_id,
-        connection_id=target_connection_id,
-        kind=MessageKind.PUSH,
-        correlation_id=correlation_id,
-        payload={"entity_id": entity.id, "entity_type": entity.entity_type},
-    )
 
 
 def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
@@ -193,9 +187,20 @@ def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) 
         _create_entity(context, change, canonical)
         return
     link = Link.from_document(found)
-    if link.external_version == change.version or link.written_hash == values_hash(canonical):
-        # Already applied (redelivery) or our own write coming back (echo): nothing new.
-        _remember_version(context, link, change)
+    if is_replay(
+        change.version,
+        change.modified_at,
+        applied_version=link.external_version,
+        applied_modified_at=link.applied_modified_at,
+    ) or is_echo(
+        canonical,
+        change.version,
+        written_hash=link.written_hash,
+        written_version=link.external_version,
+    ):
+        # Already applied (a redelivery, an overlap re-read, an older reordered delivery)
+        # or our own write coming back (echo): nothing new.
+        _relink(context, link, change, base=None)
         context.tally.unchanged += 1
         return
     _merge_into_entity(context, link, change, canonical)
@@ -212,6 +217,7 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
         entity_type=context.task.entity_type,
         values=canonical,
         sources=dict.fromkeys(canonical, connection.id),
+        field_modified_at=dict.fromkeys(canonical, change.modified_at),
         modified_at=change.modified_at,
     )
     try:
@@ -228,6 +234,7 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
         entity_type=entity.entity_type,
         base=canonical,
         external_version=change.version,
+        applied_modified_at=change.modified_at,
         last_message_id=context.message.message_id,
     )
     store.upsert(Link.container, link.to_document())
@@ -235,73 +242,177 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
     _enqueue_pushes(context, entity, incoming=canonical)
 
 
+@dataclass
+class _Outcome:
+    """What one attempt of the etag-guarded entity update decided."""
+
+    changed: bool = False
+    pending: tuple[FieldConflict, ...] = ()
+    recreate_in_source: bool = False
+
+
 def _merge_into_entity(
     context: _Context, link: Link, change: Change, canonical: dict[str, Any]
 ) -> None:
     store, tenant, connection = context.rt.store, context.message.tenant_id, context.connection
-    incoming = Side(system=connection.id, values=canonical, modified_at=change.modified_at)
-    changed = False
+    outcome = _Outcome()
 
     def mutate(document: dict[str, Any]) -> dict[str, Any] | None:
-        nonlocal changed
+        nonlocal outcome
         entity = Entity.from_document(document)
-        hub = Side(
-            system="hub",
-            values=entity.values,
-            modified_at=entity.modified_at,
-            field_sources=entity.sources,
-        )
-        resolution = resolve(link.base, hub, incoming, context.policy)
-        deleted = change.deleted and not entity.deleted
-        changed = bool(resolution.applied) or deleted
-        if not changed:
+        outcome = _Outcome()
+        updated = _decide(context, link, change, canonical, entity, outcome)
+        if updated is None:
             return None
-        document.update(
-            Entity(
-                id=entity.id,
-                tenant_id=tenant,
-                entity_type=entity.entity_type,
-                values=resolution.values,
-                sources=resolution.sources,
-                modified_at=max(entity.modified_at, change.modified_at),
-                deleted=entity.deleted or change.deleted,
-            ).to_document()
-        )
+        document.update(updated.to_document())
         return document
 
     stored = update_document(store, Entity.container, tenant, link.entity_id, mutate)
     assert stored is not None
     entity = Entity.from_document(stored)
-
-    def relink(document: dict[str, Any]) -> dict[str, Any]:
-        document.update(
-            base=canonical,
-            externalVersion=change.version,
-            lastMessageId=context.message.message_id,
+    if outcome.pending:
+        record_conflicts(
+            context.rt,
+            entity,
+            connection.id,
+            outcome.pending,
+            incoming_modified_at=change.modified_at,
         )
-        return document
-
-    update_document(store, Link.container, tenant, link.id, relink)
-    if changed:
+    if outcome.recreate_in_source:
+        # The delete lost to a newer hub change: the record goes back into the source.
+        store.delete(Link.container, tenant, link.id)
+        context.rt.queue.send(
+            OUTBOUND_QUEUE,
+            push_message(
+                tenant,
+                entity,
+                connection.id,
+                correlation_id=context.message.correlation_id,
+                generation=f"recreate:{link.external_id}",
+            ),
+        )
+    else:
+        _relink(context, link, change, base=canonical)
+    if outcome.changed:
         context.tally.updated += 1
     else:
         context.tally.unchanged += 1
-    _enqueue_pushes(context, entity, incoming=canonical)
+    if outcome.changed or not outcome.pending:
+        _enqueue_pushes(context, entity, incoming=canonical)
 
 
-def _remember_version(context: _Context, link: Link, change: Change) -> None:
-    if link.external_version == change.version:
-        return
+def _decide(
+    context: _Context,
+    link: Link,
+    change: Change,
+    canonical: dict[str, Any],
+    entity: Entity,
+    outcome: _Outcome,
+) -> Entity | None:
+    """The entity after `change` under the task's policy and delete rule (None: unchanged)."""
+    source = context.connection.id
+    hub = Side(
+        system="hub",
+        values=entity.values,
+        modified_at=entity.modified_at,
+        field_modified_at={
+            **entity.field_modified_at,
+            **({DELETED_FIELD: entity.deleted_at} if entity.deleted_at else {}),
+        },
+        field_sources={
+            **entity.sources,
+            **({DELETED_FIELD: entity.deleted_by} if entity.deleted_by else {}),
+        },
+    )
+    incoming = Side(system=source, values=canonical, modified_at=change.modified_at)
+    gone = entity.deleted or entity.archived
+    if change.deleted:
+        if gone:
+            return None
+        verdict = resolve_delete(
+            link.base, hub, incoming, context.policy, rule=context.task.delete_rule
+        )
+        outcome.pending = (verdict.conflict,) if verdict.conflict and _pending(verdict) else ()
+        if verdict.outcome is DeleteOutcome.KEEP:
+            outcome.recreate_in_source = verdict.conflict is not None
+            return None
+        if verdict.outcome is DeleteOutcome.PENDING:
+            return None
+        outcome.changed = True
+        return entity.model_copy(
+            update={
+                "deleted": verdict.outcome is DeleteOutcome.DELETE,
+                "archived": verdict.outcome is DeleteOutcome.ARCHIVE,
+                "deleted_by": source,
+                "deleted_at": change.modified_at,
+                "modified_at": max(entity.modified_at, change.modified_at),
+            }
+        )
+    if gone:
+        verdict = resolve_update_of_deleted(link.base, hub, incoming, context.policy)
+        if verdict.outcome is not DeleteOutcome.RESTORE:
+            outcome.pending = (verdict.conflict,) if verdict.conflict and _pending(verdict) else ()
+            return None
+        outcome.changed = True
+        entity = entity.model_copy(
+            update={"deleted": False, "archived": False, "deleted_by": None, "deleted_at": None}
+        )
+        hub = Side(system="hub", values=entity.values, modified_at=entity.modified_at)
+    resolution = resolve(link.base, hub, incoming, context.policy)
+    outcome.pending = resolution.pending
+    if not resolution.applied and not outcome.changed:
+        return None
+    outcome.changed = True
+    times = dict(entity.field_modified_at)
+    for name in resolution.applied:
+        times[name] = change.modified_at
+    return entity.model_copy(
+        update={
+            "values": resolution.values,
+            "sources": resolution.sources,
+            "field_modified_at": {k: v for k, v in times.items() if k in resolution.values},
+            "modified_at": max(entity.modified_at, change.modified_at),
+        }
+    )
 
-    def mutate(document: dict[str, Any]) -> dict[str, Any]:
-        document["externalVersion"] = change.version
+
+def _pending(verdict: DeleteDecision) -> bool:
+    return verdict.outcome is DeleteOutcome.PENDING
+
+
+def _relink(context: _Context, link: Link, change: Change, *, base: dict[str, Any] | None) -> None:
+    """Record that this link has seen `change` (and, after a merge, its new base)."""
+
+    def mutate(document: dict[str, Any]) -> dict[str, Any] | None:
+        current = Link.from_document(document)
+        newer = (
+            current.applied_modified_at is None or change.modified_at >= current.applied_modified_at
+        )
+        if not newer and base is None:
+            return None
+        updated = current.model_copy(
+            update={
+                "external_version": change.version if newer else current.external_version,
+                "applied_modified_at": max(
+                    change.modified_at, current.applied_modified_at or change.modified_at
+                ),
+                "base": base if base is not None else current.base,
+                "last_message_id": context.message.message_id,
+            }
+        )
+        document.update(updated.to_document())
         return document
 
     update_document(context.rt.store, Link.container, link.tenant_id, link.id, mutate)
 
 
 def _enqueue_pushes(context: _Context, entity: Entity, *, incoming: Mapping[str, Any]) -> None:
-    """Tell every system linked to or targeted for this entity; outbound skips no-ops."""
+    """Tell every system linked to or targeted for this entity; outbound skips no-ops.
+
+    The source itself hears back only when the merge gave it values it does not have.
+    """
+    if entity.archived:
+        return
     source = context.connection.id
     linked = {
         document["connectionId"]
@@ -312,9 +423,10 @@ def _enqueue_pushes(context: _Context, entity: Entity, *, incoming: Mapping[str,
         )
     }
     targets = (linked | set(context.task.target_connection_ids)) - {source}
-    source_view = {field: entity.values.get(field) for field in incoming}
-    if source_view != dict(incoming) or _hub_has_more(context, entity, incoming):
-        targets.add(source)  # the merge produced values the source does not have yet
+    mapped = set(context.field_map.fields)
+    source_view = {f: entity.values[f] for f in mapped if f in entity.values}
+    if not entity.deleted and source_view != {f: incoming[f] for f in mapped if f in incoming}:
+        targets.add(source)
     for target in sorted(targets):
         context.rt.queue.send(
             OUTBOUND_QUEUE,
@@ -322,8 +434,3 @@ def _enqueue_pushes(context: _Context, entity: Entity, *, incoming: Mapping[str,
                 entity.tenant_id, entity, target, correlation_id=context.message.correlation_id
             ),
         )
-
-
-def _hub_has_more(context: _Context, entity: Entity, incoming: Mapping[str, Any]) -> bool:
-    mapped = set(context.field_map.fields)
-    return any(field in mapped and field not in incoming for field in entity.values)

@@ -30,6 +30,7 @@ from integration_core.models import (
     SyncResult,
     deterministic_id,
 )
+from integration_core.pipelines.conflicts import pending_fields
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.runtime import Runtime
@@ -81,14 +82,24 @@ def _push(
     tenant, connection = message.tenant_id, adapter.connection
     field_map = adapter.field_map(entity.entity_type)
     values = {f: entity.values[f] for f in field_map.fields if f in entity.values}
-    if (link is None and entity.deleted) or (
-        link is not None and not entity.deleted and link.base == values
+    if link is not None:
+        # A field with a pending conflict keeps, in this system, the value it has there.
+        for name in pending_fields(rt, tenant, entity.id, connection.id):
+            if name in link.base:
+                values[name] = link.base[name]
+            else:
+                values.pop(name, None)
+    if (
+        entity.archived
+        or (link is None and entity.deleted)
+        or (link is not None and not entity.deleted and link.base == values)
     ):
         tally.unchanged += 1  # nothing the target does not already have
         return
     take_budget(rt, adapter)
     if link is None:
-        key = deterministic_id("create", tenant, entity.id, connection.id)
+        generation = str(message.payload.get("generation", ""))
+        key = deterministic_id("create", tenant, entity.id, connection.id, generation)
         written = adapter.write(
             entity.entity_type, None, field_map.to_provider(values), idempotency_key=key
         )

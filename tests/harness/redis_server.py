@@ -3,14 +3,14 @@
 Pytest-free so fixtures, benchmarks and scripts can all use it:
 
     with RedisServer() as server:          # starts on a free 127.0.0.1 port
-        client = redis.Redis.from_url(server.url)
+        client = server.client()           # or redis_client(server.url)
         server.kill()                       # SIGKILL: the server vanishes mid-run
         server.restart()                    # same port, empty data set
         server.pause(); server.resume()     # SIGSTOP / SIGCONT: a server that hangs
 
 `RedisServer.available()` says whether the `redis-server` binary exists; `redis_url()`
 gives the shared server's URL (env REDIS_URL, default redis://127.0.0.1:6379/0) for callers
-that fall back to it.
+that fall back to it. The pytest fixtures built on this live in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ import time
 from collections.abc import Sequence
 from types import TracebackType
 
-__all__ = ["RedisServer", "free_port", "ping", "redis_url", "DEFAULT_REDIS_URL"]
+import redis
+
+__all__ = ["RedisServer", "free_port", "ping", "redis_client", "redis_url", "DEFAULT_REDIS_URL"]
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -34,6 +36,11 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 def redis_url() -> str:
     """The shared Redis the local stack runs (REDIS_URL, or the default on :6379)."""
     return os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A client with short timeouts, so a dead or frozen server fails a test fast."""
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -84,6 +91,10 @@ class RedisServer:
     @property
     def url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        """A new client of this server (see `redis_client`)."""
+        return redis_client(self.url)
 
     @property
     def pid(self) -> int | None:

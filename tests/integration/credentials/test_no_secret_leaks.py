@@ -22,7 +22,7 @@ from integration_core.storage.base import CONTAINERS
 from integration_core.storage.sqlite import SqliteDocumentStore
 from tests.harness.keyvault_standin import KeyVaultStandin, self_signed_certificate
 from tests.harness.oauth_server import OAuthServer
-from tests.integration.credentials.conftest import RedisServer, start_redis_server
+from tests.harness.redis_server import RedisServer, redis_client
 from tests.unit.credentials.support import CONNECTION, FAST_RETRY, TENANT, Stack, rsa_keypair
 
 pytestmark = pytest.mark.integration
@@ -53,7 +53,11 @@ def captured() -> Iterator[_Collect]:
 
 
 def test_no_secret_value_appears_anywhere(
-    captured: _Collect, redis_server: RedisServer, lock_prefix: str, tmp_path: Path
+    captured: _Collect,
+    redis_server_url: str,
+    own_redis: RedisServer,
+    lock_prefix: str,
+    tmp_path: Path,
 ) -> None:
     errors: list[str] = []
     secrets: set[str] = set()
@@ -74,7 +78,7 @@ def test_no_secret_value_appears_anywhere(
         stack = Stack(
             tmp_path,
             LocalSecretStore.generate_key(),
-            redis_client=redis_server.client(),
+            redis_client=redis_client(redis_server_url),
             lock_prefix=lock_prefix,
         )
         stack.seed_connection()
@@ -157,15 +161,14 @@ def test_no_secret_value_appears_anywhere(
         expect_error(lambda: stack.service.refresh(TENANT, cred, force=True))
 
         # Redis going down mid-life.
-        own = start_redis_server()
         down = Stack(
             tmp_path / "down",
             LocalSecretStore.generate_key(),
-            redis_client=own.client(),
+            redis_client=own_redis.client(),
             lock_prefix=lock_prefix,
         )
         down_cred = down.store_auth_code(server)
-        own.stop()
+        own_redis.stop()
         down.access_token(down_cred)
 
         # Key Vault backend (the real SDK over HTTPS, challenge auth) and a slow endpoint.

@@ -16,7 +16,7 @@ from integration_core.credentials import RefreshLock
 from integration_core.credentials.local import LocalSecretStore
 from integration_core.errors import RetryableError
 from tests.harness.oauth_server import OAuthServer
-from tests.integration.credentials.conftest import RedisServer, start_redis_server
+from tests.harness.redis_server import RedisServer, redis_client
 from tests.unit.credentials.support import TENANT, Stack, race_worker
 
 pytestmark = pytest.mark.integration
@@ -35,11 +35,11 @@ def _stored_token(stack: Stack, credential_id: str) -> str:
 
 
 def test_twenty_threads_as_separate_instances_cause_one_token_call(
-    server: OAuthServer, redis_server: RedisServer, lock_prefix: str, tmp_path: Path
+    server: OAuthServer, redis_server_url: str, lock_prefix: str, tmp_path: Path
 ) -> None:
     key = LocalSecretStore.generate_key()
     stacks = [
-        Stack(tmp_path, key, redis_client=redis_server.client(), lock_prefix=lock_prefix)
+        Stack(tmp_path, key, redis_client=redis_client(redis_server_url), lock_prefix=lock_prefix)
         for _ in range(RACERS)
     ]
     credential_id = stacks[0].store_auth_code(server)  # no access token: due at once
@@ -62,10 +62,12 @@ def test_twenty_threads_as_separate_instances_cause_one_token_call(
 
 
 def test_twenty_processes_cause_one_token_call(
-    server: OAuthServer, redis_server: RedisServer, lock_prefix: str, tmp_path: Path
+    server: OAuthServer, redis_server_url: str, lock_prefix: str, tmp_path: Path
 ) -> None:
     key = LocalSecretStore.generate_key()
-    stack = Stack(tmp_path, key, redis_client=redis_server.client(), lock_prefix=lock_prefix)
+    stack = Stack(
+        tmp_path, key, redis_client=redis_client(redis_server_url), lock_prefix=lock_prefix
+    )
     credential_id = stack.store_auth_code(server)
     context = multiprocessing.get_context("fork")
     go = context.Event()
@@ -73,7 +75,7 @@ def test_twenty_processes_cause_one_token_call(
     workers = [
         context.Process(
             target=race_worker,
-            args=(str(tmp_path), key, redis_server.url, lock_prefix, credential_id, go, results),
+            args=(str(tmp_path), key, redis_server_url, lock_prefix, credential_id, go, results),
         )
         for _ in range(RACERS)
     ]
@@ -92,17 +94,20 @@ def test_twenty_processes_cause_one_token_call(
 
 
 def test_redis_down_still_refreshes_serialized_per_instance(
-    server: OAuthServer, lock_prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    server: OAuthServer,
+    own_redis: RedisServer,
+    lock_prefix: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    own = start_redis_server()
     stack = Stack(
         tmp_path,
         LocalSecretStore.generate_key(),
-        redis_client=own.client(),
+        redis_client=own_redis.client(),
         lock_prefix=lock_prefix,
     )
     credential_id = stack.store_auth_code(server)
-    own.stop()  # Redis dies after start-up
+    own_redis.stop()  # Redis dies after start-up
     barrier = threading.Barrier(10)
 
     def racer(_: int) -> str:
@@ -139,7 +144,7 @@ def test_without_redis_rotation_races_never_look_like_dead_grants(
 
 
 def test_slow_endpoint_keeps_the_lease_alive_past_its_ttl(
-    redis_server: RedisServer, lock_prefix: str, tmp_path: Path
+    redis_server_url: str, lock_prefix: str, tmp_path: Path
 ) -> None:
     key = LocalSecretStore.generate_key()
     with OAuthServer(delay_seconds=1.0) as server:
@@ -147,7 +152,7 @@ def test_slow_endpoint_keeps_the_lease_alive_past_its_ttl(
             Stack(
                 tmp_path,
                 key,
-                redis_client=redis_server.client(),
+                redis_client=redis_client(redis_server_url),
                 lock_prefix=lock_prefix,
                 lock_ttl_seconds=0.3,  # far shorter than the endpoint: renewal must hold it
             )
@@ -169,20 +174,22 @@ def test_slow_endpoint_keeps_the_lease_alive_past_its_ttl(
 
 
 def test_waiters_give_up_after_the_lock_wait_without_a_second_call(
-    redis_server: RedisServer, lock_prefix: str, tmp_path: Path
+    redis_server_url: str, lock_prefix: str, tmp_path: Path
 ) -> None:
     key = LocalSecretStore.generate_key()
     with OAuthServer(delay_seconds=1.0) as server:
-        holder = Stack(tmp_path, key, redis_client=redis_server.client(), lock_prefix=lock_prefix)
+        holder = Stack(
+            tmp_path, key, redis_client=redis_client(redis_server_url), lock_prefix=lock_prefix
+        )
         impatient = Stack(
             tmp_path,
             key,
-            redis_client=redis_server.client(),
+            redis_client=redis_client(redis_server_url),
             lock_prefix=lock_prefix,
             lock_wait_seconds=0.1,
         )
         credential_id = holder.store_auth_code(server)
-        client = redis_server.client()
+        client = redis_client(redis_server_url)
         lock_key = f"{lock_prefix}lock:{credential_id}"
         with ThreadPoolExecutor(1) as pool:
             held = pool.submit(holder.access_token, credential_id)
@@ -200,9 +207,9 @@ def test_waiters_give_up_after_the_lock_wait_without_a_second_call(
 
 
 def test_fencing_tokens_increase_and_a_stolen_lease_is_noticed(
-    redis_server: RedisServer, lock_prefix: str
+    redis_server_url: str, lock_prefix: str
 ) -> None:
-    client = redis_server.client()
+    client = redis_client(redis_server_url)
     lock = RefreshLock(client, prefix=lock_prefix, ttl_seconds=0.3, wait_seconds=1)
     with lock.hold("cred") as first:
         assert first.distributed

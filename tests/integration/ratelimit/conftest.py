@@ -1,8 +1,7 @@
-"""Redis for the limiter tests: a throwaway redis-server when the binary exists, else REDIS_URL."""
+"""Limiter fixtures on Redis (`redis_server_url` and `own_redis` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import struct
 import uuid
 from collections.abc import Callable, Iterator
@@ -12,34 +11,6 @@ import redis
 
 from integration_core.ratelimit import RateLimiter
 from integration_core.ratelimit.limiter import LimiterOptions
-from tests.harness.redis_server import RedisServer, redis_url
-
-
-def _skip_services() -> None:
-    if os.environ.get("LOCKSTEP_SKIP_SERVICES") == "1":
-        pytest.skip("LOCKSTEP_SKIP_SERVICES=1: Redis-backed limiter tests skipped on request")
-
-
-@pytest.fixture(scope="module")
-def redis_server_url() -> Iterator[str]:
-    _skip_services()
-    if RedisServer.available():
-        with RedisServer() as server:
-            yield server.url
-        return
-    url = redis_url()
-    redis.Redis.from_url(url, socket_connect_timeout=2).ping()  # a missing Redis is an error
-    yield url
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A server this test may kill, pause and restart."""
-    _skip_services()
-    if not RedisServer.available():
-        pytest.skip("redis-server binary not found: cannot kill and restart a shared Redis")
-    with RedisServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -1,0 +1,163 @@
+"""Manual conflicts: stored when a sync leaves them pending, decided later by an admin.
+
+While a conflict waits, the field keeps its value in every system (the hub keeps its own,
+the system keeps the one it sent): outbound leaves pending fields out of what it writes to
+that system. Deciding applies the winner to the hub and lets it propagate everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from integration_core.clock import to_iso, utcnow
+from integration_core.errors import ConflictError, PermanentError
+from integration_core.messaging import OUTBOUND_QUEUE
+from integration_core.models import (
+    Conflict,
+    ConflictStatus,
+    Entity,
+    Link,
+    deterministic_id,
+)
+from integration_core.pipelines.pushes import push_message
+from integration_core.runtime import Runtime
+from integration_core.storage import Filter
+from integration_core.storage.concurrency import update_document
+from integration_core.sync import FieldConflict
+from integration_core.sync.echo import values_hash
+from integration_core.sync.resolve import ABSENT
+
+__all__ = ["HUB_WINS", "INCOMING_WINS", "record_conflicts", "pending_fields", "decide_conflict"]
+
+log = logging.getLogger(__name__)
+
+HUB_WINS = "hub"
+INCOMING_WINS = "incoming"
+
+
+def _slot(value: Any) -> dict[str, Any]:
+    return {"present": False} if value is ABSENT else {"present": True, "value": value}
+
+
+def record_conflicts(
+    rt: Runtime,
+    entity: Entity,
+    connection_id: str,
+    conflicts: Sequence[FieldConflict],
+    *,
+    incoming_modified_at: Any,
+) -> list[Conflict]:
+    """Store each pending conflict once (the same disagreement maps to the same id)."""
+    stored = []
+    for found in conflicts:
+        conflict = Conflict(
+            id=deterministic_id(
+                "conflict",
+                entity.id,
+                connection_id,
+                found.field,
+                values_hash({"v": _slot(found.incoming_value)}),
+            ),
+            tenant_id=entity.tenant_id,
+            entity_id=entity.id,
+            entity_type=entity.entity_type,
+            connection_id=connection_id,
+            field=found.field,
+            base=_slot(found.base_value),
+            hub=_slot(found.hub_value),
+            incoming=_slot(found.incoming_value),
+            incoming_modified_at=incoming_modified_at,
+        )
+        try:
+            rt.store.create(Conflict.container, conflict.to_document())
+        except ConflictError:
+            continue  # already waiting (a redelivery or a re-read)
+        log.info("conflict on %s.%s waits for a decision", entity.id, found.field)
+        stored.append(conflict)
+    return stored
+
+
+def pending_fields(rt: Runtime, tenant_id: str, entity_id: str, connection_id: str) -> set[str]:
+    documents = rt.store.query(
+        Conflict.container,
+        partition_key=tenant_id,
+        filters=[
+            Filter("entityId", "=", entity_id),
+            Filter("connectionId", "=", connection_id),
+            Filter("status", "=", ConflictStatus.PENDING.value),
+        ],
+    )
+    return {document["field"] for document in documents}
+
+
+def decide_conflict(
+    rt: Runtime, tenant_id: str, conflict_id: str, *, winner: str, decided_by: str
+) -> Conflict:
+    """Apply a decision: "incoming" takes the system's value into the hub, "hub" keeps it.
+
+    Either way every linked system is then brought to the decided value.
+    """
+    if winner not in (HUB_WINS, INCOMING_WINS):
+        raise PermanentError(f"winner must be {HUB_WINS!r} or {INCOMING_WINS!r}")
+    conflict = Conflict.from_document(rt.store.get(Conflict.container, tenant_id, conflict_id))
+    if conflict.status is ConflictStatus.DECIDED:
+        raise ConflictError(f"conflict {conflict_id} was already decided ({conflict.winner})")
+    now = utcnow()
+    if winner == INCOMING_WINS:
+
+        def take_incoming(document: dict[str, Any]) -> dict[str, Any]:
+            entity = Entity.from_document(document)
+            values, sources = dict(entity.values), dict(entity.sources)
+            if conflict.incoming["present"]:
+                values[conflict.field] = conflict.incoming["value"]
+                sources[conflict.field] = conflict.connection_id
+            else:
+                values.pop(conflict.field, None)
+                sources.pop(conflict.field, None)
+            times = {**entity.field_modified_at, conflict.field: now}
+            updated = entity.model_copy(
+                update={
+                    "values": values,
+                    "sources": sources,
+                    "field_modified_at": times,
+                    "modified_at": now,
+                }
+            )
+            document.update(updated.to_document())
+            return document
+
+        update_document(rt.store, Entity.container, tenant_id, conflict.entity_id, take_incoming)
+
+    def close(document: dict[str, Any]) -> dict[str, Any]:
+        document.update(
+            status=ConflictStatus.DECIDED.value,
+            winner=winner,
+            decidedBy=decided_by,
+            decidedAt=to_iso(now),
+        )
+        return document
+
+    decided = update_document(rt.store, Conflict.container, tenant_id, conflict_id, close)
+    assert decided is not None
+    _propagate(rt, tenant_id, conflict.entity_id, conflict_id)
+    return Conflict.from_document(decided)
+
+
+def _propagate(rt: Runtime, tenant_id: str, entity_id: str, conflict_id: str) -> None:
+    entity = Entity.from_document(rt.store.get(Entity.container, tenant_id, entity_id))
+    links = rt.store.query(
+        Link.container, partition_key=tenant_id, filters=[Filter("entityId", "=", entity_id)]
+    )
+    for connection_id in sorted({document["connectionId"] for document in links}):
+        rt.queue.send(
+            OUTBOUND_QUEUE,
+            push_message(
+                tenant_id,
+                entity,
+                connection_id,
+                correlation_id=conflict_id,
+                generation=conflict_id,
+            ),
+        )

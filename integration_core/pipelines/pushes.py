@@ -1,0 +1,38 @@
+"""The push message: one per (entity state, target system), so a repeat is a duplicate."""
+
+from __future__ import annotations
+
+from integration_core.models import Entity, MessageKind, SyncMessage, deterministic_id
+from integration_core.sync.echo import values_hash
+
+__all__ = ["push_message"]
+
+
+def push_message(
+    tenant_id: str,
+    entity: Entity,
+    target_connection_id: str,
+    *,
+    correlation_id: str,
+    generation: str = "",
+) -> SyncMessage:
+    """`generation` tells apart deliberate re-pushes of an unchanged state (a decided
+    conflict, a record to re-create after its delete lost) from duplicates.
+    """
+    state = values_hash(
+        {"values": entity.values, "deleted": entity.deleted, "archived": entity.archived}
+    )
+    return SyncMessage(
+        message_id=deterministic_id(
+            "push", tenant_id, entity.id, target_connection_id, state, generation
+        ),
+        tenant_id=tenant_id,
+        connection_id=target_connection_id,
+        kind=MessageKind.PUSH,
+        correlation_id=correlation_id,
+        payload={
+            "entity_id": entity.id,
+            "entity_type": entity.entity_type,
+            "generation": generation,
+        },
+    )
