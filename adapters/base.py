@@ -180,8 +180,10 @@ class BaseIntegrationAdapter(ABC):
         """Create (external_id None) or update a record, in the provider's field names."""
 
     @abstractmethod
-    def delete(self, entity_type: str, external_id: str) -> None:
-        """Delete or archive a record."""
+    def delete(
+        self, entity_type: str, external_id: str, *, expected_version: str | None = None
+    ) -> None:
+        """Delete or archive a record (only that version, when `expected_version` is set)."""
 
     def write_batch(
         self,

@@ -104,9 +104,12 @@ class SandboxAdapter(BaseIntegrationAdapter):
             external_id=row["id"], version=row["version"], created=external_id is None
         )
 
-    def delete(self, entity_type: str, external_id: str) -> None:
+    def delete(
+        self, entity_type: str, external_id: str, *, expected_version: str | None = None
+    ) -> None:
         path = f"/v1/objects/{self.field_map(entity_type).provider_object}/{external_id}"
-        self._request("DELETE", path, what="delete")
+        headers = {"If-Match": expected_version} if expected_version else {}
+        self._request("DELETE", path, headers=headers, what="delete")
 
     def health(self) -> None:
         # An authenticated call, so that a bad credential shows up as unhealthy.

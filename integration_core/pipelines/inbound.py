@@ -357,7 +357,13 @@ def _decide(
         entity = entity.model_copy(
             update={"deleted": False, "archived": False, "deleted_by": None, "deleted_at": None}
         )
-        hub = Side(system="hub", values=entity.values, modified_at=entity.modified_at)
+        hub = Side(
+            system="hub",
+            values=entity.values,
+            modified_at=entity.modified_at,
+            field_modified_at=entity.field_modified_at,
+            field_sources=entity.sources,
+        )
     resolution = resolve(link.base, hub, incoming, context.policy)
     outcome.pending = resolution.pending
     if not resolution.applied and not outcome.changed:
@@ -397,6 +403,9 @@ def _relink(context: _Context, link: Link, change: Change, *, base: dict[str, An
                     change.modified_at, current.applied_modified_at or change.modified_at
                 ),
                 "base": base if base is not None else current.base,
+                # Once the system has sent data of its own, what we last wrote there is no
+                # longer what it holds: a later change back to those values is real.
+                "written_hash": None if base is not None else current.written_hash,
                 "last_message_id": context.message.message_id,
             }
         )

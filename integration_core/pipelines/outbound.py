@@ -99,34 +99,21 @@ def _push(
     take_budget(rt, adapter)
     if link is None:
         generation = str(message.payload.get("generation", ""))
-        key = deterministic_id("create", tenant, entity.id, connection.id, generation)
-        written = adapter.write(
-            entity.entity_type, None, field_map.to_provider(values), idempotency_key=key
-        )
-        link = Link(
-            id=Link.make_id(connection.id, written.external_id),
-            tenant_id=tenant,
-            connection_id=connection.id,
-            external_id=written.external_id,
-            entity_id=entity.id,
-            entity_type=entity.entity_type,
-        )
-        _record_write(rt, link, values, written.version, message)
-        tally.created += 1
-        tally.pushed += 1
+        _create(rt, message, adapter, entity, values, generation, tally)
         return
-    if entity.deleted:
-        try:
-            adapter.delete(entity.entity_type, link.external_id)
-        except NotFoundError:
-            log.info("%s was already gone from %s", link.external_id, connection.id)
-        rt.store.delete(Link.container, tenant, link.id)
-        tally.pushed += 1
-        return
-    changed = {
-        f: values.get(f) for f in set(values) | set(link.base) if values.get(f) != link.base.get(f)
-    }
     try:
+        if entity.deleted:
+            adapter.delete(
+                entity.entity_type, link.external_id, expected_version=link.external_version
+            )
+            rt.store.delete(Link.container, tenant, link.id)
+            tally.pushed += 1
+            return
+        changed = {
+            f: values.get(f)
+            for f in set(values) | set(link.base)
+            if values.get(f) != link.base.get(f)
+        }
         written = adapter.write(
             entity.entity_type,
             link.external_id,
@@ -134,13 +121,52 @@ def _push(
             expected_version=link.external_version,
         )
     except PreconditionFailedError:
+        # Never overwrite an edit we have not seen: it arrives inbound, merges, re-pushes.
         tally.errors.append(
             f"{link.external_id} changed in {connection.id} since last sync; "
             "its change will be merged inbound and pushed again"
         )
         return
+    except NotFoundError:
+        rt.store.delete(Link.container, tenant, link.id)
+        if entity.deleted:
+            return  # already gone there
+        # Deleted there while the hub kept (or restored) it: create it again.
+        _create(rt, message, adapter, entity, values, f"recreate:{link.external_id}", tally)
+        return
     _record_write(rt, link, values, written.version, message)
     tally.updated += 1
+    tally.pushed += 1
+
+
+def _create(
+    rt: Runtime,
+    message: SyncMessage,
+    adapter: BaseIntegrationAdapter,
+    entity: Entity,
+    values: dict[str, Any],
+    generation: str,
+    tally: Tally,
+) -> None:
+    """Create the record; the idempotency key makes a retried create return the first one."""
+    tenant, connection = message.tenant_id, adapter.connection
+    key = deterministic_id("create", tenant, entity.id, connection.id, generation)
+    written = adapter.write(
+        entity.entity_type,
+        None,
+        adapter.field_map(entity.entity_type).to_provider(values),
+        idempotency_key=key,
+    )
+    link = Link(
+        id=Link.make_id(connection.id, written.external_id),
+        tenant_id=tenant,
+        connection_id=connection.id,
+        external_id=written.external_id,
+        entity_id=entity.id,
+        entity_type=entity.entity_type,
+    )
+    _record_write(rt, link, values, written.version, message)
+    tally.created += 1
     tally.pushed += 1
 
 
