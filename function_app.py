@@ -14,9 +14,11 @@ from collections.abc import Callable
 
 import azure.functions as func
 
+from integration_core.errors import ConflictError, NotFoundError, PermanentError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
 from integration_core.models import SyncMessage, SyncResult
 from integration_core.pipelines import check_health, process_inbound, process_outbound
+from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.pipelines.token_refresh import run_token_refresh
 from integration_core.pipelines.webhook_intake import receive_webhook
@@ -35,6 +37,10 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 @functools.cache
 def runtime() -> Runtime:
     return build_runtime(SETTINGS)
+
+
+def _json(body: object, status: int) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json")
 
 
 @app.function_name("SyncScheduler")
@@ -101,17 +107,45 @@ def webhook_receiver(req: func.HttpRequest) -> func.HttpResponse:
     reply = receive_webhook(
         runtime(), req.route_params["registration_id"], dict(req.headers), req.get_body()
     )
-    return func.HttpResponse(
-        json.dumps(reply.body), status_code=reply.status, mimetype="application/json"
-    )
+    return _json(reply.body, reply.status)
+
+
+@app.function_name("AdminListConflicts")
+@app.route(route="admin/tenants/{tenant_id}/conflicts", methods=["GET"])
+def admin_list_conflicts(req: func.HttpRequest) -> func.HttpResponse:
+    conflicts = list_conflicts(runtime(), req.route_params["tenant_id"])
+    return _json([c.to_document() for c in conflicts], 200)
+
+
+@app.function_name("AdminDecideConflict")
+@app.route(route="admin/tenants/{tenant_id}/conflicts/{conflict_id}/decision", methods=["POST"])
+def admin_decide_conflict(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        body = req.get_json()
+        winner, decided_by = str(body["winner"]), str(body["decided_by"])
+    except (ValueError, KeyError, TypeError):
+        return _json(
+            {"error": 'body must be {"winner": "hub"|"incoming", "decided_by": "..."}'}, 400
+        )
+    try:
+        conflict = decide_conflict(
+            runtime(),
+            req.route_params["tenant_id"],
+            req.route_params["conflict_id"],
+            winner=winner,
+            decided_by=decided_by,
+        )
+    except NotFoundError:
+        return _json({"error": "no such conflict"}, 404)
+    except PermanentError as err:
+        return _json({"error": str(err)}, 400)
+    except ConflictError as err:
+        return _json({"error": str(err)}, 409)
+    return _json(conflict.to_document(), 200)
 
 
 @app.function_name("Health")
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
     report = check_health(runtime().health_probes())
-    return func.HttpResponse(
-        json.dumps(report.to_json()),
-        status_code=200 if report.healthy else 503,
-        mimetype="application/json",
-    )
+    return _json(report.to_json(), 200 if report.healthy else 503)

@@ -29,7 +29,14 @@ from integration_core.sync import FieldConflict
 from integration_core.sync.echo import values_hash
 from integration_core.sync.resolve import ABSENT
 
-__all__ = ["HUB_WINS", "INCOMING_WINS", "record_conflicts", "pending_fields", "decide_conflict"]
+__all__ = [
+    "HUB_WINS",
+    "INCOMING_WINS",
+    "record_conflicts",
+    "pending_fields",
+    "list_conflicts",
+    "decide_conflict",
+]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +97,19 @@ def pending_fields(rt: Runtime, tenant_id: str, entity_id: str, connection_id: s
         ],
     )
     return {document["field"] for document in documents}
+
+
+def list_conflicts(
+    rt: Runtime, tenant_id: str, *, status: ConflictStatus | None = ConflictStatus.PENDING
+) -> list[Conflict]:
+    filters = [Filter("status", "=", status.value)] if status is not None else []
+    documents = rt.store.query(
+        Conflict.container,
+        partition_key=tenant_id,
+        filters=filters,
+        order_by=[("createdAt", False)],
+    )
+    return [Conflict.from_document(document) for document in documents]
 
 
 def decide_conflict(

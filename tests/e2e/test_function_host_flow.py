@@ -17,7 +17,7 @@ import pytest
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
-from adapters.sandbox_server import SandboxAccount, SandboxServer
+from adapters.sandbox_server import SandboxAccount, SandboxRecord, SandboxServer
 from integration_core.clock import to_iso, utcnow
 from integration_core.credentials.local import LocalSecretStore
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
@@ -170,3 +170,77 @@ def test_webhook_for_an_unknown_registration_is_refused_and_enqueues_nothing(
     response = host.http("POST", "/api/webhooks/nope", body=b"{}")
     assert response.status_code == 404
     assert _queued(host.queue_client("InboundWorker")) == []
+
+
+def _policy(rt: Runtime, strategy: str) -> None:
+    for task_id in ("crm-contact", "mkt-contact"):
+        document = rt.store.get(SyncTask.container, "t1", task_id)
+        document["policy"] = {"strategy": strategy}
+        rt.store.upsert(SyncTask.container, document)
+
+
+def _round(host: FunctionHost, rt: Runtime) -> None:
+    _make_due(rt)
+    host.fire_timer("SyncScheduler")
+    host.drain(WORKERS)
+
+
+def _record(
+    systems: dict[str, tuple[SandboxAccount, SandboxServer]], name: str, email: str
+) -> SandboxRecord:
+    return next(r for r in systems[name][0].records("contacts") if r.properties["email"] == email)
+
+
+def _twins(systems: dict[str, tuple[SandboxAccount, SandboxServer]], email: str) -> tuple[str, str]:
+    return _record(systems, "crm", email).id, _record(systems, "mkt", email).id
+
+
+def _title(systems: dict[str, tuple[SandboxAccount, SandboxServer]], email: str) -> tuple[str, str]:
+    return (
+        _record(systems, "crm", email).properties["jobtitle"],
+        _record(systems, "mkt", email).properties["jobtitle"],
+    )
+
+
+def test_conflicting_edits_follow_the_task_policy(
+    host: FunctionHost, rt: Runtime, systems: dict[str, tuple[SandboxAccount, SandboxServer]]
+) -> None:
+    _policy(rt, "last_write_wins")
+    _round(host, rt)
+    email = systems["crm"][0].records("contacts")[0].properties["email"]
+    crm_id, mkt_id = _twins(systems, email)
+    systems["crm"][0].update("contacts", crm_id, {"jobtitle": "earlier"})
+    systems["mkt"][0].update("contacts", mkt_id, {"jobtitle": "later"})
+    _round(host, rt)
+    _round(host, rt)
+    assert _title(systems, email) == ("later", "later")
+
+
+def test_a_manual_conflict_waits_is_decided_over_http_and_propagates(
+    host: FunctionHost, rt: Runtime, systems: dict[str, tuple[SandboxAccount, SandboxServer]]
+) -> None:
+    _policy(rt, "manual")
+    _round(host, rt)
+    email = systems["crm"][0].records("contacts")[0].properties["email"]
+    crm_id, mkt_id = _twins(systems, email)
+    systems["crm"][0].update("contacts", crm_id, {"jobtitle": "from crm"})
+    systems["mkt"][0].update("contacts", mkt_id, {"jobtitle": "from mkt"})
+    _round(host, rt)
+    _round(host, rt)
+    assert _title(systems, email) == ("from crm", "from mkt")  # each keeps its own: waiting
+
+    listed = host.http("GET", "/api/admin/tenants/t1/conflicts")
+    (conflict,) = json.loads(listed.get_body())
+    assert conflict["field"] == "title"
+    path = f"/api/admin/tenants/t1/conflicts/{conflict['id']}/decision"
+    bad = host.http("POST", path, body=b'{"winner": "nobody", "decided_by": "me"}')
+    assert bad.status_code == 400
+    decided = host.http("POST", path, body=b'{"winner": "incoming", "decided_by": "me"}')
+    assert decided.status_code == 200
+    again = host.http("POST", path, body=b'{"winner": "hub", "decided_by": "me"}')
+    assert again.status_code == 409
+
+    host.drain(WORKERS)
+    _round(host, rt)
+    assert _title(systems, email) == ("from mkt", "from mkt")
+    assert json.loads(host.http("GET", "/api/admin/tenants/t1/conflicts").get_body()) == []

@@ -19,6 +19,8 @@ EXPECTED = {
     "OutboundWorker": "queueTrigger",
     "WebhookReceiver": "httpTrigger",
     "Health": "httpTrigger",
+    "AdminListConflicts": "httpTrigger",
+    "AdminDecideConflict": "httpTrigger",
 }
 
 
