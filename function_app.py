@@ -39,8 +39,10 @@ def runtime() -> Runtime:
     return build_runtime(SETTINGS)
 
 
-def _json(body: object, status: int) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json")
+def _json(body: object, status: int, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body), status_code=status, headers=headers, mimetype="application/json"
+    )
 
 
 @app.function_name("SyncScheduler")
@@ -107,7 +109,7 @@ def webhook_receiver(req: func.HttpRequest) -> func.HttpResponse:
     reply = receive_webhook(
         runtime(), req.route_params["registration_id"], dict(req.headers), req.get_body()
     )
-    return _json(reply.body, reply.status)
+    return _json(reply.body, reply.status, reply.headers)
 
 
 @app.function_name("AdminListConflicts")

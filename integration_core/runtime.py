@@ -18,6 +18,7 @@ from adapters.sandbox_server import SandboxAccount
 from integration_core.connectors import Connectors
 from integration_core.credentials.base import SecretStore
 from integration_core.credentials.service import CredentialService
+from integration_core.errors import RetryableError
 from integration_core.messaging import MessageQueue
 from integration_core.models import Connection
 from integration_core.ratelimit import RateLimiter
@@ -52,7 +53,12 @@ class Runtime:
         if self.redis is not None:
             client = self.redis
             probes["redis"] = lambda: _ping_redis(client)
+            probes["rate_limiter"] = self._limiter_shared
         return probes
+
+    def _limiter_shared(self) -> None:
+        if self.limiter.degraded:
+            raise RetryableError("rate limiter is answering from its local fallback")
 
     def close(self) -> None:
         for close in reversed(self._closers):

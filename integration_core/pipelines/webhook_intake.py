@@ -9,10 +9,12 @@ the hub.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from integration_core.ratelimit import Limit
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 
@@ -27,11 +29,25 @@ WEBHOOKS = "webhooks"
 class WebhookReply:
     status: int
     body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def receive_webhook(
     rt: Runtime, registration_id: str, headers: Mapping[str, str], body: bytes
 ) -> WebhookReply:
+    """Rate-limit the endpoint per registration first, so a flood costs no lookups."""
+    limit = Limit(
+        f"webhook:{registration_id}",
+        rt.settings.webhook_requests_per_minute,
+        60.0,
+        integration="",
+    )
+    decision = rt.limiter.acquire([limit])
+    if not decision.allowed:
+        retry_after = max(1, math.ceil(decision.retry_after))
+        return WebhookReply(
+            429, {"error": "too many deliveries"}, {"Retry-After": str(retry_after)}
+        )
     found = rt.store.query(WEBHOOKS, filters=[Filter("id", "=", registration_id)], limit=1)
     if not found:
         log.info("webhook for unknown registration %s refused", registration_id)

@@ -54,6 +54,7 @@ def host(
         "LOCAL_SECRETS_PATH": str(tmp_path / "secrets.enc"),
         "LOCAL_SECRETS_KEY": LocalSecretStore.generate_key(),
         "SYNC_PAGE_SIZE": "4",
+        "WEBHOOK_REQUESTS_PER_MINUTE": "20",
     }
     host = FunctionHost(settings, visibility_timeout=0)
     for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE):
@@ -160,7 +161,7 @@ def test_health_reports_every_backend(host: FunctionHost, rt: Runtime) -> None:
     response = host.http("GET", "/api/health")
     body = json.loads(response.get_body())
     assert response.status_code == 200, body
-    assert set(body["checks"]) == {"store", "queue", "secrets", "redis"}
+    assert set(body["checks"]) == {"store", "queue", "secrets", "redis", "rate_limiter"}
     assert all(check["ok"] for check in body["checks"].values())
 
 
@@ -169,6 +170,20 @@ def test_webhook_for_an_unknown_registration_is_refused_and_enqueues_nothing(
 ) -> None:
     response = host.http("POST", "/api/webhooks/nope", body=b"{}")
     assert response.status_code == 404
+    assert _queued(host.queue_client("InboundWorker")) == []
+
+
+def test_a_webhook_flood_is_answered_429_with_retry_after(host: FunctionHost, rt: Runtime) -> None:
+    registration = unique_name("flood")
+    allowed = rt.settings.webhook_requests_per_minute
+    statuses = [
+        host.http("POST", f"/api/webhooks/{registration}", body=b"{}").status_code
+        for _ in range(allowed + 3)
+    ]
+    assert statuses[:allowed] == [404] * allowed
+    assert statuses[allowed:] == [429] * 3
+    last = host.http("POST", f"/api/webhooks/{registration}", body=b"{}")
+    assert int(last.headers["Retry-After"]) >= 1
     assert _queued(host.queue_client("InboundWorker")) == []
 
 
