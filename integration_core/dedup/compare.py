@@ -148,7 +148,9 @@ def person_name(a: Any, b: Any) -> float | None:
         direct = _FIRST_WEIGHT * _part(first_a, first_b) + _LAST_WEIGHT * _part(last_a, last_b)
         if direct >= 0.99:
             return direct
-        swapped = _FIRST_WEIGHT * _part(first_a, last_b) + _LAST_WEIGHT * _part(last_a, first_b)
+        # Each side's first name meets the other's last name: weigh both halves alike, so
+        # that the score does not depend on which record comes first.
+        swapped = 0.5 * (_part(first_a, last_b) + _part(last_a, first_b))
         return max(direct, swapped * _SWAP_FACTOR)
     parts_a = [p for p in (first_a, last_a) if p]
     parts_b = [p for p in (first_b, last_b) if p]

@@ -13,6 +13,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, NamedTuple
 
+from integration_core.dedup.defaults import PROFILES
 from integration_core.dedup.normalize import country_code, normalize_phone
 from integration_core.dedup.rules import (
     ENCODERS,
@@ -269,9 +270,9 @@ class Matcher:
                 for f in r.fields
             ]
         self._blocking = tuple(blocking)
-        self._key_plans: list[
-            tuple[str, tuple[int, ...], tuple[Callable[[str], str], ...], bool]
-        ] = []
+        # A code is one encoded slot, shared by every key that uses it.
+        self._codes: list[tuple[int, Callable[[str], str]]] = []
+        self._key_plans: list[tuple[str, tuple[int, ...], bool]] = []
         self._key_functions: list[tuple[str, Callable[[Mapping[str, Any]], Iterable[str]]]] = []
         for number, key in enumerate(self._blocking):
             if not isinstance(key, BlockingKey):
@@ -279,12 +280,15 @@ class Matcher:
             elif key.function is not None:
                 self._key_functions.append((key.name, key.function))
             else:
-                encoders = tuple(ENCODERS[e] for e in key.encoders)
-                slot_ids = tuple(
-                    self._slot_ids((f,), n)[0]
-                    for f, n in zip(key.fields, key.normalizers, strict=True)
-                )
-                self._key_plans.append((key.name, slot_ids, encoders, key.unordered))
+                code_ids = []
+                for name, normalizer, encoder in zip(
+                    key.fields, key.normalizers, key.encoders, strict=True
+                ):
+                    code = (self._slot_ids((name,), normalizer)[0], ENCODERS[encoder])
+                    if code not in self._codes:
+                        self._codes.append(code)
+                    code_ids.append(self._codes.index(code))
+                self._key_plans.append((key.name, tuple(code_ids), key.unordered))
         self.prior = prior
         self.match_threshold = match_threshold
         self.auto_link_threshold = auto_link_threshold
@@ -294,7 +298,7 @@ class Matcher:
         self._cutoff = _logit2(match_threshold)
         # Raw -> normalized value per slot: names, cities and postcodes repeat a lot.
         self._step_slots = [step.slots for step in self._steps]
-        self._memo: list[dict[Any, str | None]] = [{} for _ in self._slots]
+        self._memo: list[dict[str, str | None]] = [{} for _ in self._slots]
         self._index: dict[str, _Prepared] = {}
         self._blocks: dict[str, list[str]] = defaultdict(list)
         self.last_run = RunStats(records=0, comparisons=0, blocks=0, oversized_blocks=0, seconds=0)
@@ -305,8 +309,6 @@ class Matcher:
 
         `options` override the profile's keyword arguments (thresholds, region, ...).
         """
-        from integration_core.dedup.defaults import PROFILES
-
         try:
             profile = PROFILES[entity_type]
         except KeyError as err:
@@ -373,7 +375,7 @@ class Matcher:
                 slots.append(None)
             elif normalizer is normalize_phone:
                 slots.append(normalize_phone(raw, region=self._region(record)))
-            else:
+            elif type(raw) is str:
                 try:
                     slots.append(memo[raw])
                 except KeyError:
@@ -381,8 +383,8 @@ class Matcher:
                         memo.clear()
                     value = memo[raw] = normalizer(raw)
                     slots.append(value)
-                except TypeError:  # unhashable raw value
-                    slots.append(normalizer(raw))
+            else:
+                slots.append(normalizer(raw))
         values = tuple(
             [
                 slots[ids[0]]
@@ -391,16 +393,11 @@ class Matcher:
                 for ids in self._step_slots
             ]
         )
+        codes = [encode(v) if (v := slots[i]) else "" for i, encode in self._codes]
         keys: list[str] = []
-        for label, ids, encoders, unordered in self._key_plans:
-            parts = []
-            for i, encode in zip(ids, encoders, strict=True):
-                value = slots[i]
-                code = encode(value) if value else ""
-                if not code:
-                    break
-                parts.append(code)
-            else:
+        for label, ids, unordered in self._key_plans:
+            parts = [codes[i] for i in ids]
+            if all(parts):
                 if unordered:
                     parts.sort()
                 keys.append(f"{label}:{'|'.join(parts)}")

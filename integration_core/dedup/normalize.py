@@ -178,8 +178,9 @@ def normalize_domain(value: Any) -> str | None:
     if "@" in text and "/" not in text:
         text = text.rpartition("@")[2]
     text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text)
-    host = re.split(r"[/?#:]", text, maxsplit=1)[0].strip(". ")
-    host = host.removeprefix("www.")
+    host = re.split(r"[/?#:]", text, maxsplit=1)[0].strip().strip(".")
+    while host.startswith("www."):
+        host = host[4:].strip(".")
     return host or None
 
 

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from integration_core.dedup._phonetic import metaphone_code, nysiis_code, soundex_code
+from integration_core.dedup._tables import NICKNAMES
 from integration_core.dedup.compare import COMPARATORS, Comparator
 from integration_core.dedup.normalize import (
     canonical_first_name,
@@ -175,6 +176,7 @@ ENCODERS: dict[str, Callable[[str], str]] = {
     "soundex": soundex_code,
     "metaphone": metaphone_code,
     "nysiis": nysiis_code,
+    "formal_metaphone": lambda value: metaphone_code(NICKNAMES.get(value, value)),
     "prefix4": lambda value: value[:4],
     "initial": lambda value: value[:1],
     "year": lambda value: value[:4] if len(value) == 8 else "",
@@ -191,12 +193,13 @@ class BlockingKey:
 
     Each field is normalized with `normalizer` and encoded with `encoder`, either one for
     all fields or one per field; the key exists only when every field has a code.
-    Encoders: "exact", "soundex", "metaphone", "nysiis", "prefix4" (first four
-    characters), "initial"; "year", "year_month" and "date_unordered" (day and month in
-    either order) for normalized dates; "street_name" (Metaphone of the street's name) and
-    "house_number" for normalized streets. `unordered` sorts the encoded parts, so that
-    swapped fields (first and last name) share a key. For anything else give
-    `function(record) -> iterable of strings`.
+    Encoders: "exact", "soundex", "metaphone", "nysiis", "formal_metaphone" (Metaphone of
+    the formal name: 'bob' as 'robert'), "prefix4" (first four characters), "initial";
+    "year", "year_month" and "date_unordered" (day and month in either order) for
+    normalized dates; "street_name" (Metaphone of the street's name) and "house_number"
+    for normalized streets. `unordered` sorts the codes, so that swapped fields (first and
+    last name) share a key. For anything else give `function(record) -> iterable of
+    strings`.
     """
 
     name: str
