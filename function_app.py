@@ -19,6 +19,7 @@ from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
 from integration_core.models import SyncMessage, SyncResult
 from integration_core.pipelines import check_health, process_inbound, process_outbound
 from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
+from integration_core.pipelines.matching import decide_duplicate, list_duplicates
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.pipelines.token_refresh import run_token_refresh
 from integration_core.pipelines.webhook_intake import receive_webhook
@@ -144,6 +145,38 @@ def admin_decide_conflict(req: func.HttpRequest) -> func.HttpResponse:
     except ConflictError as err:
         return _json({"error": str(err)}, 409)
     return _json(conflict.to_document(), 200)
+
+
+@app.function_name("AdminListDuplicates")
+@app.route(route="admin/tenants/{tenant_id}/duplicates", methods=["GET"])
+def admin_list_duplicates(req: func.HttpRequest) -> func.HttpResponse:
+    candidates = list_duplicates(runtime(), req.route_params["tenant_id"])
+    return _json([c.to_document() for c in candidates], 200)
+
+
+@app.function_name("AdminDecideDuplicate")
+@app.route(route="admin/tenants/{tenant_id}/duplicates/{candidate_id}/decision", methods=["POST"])
+def admin_decide_duplicate(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        body = req.get_json()
+        same, decided_by = body["same"], str(body["decided_by"])
+        if not isinstance(same, bool):
+            raise TypeError("same must be true or false")
+    except (ValueError, KeyError, TypeError):
+        return _json({"error": 'body must be {"same": true|false, "decided_by": "..."}'}, 400)
+    try:
+        candidate = decide_duplicate(
+            runtime(),
+            req.route_params["tenant_id"],
+            req.route_params["candidate_id"],
+            same=same,
+            decided_by=decided_by,
+        )
+    except NotFoundError:
+        return _json({"error": "no such duplicate candidate"}, 404)
+    except ConflictError as err:
+        return _json({"error": str(err)}, 409)
+    return _json(candidate.to_document(), 200)
 
 
 @app.function_name("Health")

@@ -2,8 +2,9 @@
 
 Everything runs in this process on the embedded backends (SQLite, in-process queue, local
 encrypted secrets), with the same pipelines and adapters as in Azure: the sandboxes are
-real HTTP APIs reached through an in-process transport. Three rounds: the first sync,
-edits on both sides (one of them a conflict), then an idle round that must write nothing.
+real HTTP APIs reached through an in-process transport. Three rounds: the first sync (one
+contact both systems have is linked, a probable duplicate waits for review), an admin's
+confirmation and edits on both sides, then an idle round that must write nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from integration_core.clock import utcnow
 from integration_core.credentials.local import LocalSecretStore
 from integration_core.models import Connection, SyncResult, SyncTask
 from integration_core.pipelines.drain import drain_queues
+from integration_core.pipelines.matching import decide_duplicate, list_duplicates
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import load_settings
@@ -30,9 +32,65 @@ from integration_core.settings import load_settings
 __all__ = ["RoundReport", "run_demo"]
 
 TENANT = "demo"
+COLUMNS = ("read", "created", "linked", "updated", "pushed", "errors")
 INTERVAL = timedelta(minutes=5)
-_FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia"]
-_LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Perlman"]
+_FIRST = [
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Ken",
+    "Radia",
+    "Leslie",
+    "Margaret",
+    "John",
+    "Katherine",
+    "Dennis",
+    "Hedy",
+    "Tim",
+    "Sophie",
+    "Niklaus",
+    "Shafi",
+    "Lynn",
+]
+_LAST = [
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Perlman",
+    "Lamport",
+    "Hamilton",
+    "Backus",
+    "Johnson",
+    "Ritchie",
+    "Lamarr",
+    "Berners",
+    "Wilson",
+    "Wirth",
+    "Goldwasser",
+    "Conway",
+]
+_OTHER_FIRST = [
+    "Mary",
+    "Claude",
+    "Jean",
+    "Carl",
+    "Emmy",
+    "Kurt",
+    "Rosalind",
+    "Paul",
+    "Marie",
+    "Niels",
+]
+_OTHER_LAST = ["Somerville", "Shannon", "Sammet", "Gauss"]
 _CITIES = ["London", "Paris", "Berlin", "Lisbon", "Oslo", "Dublin"]
 
 
@@ -42,29 +100,47 @@ class RoundReport:
     seconds: float
     rows: dict[str, dict[str, int]] = field(default_factory=dict)
     in_lockstep: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
-def _contact(i: int, *, prefix: str) -> dict[str, str]:
-    first, last = _FIRST[i % len(_FIRST)], _LAST[(i // len(_FIRST)) % len(_LAST)]
+def _person(first: str, last: str, i: int, *, domain: str) -> dict[str, str]:
     return {
         "firstname": first,
-        "lastname": f"{last}",
-        "email": f"{first}.{last}.{prefix}{i}@example.com".lower(),
+        "lastname": last,
+        "email": f"{first}.{last}@{domain}".lower(),
         "jobtitle": "Engineer",
         "city": _CITIES[i % len(_CITIES)],
     }
 
 
+def _seed(crm: SandboxAccount, marketing: SandboxAccount, contacts: int) -> None:
+    """Distinct people in each system, plus two that marketing has too: one the same person
+    with a typo (linked automatically), one only probably the same (held for review).
+    """
+    crm_people = [
+        _person(_FIRST[i % 20], _LAST[(i // 20) % 20], i, domain="example.com")
+        for i in range(contacts)
+    ]
+    twin = dict(crm_people[0], lastname=crm_people[0]["lastname"][:-1] + "s")
+    twin["email"] = twin["email"].upper()
+    maybe = dict(crm_people[1], email="g.hopper@navy.example.org")
+    for person in (twin, maybe):
+        marketing.create("contacts", person)  # edited in marketing before crm: older
+    for i in range(contacts // 10):
+        person = _person(_OTHER_FIRST[i % 10], _OTHER_LAST[i // 10 % 4], i, domain="example.net")
+        marketing.create("contacts", person)
+    for person in crm_people:
+        crm.create("contacts", person)
+
+
 def _tally(results: list[SyncResult], names: dict[str, str]) -> dict[str, dict[str, int]]:
-    rows = {
-        name: dict.fromkeys(("read", "created", "updated", "pushed", "errors"), 0)
-        for name in names.values()
-    }
+    rows = {name: dict.fromkeys(COLUMNS, 0) for name in names.values()}
     for result in results:
         row = rows[names[result.connection_id]]
         if result.direction == "inbound":
             row["read"] += result.records_read
             row["created"] += result.created
+            row["linked"] += result.linked
             row["updated"] += result.updated
         else:
             row["pushed"] += result.pushed
@@ -124,10 +200,7 @@ def run_demo(*, contacts: int = 200, out: TextIO | None = None) -> list[RoundRep
     """Run the three rounds and print a table for each; returns the figures."""
     crm = SandboxAccount(name="crm", api_key=secrets.token_urlsafe(24))
     marketing = SandboxAccount(name="marketing", api_key=secrets.token_urlsafe(24))
-    for i in range(contacts):
-        crm.create("contacts", _contact(i, prefix="c"))
-    for i in range(contacts // 10):
-        marketing.create("contacts", _contact(i, prefix="m"))
+    _seed(crm, marketing, contacts)
     names = {"crm": "crm (sandbox)", "marketing": "marketing (sandbox)"}
     reports: list[RoundReport] = []
     with tempfile.TemporaryDirectory(prefix="lockstep-demo-") as tmp:
@@ -137,28 +210,28 @@ def run_demo(*, contacts: int = 200, out: TextIO | None = None) -> list[RoundRep
             _connect(rt, "marketing", marketing, ["crm"])
             now = utcnow()
 
-            def edits() -> None:
+            def confirm_and_edit() -> list[str]:
+                notes = []
+                for candidate in list_duplicates(rt, TENANT):
+                    decide_duplicate(rt, TENANT, candidate.id, same=True, decided_by="demo admin")
+                    notes.append(f"an admin confirmed a duplicate ({candidate.rule})")
                 for record in crm.records("contacts")[:10]:
                     crm.update("contacts", record.id, {"jobtitle": "Staff Engineer"})
                 for record in marketing.records("contacts")[:5]:
                     marketing.update("contacts", record.id, {"city": "Amsterdam"})
-                shared = crm.records("contacts")[0]
-                twin = next(
-                    r
-                    for r in marketing.records("contacts")
-                    if r.properties["email"] == shared.properties["email"]
-                )
-                marketing.update("contacts", twin.id, {"phone": "+44 20 7946 0000"})
+                notes.append("10 edits in crm, 5 in marketing")
+                return notes
 
-            rounds: list[tuple[str, Callable[[], None] | None]] = [
+            rounds: list[tuple[str, Callable[[], list[str]] | None]] = [
                 ("round 1: first sync", None),
-                ("round 2: edits on both sides", edits),
+                ("round 2: a duplicate confirmed, edits on both sides", confirm_and_edit),
                 ("round 3: nothing changed", None),
             ]
             for k, (title, before) in enumerate(rounds):
-                if before is not None:
-                    before()
-                reports.append(_round(rt, title, now + INTERVAL * k, names, crm, marketing))
+                notes = before() if before is not None else []
+                report = _round(rt, title, now + INTERVAL * k, names, crm, marketing)
+                report.notes = notes + report.notes
+                reports.append(report)
         finally:
             rt.close()
     if out is not None:
@@ -179,21 +252,26 @@ def _round(
     run_scheduler(rt, now=now)
     drained = drain_queues(rt)
     seconds = time.perf_counter() - started
+    held = [
+        f"held for review: {c.rule} match, score {c.score:.2f}" for c in list_duplicates(rt, TENANT)
+    ]
     return RoundReport(
         title=title,
         seconds=seconds,
         rows=_tally(drained.results, names),
         in_lockstep=_in_lockstep(crm, marketing),
+        notes=held,
     )
 
 
 def _print(report: RoundReport, out: TextIO) -> None:
-    columns = ("read", "created", "updated", "pushed", "errors")
     width = max(len(name) for name in report.rows) + 2
     out.write(f"\n{report.title}  ({report.seconds:.2f} s)\n")
-    out.write("system".ljust(width) + "".join(c.rjust(9) for c in columns) + "\n")
-    out.write("-" * (width + 9 * len(columns)) + "\n")
+    for note in report.notes:
+        out.write(f"  - {note}\n")
+    out.write("system".ljust(width) + "".join(c.rjust(9) for c in COLUMNS) + "\n")
+    out.write("-" * (width + 9 * len(COLUMNS)) + "\n")
     for name, row in report.rows.items():
-        out.write(name.ljust(width) + "".join(str(row[c]).rjust(9) for c in columns) + "\n")
-    verdict = "yes" if report.in_lockstep else "NO"
+        out.write(name.ljust(width) + "".join(str(row[c]).rjust(9) for c in COLUMNS) + "\n")
+    verdict = "yes" if report.in_lockstep else "not yet"
     out.write(f"both systems hold the same contacts: {verdict}\n")

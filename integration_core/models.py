@@ -29,6 +29,8 @@ __all__ = [
     "Link",
     "ConflictStatus",
     "Conflict",
+    "DuplicateStatus",
+    "DuplicateCandidate",
     "MessageKind",
     "SyncMessage",
     "Change",
@@ -125,6 +127,7 @@ class SyncResult(Document):
     duration_ms: float
     records_read: int = 0
     created: int = 0
+    linked: int = 0
     updated: int = 0
     unchanged: int = 0
     pushed: int = 0
@@ -152,6 +155,8 @@ class Entity(Document):
     deleted_by: str | None = None
     deleted_at: UtcDatetime | None = None
     blocking_keys: list[str] = Field(default_factory=list)
+    held_for_review: bool = False
+    merged_into: str | None = None
 
 
 class Link(Document):
@@ -201,6 +206,41 @@ class Conflict(Document):
     decided_by: str | None = None
     decided_at: UtcDatetime | None = None
     created_at: UtcDatetime = Field(default_factory=utcnow)
+
+
+class DuplicateStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class DuplicateCandidate(Document):
+    """A new entity that may be the same as an existing one, held until an admin decides.
+
+    The id is that of the pair, so a decision is remembered: a rejected pair is never
+    proposed again.
+    """
+
+    container: ClassVar[str] = "duplicate-candidates"
+
+    entity_id: str
+    candidate_entity_id: str
+    entity_type: str
+    connection_id: str
+    external_id: str
+    score: float
+    rule: str
+    explanation: str
+    target_connection_ids: list[str] = Field(default_factory=list)
+    policy: dict[str, Any] = Field(default_factory=dict)
+    status: DuplicateStatus = DuplicateStatus.PENDING
+    decided_by: str | None = None
+    decided_at: UtcDatetime | None = None
+    created_at: UtcDatetime = Field(default_factory=utcnow)
+
+    @staticmethod
+    def make_id(entity_id: str, other_entity_id: str) -> str:
+        return deterministic_id("duplicate", *sorted((entity_id, other_entity_id)))
 
 
 class MessageKind(StrEnum):

@@ -16,6 +16,7 @@ from typing import Any
 
 from adapters.base import BaseIntegrationAdapter
 from integration_core.clock import utcnow
+from integration_core.dedup import Decision, Matcher
 from integration_core.errors import ConflictError, PermanentError, RetryableError
 from integration_core.mapping import FieldMap
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
@@ -32,6 +33,7 @@ from integration_core.models import (
     deterministic_id,
 )
 from integration_core.pipelines.conflicts import record_conflicts
+from integration_core.pipelines.matching import find_twin, matcher_for, propose_duplicate
 from integration_core.pipelines.pushes import push_message
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
@@ -65,6 +67,7 @@ class _Context:
     connection: Connection
     field_map: FieldMap
     policy: Policy
+    matcher: Matcher
     tally: Tally
 
 
@@ -92,6 +95,7 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         connection=connection,
         field_map=adapter.field_map(task.entity_type),
         policy=Policy.from_dict(task.policy),
+        matcher=matcher_for(task),
         tally=tally,
     )
     try:
@@ -203,43 +207,88 @@ def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) 
         _relink(context, link, change, base=None)
         context.tally.unchanged += 1
         return
-    _merge_into_entity(context, link, change, canonical)
+    _merge_into_entity(context, link, change, canonical, base=link.base)
 
 
 def _create_entity(context: _Context, change: Change, canonical: dict[str, Any]) -> None:
+    """A record the hub has no link for: link it to its twin, or create a new entity."""
     store, tenant, connection = context.rt.store, context.message.tenant_id, context.connection
     if change.deleted:
         context.tally.unchanged += 1  # a tombstone for a record the hub never had
         return
-    entity = Entity(
-        id=deterministic_id("entity", tenant, connection.id, change.external_id),
-        tenant_id=tenant,
-        entity_type=context.task.entity_type,
-        values=canonical,
-        sources=dict.fromkeys(canonical, connection.id),
-        field_modified_at=dict.fromkeys(canonical, change.modified_at),
-        modified_at=change.modified_at,
-    )
-    try:
-        store.create(Entity.container, entity.to_document())
-    except ConflictError:
+    entity_id = deterministic_id("entity", tenant, connection.id, change.external_id)
+    found = get_or_none(store, Entity.container, tenant, entity_id)
+    if found is not None:
         # A crash after this write and before the link: the redelivery finds its own entity.
-        entity = Entity.from_document(store.get(Entity.container, tenant, entity.id))
-    link = Link(
+        entity = Entity.from_document(found)
+    else:
+        verdict = find_twin(
+            context.rt,
+            context.matcher,
+            tenant_id=tenant,
+            entity_type=context.task.entity_type,
+            connection_id=connection.id,
+            entity_id=entity_id,
+            values=canonical,
+        )
+        if verdict.decision is Decision.LINK and verdict.match is not None:
+            _link_to_twin(context, change, canonical, verdict.match.right_id)
+            return
+        entity = Entity(
+            id=entity_id,
+            tenant_id=tenant,
+            entity_type=context.task.entity_type,
+            values=canonical,
+            sources=dict.fromkeys(canonical, connection.id),
+            field_modified_at=dict.fromkeys(canonical, change.modified_at),
+            modified_at=change.modified_at,
+            blocking_keys=context.matcher.blocking_keys(canonical),
+            held_for_review=verdict.decision is Decision.REVIEW,
+        )
+        try:
+            store.create(Entity.container, entity.to_document())
+        except ConflictError:
+            entity = Entity.from_document(store.get(Entity.container, tenant, entity_id))
+        if verdict.decision is Decision.REVIEW and verdict.match is not None:
+            propose_duplicate(
+                context.rt,
+                context.task,
+                entity,
+                verdict.match,
+                connection_id=connection.id,
+                external_id=change.external_id,
+            )
+    store.upsert(Link.container, _new_link(context, change, canonical, entity.id).to_document())
+    context.tally.created += 1
+    _enqueue_pushes(context, entity, incoming=canonical)
+
+
+def _new_link(context: _Context, change: Change, canonical: dict[str, Any], entity_id: str) -> Link:
+    connection = context.connection
+    return Link(
         id=Link.make_id(connection.id, change.external_id),
-        tenant_id=tenant,
+        tenant_id=context.message.tenant_id,
         connection_id=connection.id,
         external_id=change.external_id,
-        entity_id=entity.id,
-        entity_type=entity.entity_type,
+        entity_id=entity_id,
+        entity_type=context.task.entity_type,
         base=canonical,
         external_version=change.version,
         applied_modified_at=change.modified_at,
         last_message_id=context.message.message_id,
     )
-    store.upsert(Link.container, link.to_document())
-    context.tally.created += 1
-    _enqueue_pushes(context, entity, incoming=canonical)
+
+
+def _link_to_twin(
+    context: _Context, change: Change, canonical: dict[str, Any], entity_id: str
+) -> None:
+    """The same person or company, already in the hub from another system: merge into it.
+
+    There is no common base yet, so the merge is a first contact (base None): fields the
+    two disagree on are conflicts for the task's policy.
+    """
+    link = _new_link(context, change, canonical, entity_id)
+    _merge_into_entity(context, link, change, canonical, base=None)
 
 
 @dataclass
@@ -252,8 +301,14 @@ class _Outcome:
 
 
 def _merge_into_entity(
-    context: _Context, link: Link, change: Change, canonical: dict[str, Any]
+    context: _Context,
+    link: Link,
+    change: Change,
+    canonical: dict[str, Any],
+    *,
+    base: Mapping[str, Any] | None,
 ) -> None:
+    """Fold a change into the linked entity; `base` None means first contact (a new link)."""
     store, tenant, connection = context.rt.store, context.message.tenant_id, context.connection
     outcome = _Outcome()
 
@@ -261,7 +316,7 @@ def _merge_into_entity(
         nonlocal outcome
         entity = Entity.from_document(document)
         outcome = _Outcome()
-        updated = _decide(context, link, change, canonical, entity, outcome)
+        updated = _decide(context, base, change, canonical, entity, outcome)
         if updated is None:
             return None
         document.update(updated.to_document())
@@ -291,9 +346,13 @@ def _merge_into_entity(
                 generation=f"recreate:{link.external_id}",
             ),
         )
+    elif base is None:
+        store.upsert(Link.container, link.to_document())
     else:
         _relink(context, link, change, base=canonical)
-    if outcome.changed:
+    if base is None:
+        context.tally.linked += 1
+    elif outcome.changed:
         context.tally.updated += 1
     else:
         context.tally.unchanged += 1
@@ -303,7 +362,7 @@ def _merge_into_entity(
 
 def _decide(
     context: _Context,
-    link: Link,
+    base: Mapping[str, Any] | None,
     change: Change,
     canonical: dict[str, Any],
     entity: Entity,
@@ -329,9 +388,7 @@ def _decide(
     if change.deleted:
         if gone:
             return None
-        verdict = resolve_delete(
-            link.base, hub, incoming, context.policy, rule=context.task.delete_rule
-        )
+        verdict = resolve_delete(base, hub, incoming, context.policy, rule=context.task.delete_rule)
         outcome.pending = (verdict.conflict,) if verdict.conflict and _pending(verdict) else ()
         if verdict.outcome is DeleteOutcome.KEEP:
             outcome.recreate_in_source = verdict.conflict is not None
@@ -349,7 +406,7 @@ def _decide(
             }
         )
     if gone:
-        verdict = resolve_update_of_deleted(link.base, hub, incoming, context.policy)
+        verdict = resolve_update_of_deleted(base, hub, incoming, context.policy)
         if verdict.outcome is not DeleteOutcome.RESTORE:
             outcome.pending = (verdict.conflict,) if verdict.conflict and _pending(verdict) else ()
             return None
@@ -364,7 +421,7 @@ def _decide(
             field_modified_at=entity.field_modified_at,
             field_sources=entity.sources,
         )
-    resolution = resolve(link.base, hub, incoming, context.policy)
+    resolution = resolve(base, hub, incoming, context.policy)
     outcome.pending = resolution.pending
     if not resolution.applied and not outcome.changed:
         return None
@@ -377,6 +434,7 @@ def _decide(
             "values": resolution.values,
             "sources": resolution.sources,
             "field_modified_at": {k: v for k, v in times.items() if k in resolution.values},
+            "blocking_keys": context.matcher.blocking_keys(resolution.values),
             "modified_at": max(entity.modified_at, change.modified_at),
         }
     )
@@ -420,8 +478,8 @@ def _enqueue_pushes(context: _Context, entity: Entity, *, incoming: Mapping[str,
 
     The source itself hears back only when the merge gave it values it does not have.
     """
-    if entity.archived:
-        return
+    if entity.archived or entity.held_for_review:
+        return  # archived: no longer synced; held: waits for a duplicate decision
     source = context.connection.id
     linked = {
         document["connectionId"]

@@ -31,6 +31,7 @@ from integration_core.models import (
     deterministic_id,
 )
 from integration_core.pipelines.conflicts import pending_fields
+from integration_core.pipelines.matching import awaits_duplicate_review
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.runtime import Runtime
@@ -91,10 +92,17 @@ def _push(
                 values.pop(name, None)
     if (
         entity.archived
+        or entity.held_for_review
         or (link is None and entity.deleted)
         or (link is not None and not entity.deleted and link.base == values)
     ):
         tally.unchanged += 1  # nothing the target does not already have
+        return
+    if link is None and awaits_duplicate_review(rt, entity, connection.id):
+        # This system may already hold this very person (the record under review): creating
+        # it now could make a duplicate there. The admin's decision pushes it.
+        log.info("create of %s in %s waits for a duplicate review", entity.id, connection.id)
+        tally.unchanged += 1
         return
     take_budget(rt, adapter)
     if link is None:

@@ -26,6 +26,7 @@ class Tally:
     started_at: datetime = field(default_factory=utcnow)
     records_read: int = 0
     created: int = 0
+    linked: int = 0
     updated: int = 0
     unchanged: int = 0
     pushed: int = 0
@@ -58,6 +59,7 @@ def record_result(
         duration_ms=(finished - tally.started_at).total_seconds() * 1000,
         records_read=tally.records_read,
         created=tally.created,
+        linked=tally.linked,
         updated=tally.updated,
         unchanged=tally.unchanged,
         pushed=tally.pushed,
@@ -68,11 +70,12 @@ def record_result(
     except ConflictError:
         log.info("message %s was completed concurrently by another worker", message.message_id)
     log.info(
-        "%s %s: read=%d created=%d updated=%d unchanged=%d pushed=%d errors=%d",
+        "%s %s: read=%d created=%d linked=%d updated=%d unchanged=%d pushed=%d errors=%d",
         direction,
         message.message_id,
         result.records_read,
         result.created,
+        result.linked,
         result.updated,
         result.unchanged,
         result.pushed,

@@ -259,3 +259,59 @@ def test_a_manual_conflict_waits_is_decided_over_http_and_propagates(
     _round(host, rt)
     assert _title(systems, email) == ("from mkt", "from mkt")
     assert json.loads(host.http("GET", "/api/admin/tenants/t1/conflicts").get_body()) == []
+
+
+GRACE = {
+    "firstname": "Grace",
+    "lastname": "Hopper",
+    "email": "grace.hopper@example.com",
+    "jobtitle": "Rear Admiral",
+    "city": "Arlington",
+}
+
+
+def _graces(account: SandboxAccount) -> list[SandboxRecord]:
+    return [
+        r for r in account.records("contacts") if r.properties["lastname"] in ("Hopper", "Hoper")
+    ]
+
+
+def test_the_same_person_in_two_systems_ends_as_one_entity_with_two_links(
+    host: FunctionHost, rt: Runtime, systems: dict[str, tuple[SandboxAccount, SandboxServer]]
+) -> None:
+    crm, mkt = systems["crm"][0], systems["mkt"][0]
+    mkt.create("contacts", GRACE | {"lastname": "Hoper", "email": GRACE["email"].upper()})
+    crm.create("contacts", GRACE)
+    _round(host, rt)
+    _round(host, rt)
+    graces = [
+        e
+        for e in _entities(rt)
+        if e["values"].get("last_name") in ("Hopper", "Hoper") and not e["deleted"]
+    ]
+    assert len(graces) == 1
+    links = rt.store.query(Link.container, partition_key="t1")
+    assert {d["connectionId"] for d in links if d["entityId"] == graces[0]["id"]} == {"crm", "mkt"}
+    assert (len(_graces(crm)), len(_graces(mkt))) == (1, 1)
+    assert len(_entities(rt)) == 16
+
+
+def test_a_probable_duplicate_waits_and_is_decided_over_http(
+    host: FunctionHost, rt: Runtime, systems: dict[str, tuple[SandboxAccount, SandboxServer]]
+) -> None:
+    crm, mkt = systems["crm"][0], systems["mkt"][0]
+    mkt.create("contacts", GRACE | {"email": "g.hopper@navy.example.org"})
+    crm.create("contacts", GRACE)
+    _round(host, rt)
+    (candidate,) = json.loads(host.http("GET", "/api/admin/tenants/t1/duplicates").get_body())
+    assert 0.5 <= candidate["score"] < 0.95
+    assert (len(_graces(crm)), len(_graces(mkt))) == (1, 1)
+    path = f"/api/admin/tenants/t1/duplicates/{candidate['id']}/decision"
+    assert host.http("POST", path, body=b'{"same": "yes", "decided_by": "me"}').status_code == 400
+    decided = host.http("POST", path, body=b'{"same": true, "decided_by": "me"}')
+    assert decided.status_code == 200
+    assert host.http("POST", path, body=b'{"same": false, "decided_by": "me"}').status_code == 409
+    host.drain(WORKERS)
+    _round(host, rt)
+    assert (len(_graces(crm)), len(_graces(mkt))) == (1, 1)
+    assert json.loads(host.http("GET", "/api/admin/tenants/t1/duplicates").get_body()) == []

@@ -21,6 +21,8 @@ EXPECTED = {
     "Health": "httpTrigger",
     "AdminListConflicts": "httpTrigger",
     "AdminDecideConflict": "httpTrigger",
+    "AdminListDuplicates": "httpTrigger",
+    "AdminDecideDuplicate": "httpTrigger",
 }
 
 
