@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 import azure.functions as func
 
@@ -61,7 +62,11 @@ def sync_scheduler(timer: func.TimerRequest) -> None:
 @app.function_name("TokenRefresher")
 @app.timer_trigger(schedule="%TOKEN_REFRESH_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def token_refresher(timer: func.TimerRequest) -> None:
-    report = run_token_refresh(runtime().credentials)
+    report = run_token_refresh(
+        runtime().credentials,
+        window=timedelta(minutes=SETTINGS.token_refresh_window_minutes),
+        concurrency=SETTINGS.token_refresh_concurrency,
+    )
     log.info(
         "TokenRefresher: %d considered, outcomes %s, past due: %s",
         report.considered,

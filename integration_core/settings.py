@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     throttle_max_wait_seconds: float = Field(default=2.0, ge=0)
     max_reschedules: int = Field(default=50, ge=0)
 
+    token_refresh_window_minutes: int = Field(default=60, gt=0)
+    token_refresh_concurrency: int = Field(default=8, gt=0)
     sync_schedule: str = "0 */5 * * * *"
     token_refresh_schedule: str = "0 */10 * * * *"  # noqa: S105 (a schedule)
     sync_page_size: int = Field(default=100, gt=0, le=1000)
