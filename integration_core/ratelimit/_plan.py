@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from integration_core.ratelimit.models import Limit
 
@@ -27,9 +28,8 @@ class Plan:
     packed: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
-class RawAcquire:
-    """A backend's answer; times in microseconds."""
+class RawAcquire(NamedTuple):
+    """A backend's answer; times in microseconds. A tuple: built on every call."""
 
     allowed: bool
     retry_us: int
@@ -37,8 +37,7 @@ class RawAcquire:
     blocker: int  # 0-based index of the limit with the longest wait, -1 when allowed
 
 
-@dataclass(frozen=True, slots=True)
-class RawStatus:
+class RawStatus(NamedTuple):
     used: int
     effective_limit: int
     multiplier: float

@@ -32,7 +32,7 @@ from integration_core.ratelimit._plan import STATE_TAIL, Plan, RawAcquire, RawSt
 from integration_core.ratelimit._policy import Adjustment
 from integration_core.ratelimit.models import AdaptivePolicy
 
-__all__ = ["RedisBackend", "RedisUnavailableError", "PIECEWISE_ABOVE"]
+__all__ = ["RedisBackend", "RedisUnavailableError"]
 
 # Errors that mean "Redis cannot answer right now", as opposed to a bug in a command.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -46,8 +46,6 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
 )
 _BUSY_PREFIXES = ("BUSY", "LOADING")
-# Exact limits above this many units are read slot by slot (GETRANGE) instead of whole.
-PIECEWISE_ABOVE = 256
 _SCAN_BATCH = 500
 
 
@@ -101,12 +99,15 @@ class RedisBackend:
 
     # calls ------------------------------------------------------------------------
     def acquire(self, plan: Plan) -> RawAcquire:
-        allowed, retry_us, remaining, blocker = self._run(plan.packed or self._encode(plan)).split()
-        return RawAcquire(allowed == b"1", int(retry_us), int(remaining), int(blocker) - 1)
+        reply = self._run(plan.packed or self._encode(plan))
+        if type(reply) is int:
+            return RawAcquire(True, 0, reply, -1)
+        retry_us, remaining, blocker = reply
+        return RawAcquire(False, retry_us, remaining, blocker - 1)
 
     def status(self, plan: Plan) -> RawStatus:
-        used, effective, ppm, blocked_us, reset_us = self._run(self._command(plan, 0)).split()
-        return RawStatus(int(used), int(effective), int(ppm) / 1e6, int(blocked_us), int(reset_us))
+        used, effective, ppm, blocked_us, reset_us = self._run(self._command(plan, 0))
+        return RawStatus(used, effective, ppm / 1e6, blocked_us, reset_us)
 
     def record(self, integration: str, adjustment: Adjustment) -> tuple[float, float]:
         """Apply an adjustment atomically; returns (multiplier, seconds blocked)."""
@@ -161,31 +162,32 @@ class RedisBackend:
         return plan.packed
 
     def _command(self, plan: Plan, cost: int) -> bytes:
-        whole: list[int] = []  # limits whose state the script reads with the one MGET
-        piecewise: list[int] = []  # large exact limits, read slot by slot
-        for index, limit in enumerate(plan.limits):
-            large = limit.algorithm == "exact" and limit.max_requests > PIECEWISE_ABOVE
-            (piecewise if large else whole).append(index)
+        bucketed = [i for i, limit in enumerate(plan.limits) if limit.algorithm == "bucketed"]
+        exact = [i for i, limit in enumerate(plan.limits) if limit.algorithm == "exact"]
         m = len(plan.integrations)
-        keys = [self.state_key(plan.state_ids[i]) for i in whole]
+        keys = [self.state_key(plan.state_ids[i]) for i in bucketed]
         keys += [self.adaptive_key(name) for name in plan.integrations]
         keys += [self.block_key(name) for name in plan.integrations]
-        keys += [self.state_key(plan.state_ids[i]) for i in piecewise]
-        key_index = {limit: pos + 1 for pos, limit in enumerate(whole)}
+        keys += [self.state_key(plan.state_ids[i]) for i in exact]
+        key_index = {limit: pos + 1 for pos, limit in enumerate(bucketed)}
         key_index.update(
-            {limit: len(whole) + 2 * m + pos + 1 for pos, limit in enumerate(piecewise)}
+            {limit: len(bucketed) + 2 * m + pos + 1 for pos, limit in enumerate(exact)}
         )
-        head = (cost, len(plan.limits), m, len(whole) + 2 * m, len(whole), self._policy.floor)
-        argv = [struct.pack("<6d", *head)]
+        numbers: list[float] = [
+            cost,
+            len(plan.limits),
+            m,
+            len(bucketed) + 2 * m,
+            len(bucketed),
+            self._policy.floor,
+        ]
         for index, (limit, governed) in enumerate(zip(plan.limits, plan.governed_by, strict=True)):
-            if limit.algorithm == "bucketed":
-                mode, buckets = 2, limit.buckets
-            else:
-                mode, buckets = (1 if index in piecewise else 0), 0
-            fields = [key_index[index], limit.max_requests, limit.window_us, mode, buckets]
-            fields += [len(governed), *(i + 1 for i in governed)]
-            argv.append(struct.pack(f"<{len(fields)}d", *fields))
-        return _pack("EVALSHA", _lua.ACQUIRE_SHA, len(keys), *keys, *argv)
+            mode, buckets = (2, limit.buckets) if limit.algorithm == "bucketed" else (0, 0)
+            numbers += [key_index[index], limit.max_requests, limit.window_us, mode, buckets]
+            numbers += [len(governed), *(i + 1 for i in governed)]
+        fmt = "<" + "d" * len(numbers)
+        blob = struct.pack(fmt, *numbers)
+        return _pack("EVALSHA", _lua.ACQUIRE_SHA, len(keys), *keys, fmt, blob)
 
     def _connection(self) -> Any:
         try:

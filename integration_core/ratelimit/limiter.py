@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
@@ -31,6 +32,7 @@ __all__ = ["RateLimiter", "LimiterOptions"]
 
 _LOG = logging.getLogger(__name__)
 _PLAN_CACHE_SIZE = 4096
+_SHARED_DECISIONS = 1024
 _TRACKED_KEYS = 10_000
 _MIN_SLEEP = 0.001
 
@@ -116,6 +118,13 @@ class RateLimiter:
             share=instances if redis_url is not None else 1, policy=self._policy
         )
         self._plans: dict[tuple[tuple[Limit, ...], int], Plan] = {}
+        # The same plans by the identity of the Limit objects: no hashing of Limits on the
+        # hot path. Safe because each plan holds its Limits, so their ids are not reused.
+        self._by_id: dict[tuple[int, ...], Plan] = {}
+        # Decisions are immutable: admitted ones are shared, by remaining allowance.
+        self._allowed = {
+            left: Decision(True, 0.0, left, False) for left in range(_SHARED_DECISIONS)
+        }
         self._state_lock = threading.Lock()
         self._down_since: float | None = None
         self._next_probe = 0.0
@@ -143,10 +152,12 @@ class RateLimiter:
     # the API ----------------------------------------------------------------------
     def acquire(self, limits: Iterable[Limit] | Limit, cost: int = 1) -> Decision:
         """Admit `cost` units under every limit, atomically, or none of them."""
-        try:
-            plan = self._plans[(limits, cost)]  # type: ignore[index]
-        except (KeyError, TypeError):
-            plan = self._lookup(limits, cost)
+        kind = type(limits)
+        plan = (
+            self._by_id.get((*map(id, limits), cost))  # type: ignore[arg-type]
+            if (kind is list or kind is tuple) and type(cost) is int
+            else None
+        ) or self._lookup(limits, cost)
         redis = self._redis
         if redis is not None and (self._down_since is None or self._probe_due()):
             try:
@@ -156,6 +167,11 @@ class RateLimiter:
             else:
                 if self._down_since is not None:
                     self._came_back()
+                if raw.allowed and not self._denied_since:
+                    try:
+                        return self._allowed[raw.remaining]
+                    except KeyError:
+                        pass
                 return self._decide(plan, raw, degraded=False)
         raw = self._local.acquire(plan)
         if redis is not None:
@@ -288,15 +304,18 @@ class RateLimiter:
             limits = (limits,)
         elif isinstance(limits, Iterable) and not isinstance(limits, str | bytes):
             limits = tuple(limits)
+        plan: Plan | None = None
         if type(cost) is int and isinstance(limits, tuple):
-            try:
-                return self._plans[(limits, cost)]
-            except (KeyError, TypeError):
-                pass
-        plan = build_plan(limits, cost)
-        if len(self._plans) >= _PLAN_CACHE_SIZE:
-            self._plans.clear()
-        self._plans[(plan.limits, cost)] = plan
+            with contextlib.suppress(TypeError):  # unhashable junk: build_plan explains
+                plan = self._plans.get((limits, cost))
+        if plan is None:
+            plan = build_plan(limits, cost)
+            if len(self._plans) >= _PLAN_CACHE_SIZE:
+                self._plans.clear()
+                self._by_id.clear()
+            self._plans[(plan.limits, cost)] = plan
+        if type(cost) is int and all(a is b for a, b in zip(plan.limits, limits, strict=True)):
+            self._by_id[(*map(id, plan.limits), cost)] = plan
         return plan
 
     def _decide(self, plan: Plan, raw: RawAcquire, *, degraded: bool) -> Decision:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -10,6 +9,7 @@ import pytest
 import redis
 
 from integration_core.ratelimit import RateLimiter
+from integration_core.ratelimit._lua import exact_times_us
 from integration_core.ratelimit.limiter import LimiterOptions
 
 
@@ -45,11 +45,7 @@ def make_limiter(redis_server_url: str, prefix: str) -> Iterator[LimiterFactory]
 def admission_times(client: redis.Redis, key: str) -> list[float]:
     """Server times (s) of the units an exact window holds (layout in ratelimit._lua)."""
     raw = client.get(key)
-    if not raw:
-        return []
-    total, cap = (int(x) for x in struct.unpack_from("<dd", raw))
-    units = range(max(0, total - cap), total)
-    return [struct.unpack_from("<d", raw, 32 + (u % cap) * 8)[0] / 1e6 for u in units]
+    return [t / 1e6 for t in exact_times_us(raw)] if raw else []
 
 
 def max_in_window(times: list[float], window: float) -> int:

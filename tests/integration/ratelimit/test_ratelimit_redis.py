@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import random
 import threading
 import time
 from collections import deque
@@ -150,11 +151,26 @@ def test_keys_expire_on_their_own(
     keys += [f"{prefix}_adaptive:conn:c9", f"{prefix}_block:conn:c9"]
     for key in keys:
         assert 0 < client.pttl(key) <= 3_600_000, key
-    assert client.pttl(keys[0]) <= 301
-    assert client.pttl(keys[1]) <= 401
-    time.sleep(0.45)
+    assert client.pttl(keys[0]) <= 601  # exact: at most two windows past the newest unit
+    assert client.pttl(keys[1]) <= 401  # bucketed: a window and a bucket
+    time.sleep(0.65)
     assert client.exists(*keys[:2], keys[3]) == 0
     assert client.exists(keys[2]) == 1  # the multiplier lives for the policy's ttl
+
+
+def test_exact_keys_outlive_their_newest_unit(
+    make_limiter: LimiterFactory, client: redis.Redis, prefix: str
+) -> None:
+    """The TTL is refreshed lazily (about once a window), never before a unit has left."""
+    limiter = make_limiter()
+    limit, key = Limit("k", 5, 0.8), f"{prefix}:k:800000:x"
+    start = time.monotonic()
+    assert limiter.acquire(limit).allowed  # the key's first TTL: two windows, 1.6 s
+    time.sleep(max(0.0, start + 0.96 - time.monotonic()))
+    assert limiter.acquire(limit).allowed  # past one window: the TTL must be extended
+    time.sleep(max(0.0, start + 1.64 - time.monotonic()))
+    assert client.pttl(key) > 0
+    assert limiter.status(limit).used == 1  # the unit admitted at 0.96 s is still counted
 
 
 def test_noscript_reload_after_script_flush(
@@ -268,3 +284,56 @@ def test_bucketed_error_bound(
     status = limiter.status(limit)
     assert 0 <= status.used <= 20
     assert client.strlen(f"{prefix}:b:200000:b4") == 5 * 16  # constant memory
+
+
+def test_window_start_past_the_cached_units(make_limiter: LimiterFactory) -> None:
+    """The first 40 units expire together: the window's start is found deep in the ring."""
+    limiter = make_limiter()
+    limit = Limit("k", 100, 0.4)
+    start = time.monotonic()
+    for at, count in ((0.0, 40), (0.15, 40), (0.3, 20)):
+        time.sleep(max(0.0, start + at - time.monotonic()))
+        assert all(limiter.acquire(limit).allowed for _ in range(count))
+    assert not limiter.acquire(limit).allowed
+    time.sleep(max(0.0, start + 0.43 - time.monotonic()))
+    one = limiter.acquire(limit)
+    assert (one.allowed, one.remaining) == (True, 39)
+    assert limiter.status(limit).used == 61
+    refused = limiter.acquire(limit, cost=40)  # needs the units admitted at 0.15 s to leave
+    assert not refused.allowed
+    assert 0.0 < refused.retry_after <= 0.15
+    time.sleep(refused.retry_after + 0.01)
+    assert limiter.acquire(limit, cost=40).allowed
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_costs_stay_exact(
+    make_limiter: LimiterFactory, client: redis.Redis, prefix: str, seed: int
+) -> None:
+    """Mixed costs across ring wrap-arounds and tail flushes: never more than the limit
+    in any window, and no refusal while the window had room at the previous admission."""
+    rng = random.Random(seed)
+    limiter = make_limiter()
+    for cap in (3, 17, 40):
+        window = 0.03
+        limit = Limit(f"r{cap}", cap, window)
+        audit = Limit(f"audit{cap}", 100_000, 600.0, integration="")
+        calls: list[tuple[int, bool]] = []
+        end = time.monotonic() + 0.3
+        while time.monotonic() < end:
+            cost = min(cap, rng.choice([1, 1, 1, 2, 3, cap]))
+            calls.append((cost, limiter.acquire([limit, audit], cost).allowed))
+            if rng.random() < 0.3:
+                time.sleep(rng.random() * window / 4)
+        times = admission_times(client, f"{prefix}:audit{cap}:600000000:x")
+        assert len(times) == sum(cost for cost, allowed in calls if allowed)
+        assert max_in_window(times, window) <= cap
+        done, last = 0, None
+        for cost, allowed in calls:
+            if allowed:
+                done += cost
+                last = times[done - 1]
+            else:
+                held = 0 if last is None else sum(t > last - window for t in times[:done])
+                assert held + cost > cap
+        assert sum(not allowed for _, allowed in calls) > 0  # the limit was reached
