@@ -1,8 +1,15 @@
-"""Embedded DocumentStore on SQLite (the demo and fast tests): one table of JSON bodies."""
+"""Embedded DocumentStore on SQLite (the demo and fast tests): one table of JSON bodies.
+
+Fields the pipelines filter on are indexed: scalar fields by expression indexes on
+`json_extract`, and array fields (an entity's blocking keys) through a side table of
+(field, value) rows kept in step with every write. Without them, matching and link
+lookups would scan every document of a container for every record synced.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -14,18 +21,47 @@ from typing import Any
 from integration_core.errors import ConflictError, NotFoundError, PreconditionFailedError
 from integration_core.storage.base import ETAG, PARTITION_KEY, Filter
 
-__all__ = ["SqliteDocumentStore"]
+__all__ = ["SqliteDocumentStore", "INDEXED_FIELDS", "INDEXED_ARRAY_FIELDS"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    container TEXT NOT NULL,
-    pk TEXT NOT NULL,
-    id TEXT NOT NULL,
-    etag TEXT NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (container, pk, id)
+INDEXED_FIELDS = (
+    "entityId",
+    "connectionId",
+    "entityType",
+    "status",
+    "nextDueAt",
+    "candidateEntityId",
 )
-"""
+INDEXED_ARRAY_FIELDS = ("blockingKeys",)
+
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_SCHEMA = [
+    """
+    CREATE TABLE IF NOT EXISTS documents (
+        container TEXT NOT NULL,
+        pk TEXT NOT NULL,
+        id TEXT NOT NULL,
+        etag TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (container, pk, id)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS array_values (
+        container TEXT NOT NULL,
+        pk TEXT NOT NULL,
+        id TEXT NOT NULL,
+        field TEXT NOT NULL,
+        value TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS array_values_lookup ON array_values (container, field, value, pk)",
+    "CREATE INDEX IF NOT EXISTS array_values_owner ON array_values (container, pk, id)",
+    *(
+        f"CREATE INDEX IF NOT EXISTS documents_{field}"
+        f" ON documents (container, json_extract(body, '$.{field}'))"
+        for field in INDEXED_FIELDS
+    ),
+]
 _SQL_OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -33,8 +69,13 @@ def _new_etag() -> str:
     return f'"{uuid.uuid4().hex}"'
 
 
-def _path(field: str) -> str:
-    return "$." + field
+def _extract(field: str) -> str:
+    """The SQL for a field's value. The path is written literally (after validation) so
+    that SQLite can match it to an expression index, which a bound parameter cannot.
+    """
+    if not _FIELD.match(field):
+        raise ValueError(f"not a valid field name: {field!r}")
+    return f"json_extract(body, '$.{field}')"
 
 
 class SqliteDocumentStore:
@@ -47,7 +88,8 @@ class SqliteDocumentStore:
         self._lock = threading.RLock()
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(_SCHEMA)
+            for statement in _SCHEMA:
+                self._conn.execute(statement)
 
     def close(self) -> None:
         self._conn.close()
@@ -69,7 +111,7 @@ class SqliteDocumentStore:
 
     def create(self, container: str, document: Mapping[str, Any]) -> dict[str, Any]:
         body = self._stamp(document)
-        with self._lock:
+        with self._lock, self._transaction():
             try:
                 self._conn.execute(
                     "INSERT INTO documents (container, pk, id, etag, body) VALUES (?,?,?,?,?)",
@@ -77,6 +119,7 @@ class SqliteDocumentStore:
                 )
             except sqlite3.IntegrityError as err:
                 raise ConflictError(f"{container}/{body['id']} already exists") from err
+            self._index_arrays(container, body)
         return body
 
     def upsert(
@@ -84,21 +127,24 @@ class SqliteDocumentStore:
     ) -> dict[str, Any]:
         body = self._stamp(document)
         key = (container, body[PARTITION_KEY], body["id"])
-        with self._lock:
+        with self._lock, self._transaction():
             if if_match is None:
                 self._conn.execute(
                     "INSERT OR REPLACE INTO documents (container, pk, id, etag, body)"
                     " VALUES (?,?,?,?,?)",
                     (*key, body[ETAG], json.dumps(body)),
                 )
-                return body
-            updated = self._conn.execute(
-                "UPDATE documents SET etag=?, body=? WHERE container=? AND pk=? AND id=?"
-                " AND etag=?",
-                (body[ETAG], json.dumps(body), *key, if_match),
-            ).rowcount
-        if updated == 0:
-            raise PreconditionFailedError(f"{container}/{body['id']} changed since {if_match}")
+            else:
+                updated = self._conn.execute(
+                    "UPDATE documents SET etag=?, body=? WHERE container=? AND pk=? AND id=?"
+                    " AND etag=?",
+                    (body[ETAG], json.dumps(body), *key, if_match),
+                ).rowcount
+                if updated == 0:
+                    raise PreconditionFailedError(
+                        f"{container}/{body['id']} changed since {if_match}"
+                    )
+            self._index_arrays(container, body)
         return body
 
     def delete(
@@ -109,8 +155,13 @@ class SqliteDocumentStore:
         if if_match is not None:
             sql += " AND etag=?"
             params += (if_match,)
-        with self._lock:
+        with self._lock, self._transaction():
             deleted = self._conn.execute(sql, params).rowcount
+            if deleted:
+                self._conn.execute(
+                    "DELETE FROM array_values WHERE container=? AND pk=? AND id=?",
+                    (container, partition_key, id),
+                )
         if deleted == 0:
             self.get(container, partition_key, id)  # raises NotFoundError when absent
             raise PreconditionFailedError(f"{container}/{id} changed since {if_match}")
@@ -129,15 +180,21 @@ class SqliteDocumentStore:
         if partition_key is not None:
             sql.append("AND pk=?")
             params.append(partition_key)
+        # An indexed array filter is the most selective: keep the planner on it (a unary
+        # "+" stops SQLite from choosing a scalar field's expression index instead).
+        by_array = any(
+            f.op == "array_contains_any" and f.field in INDEXED_ARRAY_FIELDS for f in filters
+        )
         for condition in filters:
-            clause, values = self._clause(condition)
+            clause, values = self._clause(
+                container, partition_key, condition, scalar_index=not by_array
+            )
             sql.append("AND " + clause)
             params.extend(values)
         if order_by:
-            terms = []
-            for field, descending in order_by:
-                terms.append("json_extract(body, ?)" + (" DESC" if descending else ""))
-                params.append(_path(field))
+            terms = [
+                _extract(field) + (" DESC" if descending else "") for field, descending in order_by
+            ]
             sql.append("ORDER BY " + ", ".join(terms))
         if limit is not None:
             sql.append("LIMIT ?")
@@ -147,30 +204,57 @@ class SqliteDocumentStore:
         return [json.loads(row[0]) for row in rows]
 
     @staticmethod
-    def _clause(condition: Filter) -> tuple[str, list[Any]]:
+    def _clause(
+        container: str, partition_key: str | None, condition: Filter, *, scalar_index: bool
+    ) -> tuple[str, list[Any]]:
+        field = _extract(condition.field) if scalar_index else "+" + _extract(condition.field)
         if condition.op in _SQL_OPS:
             value = condition.value
             if isinstance(value, bool):
                 value = int(value)
             if value is None:
                 negate = "NOT " if condition.op == "!=" else ""
-                return f"json_type(body, ?) IS {negate}'null'", [_path(condition.field)]
-            return f"json_extract(body, ?) {_SQL_OPS[condition.op]} ?", [
-                _path(condition.field),
-                value,
-            ]
+                path = "$." + condition.field
+                return f"json_type(body, ?) IS {negate}'null'", [path]
+            return f"{field} {_SQL_OPS[condition.op]} ?", [value]
         values = list(condition.value)
         if not values:
             return "0", []
         marks = ",".join("?" * len(values))
         if condition.op == "in":
-            return f"json_extract(body, ?) IN ({marks})", [_path(condition.field), *values]
+            return f"{field} IN ({marks})", values
         if condition.op == "array_contains_any":
+            if condition.field in INDEXED_ARRAY_FIELDS:
+                scope = "" if partition_key is None else " AND pk=?"
+                scoped = [] if partition_key is None else [partition_key]
+                return (
+                    "id IN (SELECT id FROM array_values WHERE container=? AND field=?"  # noqa: S608 (placeholders only)
+                    f" AND value IN ({marks}){scope})",
+                    [container, condition.field, *values, *scoped],
+                )
             return (
-                f"EXISTS (SELECT 1 FROM json_each(body, ?) WHERE value IN ({marks}))",  # noqa: S608 (only placeholders are interpolated)
-                [_path(condition.field), *values],
+                f"EXISTS (SELECT 1 FROM json_each(body, '$.{condition.field}')"  # noqa: S608 (validated field)
+                f" WHERE value IN ({marks}))",
+                values,
             )
         raise ValueError(f"unknown filter operator {condition.op!r}")
+
+    def _index_arrays(self, container: str, body: Mapping[str, Any]) -> None:
+        key = (container, body[PARTITION_KEY], body["id"])
+        self._conn.execute("DELETE FROM array_values WHERE container=? AND pk=? AND id=?", key)
+        rows: list[tuple[str, ...]] = []
+        for field in INDEXED_ARRAY_FIELDS:
+            values = body.get(field)
+            if isinstance(values, list):
+                rows.extend((*key, field, str(value)) for value in set(map(str, values)))
+        if rows:
+            self._conn.executemany(
+                "INSERT INTO array_values (container, pk, id, field, value) VALUES (?,?,?,?,?)",
+                rows,
+            )
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._conn)
 
     @staticmethod
     def _stamp(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -180,3 +264,16 @@ class SqliteDocumentStore:
         body[ETAG] = _new_etag()
         body["_ts"] = int(time.time())
         return body
+
+
+class _Transaction:
+    """BEGIN/COMMIT around a write and its side-table rows (autocommit connection)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN")
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        self._conn.execute("ROLLBACK" if kind is not None else "COMMIT")

@@ -276,3 +276,22 @@ def test_order_by_two_fields(document_store: DocumentStore) -> None:
         document_store.create("sync-tasks", doc(tenant, tenant, priority=priority, nextDueAt=due))
     found = document_store.query("sync-tasks", order_by=[("priority", True), ("nextDueAt", False)])
     assert ids(found) == ["t3", "t2", "t1", "t4"]
+
+
+def test_blocking_keys_lookup_follows_every_write(document_store: DocumentStore) -> None:
+    """The hub's candidate lookup (an indexed array field in the SQLite store)."""
+    keys = Filter("blockingKeys", "array_contains_any", ["email:a", "name:x"])
+    document_store.create(C, doc("a", blockingKeys=["email:a", "name:y"], kind="contact"))
+    document_store.create(C, doc("b", blockingKeys=["name:x"], kind="contact"))
+    document_store.create(C, doc("c", "t2", blockingKeys=["email:a"], kind="contact"))
+    assert sorted(ids(document_store.query(C, partition_key="t1", filters=[keys]))) == ["a", "b"]
+    assert sorted(ids(document_store.query(C, filters=[keys]))) == ["a", "b", "c"]
+    current = document_store.get(C, "t1", "a")
+    document_store.upsert(C, {**current, "blockingKeys": ["email:z"]}, if_match=current[ETAG])
+    document_store.delete(C, "t1", "b")
+    narrowed = [keys, Filter("kind", "=", "contact")]
+    assert ids(document_store.query(C, partition_key="t1", filters=narrowed)) == []
+    stale = {**current, "blockingKeys": ["email:a"]}
+    with pytest.raises(PreconditionFailedError):
+        document_store.upsert(C, stale, if_match=current[ETAG])
+    assert ids(document_store.query(C, partition_key="t1", filters=[keys])) == []
