@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import httpx
 
@@ -118,6 +118,15 @@ class BaseIntegrationAdapter(ABC):
         self.connection = connection
         self.client = client
 
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     @abstractmethod
     def discover(self) -> list[str]:
         """The canonical entity types this connection can sync."""
@@ -153,8 +162,9 @@ class BaseIntegrationAdapter(ABC):
                 f"connection {self.connection.id}: bad rate_limits entry ({err})"
             ) from err
 
+    @classmethod
     @abstractmethod
-    def field_map(self, entity_type: str) -> FieldMap:
+    def field_map(cls, entity_type: str) -> FieldMap:
         """How this system's records of `entity_type` map to canonical fields."""
 
     @abstractmethod

@@ -50,7 +50,8 @@ class SandboxAdapter(BaseIntegrationAdapter):
     def discover(self) -> list[str]:
         return sorted(SANDBOX_FIELD_MAPS)
 
-    def field_map(self, entity_type: str) -> FieldMap:
+    @classmethod
+    def field_map(cls, entity_type: str) -> FieldMap:
         try:
             return SANDBOX_FIELD_MAPS[entity_type]
         except KeyError as err:
