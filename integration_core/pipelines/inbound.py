@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from adapters.base import BaseIntegrationAdapter
@@ -38,7 +39,7 @@ from integration_core.pipelines.pushes import push_message
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.runtime import Runtime
-from integration_core.storage import Filter
+from integration_core.storage import DocumentStore, Filter
 from integration_core.storage.concurrency import get_or_none, update_document
 from integration_core.sync import FieldConflict, Policy, Side, resolve
 from integration_core.sync.echo import is_echo, is_replay
@@ -51,12 +52,17 @@ from integration_core.sync.tombstones import (
 )
 from integration_core.sync.watermark import advance, decode_cursor, encode_cursor, rewind
 
-__all__ = ["process_inbound", "DEAD_LETTERS"]
+__all__ = ["process_inbound", "retire_link", "is_retired", "DEAD_LETTERS", "RETIRED"]
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTERS = "dead-letters"
 MAX_PAGES_PER_MESSAGE = 20
+# A retired link's entity id starts with this: its record is gone from that system. The
+# link is kept (not deleted) so that a late delivery of the record's older state is
+# recognised and dropped, instead of looking like a new record (a duplicate, or a deleted
+# one back). Queries by entity id no longer find it.
+RETIRED = "retired:"
 
 
 @dataclass
@@ -191,16 +197,24 @@ def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) 
         _create_entity(context, change, canonical)
         return
     link = Link.from_document(found)
+    if is_retired(link):
+        context.tally.unchanged += 1  # the record is gone from this system: late news
+        _resend_recreate(context, link)
+        return
     if is_replay(
         change.version,
         change.modified_at,
         applied_version=link.external_version,
         applied_modified_at=link.applied_modified_at,
-    ) or is_echo(
-        canonical,
-        change.version,
-        written_hash=link.written_hash,
-        written_version=link.external_version,
+    ) or (
+        # A tombstone carries the values it had, often exactly what we wrote: never an echo.
+        not change.deleted
+        and is_echo(
+            canonical,
+            change.version,
+            written_hash=link.written_hash,
+            written_version=link.external_version,
+        )
     ):
         # Already applied (a redelivery, an overlap re-read, an older reordered delivery)
         # or our own write coming back (echo): nothing new.
@@ -214,7 +228,10 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
     """A record the hub has no link for: link it to its twin, or create a new entity."""
     store, tenant, connection = context.rt.store, context.message.tenant_id, context.connection
     if change.deleted:
-        context.tally.unchanged += 1  # a tombstone for a record the hub never had
+        # A tombstone for a record the hub never had. Remember it (a retired link), so that
+        # a late delivery of the record's earlier, live state cannot bring it back.
+        context.tally.unchanged += 1
+        retire_link(store, _new_link(context, change, canonical, RETIRED))
         return
     entity_id = deterministic_id("entity", tenant, connection.id, change.external_id)
     found = get_or_none(store, Entity.container, tenant, entity_id)
@@ -258,9 +275,11 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
                 connection_id=connection.id,
                 external_id=change.external_id,
             )
+    # Pushes first, the link last: the link marks the change as applied, so a crash in
+    # between re-runs this (and repeated pushes are dropped as duplicates).
+    _enqueue_pushes(context, entity, incoming=canonical)
     store.upsert(Link.container, _new_link(context, change, canonical, entity.id).to_document())
     context.tally.created += 1
-    _enqueue_pushes(context, entity, incoming=canonical)
 
 
 def _new_link(context: _Context, change: Change, canonical: dict[str, Any], entity_id: str) -> Link:
@@ -335,20 +354,25 @@ def _merge_into_entity(
         )
     if outcome.recreate_in_source:
         # The delete lost to a newer hub change: the record goes back into the source.
-        store.delete(Link.container, tenant, link.id)
-        context.rt.queue.send(
-            OUTBOUND_QUEUE,
-            push_message(
-                tenant,
-                entity,
-                connection.id,
-                correlation_id=context.message.correlation_id,
-                generation=f"recreate:{link.external_id}",
-            ),
+        retire_link(
+            store,
+            link,
+            version=change.version,
+            modified_at=change.modified_at,
+            message_id=context.message.message_id,
         )
+        _send_recreate(context, entity, link.external_id)
     elif base is None:
+        # A new link first: a push to the source must find it, or it would create a twin.
         store.upsert(Link.container, link.to_document())
-    else:
+    if outcome.changed or not outcome.pending:
+        # A source whose delete lost hears only of the re-create (sent above).
+        _enqueue_pushes(
+            context, entity, incoming=canonical, to_source=not outcome.recreate_in_source
+        )
+    if base is not None and not outcome.recreate_in_source:
+        # After the pushes: the link marks the change as applied, so a crash before this
+        # point re-runs the merge (a no-op now) and sends the pushes again.
         _relink(context, link, change, base=canonical)
     if base is None:
         context.tally.linked += 1
@@ -356,8 +380,6 @@ def _merge_into_entity(
         context.tally.updated += 1
     else:
         context.tally.unchanged += 1
-    if outcome.changed or not outcome.pending:
-        _enqueue_pushes(context, entity, incoming=canonical)
 
 
 def _decide(
@@ -444,6 +466,69 @@ def _pending(verdict: DeleteDecision) -> bool:
     return verdict.outcome is DeleteOutcome.PENDING
 
 
+def _send_recreate(context: _Context, entity: Entity, external_id: str) -> None:
+    context.rt.queue.send(
+        OUTBOUND_QUEUE,
+        push_message(
+            entity.tenant_id,
+            entity,
+            context.connection.id,
+            correlation_id=context.message.correlation_id,
+            generation=f"recreate:{external_id}",
+        ),
+    )
+
+
+def _resend_recreate(context: _Context, link: Link) -> None:
+    """A live entity with no record in this system after a lost delete: re-create it.
+
+    Covers a crash between retiring the link and sending the re-create (same message id,
+    so a re-create already sent is dropped as a duplicate).
+    """
+    store, entity_id = context.rt.store, link.entity_id.removeprefix(RETIRED)
+    found = get_or_none(store, Entity.container, link.tenant_id, entity_id)
+    if found is None:
+        return
+    entity = Entity.from_document(found)
+    if entity.deleted or entity.archived or entity.merged_into is not None:
+        return
+    linked = store.query(
+        Link.container,
+        partition_key=link.tenant_id,
+        filters=[
+            Filter("entityId", "=", entity.id),
+            Filter("connectionId", "=", link.connection_id),
+        ],
+        limit=1,
+    )
+    if not linked:
+        _send_recreate(context, entity, link.external_id)
+
+
+def is_retired(link: Link) -> bool:
+    return link.entity_id.startswith(RETIRED)
+
+
+def retire_link(
+    store: DocumentStore,
+    link: Link,
+    *,
+    version: str | None = None,
+    modified_at: datetime | None = None,
+    message_id: str | None = None,
+) -> None:
+    """The linked record is gone from its system: keep the link, pointing at no entity."""
+    retired = link.model_copy(
+        update={
+            "entity_id": RETIRED + link.entity_id.removeprefix(RETIRED),
+            "external_version": version or link.external_version,
+            "applied_modified_at": modified_at or link.applied_modified_at,
+            "last_message_id": message_id or link.last_message_id,
+        }
+    )
+    store.upsert(Link.container, retired.to_document())
+
+
 def _relink(context: _Context, link: Link, change: Change, *, base: dict[str, Any] | None) -> None:
     """Record that this link has seen `change` (and, after a merge, its new base)."""
 
@@ -452,8 +537,12 @@ def _relink(context: _Context, link: Link, change: Change, *, base: dict[str, An
         newer = (
             current.applied_modified_at is None or change.modified_at >= current.applied_modified_at
         )
-        if not newer and base is None:
-            return None
+        seen = (
+            change.version == current.external_version
+            and change.modified_at == current.applied_modified_at
+        )
+        if base is None and (seen or not newer):
+            return None  # a re-read or a stale delivery: nothing to record (idle = no writes)
         updated = current.model_copy(
             update={
                 "external_version": change.version if newer else current.external_version,
@@ -473,7 +562,9 @@ def _relink(context: _Context, link: Link, change: Change, *, base: dict[str, An
     update_document(context.rt.store, Link.container, link.tenant_id, link.id, mutate)
 
 
-def _enqueue_pushes(context: _Context, entity: Entity, *, incoming: Mapping[str, Any]) -> None:
+def _enqueue_pushes(
+    context: _Context, entity: Entity, *, incoming: Mapping[str, Any], to_source: bool = True
+) -> None:
     """Tell every system linked to or targeted for this entity; outbound skips no-ops.
 
     The source itself hears back only when the merge gave it values it does not have.
@@ -492,7 +583,8 @@ def _enqueue_pushes(context: _Context, entity: Entity, *, incoming: Mapping[str,
     targets = (linked | set(context.task.target_connection_ids)) - {source}
     mapped = set(context.field_map.fields)
     source_view = {f: entity.values[f] for f in mapped if f in entity.values}
-    if not entity.deleted and source_view != {f: incoming[f] for f in mapped if f in incoming}:
+    in_source = {f: incoming[f] for f in mapped if f in incoming}
+    if to_source and not entity.deleted and source_view != in_source:
         targets.add(source)
     for target in sorted(targets):
         context.rt.queue.send(

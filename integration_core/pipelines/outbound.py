@@ -2,10 +2,11 @@
 
 Only fields that differ from what the target last had (the link's base) are sent; updates
 carry the target's last known version (If-Match), so a record someone edited there in the
-meantime is never overwritten: the write is skipped and that edit arrives inbound, merges,
-and produces a fresh push. Creates carry an idempotency key, so a crash between the
-provider's answer and our link write cannot create the record twice. The link then keeps a
-hash of the values written: when they come back from the target, inbound drops the echo.
+meantime is never overwritten: the write is postponed while that edit arrives inbound and
+merges, then retried against the merged state. Creates carry an idempotency key, so a crash
+between the provider's answer and our link write cannot create the record twice. The link
+then keeps a hash of the values written: when they come back from the target, inbound drops
+the echo.
 """
 
 from __future__ import annotations
@@ -31,16 +32,21 @@ from integration_core.models import (
     deterministic_id,
 )
 from integration_core.pipelines.conflicts import pending_fields
+from integration_core.pipelines.inbound import is_retired, retire_link
 from integration_core.pipelines.matching import awaits_duplicate_review
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
+from integration_core.storage.concurrency import get_or_none
 from integration_core.sync.echo import values_hash
 
 __all__ = ["process_outbound"]
 
 log = logging.getLogger(__name__)
+
+# After a 412 (the target moved on), how long the push waits for inbound to catch up.
+STALE_TARGET_RETRY_SECONDS = 60.0
 
 
 def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
@@ -114,7 +120,7 @@ def _push(
             adapter.delete(
                 entity.entity_type, link.external_id, expected_version=link.external_version
             )
-            rt.store.delete(Link.container, tenant, link.id)
+            retire_link(rt.store, link)
             tally.pushed += 1
             return
         changed = {
@@ -128,15 +134,23 @@ def _push(
             field_map.to_provider(changed),
             expected_version=link.external_version,
         )
-    except PreconditionFailedError:
-        # Never overwrite an edit we have not seen: it arrives inbound, merges, re-pushes.
+    except PreconditionFailedError as err:
+        # Never overwrite an edit we have not seen: it arrives inbound and merges; this push
+        # tries again later against the merged state. (Not done yet: a re-push of the same
+        # state would carry this message's id and be dropped as a duplicate.)
+        later = reschedule(
+            rt,
+            OUTBOUND_QUEUE,
+            message,
+            RetryableError(str(err), retry_after=STALE_TARGET_RETRY_SECONDS),
+        )
         tally.errors.append(
             f"{link.external_id} changed in {connection.id} since last sync; "
-            "its change will be merged inbound and pushed again"
+            f"its change will be merged inbound, this push continues as {later.message_id}"
         )
         return
     except NotFoundError:
-        rt.store.delete(Link.container, tenant, link.id)
+        retire_link(rt.store, link)
         if entity.deleted:
             return  # already gone there
         # Deleted there while the hub kept (or restored) it: create it again.
@@ -165,6 +179,14 @@ def _create(
         adapter.field_map(entity.entity_type).to_provider(values),
         idempotency_key=key,
     )
+    gone = get_or_none(
+        rt.store, Link.container, tenant, Link.make_id(connection.id, written.external_id)
+    )
+    if gone is not None and is_retired(Link.from_document(gone)):
+        # The key was used before: the provider answered with that earlier record, which
+        # is gone from the system since. Create it anew (under a key of its own).
+        _create(rt, message, adapter, entity, values, f"recreate:{written.external_id}", tally)
+        return
     link = Link(
         id=Link.make_id(connection.id, written.external_id),
         tenant_id=tenant,

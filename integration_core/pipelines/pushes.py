@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from integration_core.clock import to_iso
 from integration_core.models import Entity, MessageKind, SyncMessage, deterministic_id
 from integration_core.sync.echo import values_hash
 
@@ -19,8 +20,15 @@ def push_message(
     """`generation` tells apart deliberate re-pushes of an unchanged state (a decided
     conflict, a record to re-create after its delete lost) from duplicates.
     """
+    # The modification time is part of the state: after A -> B -> A the second A is a new
+    # state that must be pushed, not a repeat of the first one.
     state = values_hash(
-        {"values": entity.values, "deleted": entity.deleted, "archived": entity.archived}
+        {
+            "values": entity.values,
+            "deleted": entity.deleted,
+            "archived": entity.archived,
+            "modified_at": to_iso(entity.modified_at),
+        }
     )
     return SyncMessage(
         message_id=deterministic_id(

@@ -1,0 +1,114 @@
+"""Deterministic replays of what the pipeline property tests found (one test per bug)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import tests.unit.pipelines.test_pipeline_properties as props
+from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
+from integration_core.pipelines.inbound import is_retired
+
+pytestmark = pytest.mark.unit
+
+
+def _world(strategy: str) -> Iterator[props.World]:
+    world = props.World(strategy, ("alpha", "beta"))
+    yield world
+    world.close()
+
+
+@pytest.fixture
+def merge() -> Iterator[props.World]:
+    yield from _world("field_merge")
+
+
+@pytest.fixture
+def lww() -> Iterator[props.World]:
+    yield from _world("last_write_wins")
+
+
+def _settle_and_check(world: props.World) -> None:
+    world.settle_everything()
+    world.check_converged()
+    world.check_no_outage_deletes()
+
+
+def test_archiving_a_record_we_created_is_a_delete_not_an_echo(merge: props.World) -> None:
+    merge.create("alpha", tagged=False)
+    merge.sync_round()
+    merge.archive("beta", 0)  # beta's copy was created by our push: its values hash as ours
+    merge.sync_round()
+    assert merge.live("alpha") == []
+    _settle_and_check(merge)
+
+
+def test_idle_rereads_write_nothing_to_the_hub(merge: props.World) -> None:
+    merge.create("alpha", tagged=True)
+    merge.sync_round()
+    merge.sync_round()
+    etags = {d["id"]: d["_etag"] for d in merge.rt.store.query("links", partition_key="t1")}
+    merge.sync_round()  # re-reads each task's last record (the watermark overlap)
+    assert etags == {d["id"]: d["_etag"] for d in merge.rt.store.query("links", partition_key="t1")}
+
+
+def test_a_late_delivery_of_a_record_gone_since_links_nothing(lww: props.World) -> None:
+    lww.create("beta", tagged=False)
+    lww.sync_round()
+    lww.webhooks.clear()
+    lww.note_webhook("beta", lww.live("beta")[0])  # its live state, delivered much later
+    lww.archive("beta", 0)
+    lww.edit("alpha", 0, "city")  # later than the delete: under LWW the record comes back
+    lww.sync_round()
+    lww.sync_round()
+    lww.webhooks = lww.webhooks[:1]
+    lww.deliver_webhooks("deliver", 1, 0)
+    lww.sync_round()
+    assert len(lww.live("beta")) == 1
+    beta_links = [link for link in lww.links() if link.connection_id == "beta"]
+    assert sum(not is_retired(link) for link in beta_links) == 1
+    _settle_and_check(lww)
+
+
+def test_a_crash_between_the_merge_and_its_pushes_loses_no_push(merge: props.World) -> None:
+    merge.create("alpha", tagged=False)
+    merge.sync_round()
+    merge.edit("alpha", 0, "jobtitle")
+    merge.tick()
+    merge.tick()  # two pulls of alpha queued: the second reads what the first applied
+    merge.queue.switch.arm(1)  # the first push send of the first pull fails
+    merge.deliver(INBOUND_QUEUE, 1, 0)
+    merge.drain()
+    assert merge.live("beta")[0].properties["jobtitle"] == "jobtitle-1"
+    _settle_and_check(merge)
+
+
+def test_a_push_refused_as_stale_is_retried_after_the_merge(merge: props.World) -> None:
+    merge.create("alpha", tagged=False)
+    merge.sync_round()
+    merge.edit("alpha", 0, "jobtitle")
+    merge.tick()
+    merge.deliver(INBOUND_QUEUE, 2, 0)  # both pulls
+    merge.store.switch.arm(1)  # beta written, its link not: the link's version is stale
+    merge.deliver(OUTBOUND_QUEUE, 1, 0)
+    merge.edit("alpha", 0, "city")
+    merge.tick()
+    merge.deliver(INBOUND_QUEUE, 1, 0)  # alpha's pull only
+    merge.deliver(OUTBOUND_QUEUE, 5, 0)  # both pushes to beta meet 412
+    merge.drain()  # beta's pull changes nothing in the hub and asks for the same push
+    merge.sync_round()
+    assert merge.live("beta")[0].properties["city"] == "city-2"
+    _settle_and_check(merge)
+
+
+def test_a_late_create_delivered_after_its_tombstone_stays_deleted(merge: props.World) -> None:
+    merge.create("alpha", tagged=False)
+    merge.archive("alpha", 0)
+    merge.tick()
+    merge.deliver(INBOUND_QUEUE, 1, 0)  # the pull sees the tombstone first
+    merge.webhooks = merge.webhooks[:1]  # then the create's webhook arrives
+    merge.deliver_webhooks("deliver", 1, 0)
+    merge.drain()
+    assert merge.live("beta") == []
+    _settle_and_check(merge)
