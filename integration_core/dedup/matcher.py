@@ -336,6 +336,19 @@ class Matcher:
         return self._blocking
 
     @property
+    def key_fields(self) -> frozenset[str] | None:
+        """The fields blocking keys are made from (None: a key is a function of anything).
+
+        An update that touches none of them leaves a record's keys as they were.
+        """
+        fields = {self.country_field}
+        for key in self._blocking:
+            if not isinstance(key, BlockingKey) or key.function is not None:
+                return None
+            fields.update(key.fields)
+        return frozenset(fields)
+
+    @property
     def review_band(self) -> tuple[float, float]:
         """Scores in [low, high) go to a person for review."""
         return (self.match_threshold, self.auto_link_threshold)

@@ -41,7 +41,7 @@ from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.runtime import Runtime
 from integration_core.storage import DocumentStore, Filter
 from integration_core.storage.concurrency import get_or_none, update_document
-from integration_core.sync import FieldConflict, Policy, Side, resolve
+from integration_core.sync import FieldConflict, Policy, Resolution, Side, resolve
 from integration_core.sync.echo import is_echo, is_replay
 from integration_core.sync.tombstones import (
     DELETED_FIELD,
@@ -235,6 +235,7 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
         return
     entity_id = deterministic_id("entity", tenant, connection.id, change.external_id)
     found = get_or_none(store, Entity.container, tenant, entity_id)
+    fresh = found is None
     if found is not None:
         # A crash after this write and before the link: the redelivery finds its own entity.
         entity = Entity.from_document(found)
@@ -259,7 +260,7 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
             sources=dict.fromkeys(canonical, connection.id),
             field_modified_at=dict.fromkeys(canonical, change.modified_at),
             modified_at=change.modified_at,
-            blocking_keys=context.matcher.blocking_keys(canonical),
+            blocking_keys=verdict.keys,
             held_for_review=verdict.decision is Decision.REVIEW,
         )
         try:
@@ -277,7 +278,7 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
             )
     # Pushes first, the link last: the link marks the change as applied, so a crash in
     # between re-runs this (and repeated pushes are dropped as duplicates).
-    _enqueue_pushes(context, entity, incoming=canonical)
+    _enqueue_pushes(context, entity, incoming=canonical, fresh=fresh)
     store.upsert(Link.container, _new_link(context, change, canonical, entity.id).to_document())
     context.tally.created += 1
 
@@ -456,10 +457,18 @@ def _decide(
             "values": resolution.values,
             "sources": resolution.sources,
             "field_modified_at": {k: v for k, v in times.items() if k in resolution.values},
-            "blocking_keys": context.matcher.blocking_keys(resolution.values),
+            "blocking_keys": _keys_after(context.matcher, entity, resolution),
             "modified_at": max(entity.modified_at, change.modified_at),
         }
     )
+
+
+def _keys_after(matcher: Matcher, entity: Entity, resolution: Resolution) -> list[str]:
+    """The entity's blocking keys after a merge, recomputed only when a key field changed."""
+    key_fields = matcher.key_fields
+    if key_fields is not None and not key_fields & resolution.applied and entity.blocking_keys:
+        return entity.blocking_keys
+    return matcher.blocking_keys(resolution.values)
 
 
 def _pending(verdict: DeleteDecision) -> bool:
@@ -563,23 +572,33 @@ def _relink(context: _Context, link: Link, change: Change, *, base: dict[str, An
 
 
 def _enqueue_pushes(
-    context: _Context, entity: Entity, *, incoming: Mapping[str, Any], to_source: bool = True
+    context: _Context,
+    entity: Entity,
+    *,
+    incoming: Mapping[str, Any],
+    to_source: bool = True,
+    fresh: bool = False,
 ) -> None:
     """Tell every system linked to or targeted for this entity; outbound skips no-ops.
 
-    The source itself hears back only when the merge gave it values it does not have.
+    The source itself hears back only when the merge gave it values it does not have. A
+    `fresh` entity (created by this very change) has no links yet to look up.
     """
     if entity.archived or entity.held_for_review:
         return  # archived: no longer synced; held: waits for a duplicate decision
     source = context.connection.id
-    linked = {
-        document["connectionId"]
-        for document in context.rt.store.query(
-            Link.container,
-            partition_key=entity.tenant_id,
-            filters=[Filter("entityId", "=", entity.id)],
-        )
-    }
+    linked = (
+        set()
+        if fresh
+        else {
+            document["connectionId"]
+            for document in context.rt.store.query(
+                Link.container,
+                partition_key=entity.tenant_id,
+                filters=[Filter("entityId", "=", entity.id)],
+            )
+        }
+    )
     targets = (linked | set(context.task.target_connection_ids)) - {source}
     mapped = set(context.field_map.fields)
     source_view = {f: entity.values[f] for f in mapped if f in entity.values}

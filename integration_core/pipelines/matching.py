@@ -51,6 +51,7 @@ MAX_CANDIDATES = 50
 @dataclass(frozen=True)
 class Verdict:
     decision: Decision
+    keys: list[str]  # the record's blocking keys, to store with its entity
     match: Match | None = None
 
 
@@ -84,7 +85,7 @@ def find_twin(
 ) -> Verdict:
     keys = matcher.blocking_keys(values)
     if not keys:
-        return Verdict(Decision.NEW)
+        return Verdict(Decision.NEW, keys)
     found = rt.store.query(
         Entity.container,
         partition_key=tenant_id,
@@ -97,13 +98,13 @@ def find_twin(
     )
     candidates = {d["id"]: d for d in found if d["id"] != entity_id}
     if not candidates:
-        return Verdict(Decision.NEW)
+        return Verdict(Decision.NEW, keys)
     for excluded in _already_linked(rt, tenant_id, connection_id, list(candidates)):
         candidates.pop(excluded, None)  # a different record of the same system
     for excluded in _rejected(rt, tenant_id, entity_id, list(candidates)):
         candidates.pop(excluded, None)
     if not candidates:
-        return Verdict(Decision.NEW)
+        return Verdict(Decision.NEW, keys)
     matcher.index([{**d["values"], "id": d["id"]} for d in candidates.values()])
     try:
         matches = matcher.match({**values, "id": entity_id}, limit=1)
@@ -111,8 +112,8 @@ def find_twin(
         for candidate_id in candidates:
             matcher.remove(candidate_id)
     if not matches:
-        return Verdict(Decision.NEW)
-    return Verdict(matcher.decide(matches[0]), matches[0])
+        return Verdict(Decision.NEW, keys)
+    return Verdict(matcher.decide(matches[0]), keys, matches[0])
 
 
 def _already_linked(

@@ -90,6 +90,9 @@ class SqliteDocumentStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             for statement in _SCHEMA:
                 self._conn.execute(statement)
+            self._array_containers = {
+                row[0] for row in self._conn.execute("SELECT DISTINCT container FROM array_values")
+            }
 
     def close(self) -> None:
         self._conn.close()
@@ -241,6 +244,10 @@ class SqliteDocumentStore:
 
     def _index_arrays(self, container: str, body: Mapping[str, Any]) -> None:
         key = (container, body[PARTITION_KEY], body["id"])
+        has_arrays = any(isinstance(body.get(f), list) for f in INDEXED_ARRAY_FIELDS)
+        if not has_arrays and container not in self._array_containers:
+            return  # nothing indexed in this container: nothing stale to remove either
+        self._array_containers.add(container)
         self._conn.execute("DELETE FROM array_values WHERE container=? AND pk=? AND id=?", key)
         rows: list[tuple[str, ...]] = []
         for field in INDEXED_ARRAY_FIELDS:

@@ -125,3 +125,19 @@ def test_different_people_are_not_matched(world: World) -> None:
     world.sync()
     assert len(world.live_entities()) == 2
     assert list_duplicates(world.rt, "t1") == []
+
+
+def test_blocking_keys_follow_key_field_edits_only(world: World) -> None:
+    record = world.crm.create("contacts", GRACE)
+    world.sync()
+    (entity,) = world.live_entities()
+    before = entity.blocking_keys
+    assert "email:grace.hopper@example.com" in before
+    world.crm.update("contacts", record.id, {"jobtitle": "Commodore"})  # not a key field
+    world.sync()
+    assert world.live_entities()[0].blocking_keys == before
+    world.crm.update("contacts", record.id, {"email": "amazing.grace@example.com"})
+    world.sync()
+    keys = world.live_entities()[0].blocking_keys
+    assert "email:amazing.grace@example.com" in keys
+    assert "email:grace.hopper@example.com" not in keys
