@@ -21,6 +21,7 @@ from integration_core.models import (
     Link,
     deterministic_id,
 )
+from integration_core.pipelines._private import oldest_first
 from integration_core.pipelines.pushes import push_message
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
@@ -102,14 +103,7 @@ def pending_fields(rt: Runtime, tenant_id: str, entity_id: str, connection_id: s
 def list_conflicts(
     rt: Runtime, tenant_id: str, *, status: ConflictStatus | None = ConflictStatus.PENDING
 ) -> list[Conflict]:
-    filters = [Filter("status", "=", status.value)] if status is not None else []
-    documents = rt.store.query(
-        Conflict.container,
-        partition_key=tenant_id,
-        filters=filters,
-        order_by=[("createdAt", False)],
-    )
-    return [Conflict.from_document(document) for document in documents]
+    return oldest_first(rt.store, Conflict, tenant_id, status=status)
 
 
 def decide_conflict(

@@ -93,31 +93,31 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
     if connection.status is not ConnectionStatus.ACTIVE:
         tally.errors.append(f"connection {connection.id} is {connection.status}; nothing read")
         return record_result(rt.store, message, tally, direction="inbound", task_id=task.id)
-    adapter = rt.connectors.adapter_for(connection)
-    context = _Context(
-        rt=rt,
-        message=message,
-        task=task,
-        connection=connection,
-        field_map=adapter.field_map(task.entity_type),
-        policy=Policy.from_dict(task.policy),
-        matcher=matcher_for(task),
-        tally=tally,
-    )
-    try:
-        if message.kind is MessageKind.PULL:
-            _pull(context, adapter)
-        elif message.kind is MessageKind.WEBHOOK:
-            changes = [Change.model_validate(raw) for raw in message.payload.get("changes", [])]
-            _apply_page(context, changes)
-        else:
-            raise PermanentError(f"inbound cannot handle {message.kind} messages")
-    except RetryableError as err:
-        if err.retry_after is None:
-            raise
-        # Pages applied so far are committed (cursor); the follow-up resumes after them.
-        later = reschedule(rt, INBOUND_QUEUE, message, err)
-        tally.errors.append(f"throttled: continues as {later.message_id}")
+    with rt.connectors.adapter_for(connection) as adapter:
+        context = _Context(
+            rt=rt,
+            message=message,
+            task=task,
+            connection=connection,
+            field_map=adapter.field_map(task.entity_type),
+            policy=Policy.from_dict(task.policy),
+            matcher=matcher_for(task),
+            tally=tally,
+        )
+        try:
+            if message.kind is MessageKind.PULL:
+                _pull(context, adapter)
+            elif message.kind is MessageKind.WEBHOOK:
+                raw_changes = message.payload.get("changes", [])
+                _apply_page(context, [Change.model_validate(raw) for raw in raw_changes])
+            else:
+                raise PermanentError(f"inbound cannot handle {message.kind} messages")
+        except RetryableError as err:
+            if err.retry_after is None:
+                raise
+            # Pages applied so far are committed (cursor); the follow-up resumes after them.
+            later = reschedule(rt, INBOUND_QUEUE, message, err)
+            tally.errors.append(f"throttled: continues as {later.message_id}")
     return record_result(rt.store, message, tally, direction="inbound", task_id=task.id)
 
 

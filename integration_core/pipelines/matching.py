@@ -25,6 +25,7 @@ from integration_core.models import (
     Link,
     SyncTask,
 )
+from integration_core.pipelines._private import oldest_first
 from integration_core.pipelines.pushes import push_message
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
@@ -190,14 +191,7 @@ def awaits_duplicate_review(rt: Runtime, entity: Entity, connection_id: str) -> 
 def list_duplicates(
     rt: Runtime, tenant_id: str, *, status: DuplicateStatus | None = DuplicateStatus.PENDING
 ) -> list[DuplicateCandidate]:
-    filters = [Filter("status", "=", status.value)] if status is not None else []
-    documents = rt.store.query(
-        DuplicateCandidate.container,
-        partition_key=tenant_id,
-        filters=filters,
-        order_by=[("createdAt", False)],
-    )
-    return [DuplicateCandidate.from_document(document) for document in documents]
+    return oldest_first(rt.store, DuplicateCandidate, tenant_id, status=status)
 
 
 def decide_duplicate(

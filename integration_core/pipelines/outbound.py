@@ -66,15 +66,15 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         tally.errors.append(f"connection {connection.id} is {connection.status}; nothing sent")
         return record_result(rt.store, message, tally, direction="outbound", task_id=None)
     entity = Entity.from_document(rt.store.get(Entity.container, tenant, entity_id))
-    adapter = rt.connectors.adapter_for(connection)
     link = _find_link(rt, tenant, entity.id, connection.id)
-    try:
-        _push(rt, message, adapter, entity, link, tally)
-    except RetryableError as err:
-        if err.retry_after is None:
-            raise
-        later = reschedule(rt, OUTBOUND_QUEUE, message, err)
-        tally.errors.append(f"throttled: continues as {later.message_id}")
+    with rt.connectors.adapter_for(connection) as adapter:
+        try:
+            _push(rt, message, adapter, entity, link, tally)
+        except RetryableError as err:
+            if err.retry_after is None:
+                raise
+            later = reschedule(rt, OUTBOUND_QUEUE, message, err)
+            tally.errors.append(f"throttled: continues as {later.message_id}")
     return record_result(rt.store, message, tally, direction="outbound", task_id=None)
 
 
