@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,20 +15,6 @@ from tests.harness.oauth_server import OAuthServer
 from tests.unit.credentials.support import CONNECTION, TENANT, Stack, get_resource
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def server() -> Iterator[OAuthServer]:
-    with OAuthServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    s = Stack(tmp_path, LocalSecretStore.generate_key())
-    s.seed_connection()
-    yield s
-    s.close()
 
 
 def test_auth_for_sends_the_current_token(server: OAuthServer, stack: Stack) -> None:

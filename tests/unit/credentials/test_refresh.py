@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,20 +23,6 @@ from tests.harness.oauth_server import OAuthServer
 from tests.unit.credentials.support import CONNECTION, TENANT, Stack
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def server() -> Iterator[OAuthServer]:
-    with OAuthServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    s = Stack(tmp_path, LocalSecretStore.generate_key())
-    s.seed_connection()
-    yield s
-    s.close()
 
 
 def _payload(stack: Stack, credential_id: str) -> OAuth2AuthorizationCode:
