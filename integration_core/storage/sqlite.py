@@ -23,14 +23,10 @@ from integration_core.storage.base import ETAG, PARTITION_KEY, Filter
 
 __all__ = ["SqliteDocumentStore", "INDEXED_FIELDS", "INDEXED_ARRAY_FIELDS"]
 
-INDEXED_FIELDS = (
-    "entityId",
-    "connectionId",
-    "entityType",
-    "status",
-    "nextDueAt",
-    "candidateEntityId",
-)
+# Only selective fields: with an index on a low-cardinality field too (connection, type,
+# status), SQLite may pick it and scan every link of a connection for each record.
+INDEXED_FIELDS = ("entityId", "candidateEntityId", "nextDueAt")
+_COLUMNS = {"id": "id", PARTITION_KEY: "pk"}
 INDEXED_ARRAY_FIELDS = ("blockingKeys",)
 
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -73,6 +69,8 @@ def _extract(field: str) -> str:
     """The SQL for a field's value. The path is written literally (after validation) so
     that SQLite can match it to an expression index, which a bound parameter cannot.
     """
+    if field in _COLUMNS:
+        return _COLUMNS[field]
     if not _FIELD.match(field):
         raise ValueError(f"not a valid field name: {field!r}")
     return f"json_extract(body, '$.{field}')"
