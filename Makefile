@@ -3,18 +3,26 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+STAMP := $(VENV)/.installed-dev
 
 .PHONY: demo test unit lint typecheck stack-start stack-stop bench clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+# The demo needs only the app's own dependencies; tests and benchmarks add the dev extra.
+$(RUNTIME): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(RUNTIME) $(STAMP)
 
 # The embedded demo: SQLite store, in-process queue, sandbox systems. No cloud, no emulators.
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(PY) -m integration_core demo
 
 # Everything: starts Azurite, the Cosmos emulator and Redis (reusing one on 6379), runs the
