@@ -33,9 +33,9 @@ test: $(STAMP)
 	status=0; $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
 	[ $$was_up = 1 ] || infra/local/stack.sh stop; exit $$status
 
-# The fast lane: no services.
+# The fast lane: no services, no slow tests.
 unit: $(STAMP)
-	LOCKSTEP_SKIP_SERVICES=1 $(PY) -m pytest -m unit $(PYTEST_ARGS)
+	LOCKSTEP_SKIP_SERVICES=1 $(PY) -m pytest -m "unit and not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
