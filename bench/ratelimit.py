@@ -23,7 +23,6 @@ import statistics
 import sys
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,8 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from integration_core.ratelimit import Limit, RateLimiter  # noqa: E402
-from integration_core.ratelimit._lua import exact_times_us  # noqa: E402
 from tests.harness.redis_server import RedisServer, redis_url  # noqa: E402
+from tests.harness.sliding_window import admission_times, exact_replay, max_in_window  # noqa: E402
 
 LIMIT, WINDOW = 50, 1.0
 
@@ -112,34 +111,6 @@ def throughput(url: str, prefix: str, rounds: int, n: int) -> dict[str, float]:
         "acquire3_refused": refused,
         "refused_in_check": refused_check,
     }
-
-
-def admission_times(client: redis.Redis, key: str) -> list[float]:
-    """Server times (s) of every unit stored in an exact window (layout: see ratelimit._lua)."""
-    raw = client.get(key)
-    return [t / 1e6 for t in exact_times_us(raw)] if raw else []
-
-
-def max_in_window(times: list[float], window: float) -> int:
-    best, lo = 0, 0
-    ordered = sorted(times)
-    for hi, t in enumerate(ordered):
-        while ordered[lo] <= t - window:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
-
-
-def exact_replay(attempts: list[float], limit: int, window: float) -> int:
-    admitted: deque[float] = deque()
-    count = 0
-    for t in sorted(attempts):
-        while admitted and admitted[0] <= t - window:
-            admitted.popleft()
-        if len(admitted) < limit:
-            admitted.append(t)
-            count += 1
-    return count
 
 
 def _hammer(url: str, prefix: str, seconds: float, barrier: Any, out: Any) -> None:

@@ -9,7 +9,6 @@ import pytest
 import redis
 
 from integration_core.ratelimit import RateLimiter
-from integration_core.ratelimit._lua import exact_times_us
 from integration_core.ratelimit.limiter import LimiterOptions
 
 
@@ -40,19 +39,3 @@ def make_limiter(redis_server_url: str, prefix: str) -> Iterator[LimiterFactory]
     yield make
     for limiter in made:
         limiter.close()
-
-
-def admission_times(client: redis.Redis, key: str) -> list[float]:
-    """Server times (s) of the units an exact window holds (layout in ratelimit._lua)."""
-    raw = client.get(key)
-    return [t / 1e6 for t in exact_times_us(raw)] if raw else []
-
-
-def max_in_window(times: list[float], window: float) -> int:
-    ordered = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(ordered):
-        while ordered[lo] <= t - window:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best

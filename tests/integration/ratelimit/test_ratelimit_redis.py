@@ -6,14 +6,14 @@ import multiprocessing
 import random
 import threading
 import time
-from collections import deque
 from typing import Any
 
 import pytest
 import redis
 
 from integration_core.ratelimit import Limit, RateLimiter
-from tests.integration.ratelimit.conftest import LimiterFactory, admission_times, max_in_window
+from tests.harness.sliding_window import admission_times, exact_replay, max_in_window
+from tests.integration.ratelimit.conftest import LimiterFactory
 
 pytestmark = pytest.mark.integration
 
@@ -22,18 +22,6 @@ AUDIT = Limit("audit", 5000, 600.0, integration="")  # records every admission's
 
 def audit_key(prefix: str) -> str:
     return f"{prefix}:audit:600000000:x"
-
-
-def exact_replay(attempts: list[float], limit: int, window: float) -> int:
-    kept: deque[float] = deque()
-    admitted = 0
-    for t in sorted(attempts):
-        while kept and kept[0] <= t - window:
-            kept.popleft()
-        if len(kept) < limit:
-            kept.append(t)
-            admitted += 1
-    return admitted
 
 
 def test_threads_admit_at_most_max_in_any_window(
