@@ -13,16 +13,14 @@ from typing import Any
 
 from integration_core.clock import to_iso, utcnow
 from integration_core.errors import ConflictError, PermanentError
-from integration_core.messaging import OUTBOUND_QUEUE
 from integration_core.models import (
     Conflict,
     ConflictStatus,
     Entity,
-    Link,
     deterministic_id,
 )
 from integration_core.pipelines._private import oldest_first
-from integration_core.pipelines.pushes import push_message
+from integration_core.pipelines.pushes import push_everywhere
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.storage.concurrency import update_document
@@ -155,23 +153,6 @@ def decide_conflict(
 
     decided = update_document(rt.store, Conflict.container, tenant_id, conflict_id, close)
     assert decided is not None
-    _propagate(rt, tenant_id, conflict.entity_id, conflict_id)
+    entity = Entity.from_document(rt.store.get(Entity.container, tenant_id, conflict.entity_id))
+    push_everywhere(rt, entity, generation=conflict_id)
     return Conflict.from_document(decided)
-
-
-def _propagate(rt: Runtime, tenant_id: str, entity_id: str, conflict_id: str) -> None:
-    entity = Entity.from_document(rt.store.get(Entity.container, tenant_id, entity_id))
-    links = rt.store.query(
-        Link.container, partition_key=tenant_id, filters=[Filter("entityId", "=", entity_id)]
-    )
-    for connection_id in sorted({document["connectionId"] for document in links}):
-        rt.queue.send(
-            OUTBOUND_QUEUE,
-            push_message(
-                tenant_id,
-                entity,
-                connection_id,
-                correlation_id=conflict_id,
-                generation=conflict_id,
-            ),
-        )

@@ -17,7 +17,6 @@ from typing import Any
 from integration_core.clock import to_iso, utcnow
 from integration_core.dedup import Decision, Match, Matcher
 from integration_core.errors import ConfigurationError, ConflictError, PermanentError
-from integration_core.messaging import OUTBOUND_QUEUE
 from integration_core.models import (
     DuplicateCandidate,
     DuplicateStatus,
@@ -26,7 +25,7 @@ from integration_core.models import (
     SyncTask,
 )
 from integration_core.pipelines._private import oldest_first
-from integration_core.pipelines.pushes import push_message
+from integration_core.pipelines.pushes import push_everywhere
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.storage.concurrency import update_document
@@ -212,13 +211,13 @@ def decide_duplicate(
 
     closed = update_document(rt.store, DuplicateCandidate.container, tenant_id, candidate_id, close)
     assert closed is not None
-    _push_everywhere(rt, survivor, candidate.target_connection_ids, candidate_id)
+    push_everywhere(rt, survivor, targets=candidate.target_connection_ids, generation=candidate_id)
     if not same:
         # Its create in the reviewed record's system was held back for the review.
         other = Entity.from_document(
             rt.store.get(Entity.container, tenant_id, candidate.candidate_entity_id)
         )
-        _push_everywhere(rt, other, [candidate.connection_id], candidate_id)
+        push_everywhere(rt, other, targets=[candidate.connection_id], generation=candidate_id)
     return DuplicateCandidate.from_document(closed)
 
 
@@ -292,21 +291,3 @@ def _merge(rt: Runtime, candidate: DuplicateCandidate) -> Entity:
 
     update_document(rt.store, Entity.container, tenant, held.id, retire)
     return Entity.from_document(stored)
-
-
-def _push_everywhere(rt: Runtime, entity: Entity, targets: list[str], generation: str) -> None:
-    linked = {
-        document["connectionId"]
-        for document in rt.store.query(
-            Link.container,
-            partition_key=entity.tenant_id,
-            filters=[Filter("entityId", "=", entity.id)],
-        )
-    }
-    for target in sorted(linked | set(targets)):
-        rt.queue.send(
-            OUTBOUND_QUEUE,
-            push_message(
-                entity.tenant_id, entity, target, correlation_id=generation, generation=generation
-            ),
-        )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from integration_core.clock import to_iso
-from integration_core.models import Entity, MessageKind, SyncMessage, deterministic_id
+from integration_core.messaging import OUTBOUND_QUEUE
+from integration_core.models import Entity, Link, MessageKind, SyncMessage, deterministic_id
+from integration_core.runtime import Runtime
+from integration_core.storage import Filter
 from integration_core.sync.echo import values_hash
 
-__all__ = ["push_message"]
+__all__ = ["push_message", "push_everywhere"]
 
 
 def push_message(
@@ -44,3 +49,24 @@ def push_message(
             "generation": generation,
         },
     )
+
+
+def push_everywhere(
+    rt: Runtime, entity: Entity, *, targets: Sequence[str] = (), generation: str
+) -> None:
+    """Push `entity` to every system linked to it and to `targets`, after a decision."""
+    linked = {
+        document["connectionId"]
+        for document in rt.store.query(
+            Link.container,
+            partition_key=entity.tenant_id,
+            filters=[Filter("entityId", "=", entity.id)],
+        )
+    }
+    for target in sorted(linked | set(targets)):
+        rt.queue.send(
+            OUTBOUND_QUEUE,
+            push_message(
+                entity.tenant_id, entity, target, correlation_id=generation, generation=generation
+            ),
+        )
