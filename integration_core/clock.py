@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 __all__ = ["utcnow", "to_iso", "from_iso"]
 
@@ -11,6 +12,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Cached: every stored document serializes its times, and an entity repeats one time in
+# each field's modification stamp. Equal instants give equal strings, so equality is the key.
+@lru_cache(maxsize=4096)
 def to_iso(value: datetime) -> str:
     """ISO-8601 in UTC with microseconds, so strings sort in time order."""
     if value.tzinfo is None:

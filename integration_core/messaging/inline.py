@@ -23,7 +23,7 @@ __all__ = ["InlineMessageQueue"]
 @dataclass
 class _Entry:
     sequence: int
-    message: SyncMessage
+    body: str  # the message as JSON, as a cloud queue holds it: later edits cannot reach it
     visible_at: float
     dequeue_count: int = 0
     lease: int = 0
@@ -60,7 +60,7 @@ class InlineMessageQueue:
             entries = self._queues.setdefault(queue, {})
             entries[sequence] = _Entry(
                 sequence=sequence,
-                message=message.model_copy(deep=True),
+                body=message.model_dump_json(),
                 visible_at=self._clock() + delay_seconds,
             )
 
@@ -84,7 +84,7 @@ class InlineMessageQueue:
                 received.append(
                     ReceivedMessage(
                         queue=queue,
-                        message=entry.message.model_copy(deep=True),
+                        message=SyncMessage.model_validate_json(entry.body),
                         dequeue_count=entry.dequeue_count,
                         receipt=_Receipt(entry.sequence, entry.lease),
                     )

@@ -8,6 +8,7 @@ lookups would scan every document of a container for every record synced.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -41,17 +42,18 @@ _SCHEMA = [
         PRIMARY KEY (container, pk, id)
     )
     """,
+    # One row per (array element, document): the element as a 63-bit digest of (container,
+    # field, value), the document by rowid. Two small integer B-trees instead of text ones:
+    # at 100,000 entities with 14 keys each, a write costs a quarter of what text rows did.
     """
-    CREATE TABLE IF NOT EXISTS array_values (
-        container TEXT NOT NULL,
-        pk TEXT NOT NULL,
-        id TEXT NOT NULL,
-        field TEXT NOT NULL,
-        value TEXT NOT NULL
-    )
+    CREATE TABLE IF NOT EXISTS array_keys (
+        digest INTEGER NOT NULL,
+        doc INTEGER NOT NULL,
+        PRIMARY KEY (digest, doc)
+    ) WITHOUT ROWID
     """,
-    "CREATE INDEX IF NOT EXISTS array_values_lookup ON array_values (container, field, value, pk)",
-    "CREATE INDEX IF NOT EXISTS array_values_owner ON array_values (container, pk, id)",
+    "CREATE INDEX IF NOT EXISTS array_keys_doc ON array_keys (doc)",
+    "CREATE TABLE IF NOT EXISTS array_containers (container TEXT PRIMARY KEY) WITHOUT ROWID",
     *(
         f"CREATE INDEX IF NOT EXISTS documents_{field}"
         f" ON documents (container, json_extract(body, '$.{field}'))"
@@ -59,6 +61,29 @@ _SCHEMA = [
     ),
 ]
 _SQL_OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def _digest(container: str, field: str, value: Any) -> int:
+    """A stable signed 64-bit digest of an array element (SQLite's INTEGER range)."""
+    text = f"{container}\x1f{field}\x1f{value}".encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big", signed=True)
+
+
+def _lookup(values: Any) -> set[Any] | list[Any]:
+    try:
+        return set(values)
+    except TypeError:  # unhashable elements (objects): compare one by one
+        return list(values)
+
+
+def _contains_any(document: Mapping[str, Any], field: str, wanted: set[Any] | list[Any]) -> bool:
+    held = document.get(field)
+    if not isinstance(held, list):
+        return False
+    try:
+        return any(value in wanted for value in held)
+    except TypeError:  # an unhashable element looked up in a set
+        return any(value in list(wanted) for value in held)
 
 
 def _new_etag() -> str:
@@ -86,11 +111,27 @@ class SqliteDocumentStore:
         self._lock = threading.RLock()
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
+            legacy = self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='array_values'"
+            ).fetchone()
             for statement in _SCHEMA:
                 self._conn.execute(statement)
             self._array_containers = {
-                row[0] for row in self._conn.execute("SELECT DISTINCT container FROM array_values")
+                row[0] for row in self._conn.execute("SELECT container FROM array_containers")
             }
+            if legacy:
+                self._migrate_array_values()
+
+    def _migrate_array_values(self) -> None:
+        """Index arrays of a store written by an earlier version (text side table)."""
+        with self._transaction():
+            rows = self._conn.execute(
+                "SELECT DISTINCT d.rowid, d.container, d.body FROM documents d"
+                " JOIN array_values a ON a.container=d.container AND a.pk=d.pk AND a.id=d.id"
+            ).fetchall()
+            for rowid, container, body in rows:
+                self._index_arrays(container, rowid, json.loads(body))
+            self._conn.execute("DROP TABLE array_values")
 
     def close(self) -> None:
         self._conn.close()
@@ -114,13 +155,13 @@ class SqliteDocumentStore:
         body = self._stamp(document)
         with self._lock, self._transaction():
             try:
-                self._conn.execute(
+                rowid = self._conn.execute(
                     "INSERT INTO documents (container, pk, id, etag, body) VALUES (?,?,?,?,?)",
                     (container, body[PARTITION_KEY], body["id"], body[ETAG], json.dumps(body)),
-                )
+                ).lastrowid
             except sqlite3.IntegrityError as err:
                 raise ConflictError(f"{container}/{body['id']} already exists") from err
-            self._index_arrays(container, body)
+            self._index_arrays(container, rowid, body, fresh=True)
         return body
 
     def upsert(
@@ -130,22 +171,25 @@ class SqliteDocumentStore:
         key = (container, body[PARTITION_KEY], body["id"])
         with self._lock, self._transaction():
             if if_match is None:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO documents (container, pk, id, etag, body)"
-                    " VALUES (?,?,?,?,?)",
+                # An upsert, not INSERT OR REPLACE: the row keeps its rowid (array keys
+                # refer to it).
+                row = self._conn.execute(
+                    "INSERT INTO documents (container, pk, id, etag, body) VALUES (?,?,?,?,?)"
+                    " ON CONFLICT (container, pk, id)"
+                    " DO UPDATE SET etag=excluded.etag, body=excluded.body RETURNING rowid",
                     (*key, body[ETAG], json.dumps(body)),
-                )
+                ).fetchone()
             else:
-                updated = self._conn.execute(
+                row = self._conn.execute(
                     "UPDATE documents SET etag=?, body=? WHERE container=? AND pk=? AND id=?"
-                    " AND etag=?",
+                    " AND etag=? RETURNING rowid",
                     (body[ETAG], json.dumps(body), *key, if_match),
-                ).rowcount
-                if updated == 0:
+                ).fetchone()
+                if row is None:
                     raise PreconditionFailedError(
                         f"{container}/{body['id']} changed since {if_match}"
                     )
-            self._index_arrays(container, body)
+            self._index_arrays(container, row[0], body)
         return body
 
     def delete(
@@ -157,13 +201,10 @@ class SqliteDocumentStore:
             sql += " AND etag=?"
             params += (if_match,)
         with self._lock, self._transaction():
-            deleted = self._conn.execute(sql, params).rowcount
-            if deleted:
-                self._conn.execute(
-                    "DELETE FROM array_values WHERE container=? AND pk=? AND id=?",
-                    (container, partition_key, id),
-                )
-        if deleted == 0:
+            row = self._conn.execute(sql + " RETURNING rowid", params).fetchone()
+            if row is not None and container in self._array_containers:
+                self._conn.execute("DELETE FROM array_keys WHERE doc=?", row)
+        if row is None:
             self.get(container, partition_key, id)  # raises NotFoundError when absent
             raise PreconditionFailedError(f"{container}/{id} changed since {if_match}")
 
@@ -176,16 +217,18 @@ class SqliteDocumentStore:
         order_by: Sequence[tuple[str, bool]] = (),
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        sql = ["SELECT body FROM documents WHERE container=?"]
-        params: list[Any] = [container]
-        if partition_key is not None:
-            sql.append("AND pk=?")
-            params.append(partition_key)
         # An indexed array filter is the most selective: keep the planner on it (a unary
-        # "+" stops SQLite from choosing a scalar field's expression index instead).
+        # "+" stops SQLite from choosing the primary key or a scalar field's expression
+        # index instead, which would scan the whole partition).
         by_array = any(
             f.op == "array_contains_any" and f.field in INDEXED_ARRAY_FIELDS for f in filters
         )
+        plus = "+" if by_array else ""
+        sql = [f"SELECT body FROM documents WHERE {plus}container=?"]  # noqa: S608 (constant)
+        params: list[Any] = [container]
+        if partition_key is not None:
+            sql.append(f"AND {plus}pk=?")
+            params.append(partition_key)
         for condition in filters:
             clause, values = self._clause(
                 container, partition_key, condition, scalar_index=not by_array
@@ -202,7 +245,23 @@ class SqliteDocumentStore:
             params.append(limit)
         with self._lock:
             rows = self._conn.execute(" ".join(sql), params).fetchall()
-        return [json.loads(row[0]) for row in rows]
+        found = [json.loads(row[0]) for row in rows]
+        if not by_array:
+            return found
+        # Array keys are digests: drop the (astronomically rare) document that only shares
+        # a digest, and should one fill a LIMIT slot, ask again without the limit.
+        checks = [
+            (f.field, _lookup(f.value))
+            for f in filters
+            if f.op == "array_contains_any" and f.field in INDEXED_ARRAY_FIELDS
+        ]
+        exact = [d for d in found if all(_contains_any(d, f, wanted) for f, wanted in checks)]
+        if len(exact) < len(found) and limit is not None and len(found) == limit:
+            unlimited = self.query(
+                container, partition_key=partition_key, filters=filters, order_by=order_by
+            )
+            return unlimited[:limit]
+        return exact
 
     @staticmethod
     def _clause(
@@ -226,12 +285,10 @@ class SqliteDocumentStore:
             return f"{field} IN ({marks})", values
         if condition.op == "array_contains_any":
             if condition.field in INDEXED_ARRAY_FIELDS:
-                scope = "" if partition_key is None else " AND pk=?"
-                scoped = [] if partition_key is None else [partition_key]
+                digests = [_digest(container, condition.field, value) for value in values]
                 return (
-                    "id IN (SELECT id FROM array_values WHERE container=? AND field=?"  # noqa: S608 (placeholders only)
-                    f" AND value IN ({marks}){scope})",
-                    [container, condition.field, *values, *scoped],
+                    f"rowid IN (SELECT doc FROM array_keys WHERE digest IN ({marks}))",  # noqa: S608 (placeholders only)
+                    digests,
                 )
             return (
                 f"EXISTS (SELECT 1 FROM json_each(body, '$.{condition.field}')"  # noqa: S608 (validated field)
@@ -240,23 +297,27 @@ class SqliteDocumentStore:
             )
         raise ValueError(f"unknown filter operator {condition.op!r}")
 
-    def _index_arrays(self, container: str, body: Mapping[str, Any]) -> None:
-        key = (container, body[PARTITION_KEY], body["id"])
-        has_arrays = any(isinstance(body.get(f), list) for f in INDEXED_ARRAY_FIELDS)
-        if not has_arrays and container not in self._array_containers:
+    def _index_arrays(
+        self, container: str, rowid: int | None, body: Mapping[str, Any], *, fresh: bool = False
+    ) -> None:
+        """Keep a document's array keys in step with its body (`fresh`: it has none yet)."""
+        arrays = {f: body[f] for f in INDEXED_ARRAY_FIELDS if isinstance(body.get(f), list)}
+        if not arrays and container not in self._array_containers:
             return  # nothing indexed in this container: nothing stale to remove either
-        self._array_containers.add(container)
-        self._conn.execute("DELETE FROM array_values WHERE container=? AND pk=? AND id=?", key)
-        rows: list[tuple[str, ...]] = []
-        for field in INDEXED_ARRAY_FIELDS:
-            values = body.get(field)
-            if isinstance(values, list):
-                rows.extend((*key, field, str(value)) for value in set(map(str, values)))
-        if rows:
-            self._conn.executemany(
-                "INSERT INTO array_values (container, pk, id, field, value) VALUES (?,?,?,?,?)",
-                rows,
+        if container not in self._array_containers:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO array_containers (container) VALUES (?)", (container,)
             )
+            self._array_containers.add(container)
+        if not fresh:
+            self._conn.execute("DELETE FROM array_keys WHERE doc=?", (rowid,))
+        rows = {
+            (_digest(container, field, value), rowid)
+            for field, values in arrays.items()
+            for value in values
+        }
+        if rows:
+            self._conn.executemany("INSERT INTO array_keys (digest, doc) VALUES (?,?)", rows)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._conn)
