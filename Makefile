@@ -51,9 +51,11 @@ stack-stop:
 	infra/local/stack.sh stop
 
 bench: $(STAMP)
-	infra/local/stack.sh start
-	$(PY) bench/sync.py; $(PY) bench/dedup.py; $(PY) bench/ratelimit.py
-	infra/local/stack.sh stop
+	@was_up=0; infra/local/stack.sh status >/dev/null 2>&1 && was_up=1; \
+	infra/local/stack.sh start; \
+	status=0; { $(PY) bench/sync.py && $(PY) -m bench.dedup && $(PY) bench/ratelimit.py; } \
+		|| status=$$?; \
+	[ $$was_up = 1 ] || infra/local/stack.sh stop; exit $$status
 
 clean:
 	rm -rf $(VENV) .local-stack .lockstep .pytest_cache .mypy_cache .ruff_cache

@@ -2,8 +2,9 @@
 
 Fields the pipelines filter on are indexed: scalar fields by expression indexes on
 `json_extract`, and array fields (an entity's blocking keys) through a side table of
-(field, value) rows kept in step with every write. Without them, matching and link
-lookups would scan every document of a container for every record synced.
+(digest of the element, document row) kept in step with every write; a lookup goes from
+the digests to the rows and then checks the elements themselves. Without these indexes,
+matching and link lookups would scan every document of a container for every record.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from integration_core.errors import ConflictError, NotFoundError, PreconditionFailedError
+from integration_core.errors import (
+    ConfigurationError,
+    ConflictError,
+    NotFoundError,
+    PreconditionFailedError,
+)
 from integration_core.storage.base import ETAG, PARTITION_KEY, Filter
 
 __all__ = ["SqliteDocumentStore", "INDEXED_FIELDS", "INDEXED_ARRAY_FIELDS"]
@@ -54,12 +60,18 @@ _SCHEMA = [
     """,
     "CREATE INDEX IF NOT EXISTS array_keys_doc ON array_keys (doc)",
     "CREATE TABLE IF NOT EXISTS array_containers (container TEXT PRIMARY KEY) WITHOUT ROWID",
+    # Partial: only documents that have the field (an entity has none of them), so most
+    # writes skip these indexes. A comparison on the field implies it is there, so SQLite
+    # still uses them for `=`, `IN`, `<`, ... (earlier versions indexed every document).
+    *(f"DROP INDEX IF EXISTS documents_{field}" for field in INDEXED_FIELDS),
     *(
-        f"CREATE INDEX IF NOT EXISTS documents_{field}"
+        f"CREATE INDEX IF NOT EXISTS documents_{field}_present"
         f" ON documents (container, json_extract(body, '$.{field}'))"
+        f" WHERE json_extract(body, '$.{field}') IS NOT NULL"
         for field in INDEXED_FIELDS
     ),
 ]
+_MIN_SQLITE = (3, 35, 0)
 _SQL_OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -105,6 +117,11 @@ class SqliteDocumentStore:
     """A DocumentStore in one SQLite file, or in memory with `path=":memory:"`."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
+        if sqlite3.sqlite_version_info < _MIN_SQLITE:
+            raise ConfigurationError(
+                f"the embedded store needs SQLite {'.'.join(map(str, _MIN_SQLITE))} or newer"
+                f" (UPSERT ... RETURNING); this Python has {sqlite3.sqlite_version}"
+            )
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from integration_core.errors import ConfigurationError
 from integration_core.storage import Filter
 from integration_core.storage import sqlite as sqlite_store
 from integration_core.storage.sqlite import SqliteDocumentStore
@@ -109,3 +110,33 @@ def test_an_array_lookup_reads_only_the_documents_it_finds() -> None:
     plan = " ".join(str(row) for row in store._conn.execute("EXPLAIN QUERY PLAN " + sql))
     assert "INTEGER PRIMARY KEY (rowid=?)" in plan
     assert "(container=? AND pk=?)" not in plan
+
+
+def test_an_sqlite_too_old_for_upsert_returning_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(ConfigurationError, match=r"SQLite 3\.35\.0 or newer.*3\.31\.1"):
+        SqliteDocumentStore(":memory:")
+
+
+@pytest.mark.parametrize(
+    ("container", "condition", "index"),
+    [
+        ("links", Filter("entityId", "=", "e1"), "documents_entityId_present"),
+        ("links", Filter("entityId", "in", ["e1", "e2"]), "documents_entityId_present"),
+        ("sync-tasks", Filter("nextDueAt", "<=", "2026-01-01"), "documents_nextDueAt_present"),
+    ],
+)
+def test_lookups_by_a_selective_field_use_its_partial_index(
+    container: str, condition: Filter, index: str
+) -> None:
+    """The indexes hold only documents that have the field; comparisons still use them."""
+    store = SqliteDocumentStore(":memory:")
+    traced: list[str] = []
+    store._conn.set_trace_callback(traced.append)
+    store.query(container, partition_key="t1", filters=[Filter("kind", "=", "x"), condition])
+    (sql,) = [line for line in traced if line.startswith("SELECT body")]
+    plan = " ".join(str(row) for row in store._conn.execute("EXPLAIN QUERY PLAN " + sql))
+    assert index in plan
