@@ -76,7 +76,7 @@ def test_elements_compare_as_stored_values_not_as_text() -> None:
     assert _ids(store.query(C, filters=_any_of("1"))) == ["text"]
 
 
-def test_a_store_written_by_the_earlier_text_index_is_migrated(tmp_path: Path) -> None:
+def test_a_store_written_by_an_earlier_version_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     old = sqlite3.connect(path)
     old.executescript(
@@ -88,6 +88,7 @@ def test_a_store_written_by_the_earlier_text_index_is_migrated(tmp_path: Path) -
         INSERT INTO documents VALUES ('entities', 't1', 'a', '"e1"',
             '{"id": "a", "tenantId": "t1", "_etag": "\\"e1\\"", "blockingKeys": ["email:a"]}');
         INSERT INTO array_values VALUES ('entities', 't1', 'a', 'blockingKeys', 'email:a');
+        CREATE INDEX documents_entityId ON documents (container, json_extract(body, '$.entityId'));
         """
     )
     old.commit()
@@ -97,6 +98,8 @@ def test_a_store_written_by_the_earlier_text_index_is_migrated(tmp_path: Path) -
     assert _ids(store.query(C, partition_key="t1", filters=_any_of("email:a"))) == ["a"]
     tables = {row[0] for row in store._conn.execute("SELECT name FROM sqlite_master")}
     assert "array_values" not in tables
+    assert "documents_entityId" not in tables  # replaced by the partial index
+    assert "documents_entityId_present" in tables
     store.close()
 
 
