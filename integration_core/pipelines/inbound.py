@@ -218,6 +218,8 @@ def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) 
     ):
         # Already applied (a redelivery, an overlap re-read, an older reordered delivery)
         # or our own write coming back (echo): nothing new.
+        if link.last_message_id == context.message.message_id:
+            _resend_pushes(context, link, canonical)
         _relink(context, link, change, base=None)
         context.tally.unchanged += 1
         return
@@ -469,6 +471,17 @@ def _keys_after(matcher: Matcher, entity: Entity, resolution: Resolution) -> lis
     if key_fields is not None and not key_fields & resolution.applied and entity.blocking_keys:
         return entity.blocking_keys
     return matcher.blocking_keys(resolution.values)
+
+
+def _resend_pushes(context: _Context, link: Link, canonical: dict[str, Any]) -> None:
+    """This very message wrote the link and then failed: its pushes may not have gone out.
+
+    A twin's link is written before its pushes (so that they find it); for every other
+    path the pushes went first and sending them again is dropped as a duplicate.
+    """
+    found = get_or_none(context.rt.store, Entity.container, link.tenant_id, link.entity_id)
+    if found is not None:
+        _enqueue_pushes(context, Entity.from_document(found), incoming=canonical)
 
 
 def _pending(verdict: DeleteDecision) -> bool:

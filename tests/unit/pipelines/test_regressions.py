@@ -112,3 +112,26 @@ def test_a_late_create_delivered_after_its_tombstone_stays_deleted(merge: props.
     merge.drain()
     assert merge.live("beta") == []
     _settle_and_check(merge)
+
+
+def test_a_crash_after_a_twin_is_linked_loses_none_of_its_pushes(merge: props.World) -> None:
+    """The same person entered in both systems: the second is linked to the first's entity
+    (the link is written before the pushes, so a push to that system finds it). A crash
+    right after the link write must not cost the first system the second one's values.
+    """
+    merge.create("alpha", tagged=False)
+    twin = dict(merge.live("alpha")[0].properties, jobtitle="Director")  # entered later
+    merge.note_webhook("beta", merge.accounts["beta"].create("contacts", twin))
+    from_alpha, from_beta = merge.webhooks
+    merge.webhooks = [from_alpha]
+    merge.deliver_webhooks("deliver", 1, 0)
+    merge.deliver(INBOUND_QUEUE, 1, 0)  # alpha's record becomes the entity
+    merge.webhooks = [from_beta]
+    merge.deliver_webhooks("deliver", 1, 0)
+    merge.store.switch.arm(2, after=True)  # beta's title merged in, its link written: crash
+    merge.deliver(INBOUND_QUEUE, 1, 0)
+    assert merge.store.switch.fired == 1
+    assert {link.connection_id for link in merge.links()} == {"alpha", "beta"}
+    merge.drain()  # beta's webhook again: its change is applied already
+    assert merge.live("alpha")[0].properties["jobtitle"] == "Director"
+    _settle_and_check(merge)
