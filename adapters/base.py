@@ -53,6 +53,9 @@ class ChangePage:
 class WriteResult:
     external_id: str
     version: str
+    # True only when this call made the record. A create repeated with an idempotency key
+    # the provider has seen answers with the record the first call made (created False):
+    # it holds what that call sent, which may be older than what this one did.
     created: bool
 
 

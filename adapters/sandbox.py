@@ -101,9 +101,9 @@ class SandboxAdapter(BaseIntegrationAdapter):
                 "PATCH", f"{path}/{external_id}", json=body, headers=headers, what="update"
             )
         row = response.json()
-        return WriteResult(
-            external_id=row["id"], version=row["version"], created=external_id is None
-        )
+        # 201 for a record made now, 200 for the one an earlier call with this key made.
+        created = external_id is None and response.status_code == 201
+        return WriteResult(external_id=row["id"], version=row["version"], created=created)
 
     def delete(
         self, entity_type: str, external_id: str, *, expected_version: str | None = None

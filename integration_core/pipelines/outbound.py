@@ -114,7 +114,26 @@ def _push(
     if link is None:
         generation = str(message.payload.get("generation", ""))
         _create(rt, message, adapter, entity, values, generation, tally)
-        return
+    else:
+        _update(rt, message, adapter, entity, link, values, tally)
+
+
+def _update(
+    rt: Runtime,
+    message: SyncMessage,
+    adapter: BaseIntegrationAdapter,
+    entity: Entity,
+    link: Link,
+    values: dict[str, Any],
+    tally: Tally,
+) -> None:
+    """Send the entity's delete, or the fields that differ from what the target last had;
+    either only if the target still holds what we last saw there.
+    """
+    connection = adapter.connection
+    changed = {
+        f: values.get(f) for f in set(values) | set(link.base) if values.get(f) != link.base.get(f)
+    }
     try:
         if entity.deleted:
             adapter.delete(
@@ -123,15 +142,10 @@ def _push(
             retire_link(rt.store, link)
             tally.pushed += 1
             return
-        changed = {
-            f: values.get(f)
-            for f in set(values) | set(link.base)
-            if values.get(f) != link.base.get(f)
-        }
         written = adapter.write(
             entity.entity_type,
             link.external_id,
-            field_map.to_provider(changed),
+            adapter.field_map(entity.entity_type).to_provider(changed),
             expected_version=link.external_version,
         )
     except PreconditionFailedError as err:
@@ -194,7 +208,17 @@ def _create(
         external_id=written.external_id,
         entity_id=entity.id,
         entity_type=entity.entity_type,
+        external_version=written.version,
+        last_message_id=message.message_id,
     )
+    if not written.created:
+        # An earlier attempt made the record and its answer was lost: the record holds what
+        # that attempt sent, perhaps an older state. Link it with no known base, so that it
+        # is written in full like any update (If-Match: an edit made there since is merged
+        # first, and with no base it meets the hub's values as a first contact would).
+        rt.store.upsert(Link.container, link.to_document())
+        _update(rt, message, adapter, entity, link, values, tally)
+        return
     _record_write(rt, link, values, written.version, message)
     tally.created += 1
     tally.pushed += 1

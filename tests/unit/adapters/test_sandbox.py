@@ -77,6 +77,7 @@ def test_create_with_the_same_idempotency_key_creates_once() -> None:
         first = adapter.write("contact", None, {"email": "a@example.com"}, idempotency_key="k1")
         again = adapter.write("contact", None, {"email": "a@example.com"}, idempotency_key="k1")
     assert first.external_id == again.external_id
+    assert (first.created, again.created) == (True, False)  # the second made nothing
     assert len(account.records("contacts")) == 1
 
 

@@ -135,3 +135,26 @@ def test_a_crash_after_a_twin_is_linked_loses_none_of_its_pushes(merge: props.Wo
     merge.drain()  # beta's webhook again: its change is applied already
     assert merge.live("alpha")[0].properties["jobtitle"] == "Director"
     _settle_and_check(merge)
+
+
+def test_a_create_whose_answer_was_lost_is_brought_up_to_date(merge: props.World) -> None:
+    """The provider made the record, we never learned it; meanwhile the entity changed. The
+    retried create gets the first record back (same idempotency key): it must not be taken
+    for the current state.
+    """
+    merge.create("alpha", tagged=False)
+    merge.tick()
+    merge.deliver(INBOUND_QUEUE, 10, 0)
+    merge.store.switch.arm(1)  # beta's record is made; the link write dies
+    merge.deliver(OUTBOUND_QUEUE, 1, 0)
+    assert merge.store.switch.fired == 1
+    assert len(merge.live("beta")) == 1
+    merge.edit("alpha", 0, "jobtitle")
+    merge.webhooks = merge.webhooks[-1:]
+    merge.deliver_webhooks("deliver", 1, 0)
+    merge.deliver(INBOUND_QUEUE, 1, 0)  # the edit reaches the hub before any pull of beta
+    merge.queue_clock.advance(120)  # the failed push is visible again
+    merge.deliver(OUTBOUND_QUEUE, 10, 0)
+    assert len(merge.live("beta")) == 1
+    assert merge.live("beta")[0].properties["jobtitle"] == "jobtitle-1"
+    _settle_and_check(merge)
