@@ -247,9 +247,7 @@ class SqliteDocumentStore:
             sql.append(f"AND {plus}pk=?")
             params.append(partition_key)
         for condition in filters:
-            clause, values = self._clause(
-                container, partition_key, condition, scalar_index=not by_array
-            )
+            clause, values = self._clause(container, condition, scalar_index=not by_array)
             sql.append("AND " + clause)
             params.extend(values)
         if order_by:
@@ -281,9 +279,7 @@ class SqliteDocumentStore:
         return exact
 
     @staticmethod
-    def _clause(
-        container: str, partition_key: str | None, condition: Filter, *, scalar_index: bool
-    ) -> tuple[str, list[Any]]:
+    def _clause(container: str, condition: Filter, *, scalar_index: bool) -> tuple[str, list[Any]]:
         field = _extract(condition.field) if scalar_index else "+" + _extract(condition.field)
         if condition.op in _SQL_OPS:
             value = condition.value

@@ -33,6 +33,16 @@ def _any_of(*keys: str) -> list[Filter]:
     return [Filter("blockingKeys", "array_contains_any", list(keys))]
 
 
+def _plan(container: str, filters: list[Filter]) -> str:
+    """SQLite's query plan for the query the store runs for `filters`."""
+    store = SqliteDocumentStore(":memory:")
+    traced: list[str] = []
+    store._conn.set_trace_callback(traced.append)
+    store.query(container, partition_key="t1", filters=filters)
+    (sql,) = [line for line in traced if line.startswith("SELECT body")]
+    return " ".join(str(row) for row in store._conn.execute("EXPLAIN QUERY PLAN " + sql))
+
+
 def test_documents_that_only_share_a_digest_are_not_returned(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -105,12 +115,7 @@ def test_a_store_written_by_an_earlier_version_is_migrated(tmp_path: Path) -> No
 
 def test_an_array_lookup_reads_only_the_documents_it_finds() -> None:
     """The plan goes from the digests to the rows, never through the partition."""
-    store = SqliteDocumentStore(":memory:")
-    traced: list[str] = []
-    store._conn.set_trace_callback(traced.append)
-    store.query(C, partition_key="t1", filters=[*_any_of("email:a"), Filter("kind", "=", "x")])
-    (sql,) = [line for line in traced if line.startswith("SELECT body")]
-    plan = " ".join(str(row) for row in store._conn.execute("EXPLAIN QUERY PLAN " + sql))
+    plan = _plan(C, [*_any_of("email:a"), Filter("kind", "=", "x")])
     assert "INTEGER PRIMARY KEY (rowid=?)" in plan
     assert "(container=? AND pk=?)" not in plan
 
@@ -136,10 +141,5 @@ def test_lookups_by_a_selective_field_use_its_partial_index(
     container: str, condition: Filter, index: str
 ) -> None:
     """The indexes hold only documents that have the field; comparisons still use them."""
-    store = SqliteDocumentStore(":memory:")
-    traced: list[str] = []
-    store._conn.set_trace_callback(traced.append)
-    store.query(container, partition_key="t1", filters=[Filter("kind", "=", "x"), condition])
-    (sql,) = [line for line in traced if line.startswith("SELECT body")]
-    plan = " ".join(str(row) for row in store._conn.execute("EXPLAIN QUERY PLAN " + sql))
+    plan = _plan(container, [Filter("kind", "=", "x"), condition])
     assert index in plan
