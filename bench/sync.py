@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import os
 import socket
@@ -368,7 +369,7 @@ def sqlite_backend(directory: Path | None) -> Backend:
     """
     from integration_core.storage.sqlite import SqliteDocumentStore
 
-    files = iter(range(1, 1_000_000))
+    files = itertools.count(1)
 
     def path() -> str:
         return ":memory:" if directory is None else str(directory / f"store-{next(files)}.db")
