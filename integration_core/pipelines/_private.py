@@ -5,10 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TypeVar
 
-from integration_core.models import Document
+from integration_core.models import Document, Entity
 from integration_core.storage import DocumentStore, Filter
+from integration_core.sync import Side
+from integration_core.sync.tombstones import DELETED_FIELD
 
-__all__ = ["oldest_first"]
+__all__ = ["oldest_first", "hub_side"]
 
 D = TypeVar("D", bound=Document)
 
@@ -22,3 +24,18 @@ def oldest_first(
         model.container, partition_key=tenant_id, filters=filters, order_by=[("createdAt", False)]
     )
     return [model.from_document(document) for document in documents]
+
+
+def hub_side(entity: Entity) -> Side:
+    """The hub's side of a resolve: the entity's values with each field's time and source,
+    and, once it was deleted, who deleted it and when as the synthetic DELETED_FIELD.
+    """
+    deleted_at = {DELETED_FIELD: entity.deleted_at} if entity.deleted_at else {}
+    deleted_by = {DELETED_FIELD: entity.deleted_by} if entity.deleted_by else {}
+    return Side(
+        system="hub",
+        values=entity.values,
+        modified_at=entity.modified_at,
+        field_modified_at={**entity.field_modified_at, **deleted_at},
+        field_sources={**entity.sources, **deleted_by},
+    )

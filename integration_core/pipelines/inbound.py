@@ -33,6 +33,7 @@ from integration_core.models import (
     SyncTask,
     deterministic_id,
 )
+from integration_core.pipelines._private import hub_side
 from integration_core.pipelines.conflicts import record_conflicts
 from integration_core.pipelines.matching import find_twin, matcher_for, propose_duplicate
 from integration_core.pipelines.pushes import push_message
@@ -44,7 +45,6 @@ from integration_core.storage.concurrency import get_or_none, update_document
 from integration_core.sync import FieldConflict, Policy, Resolution, Side, resolve
 from integration_core.sync.echo import is_echo, is_replay
 from integration_core.sync.tombstones import (
-    DELETED_FIELD,
     DeleteDecision,
     DeleteOutcome,
     resolve_delete,
@@ -395,19 +395,7 @@ def _decide(
 ) -> Entity | None:
     """The entity after `change` under the task's policy and delete rule (None: unchanged)."""
     source = context.connection.id
-    hub = Side(
-        system="hub",
-        values=entity.values,
-        modified_at=entity.modified_at,
-        field_modified_at={
-            **entity.field_modified_at,
-            **({DELETED_FIELD: entity.deleted_at} if entity.deleted_at else {}),
-        },
-        field_sources={
-            **entity.sources,
-            **({DELETED_FIELD: entity.deleted_by} if entity.deleted_by else {}),
-        },
-    )
+    hub = hub_side(entity)
     incoming = Side(system=source, values=canonical, modified_at=change.modified_at)
     gone = entity.deleted or entity.archived
     if change.deleted:
@@ -439,13 +427,7 @@ def _decide(
         entity = entity.model_copy(
             update={"deleted": False, "archived": False, "deleted_by": None, "deleted_at": None}
         )
-        hub = Side(
-            system="hub",
-            values=entity.values,
-            modified_at=entity.modified_at,
-            field_modified_at=entity.field_modified_at,
-            field_sources=entity.sources,
-        )
+        hub = hub_side(entity)  # restored: no deletion stamps any more
     resolution = resolve(base, hub, incoming, context.policy)
     outcome.pending = resolution.pending
     if not resolution.applied and not outcome.changed:

@@ -24,7 +24,7 @@ from integration_core.models import (
     Link,
     SyncTask,
 )
-from integration_core.pipelines._private import oldest_first
+from integration_core.pipelines._private import hub_side, oldest_first
 from integration_core.pipelines.pushes import push_everywhere
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
@@ -249,14 +249,7 @@ def _merge(rt: Runtime, candidate: DuplicateCandidate) -> Entity:
 
     def fold(document: dict[str, Any]) -> dict[str, Any] | None:
         entity = Entity.from_document(document)
-        hub = Side(
-            system="hub",
-            values=entity.values,
-            modified_at=entity.modified_at,
-            field_modified_at=entity.field_modified_at,
-            field_sources=entity.sources,
-        )
-        resolution = resolve(None, hub, incoming, policy)
+        resolution = resolve(None, hub_side(entity), incoming, policy)
         if not resolution.applied:
             return None
         times = {**entity.field_modified_at}
