@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import statistics
 import sys
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import redis
 
@@ -33,7 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from integration_core.ratelimit import Limit, RateLimiter  # noqa: E402
 from tests.harness.redis_server import RedisServer, redis_url  # noqa: E402
-from tests.harness.sliding_window import admission_times, exact_replay, max_in_window  # noqa: E402
+from tests.harness.sliding_window import (  # noqa: E402
+    admission_times,
+    exact_replay,
+    hammer_from_processes,
+    max_in_window,
+)
 
 LIMIT, WINDOW = 50, 1.0
 
@@ -113,32 +116,10 @@ def throughput(url: str, prefix: str, rounds: int, n: int) -> dict[str, float]:
     }
 
 
-def _hammer(url: str, prefix: str, seconds: float, barrier: Any, out: Any) -> None:
-    limiter = RateLimiter.from_url(url, key_prefix=prefix, timeout_ms=2000)
-    limits = [Limit("k", LIMIT, WINDOW), Limit("audit", 1000, 600.0, integration="")]
-    limiter.acquire(Limit("warm-up", 1, 1.0))
-    barrier.wait()
-    attempts = []
-    end = time.time() + seconds
-    while (now := time.time()) < end:
-        attempts.append(now)
-        limiter.acquire(limits)
-    limiter.close()
-    out.put(attempts)
-
-
 def exactness(url: str, prefix: str, seconds: float) -> dict[str, float]:
     client = redis.Redis.from_url(url)
-    ctx = multiprocessing.get_context("spawn")
-    barrier, out = ctx.Barrier(4), ctx.Queue()
-    workers = [
-        ctx.Process(target=_hammer, args=(url, prefix, seconds, barrier, out)) for _ in range(4)
-    ]
-    for worker in workers:
-        worker.start()
-    attempts = [t for _ in workers for t in out.get(timeout=120)]
-    for worker in workers:
-        worker.join()
+    limits = [Limit("k", LIMIT, WINDOW), Limit("audit", 1000, 600.0, integration="")]
+    attempts = hammer_from_processes(url, prefix, limits, seconds=seconds)
     times = admission_times(client, f"{prefix}:audit:600000000:x")
     reference = exact_replay(attempts, LIMIT, WINDOW)
     return {

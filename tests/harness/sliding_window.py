@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import time
 from collections import deque
+from collections.abc import Sequence
+from typing import Any
 
 import redis
 
+from integration_core.ratelimit import Limit, RateLimiter
 from integration_core.ratelimit._lua import exact_times_us
 
-__all__ = ["admission_times", "max_in_window", "exact_replay"]
+__all__ = ["admission_times", "max_in_window", "exact_replay", "hammer_from_processes"]
 
 
 def admission_times(client: redis.Redis, key: str) -> list[float]:
@@ -39,3 +44,38 @@ def exact_replay(attempts: list[float], limit: int, window: float) -> int:
             kept.append(t)
             admitted += 1
     return admitted
+
+
+def hammer_from_processes(
+    url: str, prefix: str, limits: Sequence[Limit], *, seconds: float, processes: int = 4
+) -> list[float]:
+    """Every attempt time of `processes` processes that, started together, call
+    `acquire(limits)` on one Redis as fast as they can for `seconds`.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(processes), ctx.Queue()
+    workers = [
+        ctx.Process(target=_hammer, args=(url, prefix, list(limits), seconds, barrier, out))
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    attempts = [t for _ in workers for t in out.get(timeout=120)]
+    for worker in workers:
+        worker.join(timeout=30)
+    return attempts
+
+
+def _hammer(
+    url: str, prefix: str, limits: list[Limit], seconds: float, barrier: Any, out: Any
+) -> None:
+    limiter = RateLimiter.from_url(url, key_prefix=prefix, timeout_ms=2000)
+    limiter.acquire(Limit("warm-up", 1, 1.0))
+    barrier.wait()
+    attempts = []
+    end = time.time() + seconds
+    while (now := time.time()) < end:
+        attempts.append(now)
+        limiter.acquire(limits)
+    limiter.close()
+    out.put(attempts)

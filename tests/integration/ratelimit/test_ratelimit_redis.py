@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 import threading
 import time
-from typing import Any
 
 import pytest
 import redis
 
 from integration_core.ratelimit import Limit, RateLimiter
-from tests.harness.sliding_window import admission_times, exact_replay, max_in_window
+from tests.harness.sliding_window import (
+    admission_times,
+    exact_replay,
+    hammer_from_processes,
+    max_in_window,
+)
 from tests.integration.ratelimit.conftest import LimiterFactory
 
 pytestmark = pytest.mark.integration
@@ -49,34 +52,12 @@ def test_threads_admit_at_most_max_in_any_window(
     assert len(times) >= 0.9 * exact_replay(attempts, 30, 0.5)
 
 
-def _hammer_process(url: str, prefix: str, seconds: float, barrier: Any, out: Any) -> None:
-    limiter = RateLimiter.from_url(url, key_prefix=prefix, timeout_ms=2000)
-    limiter.acquire(Limit("warm-up", 1, 1.0))
-    barrier.wait()
-    attempts = []
-    end = time.time() + seconds
-    while (now := time.time()) < end:
-        attempts.append(now)
-        limiter.acquire([Limit("k", 50, 1.0), AUDIT])
-    limiter.close()
-    out.put(attempts)
-
-
 @pytest.mark.slow
 def test_processes_admit_at_most_max_in_any_second(
     redis_server_url: str, client: redis.Redis, prefix: str
 ) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    barrier, out = ctx.Barrier(4), ctx.Queue()
-    workers = [
-        ctx.Process(target=_hammer_process, args=(redis_server_url, prefix, 2.0, barrier, out))
-        for _ in range(4)
-    ]
-    for worker in workers:
-        worker.start()
-    attempts = [t for _ in workers for t in out.get(timeout=120)]
-    for worker in workers:
-        worker.join(timeout=30)
+    limits = [Limit("k", 50, 1.0), AUDIT]
+    attempts = hammer_from_processes(redis_server_url, prefix, limits, seconds=2.0)
     times = admission_times(client, audit_key(prefix))
     assert max_in_window(times, 1.0) <= 50
     assert len(times) >= 0.9 * exact_replay(attempts, 50, 1.0)
