@@ -26,7 +26,7 @@ from integration_core.runtime import Runtime
 from tests.conftest import LocalStack, unique_name
 from tests.harness.embedded import connect_sandbox
 from tests.harness.function_host import FunctionHost, sample_settings
-from tests.harness.sandbox import seeded_account
+from tests.harness.sandbox import GRACE, seeded_account
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 WORKERS = ("InboundWorker", "OutboundWorker")
@@ -259,15 +259,6 @@ def test_a_manual_conflict_waits_is_decided_over_http_and_propagates(
     _round(host, rt)
     assert _title(systems, email) == ("from mkt", "from mkt")
     assert json.loads(host.http("GET", "/api/admin/tenants/t1/conflicts").get_body()) == []
-
-
-GRACE = {
-    "firstname": "Grace",
-    "lastname": "Hopper",
-    "email": "grace.hopper@example.com",
-    "jobtitle": "Rear Admiral",
-    "city": "Arlington",
-}
 
 
 def _graces(account: SandboxAccount) -> list[SandboxRecord]:

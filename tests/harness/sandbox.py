@@ -15,6 +15,14 @@ from integration_core.models import Connection
 
 FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret"]
 LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson"]
+# One person, for the matching tests to enter in two systems with variations.
+GRACE = {
+    "firstname": "Grace",
+    "lastname": "Hopper",
+    "email": "grace.hopper@example.com",
+    "jobtitle": "Rear Admiral",
+    "city": "Arlington",
+}
 
 
 class SteppingClock:

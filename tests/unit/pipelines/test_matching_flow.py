@@ -15,17 +15,9 @@ from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
 from integration_core.pipelines.scheduler import run_scheduler
 from tests.harness.embedded import connect_sandbox, embedded_runtime
-from tests.harness.sandbox import SteppingClock
+from tests.harness.sandbox import GRACE, SteppingClock
 
 pytestmark = pytest.mark.unit
-
-GRACE = {
-    "firstname": "Grace",
-    "lastname": "Hopper",
-    "email": "grace.hopper@example.com",
-    "jobtitle": "Rear Admiral",
-    "city": "Arlington",
-}
 
 
 class World:
