@@ -1,0 +1,54 @@
+"""Helpers of the webhooks package that are not API: secrets in rotation, JSON bodies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
+
+from integration_core.webhooks.types import Check, Reason, WebhookVerificationError
+
+__all__ = ["json_object", "matching_secret", "secret_list", "split_url"]
+
+
+def secret_list(secret: str | Sequence[str]) -> tuple[str, ...]:
+    """One secret, or the current and previous ones while a rotation overlaps."""
+    secrets = (secret,) if isinstance(secret, str) else tuple(secret)
+    usable = tuple(s for s in secrets if isinstance(s, str) and s)
+    if not usable:
+        raise WebhookVerificationError(Reason.NO_SECRET, "no webhook secret is configured")
+    return usable
+
+
+def matching_secret(check: Check, secrets: Sequence[str]) -> str:
+    """The first secret the signature holds for; every secret is tried, so timing says nothing
+    about which one matched."""
+    if not secrets:
+        raise WebhookVerificationError(Reason.NO_SECRET, "no webhook secret is configured")
+    results = [check(secret) for secret in secrets]
+    for secret, ok in zip(secrets, results, strict=True):
+        if ok:
+            return secret
+    raise WebhookVerificationError(Reason.BAD_SIGNATURE, "signature does not match")
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None if it is not one."""
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def split_url(url: str) -> SplitResult:
+    """The URL's parts; a URL that cannot be parsed (a crafted Host, say) is a 400."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is what raises for a bad one
+    except ValueError as err:
+        raise WebhookVerificationError(
+            Reason.MALFORMED_URL, "request URL cannot be parsed"
+        ) from err
+    return parts

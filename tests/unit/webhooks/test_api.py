@@ -1,0 +1,163 @@
+"""What holds for every provider: rotation, unknown names, no secret, no leaks, and a fuzz of
+headers and bodies that never raises anything but WebhookVerificationError."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from integration_core.webhooks import (
+    PROVIDERS,
+    Reason,
+    WebhookVerificationError,
+    answer_handshake,
+    delivery_id,
+    signed_timestamp,
+    verify_webhook,
+)
+from tests.unit.webhooks.support import NOW, hmac_hex, refused
+
+pytestmark = pytest.mark.unit
+
+CURRENT, PREVIOUS = "current-secret", "previous-secret"
+BODY = b'{"action": "opened"}'
+
+
+def github_headers(secret: str) -> dict[str, str]:
+    return {"X-Hub-Signature-256": "sha256=" + hmac_hex(secret, BODY)}
+
+
+def test_the_twelve_providers_by_name() -> None:
+    assert set(PROVIDERS) == {
+        "github", "slack", "stripe", "shopify", "hubspot", "notion", "twilio", "jira",
+        "zoom", "standard_webhooks", "google_channel", "microsoft_graph",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("signed_with", [CURRENT, PREVIOUS])
+def test_a_rotated_secret_verifies_with_current_or_previous(signed_with: str) -> None:
+    verify_webhook(
+        "github", secret=[CURRENT, PREVIOUS], headers=github_headers(signed_with), body=BODY
+    )
+
+
+def test_after_the_overlap_the_previous_secret_is_refused() -> None:
+    refused(
+        "github",
+        Reason.BAD_SIGNATURE,
+        secret=[CURRENT],
+        headers=github_headers(PREVIOUS),
+        body=BODY,
+    )
+
+
+@pytest.mark.parametrize("secret", ["", [], ["", ""]])
+def test_no_secret_is_refused_never_accepted(secret: str | list[str]) -> None:
+    with pytest.raises(WebhookVerificationError) as caught:
+        verify_webhook("github", secret=secret, headers=github_headers(""), body=BODY)
+    assert caught.value.reason is Reason.NO_SECRET
+
+
+def test_unknown_provider_is_refused() -> None:
+    with pytest.raises(WebhookVerificationError) as caught:
+        verify_webhook("myspace", secret=CURRENT, headers={}, body=BODY)
+    assert caught.value.reason is Reason.UNKNOWN_PROVIDER
+    with pytest.raises(WebhookVerificationError):
+        answer_handshake("myspace", secret=CURRENT, headers={}, body=BODY)
+
+
+def test_refusals_log_no_secret(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook("github", secret=CURRENT, headers=github_headers("forged"), body=BODY)
+    assert caplog.records
+    assert CURRENT not in caplog.text
+    assert hmac_hex(CURRENT, BODY) not in caplog.text
+
+
+def test_delivery_id_falls_back_to_a_body_hash() -> None:
+    first = delivery_id("stripe", headers={}, body=BODY)
+    assert first == delivery_id("stripe", headers={"Stripe-Signature": "t=1,v1=x"}, body=BODY)
+    assert first != delivery_id("stripe", headers={}, body=BODY + b" ")
+    assert delivery_id("github", headers={"X-GitHub-Delivery": " "}, body=BODY).startswith(
+        "github:sha256:"
+    )
+
+
+def test_providers_without_a_signed_time_expose_none() -> None:
+    assert signed_timestamp("github", headers=github_headers(CURRENT)) is None
+
+
+HEADER_NAMES = st.sampled_from(
+    [
+        "X-Hub-Signature-256", "X-Hub-Signature", "X-Slack-Signature", "X-Slack-Request-Timestamp",
+        "Stripe-Signature", "X-Shopify-Hmac-Sha256", "X-HubSpot-Signature-v3",
+        "X-HubSpot-Request-Timestamp", "X-HubSpot-Signature", "X-HubSpot-Signature-Version",
+        "X-Notion-Signature", "X-Twilio-Signature", "Content-Type", "x-zm-signature",
+        "x-zm-request-timestamp", "webhook-id", "webhook-timestamp", "webhook-signature",
+        "X-Goog-Channel-Token", "X-Goog-Channel-ID", "X-Goog-Resource-State",
+    ]
+)  # fmt: skip
+HEADER_VALUES = st.one_of(
+    st.text(max_size=80),
+    st.sampled_from(
+        ["v0=", "sha256=", "t=1,v1=", "v1,", "v1a,", "whsec_", "sync", "v3", "v1"]
+    ).flatmap(
+        lambda prefix: st.text(alphabet="0123456789abcdefABCDEF=+/,. ", max_size=90).map(
+            prefix.__add__
+        )
+    ),
+    st.integers(min_value=-(10**20), max_value=10**20).map(str),
+    st.just(str(int(NOW))),
+    st.just("application/x-www-form-urlencoded"),
+)
+BODIES = st.one_of(
+    st.binary(max_size=300),
+    st.sampled_from(
+        [
+            b'{"type": "url_verification", "challenge": 1}',
+            b'{"value": [{}]}',
+            b'{"event": "endpoint.url_validation", "payload": []}',
+            b'{"verification_token": ""}',
+            b"a=%ff&b",
+            b"\xff\xfe",
+        ]
+    ),  # fmt: skip
+)
+URLS = st.one_of(
+    st.just("https://x.example/hook?validationToken=&bodySHA256=zz"),
+    st.text(max_size=60).map(lambda tail: "https://x.example:99999/" + tail),
+    st.text(max_size=60).map(lambda tail: "http://[::1/" + tail),
+)
+# Long enough that finding one in a message means it leaked, not that it is a common word.
+SECRETS = st.one_of(
+    st.text(min_size=1, max_size=20).map("s3cr3t-value-".__add__),
+    st.sampled_from(["whpk_AAAAAAAAAAAAAAA", "whpk_" + "A" * 43 + "=", "whsec_%%%%%%%%%%%"]),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    provider=st.sampled_from(sorted(PROVIDERS)),
+    headers=st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=6),
+    body=BODIES,
+    url=URLS,
+    secret=SECRETS,
+)
+def test_fuzzed_deliveries_are_refused_cleanly(
+    provider: str, headers: dict[str, str], body: bytes, url: str, secret: str
+) -> None:
+    """Anything a stranger can send ends in a verdict, never in another exception."""
+    for call in (verify_webhook, answer_handshake):
+        try:
+            call(provider, secret=secret, headers=headers, body=body, url=url, now=NOW)
+        except WebhookVerificationError as err:
+            message = str(err)
+        else:
+            message = ""
+        assert secret not in message
+    delivery_id(provider, headers=headers, body=body)
+    signed_timestamp(provider, headers=headers)
