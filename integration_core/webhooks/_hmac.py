@@ -28,6 +28,7 @@ __all__ = [
     "body_only",
     "check_timestamp",
     "decode_signature",
+    "header_timestamp",
     "mac",
     "matches",
     "parse_timestamp",
@@ -61,6 +62,16 @@ def parse_timestamp(raw: str, *, per_second: float = 1.0) -> float:
     if not text.isascii() or not text.isdigit() or len(text) > 16:
         raise WebhookVerificationError(Reason.BAD_TIMESTAMP, "timestamp is not an epoch integer")
     return int(text) / per_second
+
+
+def header_timestamp(raw: str | None, *, per_second: float = 1.0) -> float | None:
+    """Epoch seconds from a header value for audit and ordering; None when absent or not one."""
+    if raw is None:
+        return None
+    try:
+        return parse_timestamp(raw, per_second=per_second)
+    except WebhookVerificationError:
+        return None
 
 
 def check_timestamp(delivery: Delivery, raw: str, *, per_second: float = 1.0) -> float:
@@ -119,9 +130,6 @@ class HmacScheme:
         return lambda secret: matches(expected, mac(self.algorithm, secret, message))
 
     def timestamp(self, headers: Headers) -> float | None:
-        if self.timestamp_header is None or self.timestamp_header not in headers:
+        if self.timestamp_header is None:
             return None
-        try:
-            return parse_timestamp(headers[self.timestamp_header], per_second=self.per_second)
-        except WebhookVerificationError:
-            return None
+        return header_timestamp(headers.get(self.timestamp_header), per_second=self.per_second)

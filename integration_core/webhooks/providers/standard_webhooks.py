@@ -17,7 +17,7 @@ import hmac
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from integration_core.webhooks._hmac import check_timestamp, decode_signature
+from integration_core.webhooks._hmac import check_timestamp, decode_signature, header_timestamp
 from integration_core.webhooks.types import (
     Check,
     Delivery,
@@ -88,8 +88,7 @@ def prepare(delivery: Delivery) -> Check:
 
 
 def timestamp(headers: Headers) -> float | None:
-    raw = headers.get(TIMESTAMP_HEADER, "")
-    return float(raw) if raw.isdigit() else None
+    return header_timestamp(headers.get(TIMESTAMP_HEADER))
 
 
 PROVIDER = Provider(

@@ -8,7 +8,13 @@ https://docs.stripe.com/webhooks#verify-manually
 
 from __future__ import annotations
 
-from integration_core.webhooks._hmac import check_timestamp, decode_signature, mac, matches
+from integration_core.webhooks._hmac import (
+    check_timestamp,
+    decode_signature,
+    header_timestamp,
+    mac,
+    matches,
+)
 from integration_core.webhooks.types import (
     Check,
     Delivery,
@@ -51,10 +57,8 @@ def prepare(delivery: Delivery) -> Check:
 
 
 def timestamp(headers: Headers) -> float | None:
-    if HEADER not in headers:
-        return None
-    found = [value for name, value in _fields(headers[HEADER]) if name == "t"]
-    return float(found[0]) if len(found) == 1 and found[0].isdigit() else None
+    found = [value for name, value in _fields(headers.get(HEADER, "")) if name == "t"]
+    return header_timestamp(found[0]) if len(found) == 1 else None
 
 
 PROVIDER = Provider(name="stripe", prepare=prepare, timestamp=timestamp)

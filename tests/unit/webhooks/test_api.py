@@ -161,3 +161,18 @@ def test_fuzzed_deliveries_are_refused_cleanly(
         assert secret not in message
     delivery_id(provider, headers=headers, body=body)
     signed_timestamp(provider, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("provider", "headers"),
+    [
+        ("stripe", {"Stripe-Signature": "t=\u00b2,v1=00"}),
+        ("standard_webhooks", {"webhook-timestamp": "\u0663\u00b2"}),
+        ("slack", {"X-Slack-Request-Timestamp": "\u00b2"}),
+    ],
+)
+def test_a_timestamp_of_other_digits_is_no_timestamp(
+    provider: str, headers: dict[str, str]
+) -> None:
+    """str.isdigit() admits '²'; float() does not. A stranger's header must not raise."""
+    assert signed_timestamp(provider, headers=headers) is None
