@@ -32,7 +32,7 @@ __all__ = [
     "mac",
     "matches",
     "parse_timestamp",
-    "versioned",
+    "v0_scheme",
 ]
 
 Encoding = Literal["hex", "base64"]
@@ -93,12 +93,6 @@ def body_only(delivery: Delivery, timestamp: str) -> bytes:
     return delivery.body
 
 
-def versioned(version: str) -> Callable[[Delivery, str], bytes]:
-    """`"<version>:<timestamp>:<body>"`, the message Slack and Zoom sign."""
-    head = version.encode("ascii") + b":"
-    return lambda delivery, timestamp: head + timestamp.encode("ascii") + b":" + delivery.body
-
-
 @dataclass(frozen=True)
 class HmacScheme:
     """One HMAC signature header: `<prefix><encoded HMAC(secret, message)>`.
@@ -133,3 +127,14 @@ class HmacScheme:
         if self.timestamp_header is None:
             return None
         return header_timestamp(headers.get(self.timestamp_header), per_second=self.per_second)
+
+
+def _v0_message(delivery: Delivery, timestamp: str) -> bytes:
+    return b"v0:" + timestamp.encode("ascii") + b":" + delivery.body
+
+
+def v0_scheme(*, header: str, timestamp_header: str) -> HmacScheme:
+    """`v0=<hex HMAC-SHA256(secret, "v0:<timestamp>:<body>")>`, as Slack and Zoom sign."""
+    return HmacScheme(
+        header=header, prefix="v0=", timestamp_header=timestamp_header, message=_v0_message
+    )

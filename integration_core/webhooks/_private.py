@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from integration_core.webhooks.types import Check, Reason, WebhookVerificationError
+from integration_core.webhooks.types import (
+    Check,
+    Delivery,
+    HandshakeReply,
+    Reason,
+    WebhookVerificationError,
+)
 
-__all__ = ["json_object", "matching_secret", "secret_list", "split_url"]
+__all__ = [
+    "json_object",
+    "json_reply",
+    "matching_secret",
+    "secret_list",
+    "signed_json_handshake",
+    "split_url",
+]
 
 
 def secret_list(secret: str | Sequence[str]) -> tuple[str, ...]:
@@ -52,3 +65,23 @@ def split_url(url: str) -> SplitResult:
             Reason.MALFORMED_URL, "request URL cannot be parsed"
         ) from err
     return parts
+
+
+def signed_json_handshake(
+    delivery: Delivery,
+    secrets: Sequence[str],
+    prepare: Callable[[Delivery], Check],
+    *,
+    field: str,
+    value: str,
+) -> tuple[dict[str, Any], str] | None:
+    """A JSON body whose `field` is `value`, verified like any delivery: the payload and the
+    secret that verified it. None when the body is no such handshake."""
+    payload = json_object(delivery.body)
+    if payload is None or payload.get(field) != value:
+        return None
+    return payload, matching_secret(prepare(delivery), secrets)
+
+
+def json_reply(answer: dict[str, str]) -> HandshakeReply:
+    return HandshakeReply(200, "application/json", json.dumps(answer).encode())

@@ -37,6 +37,26 @@ def _provider(name: str) -> Provider:
         ) from None
 
 
+def _delivery(
+    headers: Mapping[str, str],
+    body: bytes,
+    url: str | None,
+    method: str,
+    now: float | None,
+    tolerance_seconds: float,
+    allow_legacy: bool,
+) -> Delivery:
+    return Delivery(
+        headers=Headers(headers),
+        body=bytes(body),
+        url=url,
+        method=method,
+        now=time.time() if now is None else now,
+        tolerance_seconds=tolerance_seconds,
+        allow_legacy=allow_legacy,
+    )
+
+
 def verify_webhook(
     provider: str,
     *,
@@ -55,15 +75,7 @@ def verify_webhook(
     overlaps. `allow_legacy` admits GitHub's sha1 header when no sha256 one came.
     """
     verifier = _provider(provider)
-    delivery = Delivery(
-        headers=Headers(headers),
-        body=bytes(body),
-        url=url,
-        method=method,
-        now=time.time() if now is None else now,
-        tolerance_seconds=tolerance_seconds,
-        allow_legacy=allow_legacy,
-    )
+    delivery = _delivery(headers, body, url, method, now, tolerance_seconds, allow_legacy)
     try:
         matching_secret(verifier.prepare(delivery), secret_list(secret))
     except WebhookVerificationError as err:
@@ -91,14 +103,7 @@ def answer_handshake(
     verifier = _provider(provider)
     if verifier.handshake is None:
         return None
-    delivery = Delivery(
-        headers=Headers(headers),
-        body=bytes(body),
-        url=url,
-        method=method,
-        now=time.time() if now is None else now,
-        tolerance_seconds=tolerance_seconds,
-    )
+    delivery = _delivery(headers, body, url, method, now, tolerance_seconds, False)
     secrets = (secret,) if isinstance(secret, str) else tuple(secret)
     return verifier.handshake(delivery, secrets)
 

@@ -7,11 +7,10 @@ https://api.slack.com/authentication/verifying-requests-from-slack
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
-from integration_core.webhooks._hmac import HmacScheme, versioned
-from integration_core.webhooks._private import json_object, matching_secret
+from integration_core.webhooks._hmac import v0_scheme
+from integration_core.webhooks._private import json_reply, signed_json_handshake
 from integration_core.webhooks.types import (
     Delivery,
     HandshakeReply,
@@ -22,25 +21,19 @@ from integration_core.webhooks.types import (
 
 __all__ = ["PROVIDER"]
 
-SCHEME = HmacScheme(
-    header="X-Slack-Signature",
-    prefix="v0=",
-    timestamp_header="X-Slack-Request-Timestamp",
-    message=versioned("v0"),
-)
+SCHEME = v0_scheme(header="X-Slack-Signature", timestamp_header="X-Slack-Request-Timestamp")
 
 
 def handshake(delivery: Delivery, secrets: Sequence[str]) -> HandshakeReply | None:
-    payload = json_object(delivery.body)
-    if payload is None or payload.get("type") != "url_verification":
+    found = signed_json_handshake(
+        delivery, secrets, SCHEME.prepare, field="type", value="url_verification"
+    )
+    if found is None:
         return None
-    matching_secret(SCHEME.prepare(delivery), secrets)
-    challenge = payload.get("challenge")
+    challenge = found[0].get("challenge")
     if not isinstance(challenge, str):
-        raise WebhookVerificationError(
-            Reason.MALFORMED_BODY, "url_verification without a challenge"
-        )
-    return HandshakeReply(200, "application/json", json.dumps({"challenge": challenge}).encode())
+        raise WebhookVerificationError(Reason.MALFORMED_BODY, "url_verification without challenge")
+    return json_reply({"challenge": challenge})
 
 
 PROVIDER = Provider(

@@ -8,11 +8,10 @@ https://developers.zoom.us/docs/api/webhooks/#verify-webhook-events
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
-from integration_core.webhooks._hmac import HmacScheme, mac, versioned
-from integration_core.webhooks._private import json_object, matching_secret
+from integration_core.webhooks._hmac import mac, v0_scheme
+from integration_core.webhooks._private import json_reply, signed_json_handshake
 from integration_core.webhooks.types import (
     Delivery,
     HandshakeReply,
@@ -23,26 +22,22 @@ from integration_core.webhooks.types import (
 
 __all__ = ["PROVIDER"]
 
-SCHEME = HmacScheme(
-    header="x-zm-signature",
-    prefix="v0=",
-    timestamp_header="x-zm-request-timestamp",
-    message=versioned("v0"),
-)
+SCHEME = v0_scheme(header="x-zm-signature", timestamp_header="x-zm-request-timestamp")
 
 
 def handshake(delivery: Delivery, secrets: Sequence[str]) -> HandshakeReply | None:
-    payload = json_object(delivery.body)
-    if payload is None or payload.get("event") != "endpoint.url_validation":
+    found = signed_json_handshake(
+        delivery, secrets, SCHEME.prepare, field="event", value="endpoint.url_validation"
+    )
+    if found is None:
         return None
-    secret = matching_secret(SCHEME.prepare(delivery), secrets)
+    payload, secret = found
     inner = payload.get("payload")
     plain = inner.get("plainToken") if isinstance(inner, dict) else None
     if not isinstance(plain, str) or not plain:
         raise WebhookVerificationError(Reason.MALFORMED_BODY, "url_validation without plainToken")
     encrypted = mac("sha256", secret, plain.encode("utf-8")).hex()
-    answer = {"plainToken": plain, "encryptedToken": encrypted}
-    return HandshakeReply(200, "application/json", json.dumps(answer).encode())
+    return json_reply({"plainToken": plain, "encryptedToken": encrypted})
 
 
 PROVIDER = Provider(

@@ -44,35 +44,30 @@ def headers(signature: str, timestamp: int = TIMESTAMP, msg_id: str = MSG_ID) ->
     }
 
 
+def accepted(signature: str, *, secret: str = SECRET, body: bytes = BODY) -> None:
+    verify_webhook(
+        "standard_webhooks", secret=secret, headers=headers(signature), body=body, now=TIMESTAMP
+    )
+
+
+def refuse(reason: Reason, sent: dict[str, str], **request: object) -> None:
+    request = {"secret": SECRET, "body": BODY, "now": TIMESTAMP} | request
+    refused("standard_webhooks", reason, headers=sent, **request)
+
+
 def test_v1_vector_verifies_with_and_without_prefix() -> None:
-    for secret in (SECRET, SECRET.removeprefix("whsec_")):
-        verify_webhook(
-            "standard_webhooks", secret=secret, headers=headers(V1), body=BODY, now=TIMESTAMP
-        )
+    accepted(V1)
+    accepted(V1, secret=SECRET.removeprefix("whsec_"))
 
 
 def test_v1a_vector_verifies_with_the_public_key() -> None:
-    verify_webhook(
-        "standard_webhooks",
-        secret=public_key_secret(),
-        headers=headers(V1A),
-        body=BODY,
-        now=TIMESTAMP,
-    )
+    accepted(V1A, secret=public_key_secret())
 
 
 def test_any_signature_of_the_keys_version_may_match() -> None:
     many = " ".join([OTHER, "v2," + V1[3:], V1, V1A])
-    verify_webhook(
-        "standard_webhooks", secret=SECRET, headers=headers(many), body=BODY, now=TIMESTAMP
-    )
-    verify_webhook(
-        "standard_webhooks",
-        secret=public_key_secret(),
-        headers=headers(many),
-        body=BODY,
-        now=TIMESTAMP,
-    )
+    accepted(many)
+    accepted(many, secret=public_key_secret())
 
 
 def test_package_signer_agrees() -> None:
@@ -89,107 +84,39 @@ def test_package_signer_agrees() -> None:
 
 
 def test_tampered_body_and_id_are_refused() -> None:
-    base = {"secret": SECRET, "now": TIMESTAMP}
-    refused(
-        "standard_webhooks", Reason.BAD_SIGNATURE, headers=headers(V1), body=BODY + b" ", **base
-    )
-    refused(
-        "standard_webhooks",
-        Reason.BAD_SIGNATURE,
-        headers=headers(V1, msg_id="msg_2"),
-        body=BODY,
-        **base,
-    )
-    refused(
-        "standard_webhooks",
-        Reason.BAD_SIGNATURE,
-        headers=headers(V1A),
-        body=BODY + b" ",
-        secret=public_key_secret(),
-        now=TIMESTAMP,
-    )
+    refuse(Reason.BAD_SIGNATURE, headers(V1), body=BODY + b" ")
+    refuse(Reason.BAD_SIGNATURE, headers(V1, msg_id="msg_2"))
+    refuse(Reason.BAD_SIGNATURE, headers(V1A), body=BODY + b" ", secret=public_key_secret())
 
 
 def test_wrong_secret_is_refused() -> None:
     other = "whsec_" + base64.b64encode(b"another key of some length!").decode()
-    refused(
-        "standard_webhooks",
-        Reason.BAD_SIGNATURE,
-        secret=other,
-        headers=headers(V1),
-        body=BODY,
-        now=TIMESTAMP,
-    )
+    refuse(Reason.BAD_SIGNATURE, headers(V1), secret=other)
     other_public = public_key_secret(base64.b64encode(b"B" * 32).decode())
-    refused(
-        "standard_webhooks",
-        Reason.BAD_SIGNATURE,
-        secret=other_public,
-        headers=headers(V1A),
-        body=BODY,
-        now=TIMESTAMP,
-    )
+    refuse(Reason.BAD_SIGNATURE, headers(V1A), secret=other_public)
 
 
 @pytest.mark.parametrize("missing", ["webhook-id", "webhook-timestamp", "webhook-signature"])
 def test_missing_header_is_refused(missing: str) -> None:
-    partial = {k: v for k, v in headers(V1).items() if k != missing}
-    refused(
-        "standard_webhooks",
-        Reason.MISSING_HEADER,
-        secret=SECRET,
-        headers=partial,
-        body=BODY,
-        now=TIMESTAMP,
-    )
+    refuse(Reason.MISSING_HEADER, {k: v for k, v in headers(V1).items() if k != missing})
 
 
 def test_stale_and_future_timestamps_are_refused() -> None:
-    refused(
-        "standard_webhooks",
-        Reason.STALE_TIMESTAMP,
-        secret=SECRET,
-        headers=headers(V1),
-        body=BODY,
-        now=TIMESTAMP + 301,
-    )
-    refused(
-        "standard_webhooks",
-        Reason.FUTURE_TIMESTAMP,
-        secret=SECRET,
-        headers=headers(V1),
-        body=BODY,
-        now=TIMESTAMP - 301,
-    )
+    refuse(Reason.STALE_TIMESTAMP, headers(V1), now=TIMESTAMP + 301)
+    refuse(Reason.FUTURE_TIMESTAMP, headers(V1), now=TIMESTAMP - 301)
 
 
 @pytest.mark.parametrize("signature", ["v2," + V1[3:], "v1b,Zm9v", "garbage"])
 def test_unknown_scheme_only_is_refused(signature: str) -> None:
-    refused(
-        "standard_webhooks",
-        Reason.UNKNOWN_SCHEME,
-        secret=SECRET,
-        headers=headers(signature),
-        body=BODY,
-        now=TIMESTAMP,
-    )
+    refuse(Reason.UNKNOWN_SCHEME, headers(signature))
 
 
 @pytest.mark.parametrize("signature", ["v1,", "v1,not-base64!", "v1a,"])
 def test_partial_signature_is_refused(signature: str) -> None:
-    refused(
-        "standard_webhooks",
-        Reason.BAD_SIGNATURE,
-        secret=SECRET,
-        headers=headers(signature),
-        body=BODY,
-        now=TIMESTAMP,
-    )
+    refuse(Reason.BAD_SIGNATURE, headers(signature))
 
 
 def test_delivery_id_and_timestamp_are_exposed() -> None:
-    assert (
-        delivery_id("standard_webhooks", headers=headers(V1), body=BODY)
-        == f"standard_webhooks:{MSG_ID}"
-    )
+    key = delivery_id("standard_webhooks", headers=headers(V1), body=BODY)
+    assert key == f"standard_webhooks:{MSG_ID}"
     assert signed_timestamp("standard_webhooks", headers=headers(V1)) == TIMESTAMP
