@@ -34,12 +34,11 @@ DEFAULT_PORTS = {"https": 443, "http": 80}
 def url_variants(url: str) -> tuple[str, ...]:
     """The URL without its port, and with its port (the default one when it had none)."""
     parts = split_url(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    prefix = userinfo + at
+    if parts.port is not None:
+        host = host[: host.rfind(":")]
     port = parts.port or DEFAULT_PORTS.get(parts.scheme)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    userinfo = parts.netloc.rpartition("@")[0]
-    prefix = f"{userinfo}@" if userinfo else ""
 
     def with_netloc(netloc: str) -> str:
         return SplitResult(parts.scheme, netloc, parts.path, parts.query, parts.fragment).geturl()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from integration_core.webhooks import Reason, delivery_id, verify_webhook
+from integration_core.webhooks.providers.twilio import url_variants
 from tests.unit.webhooks.support import refused
 
 pytestmark = pytest.mark.unit
@@ -104,3 +105,11 @@ def test_missing_header_is_refused() -> None:
 def test_delivery_id_is_the_idempotency_token() -> None:
     headers = {"I-Twilio-Idempotency-Token": "a1b2"}
     assert delivery_id("twilio", headers=headers, body=FORM) == "twilio:a1b2"
+
+
+def test_url_variants_keep_host_case_userinfo_and_ipv6() -> None:
+    assert url_variants("https://u:p@Example.COM:8443/a?b=1") == (
+        "https://u:p@Example.COM/a?b=1",
+        "https://u:p@Example.COM:8443/a?b=1",
+    )
+    assert url_variants("http://[::1]/hook") == ("http://[::1]/hook", "http://[::1]:80/hook")
