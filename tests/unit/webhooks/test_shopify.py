@@ -1,7 +1,5 @@
-"""Shopify: base64 HMAC-SHA256 of the raw body in X-Shopify-Hmac-Sha256.
-
-Shopify publishes no fixed vector; the reference is its documented formula, base64 of
-HMAC-SHA256(secret, raw body)
+"""Shopify: base64 HMAC-SHA256 of the raw body in X-Shopify-Hmac-Sha256, against
+shopify-api-js's vector and Shopify's documented formula
 (https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-5-verify-the-webhook).
 """
 
@@ -17,6 +15,18 @@ pytestmark = pytest.mark.unit
 SECRET = "hush"
 BODY = b'{"id": 820982911946154508, "email": "jon@doe.ca", "note": "caf\xc3\xa9"}'
 HEADERS = {"X-Shopify-Hmac-Sha256": hmac_b64(SECRET, BODY), "X-Shopify-Webhook-Id": "b54557e4"}
+
+
+# Shopify/shopify-api-js packages/shopify-api/lib/webhooks/__tests__/validate.test.ts, with
+# the apiSecretKey of its test config (lib/__tests__/test-helper.ts).
+OFFICIAL_SECRET = "test_secret_key"
+OFFICIAL_BODY = b'{"foo": "bar"}'
+OFFICIAL_HMAC = "B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g="
+
+
+def test_official_vector_verifies() -> None:
+    headers = {"X-Shopify-Hmac-Sha256": OFFICIAL_HMAC}
+    verify_webhook("shopify", secret=OFFICIAL_SECRET, headers=headers, body=OFFICIAL_BODY)
 
 
 def test_signature_verifies_over_raw_bytes() -> None:
