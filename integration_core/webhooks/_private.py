@@ -26,17 +26,15 @@ __all__ = [
 
 
 def secret_list(secret: str | Sequence[str]) -> tuple[str, ...]:
-    """One secret, or the current and previous ones while a rotation overlaps."""
+    """One secret, or the current and previous ones while a rotation overlaps; empty ones
+    dropped, since a MAC keyed with nothing is one anybody can make."""
     secrets = (secret,) if isinstance(secret, str) else tuple(secret)
-    usable = tuple(s for s in secrets if isinstance(s, str) and s)
-    if not usable:
-        raise WebhookVerificationError(Reason.NO_SECRET, "no webhook secret is configured")
-    return usable
+    return tuple(s for s in secrets if isinstance(s, str) and s)
 
 
 def matching_secret(check: Check, secrets: Sequence[str]) -> str:
     """The first secret the signature holds for; every secret is tried, so timing says nothing
-    about which one matched."""
+    about which one matched. `secrets` come from `secret_list`."""
     if not secrets:
         raise WebhookVerificationError(Reason.NO_SECRET, "no webhook secret is configured")
     results = [check(secret) for secret in secrets]

@@ -104,8 +104,7 @@ def answer_handshake(
     if verifier.handshake is None:
         return None
     delivery = _delivery(headers, body, url, method, now, tolerance_seconds, False)
-    secrets = (secret,) if isinstance(secret, str) else tuple(secret)
-    return verifier.handshake(delivery, secrets)
+    return verifier.handshake(delivery, secret_list(secret))
 
 
 def delivery_id(provider: str, *, headers: Mapping[str, str], body: bytes) -> str:

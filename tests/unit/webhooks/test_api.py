@@ -216,3 +216,13 @@ def test_any_raw_body_verifies_and_any_changed_byte_is_refused(
     refused(
         provider, Reason.BAD_SIGNATURE, secret=secret + "x", headers=headers, body=body, now=NOW
     )
+
+
+@pytest.mark.parametrize("secret", ["", ["", ""]])
+def test_an_empty_secret_never_verifies_a_handshake(secret: str | list[str]) -> None:
+    """HMAC with an empty key is a signature anyone can make."""
+    body = b'{"type": "url_verification", "challenge": "c"}'
+    headers = {"X-Slack-Signature": _v0("", body), "X-Slack-Request-Timestamp": T}
+    with pytest.raises(WebhookVerificationError) as caught:
+        answer_handshake("slack", secret=secret, headers=headers, body=body, now=NOW)
+    assert caught.value.reason is Reason.NO_SECRET
