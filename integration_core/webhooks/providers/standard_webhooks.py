@@ -17,7 +17,12 @@ import hmac
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from integration_core.webhooks._hmac import check_timestamp, decode_signature, header_timestamp
+from integration_core.webhooks._hmac import (
+    check_timestamp,
+    decode_signature,
+    header_timestamp,
+    matches,
+)
 from integration_core.webhooks.types import (
     Check,
     Delivery,
@@ -48,7 +53,7 @@ def _hmac_matches(secret: str, message: bytes, signatures: list[bytes | None]) -
     if not key:
         return False
     computed = hmac.digest(key, message, "sha256")
-    return any([sig is not None and hmac.compare_digest(sig, computed) for sig in signatures])
+    return any([matches(signature, computed) for signature in signatures])
 
 
 def _ed25519_matches(secret: str, message: bytes, signatures: list[bytes | None]) -> bool:
