@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,12 +30,19 @@ def hmac_b64(secret: str, message: bytes, algorithm: str = "sha256") -> str:
     return base64.b64encode(digest).decode()
 
 
-def refused(provider: str, reason: Reason, **request: Any) -> WebhookVerificationError:
-    """Assert the delivery is refused for `reason`, and that no secret leaks into the error."""
+def refused(
+    provider: str,
+    reason: Reason,
+    *,
+    call: Callable[..., object] = verify_webhook,
+    **request: Any,
+) -> WebhookVerificationError:
+    """Assert the request (to `call`: verify_webhook or answer_handshake) is refused for
+    `reason`, and that no secret leaks into the error."""
     with pytest.raises(WebhookVerificationError) as caught:
-        verify_webhook(provider, **request)
+        call(provider, **request)
     assert caught.value.reason is reason, str(caught.value)
     secrets = request["secret"]
     for secret in [secrets] if isinstance(secrets, str) else secrets:
-        assert secret not in str(caught.value)
+        assert not secret or secret not in str(caught.value)
     return caught.value

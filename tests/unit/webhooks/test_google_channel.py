@@ -7,7 +7,6 @@ import pytest
 
 from integration_core.webhooks import (
     Reason,
-    WebhookVerificationError,
     answer_handshake,
     delivery_id,
     verify_webhook,
@@ -45,8 +44,14 @@ def test_sync_message_is_verified_then_answered() -> None:
     reply = answer_handshake("google_channel", secret=TOKEN, headers=sync, body=b"")
     assert reply is not None
     assert reply.status == 200
-    with pytest.raises(WebhookVerificationError):
-        answer_handshake("google_channel", secret="other", headers=sync, body=b"")
+    refused(
+        "google_channel",
+        Reason.BAD_SIGNATURE,
+        call=answer_handshake,
+        secret="other",
+        headers=sync,
+        body=b"",
+    )
     assert answer_handshake("google_channel", secret=TOKEN, headers=HEADERS, body=b"") is None
 
 
