@@ -74,6 +74,10 @@ def token_refresher(timer: func.TimerRequest) -> None:
     )
 
 
+def _deliver(queue: str, body: bytes, delivery_id: str | None, count: int | None) -> None:
+    handle_body(runtime(), queue, body, delivery_id=delivery_id or "", dequeue_count=count or 1)
+
+
 def _register_worker(name: str, queue: str) -> None:
     """A queue-triggered worker on the backend QUEUE_BACKEND names.
 
@@ -84,13 +88,7 @@ def _register_worker(name: str, queue: str) -> None:
     if SETTINGS.queue_backend is QueueBackend.SERVICEBUS:
 
         def servicebus_worker(msg: func.ServiceBusMessage) -> None:
-            handle_body(
-                runtime(),
-                queue,
-                msg.get_body(),
-                delivery_id=msg.message_id or "",
-                dequeue_count=msg.delivery_count or 1,
-            )
+            _deliver(queue, msg.get_body(), msg.message_id, msg.delivery_count)
 
         trigger = app.service_bus_queue_trigger(
             arg_name="msg", queue_name=queue, connection="ServiceBusConnection"
@@ -99,13 +97,7 @@ def _register_worker(name: str, queue: str) -> None:
     else:
 
         def storage_worker(msg: func.QueueMessage) -> None:
-            handle_body(
-                runtime(),
-                queue,
-                msg.get_body(),
-                delivery_id=msg.id or "",
-                dequeue_count=msg.dequeue_count or 1,
-            )
+            _deliver(queue, msg.get_body(), msg.id, msg.dequeue_count)
 
         trigger = app.queue_trigger(
             arg_name="msg", queue_name=queue, connection="AzureWebJobsStorage"

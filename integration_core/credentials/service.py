@@ -34,7 +34,6 @@ from integration_core.credentials.records import (
 )
 from integration_core.credentials.refresher import (
     Refresher,
-    RefreshResult,
     RetryPolicy,
     log_fields,
     raise_if_needs_reauth,
@@ -115,6 +114,10 @@ class CredentialService:
             reauth_grace_seconds=reauth_grace_seconds,
             clock=clock,
         )
+
+        # Refresh one credential if it still needs it once the lock is held (refresher.py);
+        # raises `ReauthRequiredError` for a dead grant.
+        self.refresh = self._refresher.refresh
 
     def close(self) -> None:
         if self._owns_http:
@@ -263,7 +266,7 @@ class CredentialService:
             if isinstance(p, WebhookSecret)
         ]
 
-    # ---------------------------------------------------------- refresh, rotate
+    # ------------------------------------------------------------------ rotate
 
     def rotate(
         self,
@@ -276,25 +279,3 @@ class CredentialService:
         """Replace a secret; the previous one stays accepted for `overlap`."""
         secret = payload if not isinstance(payload, Mapping) else parse_secret(dict(payload))
         return self._refresher.rotate(tenant_id, credential_id, secret, overlap=overlap)
-
-    def refresh(
-        self,
-        tenant_id: str,
-        credential_id: str,
-        *,
-        trigger: str = "manual",
-        min_validity: timedelta | None = None,
-        rejected_version: str | None = None,
-        force: bool = False,
-    ) -> RefreshResult:
-        """Refresh one credential if it still needs it once the lock is held (see
-        refresher.py); raises `ReauthRequiredError` for a dead grant.
-        """
-        return self._refresher.refresh(
-            tenant_id,
-            credential_id,
-            trigger=trigger,
-            min_validity=min_validity,
-            rejected_version=rejected_version,
-            force=force,
-        )
