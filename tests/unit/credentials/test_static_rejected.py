@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from integration_core.credentials import CredentialEventKind, CredentialStatus
-from integration_core.models import Connection, ConnectionStatus
+from integration_core.models import Connection, ConnectionStatus, SyncTask
 from tests.harness.oauth_server import OAuthServer
 from tests.unit.credentials.support import CONNECTION, TENANT, Stack, get_resource
 
@@ -69,3 +69,24 @@ def test_a_401_on_a_key_replaced_meanwhile_marks_nothing(server: OAuthServer, st
     assert stack.service.get_record(TENANT, replaced.id).status is CredentialStatus.ACTIVE
     assert stack.events.events == []
     assert _connection(stack).status is ConnectionStatus.ACTIVE
+
+
+def test_reauthorizing_resumes_only_the_tasks_paused_for_it(
+    server: OAuthServer, stack: Stack
+) -> None:
+    document = stack.documents.get(SyncTask.container, TENANT, "task-1")
+    stack.documents.upsert(SyncTask.container, document | {"enabled": False})  # an admin's
+    stack.service.store_credential(TENANT, CONNECTION, {"type": "bearer_token", "token": "bad"})
+    auth = stack.service.auth_for(TENANT, CONNECTION)
+    assert get_resource(auth, server.resource_url).status_code == 401
+    assert _connection(stack).paused_task_ids == ["task-0"]
+
+    stack.service.store_credential(
+        TENANT, CONNECTION, {"type": "bearer_token", "token": server.issue_access_token()}
+    )
+    assert _connection(stack).status is ConnectionStatus.ACTIVE
+    assert _connection(stack).paused_task_ids == []
+    enabled = {
+        n: stack.documents.get(SyncTask.container, TENANT, f"task-{n}")["enabled"] for n in (0, 1)
+    }
+    assert enabled == {0: True, 1: False}
