@@ -5,7 +5,9 @@ completed, instead of failing five times into the poison queue with no reason: a
 that is not a SyncMessage (invalid JSON, a missing or mistyped field), a kind the queue's
 worker does not handle, an `attempt` out of range, and whatever the worker raises as a
 `PermanentError` (no task_id or entity_id, ids that name nothing, a record the provider
-refuses for good). Every other error is raised, so the host redelivers the message.
+refuses for good) or as a pydantic `ValidationError` (a payload or document that does not
+fit its model will not fit it on the next delivery either). Every other error is raised,
+so the host redelivers the message.
 
 The function app's queue triggers call `handle_body`; the in-process drain loop calls
 `handle_message` with the envelope its queue already parsed.
@@ -13,7 +15,6 @@ The function app's queue triggers call `handle_body`; the in-process drain loop 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 
 from pydantic import ValidationError
@@ -28,8 +29,6 @@ from integration_core.pipelines.throttle import MAX_ATTEMPT
 from integration_core.runtime import Runtime
 
 __all__ = ["HANDLERS", "KINDS", "Handler", "handle_body", "handle_message", "parse_body"]
-
-log = logging.getLogger(__name__)
 
 Handler = Callable[[Runtime, SyncMessage], SyncResult]
 HANDLERS: Mapping[str, Handler] = {
@@ -49,11 +48,7 @@ def parse_body(body: bytes) -> SyncMessage:
     try:
         return SyncMessage.from_json(body)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
-            for problem in err.errors(include_url=False, include_input=False)
-        )
-        raise PermanentError(f"not a SyncMessage: {problems}") from err
+        raise PermanentError(f"not a SyncMessage: {_problems(err)}") from err
 
 
 def handle_body(
@@ -82,11 +77,12 @@ def handle_message(
     try:
         _check_envelope(queue, message)
         return HANDLERS[queue](rt, message)
-    except PermanentError as err:
+    except (PermanentError, ValidationError) as err:
+        reason = _problems(err) if isinstance(err, ValidationError) else str(err)
         dead_letter_message(
             rt.store,
             message,
-            str(err),
+            reason,
             queue=queue,
             delivery_id=delivery_id,
             dequeue_count=dequeue_count,
@@ -99,3 +95,11 @@ def _check_envelope(queue: str, message: SyncMessage) -> None:
         raise PermanentError(f"{queue} does not handle {message.kind.value} messages")
     if not 0 <= message.attempt <= MAX_ATTEMPT:
         raise PermanentError(f"attempt {message.attempt} is outside 0..{MAX_ATTEMPT}")
+
+
+def _problems(err: ValidationError) -> str:
+    """Each problem's location and message, never the offending value (it may be anything)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
+        for problem in err.errors(include_url=False, include_input=False)
+    )

@@ -82,6 +82,13 @@ BAD: dict[str, tuple[str, Callable[[SyncMessage], SyncMessage], str]] = {
         lambda m: _with(m, kind=MessageKind.PUSH, payload={"entity_id": "nope"}),
         "nope",
     ),
+    "malformed webhook change": (
+        INBOUND_QUEUE,
+        lambda m: _with(
+            m, kind=MessageKind.WEBHOOK, payload={"task_id": "crm-contact", "changes": [{}]}
+        ),
+        "external_id",
+    ),
     "negative attempt": (INBOUND_QUEUE, lambda m: _with(m, attempt=-1), "attempt"),
     "huge attempt": (INBOUND_QUEUE, lambda m: _with(m, attempt=10**12), "attempt"),
 }
