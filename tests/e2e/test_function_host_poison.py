@@ -1,7 +1,8 @@
 """Permanent failures through the function app's queue triggers on Azurite and Cosmos.
 
 A body that can never be handled is completed on its first delivery (dequeue count 1),
-recorded once in `dead-letters` with its reason, and never reaches the poison queue.
+recorded once in `dead-letters` with its reason, and never reaches the poison queue. A
+provider refusing a static key pauses the connection instead of failing on every tick.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from integration_core.models import MessageKind, SyncMessage
+from adapters.sandbox_server import SandboxAccount, SandboxServer
+from integration_core.clock import to_iso, utcnow
+from integration_core.models import (
+    Connection,
+    ConnectionStatus,
+    MessageKind,
+    SyncMessage,
+    SyncTask,
+)
 from integration_core.pipelines.dead_letters import DEAD_LETTERS, UNPARSED_TENANT
 from integration_core.runtime import Runtime
 from tests.harness.function_host import FunctionHost
@@ -79,3 +88,24 @@ def test_a_permanently_bad_message_is_completed_once_and_dead_lettered_with_its_
     inbound.send_message(base64.b64encode(body).decode())
     assert host.run_queue_once("InboundWorker").succeeded == 1
     assert len(rt.store.query(DEAD_LETTERS)) == 1
+
+
+def test_a_401_on_a_static_key_pauses_the_connection_instead_of_failing_every_tick(
+    host: FunctionHost, rt: Runtime, systems: dict[str, tuple[SandboxAccount, SandboxServer]]
+) -> None:
+    systems["crm"][0].api_key = "revoked-at-the-provider"  # noqa: S105 - a test value
+    host.fire_timer("SyncScheduler")
+    host.drain(("InboundWorker", "OutboundWorker"))
+    assert host.poison_client("InboundWorker").peek_messages(max_messages=32) == []
+    connection = Connection.from_document(rt.store.get(Connection.container, "t1", "crm"))
+    assert connection.status is ConnectionStatus.NEEDS_REAUTH
+    assert connection.paused_task_ids == ["crm-contact"]
+
+    for task_id in ("crm-contact", "mkt-contact"):
+        document = rt.store.get(SyncTask.container, "t1", task_id)
+        rt.store.upsert(SyncTask.container, document | {"nextDueAt": to_iso(utcnow())})
+    host.fire_timer("SyncScheduler")
+    queued = host.queue_client("InboundWorker").peek_messages(max_messages=32)
+    assert [SyncMessage.from_json(base64.b64decode(m.content)).connection_id for m in queued] == [
+        "mkt"
+    ]
