@@ -10,20 +10,19 @@ worker reads the trigger parameters' annotations as real types to bind them.
 import functools
 import json
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 
 import azure.functions as func
 
 from integration_core.errors import ConflictError, NotFoundError, PermanentError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
-from integration_core.models import SyncMessage, SyncResult
-from integration_core.pipelines import check_health, process_inbound, process_outbound
+from integration_core.pipelines import check_health
 from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.pipelines.token_refresh import run_token_refresh
 from integration_core.pipelines.webhook_intake import receive_webhook
+from integration_core.pipelines.worker import handle_body
 from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import QueueBackend, load_settings
 
@@ -75,18 +74,21 @@ def token_refresher(timer: func.TimerRequest) -> None:
     )
 
 
-def _register_worker(
-    name: str, queue: str, handle: Callable[[Runtime, SyncMessage], SyncResult]
-) -> None:
+def _deliver(queue: str, body: bytes, delivery_id: str | None, count: int | None) -> None:
+    handle_body(runtime(), queue, body, delivery_id=delivery_id or "", dequeue_count=count or 1)
+
+
+def _register_worker(name: str, queue: str) -> None:
     """A queue-triggered worker on the backend QUEUE_BACKEND names.
 
-    A raised error leaves the message to the host: redelivered, then moved to the poison
+    A message that can never succeed is dead-lettered with its reason and completed. Any
+    other raised error leaves the message to the host: redelivered, then moved to the poison
     queue (Storage, after host.json maxDequeueCount) or dead-letter queue (Service Bus).
     """
     if SETTINGS.queue_backend is QueueBackend.SERVICEBUS:
 
         def servicebus_worker(msg: func.ServiceBusMessage) -> None:
-            handle(runtime(), SyncMessage.from_json(msg.get_body()))
+            _deliver(queue, msg.get_body(), msg.message_id, msg.delivery_count)
 
         trigger = app.service_bus_queue_trigger(
             arg_name="msg", queue_name=queue, connection="ServiceBusConnection"
@@ -95,7 +97,7 @@ def _register_worker(
     else:
 
         def storage_worker(msg: func.QueueMessage) -> None:
-            handle(runtime(), SyncMessage.from_json(msg.get_body()))
+            _deliver(queue, msg.get_body(), msg.id, msg.dequeue_count)
 
         trigger = app.queue_trigger(
             arg_name="msg", queue_name=queue, connection="AzureWebJobsStorage"
@@ -103,8 +105,8 @@ def _register_worker(
         app.function_name(name)(trigger(storage_worker))
 
 
-_register_worker("InboundWorker", INBOUND_QUEUE, process_inbound)
-_register_worker("OutboundWorker", OUTBOUND_QUEUE, process_outbound)
+_register_worker("InboundWorker", INBOUND_QUEUE)
+_register_worker("OutboundWorker", OUTBOUND_QUEUE)
 
 
 @app.function_name("WebhookReceiver")

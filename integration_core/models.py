@@ -90,6 +90,8 @@ class Connection(Document):
     config: dict[str, Any] = Field(default_factory=dict)
     credential_id: str | None = None
     status: ConnectionStatus = ConnectionStatus.ACTIVE
+    # Sync tasks paused because the credential needs re-authorization; resumed after it.
+    paused_task_ids: list[str] = Field(default_factory=list)
     created_at: UtcDatetime = Field(default_factory=utcnow)
 
 

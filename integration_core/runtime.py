@@ -17,6 +17,7 @@ from azure.core.credentials import TokenCredential
 from adapters.sandbox_server import SandboxAccount
 from integration_core.connectors import Connectors
 from integration_core.credentials.base import SecretStore
+from integration_core.credentials.events import Broadcast, LoggingEventSink
 from integration_core.credentials.service import CredentialService
 from integration_core.errors import RetryableError
 from integration_core.messaging import MessageQueue
@@ -85,7 +86,16 @@ def build_runtime(
         if settings.redis_url is not None
         else None
     )
-    credentials = CredentialService(store, secrets, redis_client=redis_client)
+    # Lazy: the pipelines import this module. The subscriber pauses a connection's syncs
+    # when its credential needs re-authorization, and resumes them after it.
+    from integration_core.pipelines.reauth import PauseSyncsOnReauth
+
+    credentials = CredentialService(
+        store,
+        secrets,
+        redis_client=redis_client,
+        events=Broadcast(PauseSyncsOnReauth(store), LoggingEventSink()),
+    )
     closers.append(credentials.close)
     limiter = _limiter(settings)
     closers.append(limiter.close)

@@ -1,4 +1,5 @@
-"""Credentials: the SecretStore port, the nine credential types, and the CredentialService.
+"""Credentials: the SecretStore port, the nine credential types, and the CredentialService
+(over the repository and the refresher).
 
 Backends (keyvault.py, local.py) are chosen only by runtime.py and imported from their
 modules; this package exports the port, the types and the service.
@@ -6,9 +7,10 @@ modules; this package exports the port, the types and the service.
 
 from __future__ import annotations
 
-from integration_core.credentials.auth import CredentialAuth, HttpOptions
+from integration_core.credentials.auth import CredentialAuth, CredentialSource, HttpOptions
 from integration_core.credentials.base import SecretStore, SecretVersion
 from integration_core.credentials.events import (
+    Broadcast,
     CredentialEvent,
     CredentialEventKind,
     EventSink,
@@ -23,7 +25,9 @@ from integration_core.credentials.records import (
     RefreshOutcome,
     TokenRefreshAudit,
 )
-from integration_core.credentials.service import CredentialService, RefreshResult, RetryPolicy
+from integration_core.credentials.refresher import RefreshResult, RetryPolicy
+from integration_core.credentials.repository import CredentialRepository
+from integration_core.credentials.service import CredentialService
 from integration_core.credentials.types import (
     REFRESHABLE_TYPES,
     ApiKey,
@@ -63,9 +67,11 @@ __all__ = [
     "RefreshOutcome",
     "TokenRefreshAudit",
     "CredentialService",
+    "CredentialRepository",
     "RefreshResult",
     "RetryPolicy",
     "CredentialAuth",
+    "CredentialSource",
     "HttpOptions",
     "ReauthRequiredError",
     "TokenGrant",
@@ -74,6 +80,7 @@ __all__ = [
     "LockLease",
     "CredentialEvent",
     "CredentialEventKind",
+    "Broadcast",
     "EventSink",
     "LoggingEventSink",
     "MemoryEventSink",

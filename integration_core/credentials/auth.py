@@ -1,9 +1,11 @@
 """The `httpx.Auth` adapters use: current credential on every request, one retry on 401.
 
-The auth keeps the payload it last used and goes back to the service only when that is
+The auth keeps the payload it last used and goes back to its source only when that is
 close to expiry or a provider answered 401. On 401 it asks for a refresh *of the version
 that was rejected*: if another worker already replaced it, no token endpoint call happens.
-A second 401 is returned to the caller as is.
+A second 401 is returned to the caller as is. A static credential (API key, basic, bearer
+token, ...) cannot be refreshed: a 401 on it is reported to the source, which marks it as
+needing re-authorization unless it was replaced meanwhile.
 """
 
 from __future__ import annotations
@@ -14,17 +16,32 @@ import threading
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 
 from integration_core.clock import utcnow
-from integration_core.credentials.types import CredentialSecret, CredentialType
+from integration_core.credentials.records import CredentialRecord
+from integration_core.credentials.types import REFRESHABLE_TYPES, CredentialSecret, CredentialType
 
-if TYPE_CHECKING:
-    from integration_core.credentials.service import CredentialService
+__all__ = ["CredentialSource", "CredentialAuth", "HttpOptions"]
 
-__all__ = ["CredentialAuth", "HttpOptions"]
+
+class CredentialSource(Protocol):
+    """Where a `CredentialAuth` gets its credential (the CredentialService)."""
+
+    def fresh_credential(
+        self,
+        tenant_id: str,
+        credential_id: str,
+        *,
+        min_validity: timedelta | None = None,
+        rejected_version: str | None = None,
+    ) -> tuple[CredentialRecord, CredentialSecret]:
+        """The credential, refreshed first when due or when `rejected_version` is current."""
+
+    def report_rejected(self, tenant_id: str, credential_id: str, version: str) -> None:
+        """A provider answered 401 to this version of a credential that cannot refresh."""
 
 
 @dataclass(frozen=True)
@@ -39,21 +56,21 @@ class CredentialAuth(httpx.Auth):
 
     def __init__(
         self,
-        service: CredentialService,
+        source: CredentialSource,
         tenant_id: str,
         credential_id: str,
         credential_type: CredentialType,
         *,
         margin: timedelta,
     ) -> None:
-        self._service = service
+        self._source = source
         self._tenant_id = tenant_id
         self._credential_id = credential_id
         self._margin = margin
         self._lock = threading.Lock()
         self._current: _Current | None = None
         self.credential_type = credential_type
-        self.refreshable = service.is_refreshable(credential_type)
+        self.refreshable = credential_type in REFRESHABLE_TYPES
         # Only request signing needs the body; do not buffer uploads otherwise.
         self.requires_request_body = credential_type is CredentialType.WEBHOOK_SECRET
 
@@ -67,7 +84,7 @@ class CredentialAuth(httpx.Auth):
         return current
 
     def _fetch(self, rejected_version: str | None) -> _Current:
-        record, payload = self._service.fresh_credential(
+        record, payload = self._source.fresh_credential(
             self._tenant_id, self._credential_id, rejected_version=rejected_version
         )
         current = _Current(record.secret_version, record.expires_at, payload)
@@ -82,10 +99,14 @@ class CredentialAuth(httpx.Auth):
         current = self._current_or_fetch()
         current.payload.apply(request)
         response = yield request
-        if response.status_code == 401 and self.refreshable:
+        if response.status_code != 401:
+            return
+        if self.refreshable:
             current = self._fetch(current.version)
             current.payload.apply(request)
             yield request
+        else:
+            self._source.report_rejected(self._tenant_id, self._credential_id, current.version)
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -96,10 +117,19 @@ class CredentialAuth(httpx.Auth):
         current = usable if usable is not None else await asyncio.to_thread(self._fetch, None)
         current.payload.apply(request)
         response = yield request
-        if response.status_code == 401 and self.refreshable:
+        if response.status_code != 401:
+            return
+        if self.refreshable:
             current = await asyncio.to_thread(self._fetch, current.version)
             current.payload.apply(request)
             yield request
+        else:
+            await asyncio.to_thread(
+                self._source.report_rejected,
+                self._tenant_id,
+                self._credential_id,
+                current.version,
+            )
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,16 @@ from enum import StrEnum
 from typing import Protocol
 
 from integration_core.clock import utcnow
+from integration_core.credentials.records import CredentialRecord
 
 __all__ = [
     "CredentialEventKind",
     "CredentialEvent",
     "EventSink",
+    "Broadcast",
     "LoggingEventSink",
     "MemoryEventSink",
+    "emit",
 ]
 
 _log = logging.getLogger(__name__)
@@ -46,6 +49,47 @@ class CredentialEvent:
 class EventSink(Protocol):
     def emit(self, event: CredentialEvent) -> None:
         """Deliver one event; must not raise for delivery problems it can absorb."""
+
+
+def emit(
+    sink: EventSink,
+    kind: CredentialEventKind,
+    record: CredentialRecord,
+    detail: dict[str, str] | None = None,
+) -> None:
+    """Deliver an event about `record`; a broken sink is logged, never raised, so that a
+    notifier cannot break a refresh.
+    """
+    event = CredentialEvent(
+        kind=kind,
+        tenant_id=record.tenant_id,
+        connection_id=record.connection_id,
+        credential_id=record.id,
+        detail=detail or {},
+    )
+    try:
+        sink.emit(event)
+    except Exception as err:  # noqa: BLE001 - a broken notifier must not break refresh
+        _log.warning("event sink failed (%s)", type(err).__name__)
+
+
+class Broadcast:
+    """Delivers each event to every sink in turn; one failing sink does not stop the rest."""
+
+    def __init__(self, *sinks: EventSink) -> None:
+        self._sinks = sinks
+
+    def emit(self, event: CredentialEvent) -> None:
+        for sink in self._sinks:
+            try:
+                sink.emit(event)
+            except Exception as err:  # noqa: BLE001 - isolate each subscriber
+                _log.warning(
+                    "%s failed on a %s event (%s)",
+                    type(sink).__name__,
+                    event.kind.value,
+                    type(err).__name__,
+                )
 
 
 class LoggingEventSink:

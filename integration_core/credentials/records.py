@@ -56,7 +56,6 @@ class CredentialRecord(Document):
     owner: str | None = None
     previous_secret_version: str | None = None
     previous_valid_until: UtcDatetime | None = None
-    paused_task_ids: list[str] = Field(default_factory=list)
     created_at: UtcDatetime = Field(default_factory=utcnow)
     updated_at: UtcDatetime = Field(default_factory=utcnow)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TypeVar
 
+from integration_core.errors import NotFoundError, PermanentError
 from integration_core.models import Document, Entity
 from integration_core.storage import DocumentStore, Filter
 from integration_core.sync import Side
 from integration_core.sync.tombstones import DELETED_FIELD
 
-__all__ = ["oldest_first", "hub_side"]
+__all__ = ["oldest_first", "hub_side", "named"]
 
 D = TypeVar("D", bound=Document)
 
@@ -24,6 +25,18 @@ def oldest_first(
         model.container, partition_key=tenant_id, filters=filters, order_by=[("createdAt", False)]
     )
     return [model.from_document(document) for document in documents]
+
+
+def named(store: DocumentStore, model: type[D], tenant_id: str, id: str) -> D:
+    """The document a message names by id; one that does not exist never will, so a
+    message naming it can never succeed (`PermanentError`, not a retry).
+    """
+    try:
+        return model.from_document(store.get(model.container, tenant_id, id))
+    except NotFoundError as err:
+        raise PermanentError(
+            f"{model.__name__} {id!r} does not exist in tenant {tenant_id!r}"
+        ) from err
 
 
 def hub_side(entity: Entity) -> Side:

@@ -1,28 +1,24 @@
 """Run the workers in-process until the queues are empty (the demo, the CLI, tests).
 
 This is what the Functions host does with queue triggers, for a backend the app can
-receive from itself: lease, handle, complete on success, abandon on failure, and set a
-message aside as poison once it has failed `max_attempts` times.
+receive from itself: lease, handle, complete on success (or once the message is
+dead-lettered as one that can never succeed), abandon on failure, and set a message aside
+as poison once it has failed `max_attempts` times.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE, ReceivedMessage
-from integration_core.models import SyncMessage, SyncResult
-from integration_core.pipelines.inbound import process_inbound
-from integration_core.pipelines.outbound import process_outbound
+from integration_core.messaging import ReceivedMessage
+from integration_core.models import SyncResult
+from integration_core.pipelines.worker import HANDLERS, handle_message
 from integration_core.runtime import Runtime
 
 __all__ = ["DrainReport", "drain_queues", "HANDLERS"]
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[Runtime, SyncMessage], SyncResult]
-HANDLERS: dict[str, Handler] = {INBOUND_QUEUE: process_inbound, OUTBOUND_QUEUE: process_outbound}
 
 
 @dataclass
@@ -36,10 +32,10 @@ def drain_queues(rt: Runtime, *, max_attempts: int = 5, max_rounds: int = 10_000
     report = DrainReport()
     for _ in range(max_rounds):
         handled = 0
-        for queue, handle in HANDLERS.items():
+        for queue in HANDLERS:
             for received in rt.queue.receive(queue, max_messages=32, visibility_timeout=60.0):
                 handled += 1
-                _handle_one(rt, received, handle, report, max_attempts)
+                _handle_one(rt, received, report, max_attempts)
         if handled == 0:
             return report
     raise RuntimeError(f"queues still busy after {max_rounds} rounds")
@@ -48,12 +44,17 @@ def drain_queues(rt: Runtime, *, max_attempts: int = 5, max_rounds: int = 10_000
 def _handle_one(
     rt: Runtime,
     received: ReceivedMessage,
-    handle: Handler,
     report: DrainReport,
     max_attempts: int,
 ) -> None:
     try:
-        report.results.append(handle(rt, received.message))
+        result = handle_message(
+            rt,
+            received.queue,
+            received.message,
+            delivery_id=received.message.message_id,
+            dequeue_count=received.dequeue_count,
+        )
     except Exception as err:  # noqa: BLE001 (like the Functions host: any failure is retried)
         report.failures += 1
         log.warning(
@@ -69,4 +70,6 @@ def _handle_one(
         else:
             rt.queue.abandon(received)
     else:
+        if result is not None:  # None: dead-lettered, done with for good
+            report.results.append(result)
         rt.queue.complete(received)

@@ -33,8 +33,9 @@ from integration_core.models import (
     SyncTask,
     deterministic_id,
 )
-from integration_core.pipelines._private import hub_side
+from integration_core.pipelines._private import hub_side, named
 from integration_core.pipelines.conflicts import record_conflicts
+from integration_core.pipelines.dead_letters import DEAD_LETTERS
 from integration_core.pipelines.matching import find_twin, matcher_for, propose_duplicate
 from integration_core.pipelines.pushes import push_message
 from integration_core.pipelines.results import Tally, already_done, record_result
@@ -56,7 +57,6 @@ __all__ = ["process_inbound", "retire_link", "is_retired", "DEAD_LETTERS", "RETI
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTERS = "dead-letters"
 MAX_PAGES_PER_MESSAGE = 20
 # A retired link's entity id starts with this: its record is gone from that system. The
 # link is kept (not deleted) so that a late delivery of the record's older state is
@@ -85,10 +85,8 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
     task_id = message.payload.get("task_id")
     if not isinstance(task_id, str):
         raise PermanentError(f"message {message.message_id} names no task_id")
-    task = SyncTask.from_document(rt.store.get(SyncTask.container, message.tenant_id, task_id))
-    connection = Connection.from_document(
-        rt.store.get(Connection.container, message.tenant_id, task.connection_id)
-    )
+    task = named(rt.store, SyncTask, message.tenant_id, task_id)
+    connection = named(rt.store, Connection, message.tenant_id, task.connection_id)
     tally = Tally()
     if connection.status is not ConnectionStatus.ACTIVE:
         tally.errors.append(f"connection {connection.id} is {connection.status}; nothing read")

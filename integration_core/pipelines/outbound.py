@@ -31,6 +31,7 @@ from integration_core.models import (
     SyncResult,
     deterministic_id,
 )
+from integration_core.pipelines._private import named
 from integration_core.pipelines.conflicts import pending_fields
 from integration_core.pipelines.inbound import is_retired, retire_link
 from integration_core.pipelines.matching import awaits_duplicate_review
@@ -59,13 +60,11 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         raise PermanentError(f"message {message.message_id} names no entity_id")
     tenant = message.tenant_id
     tally = Tally()
-    connection = Connection.from_document(
-        rt.store.get(Connection.container, tenant, message.connection_id)
-    )
+    connection = named(rt.store, Connection, tenant, message.connection_id)
     if connection.status is not ConnectionStatus.ACTIVE:
         tally.errors.append(f"connection {connection.id} is {connection.status}; nothing sent")
         return record_result(rt.store, message, tally, direction="outbound", task_id=None)
-    entity = Entity.from_document(rt.store.get(Entity.container, tenant, entity_id))
+    entity = named(rt.store, Entity, tenant, entity_id)
     link = _find_link(rt, tenant, entity.id, connection.id)
     with rt.connectors.adapter_for(connection) as adapter:
         try:

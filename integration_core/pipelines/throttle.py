@@ -16,9 +16,13 @@ from integration_core.models import SyncMessage, deterministic_id
 from integration_core.ratelimit import Limit
 from integration_core.runtime import Runtime
 
-__all__ = ["Throttled", "take_budget", "reschedule"]
+__all__ = ["MAX_ATTEMPT", "Throttled", "take_budget", "reschedule"]
 
 log = logging.getLogger(__name__)
+
+# A message's `attempt` counts its postponements; no setting lets it pass this bound, so a
+# message claiming more (or fewer than none) was not made by Lockstep.
+MAX_ATTEMPT = 10_000
 
 
 class Throttled(RetryableError):
@@ -47,7 +51,7 @@ def reschedule(rt: Runtime, queue: str, message: SyncMessage, cause: RetryableEr
     """
     retry_after = cause.retry_after if cause.retry_after is not None else 1.0
     attempt = message.attempt + 1
-    if attempt > rt.settings.max_reschedules:
+    if attempt > min(rt.settings.max_reschedules, MAX_ATTEMPT):
         raise cause
     copy = message.model_copy(
         update={

@@ -17,7 +17,8 @@ from datetime import timedelta
 
 from integration_core.credentials.oauth import ReauthRequiredError
 from integration_core.credentials.records import CredentialRecord, RefreshOutcome
-from integration_core.credentials.service import CredentialService, RefreshResult
+from integration_core.credentials.refresher import RefreshResult
+from integration_core.credentials.service import CredentialService
 from integration_core.errors import LockstepError, RetryableError
 
 __all__ = ["TokenRefreshReport", "run_token_refresh"]

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from integration_core.credentials import (
+    Broadcast,
     CredentialService,
     MemoryEventSink,
     OAuth2AuthorizationCode,
@@ -21,6 +22,7 @@ from integration_core.credentials import (
 )
 from integration_core.credentials.local import LocalSecretStore
 from integration_core.models import Connection, SyncTask
+from integration_core.pipelines.reauth import PauseSyncsOnReauth
 from integration_core.storage.sqlite import SqliteDocumentStore
 from tests.harness.oauth_server import OAuthServer
 
@@ -64,7 +66,7 @@ class Stack:
             self.documents,
             self.secrets,
             redis_client=redis_client,
-            events=self.events,
+            events=Broadcast(PauseSyncsOnReauth(self.documents), self.events),
             lock_prefix=lock_prefix,
             **service_kwargs,
         )

@@ -106,10 +106,10 @@ def test_invalid_grant_marks_connection_needs_reauth_and_pauses_syncs(
     assert len(server.calls) == 1  # a dead grant is not retried
     record = stack.service.get_record(TENANT, cred)
     assert record.status is CredentialStatus.NEEDS_REAUTH
-    assert sorted(record.paused_task_ids) == ["task-0", "task-1"]
     connection = Connection.from_document(
         stack.documents.get(Connection.container, TENANT, CONNECTION)
     )
+    assert sorted(connection.paused_task_ids) == ["task-0", "task-1"]
     assert connection.status is ConnectionStatus.NEEDS_REAUTH
     for n in range(2):
         task = SyncTask.from_document(stack.documents.get(SyncTask.container, TENANT, f"task-{n}"))
