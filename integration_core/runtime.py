@@ -21,6 +21,7 @@ from integration_core.credentials.service import CredentialService
 from integration_core.errors import RetryableError
 from integration_core.messaging import MessageQueue
 from integration_core.models import Connection
+from integration_core.net import OutboundPolicy
 from integration_core.ratelimit import RateLimiter
 from integration_core.settings import QueueBackend, SecretBackend, Settings, StoreBackend
 from integration_core.storage import DocumentStore
@@ -85,7 +86,8 @@ def build_runtime(
         if settings.redis_url is not None
         else None
     )
-    credentials = CredentialService(store, secrets, redis_client=redis_client)
+    policy = OutboundPolicy.from_setting(settings.outbound_allow_private_cidrs)
+    credentials = CredentialService(store, secrets, redis_client=redis_client, outbound=policy)
     closers.append(credentials.close)
     limiter = _limiter(settings)
     closers.append(limiter.close)
@@ -93,7 +95,9 @@ def build_runtime(
     def feed_limiter(connection: Connection, response: httpx.Response) -> None:
         limiter.record_response(f"conn:{connection.id}", response.status_code, response.headers)
 
-    connectors = Connectors(credentials, sandboxes=sandboxes, on_response=feed_limiter)
+    connectors = Connectors(
+        credentials, policy=policy, sandboxes=sandboxes, on_response=feed_limiter
+    )
     return Runtime(
         settings=settings,
         store=store,

@@ -67,6 +67,7 @@ from integration_core.errors import (
     RetryableError,
 )
 from integration_core.models import Connection, ConnectionStatus, SyncTask, deterministic_id
+from integration_core.net import OutboundPolicy, outbound_client
 from integration_core.storage.base import ETAG, DocumentStore, Filter
 
 __all__ = ["RetryPolicy", "RefreshResult", "CredentialService"]
@@ -121,7 +122,8 @@ class CredentialService:
         secrets: where payloads live (Key Vault or the local encrypted file).
         redis_client: for the cross-instance refresh lock; None = per-instance only.
         events: where needs-reauth / rotation events go (default: the log).
-        http: client for token endpoints; default one with `token_timeout_seconds`.
+        http: client for token endpoints; default one with `token_timeout_seconds` that
+            obeys `outbound` (default: public https addresses only).
         refresh_margin: refresh a token on use when it expires within this margin.
         lock_ttl_seconds / lock_wait_seconds: the refresh lock's lease and patience.
         reauth_grace_seconds: without Redis, how long to wait before trusting an
@@ -136,6 +138,7 @@ class CredentialService:
         redis_client: redis.Redis | None = None,
         events: EventSink | None = None,
         http: httpx.Client | None = None,
+        outbound: OutboundPolicy | None = None,
         refresh_margin: timedelta = timedelta(minutes=5),
         lock_ttl_seconds: float = 30.0,
         lock_wait_seconds: float = 30.0,
@@ -150,7 +153,9 @@ class CredentialService:
         self._secrets = secrets
         self._events: EventSink = events or LoggingEventSink()
         self._owns_http = http is None
-        self._http = http or httpx.Client(timeout=token_timeout_seconds)
+        self._http = http or outbound_client(
+            outbound or OutboundPolicy(), timeout=token_timeout_seconds
+        )
         self._lock = RefreshLock(
             redis_client,
             prefix=lock_prefix,

@@ -23,6 +23,7 @@ from integration_core.credentials.local import LocalSecretStore
 from integration_core.models import Connection, SyncTask
 from integration_core.storage.sqlite import SqliteDocumentStore
 from tests.harness.oauth_server import OAuthServer
+from tests.harness.outbound import LOOPBACK
 
 TENANT = "tenant-a"
 CONNECTION = "conn-hubspot"
@@ -60,6 +61,7 @@ class Stack:
         self.events = MemoryEventSink()
         service_kwargs.setdefault("retry", FAST_RETRY)
         service_kwargs.setdefault("reauth_grace_seconds", 0.3)
+        service_kwargs.setdefault("outbound", LOOPBACK)
         self.service = CredentialService(
             self.documents,
             self.secrets,
