@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 import redis
 from azure.core.credentials import TokenCredential
+from pydantic import SecretStr
 
 from adapters.sandbox_server import SandboxAccount
 from integration_core.connectors import Connectors
@@ -22,6 +24,7 @@ from integration_core.errors import RetryableError
 from integration_core.messaging import MessageQueue
 from integration_core.models import Connection
 from integration_core.net import OutboundPolicy
+from integration_core.observability import register_secrets
 from integration_core.ratelimit import RateLimiter
 from integration_core.settings import QueueBackend, SecretBackend, Settings, StoreBackend
 from integration_core.storage import DocumentStore
@@ -75,6 +78,7 @@ def build_runtime(
     settings: Settings, *, sandboxes: Mapping[str, SandboxAccount] | None = None
 ) -> Runtime:
     """Wire the backends `settings` name. `sandboxes` serves `sandbox://NAME` base URLs."""
+    register_secrets(_secret_values(settings))
     closers: list[Callable[[], None]] = []
     store = _store(settings, closers)
     queue = _queue(settings, closers)
@@ -109,6 +113,13 @@ def build_runtime(
         redis=redis_client,
         _closers=closers,
     )
+
+
+def _secret_values(settings: Settings) -> list[str]:
+    """The settings' secrets, and the password inside any secret URL (e.g. REDIS_URL)."""
+    values = [v.get_secret_value() for v in vars(settings).values() if isinstance(v, SecretStr)]
+    passwords = [urlsplit(v).password for v in values if "://" in v]
+    return values + [p for p in passwords if p]
 
 
 def _limiter(settings: Settings) -> RateLimiter:

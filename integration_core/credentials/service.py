@@ -68,6 +68,7 @@ from integration_core.errors import (
 )
 from integration_core.models import Connection, ConnectionStatus, SyncTask, deterministic_id
 from integration_core.net import OutboundPolicy, outbound_client
+from integration_core.observability import register_secrets
 from integration_core.storage.base import ETAG, DocumentStore, Filter
 
 __all__ = ["RetryPolicy", "RefreshResult", "CredentialService"]
@@ -738,6 +739,7 @@ class CredentialService:
         return payload
 
     def _remember(self, name: str, version: str, payload: CredentialSecret) -> None:
+        register_secrets(payload.secret_values())  # every loaded or saved secret: redacted
         with self._cache_lock:
             self._cache[(name, version)] = payload
             self._cache.move_to_end((name, version))
