@@ -76,6 +76,10 @@ __all__ = ["RetryPolicy", "RefreshResult", "CredentialService"]
 _log = logging.getLogger(__name__)
 _CACHE_SIZE = 1024
 _CAS_ATTEMPTS = 8
+_FIXED_BY_A_NEW_CREDENTIAL = (
+    ConnectionStatus.NEEDS_REAUTH.value,
+    ConnectionStatus.MISCONFIGURED.value,
+)
 
 
 @dataclass(frozen=True)
@@ -672,7 +676,9 @@ class CredentialService:
             update: dict[str, Any] = {}
             if name == "default" and document.get("credentialId") != credential_id:
                 update["credentialId"] = credential_id
-            if document.get("status") == ConnectionStatus.NEEDS_REAUTH.value:
+            # A new credential may be the fix (a client certificate, too); if it is not,
+            # the next sync marks the connection misconfigured again.
+            if document.get("status") in _FIXED_BY_A_NEW_CREDENTIAL:
                 update["status"] = ConnectionStatus.ACTIVE.value
             if not update:
                 return

@@ -24,10 +24,9 @@ pytestmark = pytest.mark.unit
 TENANT = "t1"
 
 
-def _connect_with_certificate(
-    rt: Runtime, base_url: str, *, certificate_pem: str, key_pem: str, ca_pem: str
+def _store_certificate(
+    rt: Runtime, *, certificate_pem: str, key_pem: str, ca_pem: str
 ) -> Connection:
-    connect_sandbox(rt, "c1", seeded_account("c1"), base_url=base_url)
     rt.credentials.store_credential(
         TENANT,
         "c1",
@@ -39,6 +38,13 @@ def _connect_with_certificate(
         },
     )
     return Connection.from_document(rt.store.get(Connection.container, TENANT, "c1"))
+
+
+def _connect_with_certificate(
+    rt: Runtime, base_url: str, *, certificate_pem: str, key_pem: str, ca_pem: str
+) -> Connection:
+    connect_sandbox(rt, "c1", seeded_account("c1"), base_url=base_url)
+    return _store_certificate(rt, certificate_pem=certificate_pem, key_pem=key_pem, ca_pem=ca_pem)
 
 
 def test_the_client_certificate_is_presented(tmp_path: Path) -> None:
@@ -82,3 +88,28 @@ def test_an_unusable_certificate_marks_the_connection_instead_of_retrying(
     (result,) = drained.results
     assert any("client certificate cannot be used" in error for error in result.errors)
     assert other_key not in " ".join(result.errors)
+
+
+def test_storing_a_working_certificate_reactivates_the_connection(tmp_path: Path) -> None:
+    server_cert, server_key = self_signed_certificate(("127.0.0.1",))
+    client_cert, client_key = self_signed_certificate(("lockstep-client",))
+    _, other_key = self_signed_certificate(("someone-else",))
+    with MutualTlsServer(
+        certificate_pem=server_cert, key_pem=server_key, client_ca_pem=client_cert
+    ) as server:
+        rt = embedded_runtime(tmp_path, {})
+        _connect_with_certificate(
+            rt, server.url, certificate_pem=client_cert, key_pem=other_key, ca_pem=server_cert
+        )
+        run_scheduler(rt)
+        drain_queues(rt)
+        marked = Connection.from_document(rt.store.get(Connection.container, TENANT, "c1"))
+        connection = _store_certificate(
+            rt, certificate_pem=client_cert, key_pem=client_key, ca_pem=server_cert
+        )
+        with rt.connectors.client_for(connection) as client:
+            answer = client.get("/whoami")
+        rt.close()
+    assert marked.status is ConnectionStatus.MISCONFIGURED
+    assert connection.status is ConnectionStatus.ACTIVE
+    assert answer.json() == {"client": "lockstep-client"}
