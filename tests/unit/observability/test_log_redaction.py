@@ -21,7 +21,7 @@ from integration_core.credentials.local import LocalSecretStore
 from integration_core.observability import install_redaction, register_secrets
 from integration_core.runtime import build_runtime
 from integration_core.settings import load_settings
-from tests.harness.embedded import connect_sandbox
+from tests.harness.embedded import connect_sandbox, embedded_runtime
 from tests.harness.function_host import REPO, FunctionHost, sample_settings
 from tests.harness.outbound import LOOPBACK_CIDRS
 from tests.harness.sandbox import seeded_account
@@ -128,3 +128,22 @@ def test_registered_secrets_are_removed_from_message_args_extras_and_tracebacks(
     assert "token *** rotated was ***" in text
     assert "ValueError: provider said ***" in text
     assert late.getvalue().strip() == "refresh_token=*** and ***"
+
+
+def test_secrets_the_app_loads_are_redacted_wherever_they_appear(
+    tmp_path: Path, fresh_logging: None
+) -> None:
+    token = "pat" + os.urandom(10).hex()  # not in any name=value form: only registration finds it
+    vault_key = LocalSecretStore.generate_key()
+    rt = embedded_runtime(tmp_path, {}, local_secrets_key=vault_key)
+    rt.credentials.store_credential("t1", "c1", {"type": "bearer_token", "token": token})
+    rt.close()
+    install_redaction()
+    stream, handler = _captured(logging.getLogger("tests.redaction.loaded"))
+    try:
+        logging.getLogger("tests.redaction.loaded").warning(
+            "provider echoed %s; vault key %s", token, vault_key, extra={"detail": ""}
+        )
+    finally:
+        logging.getLogger("tests.redaction.loaded").removeHandler(handler)
+    assert stream.getvalue().strip() == "provider echoed ***; vault key ***"
