@@ -79,7 +79,7 @@ class Connectors:
         options = self._credentials.http_options(connection.tenant_id, connection.id)
         return outbound_client(
             self._policy,
-            verify=options.verify or True,
+            verify=options.verify,
             base_url=base_url,
             auth=options.auth,
             timeout=self._timeout,

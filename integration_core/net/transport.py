@@ -9,6 +9,7 @@ verifies the certificate against the host name.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import Iterable
 from typing import Any, Literal
@@ -22,6 +23,13 @@ __all__ = ["GuardedTransport", "outbound_client"]
 
 Scheme = Literal["http", "https"]
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+@functools.cache
+def _verified_context() -> ssl.SSLContext:
+    """The default client TLS context. Loading the CA bundle takes a tenth of a second, and a
+    client is built per message: one context, never changed once built, serves them all."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 class _GuardedBackend(httpcore.NetworkBackend):
@@ -73,7 +81,7 @@ class GuardedTransport(httpx.HTTPTransport):
         policy: OutboundPolicy,
         *,
         scheme: Scheme = "https",
-        verify: ssl.SSLContext | bool = True,
+        verify: ssl.SSLContext | None = None,
         limits: httpx.Limits = DEFAULT_LIMITS,
     ) -> None:
         # HTTPTransport's constructor only builds its httpcore pool, and offers no way to
@@ -81,7 +89,7 @@ class GuardedTransport(httpx.HTTPTransport):
         self._policy = policy
         self._scheme = scheme
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=verify or _verified_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -96,11 +104,12 @@ class GuardedTransport(httpx.HTTPTransport):
 
 
 def outbound_client(
-    policy: OutboundPolicy, *, verify: ssl.SSLContext | bool = True, **options: Any
+    policy: OutboundPolicy, *, verify: ssl.SSLContext | None = None, **options: Any
 ) -> httpx.Client:
     """An `httpx.Client` whose every request, redirect and connection obeys `policy`.
 
-    `verify` takes the TLS context (e.g. one presenting a client certificate); `options`
+    `verify` is the TLS context when not the default (e.g. one presenting a client
+    certificate; certificates are always verified); `options`
     go to `httpx.Client` (base_url, auth, timeout, event_hooks...). Proxies from the
     environment are ignored: the policy decides where requests go.
     """
