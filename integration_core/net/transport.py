@@ -61,17 +61,6 @@ class _GuardedBackend(httpcore.NetworkBackend):
         assert failure is not None  # addresses() never returns an empty list
         raise failure
 
-    def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        raise OutboundPolicyError("unix sockets are not outbound destinations")
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
 
 class GuardedTransport(httpx.HTTPTransport):
     """An `httpx.HTTPTransport` for one scheme whose connections the policy checks."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -55,24 +56,56 @@ _BEARER = re.compile(r"\b(Bearer|Basic)(\s+)(?=[^\s]*\d)([A-Za-z0-9\-._~+/]{8,}=
 
 
 class _Registry:
-    def __init__(self) -> None:
+    """Known secret values, found in a text in one pass.
+
+    Values are indexed by their first MIN_SECRET_LENGTH characters, so a text is scanned
+    once whatever the number of secrets (a regex alternation of thousands of tokens would
+    try each at every position). The oldest values go beyond `capacity`: a long-lived
+    worker keeps registering fresh access tokens, and the expired ones matter least.
+    """
+
+    def __init__(self, capacity: int = 20_000) -> None:
         self._lock = threading.Lock()
-        self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._capacity = capacity
+        self._values: OrderedDict[str, None] = OrderedDict()
+        self._by_prefix: dict[str, set[str]] = {}
 
     def add(self, values: Iterable[str]) -> None:
-        wanted = {v for v in values if len(v) >= MIN_SECRET_LENGTH}
         with self._lock:
-            fresh = wanted - self._values
-            if not fresh:
-                return
-            self._values |= fresh
-            ordered = sorted(self._values, key=len, reverse=True)  # longest first
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            for value in values:
+                if len(value) < MIN_SECRET_LENGTH:
+                    continue
+                if value in self._values:
+                    self._values.move_to_end(value)
+                    continue
+                self._values[value] = None
+                self._by_prefix.setdefault(value[:MIN_SECRET_LENGTH], set()).add(value)
+                if len(self._values) > self._capacity:
+                    oldest, _ = self._values.popitem(last=False)
+                    bucket = self._by_prefix[oldest[:MIN_SECRET_LENGTH]]
+                    bucket.discard(oldest)
+                    if not bucket:
+                        del self._by_prefix[oldest[:MIN_SECRET_LENGTH]]
 
     def redact(self, text: str) -> str:
-        pattern = self._pattern
-        return pattern.sub(MASK, text) if pattern is not None else text
+        if not self._values:
+            return text
+        parts: list[str] = []
+        start = i = 0
+        last = len(text) - MIN_SECRET_LENGTH
+        with self._lock:
+            index = self._by_prefix
+            while i <= last:
+                bucket = index.get(text[i : i + MIN_SECRET_LENGTH])
+                found = bucket and max(
+                    (v for v in bucket if text.startswith(v, i)), key=len, default=""
+                )
+                if not found:
+                    i += 1
+                    continue
+                parts += [text[start:i], MASK]
+                i = start = i + len(found)
+        return "".join(parts) + text[start:] if parts else text
 
 
 _REGISTRY = _Registry()
