@@ -16,6 +16,7 @@ import azure.functions as func
 
 from integration_core.errors import ConflictError, NotFoundError, PermanentError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
+from integration_core.observability import install_redaction
 from integration_core.pipelines import check_health
 from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
@@ -26,10 +27,9 @@ from integration_core.pipelines.worker import handle_body
 from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import QueueBackend, load_settings
 
+install_redaction()
 SETTINGS = load_settings()
 logging.getLogger("integration_core").setLevel(SETTINGS.log_level)
-# httpx logs every request URL at INFO; a URL can carry an API key in its query string.
-logging.getLogger("httpx").setLevel(logging.WARNING)
 log = logging.getLogger("function_app")
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)

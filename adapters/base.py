@@ -28,6 +28,7 @@ from integration_core.errors import (
 )
 from integration_core.mapping import FieldMap
 from integration_core.models import Change, Connection
+from integration_core.net import body_excerpt
 from integration_core.ratelimit import Limit
 from integration_core.sync.watermark import Watermark
 
@@ -89,11 +90,14 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def raise_for_status(response: httpx.Response, *, what: str) -> None:
-    """Map an HTTP error status to the error class the pipelines act on."""
+    """Map an HTTP error status to the error class the pipelines act on.
+
+    The error text carries the status and a short, redacted excerpt of the body.
+    """
     status = response.status_code
     if status < 400:
         return
-    detail = f"{what}: HTTP {status}"
+    detail = f"{what}: HTTP {status}: {body_excerpt(response)}"
     if status == 429 or status >= 500:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         raise RetryableError(detail, retry_after=retry_after)
@@ -103,7 +107,7 @@ def raise_for_status(response: httpx.Response, *, what: str) -> None:
         raise NotFoundError(detail)
     if status == 412:
         raise PreconditionFailedError(detail)
-    raise PermanentError(f"{detail}: {response.text[:200]}")
+    raise PermanentError(detail)
 
 
 class BaseIntegrationAdapter(ABC):

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "LockstepError",
     "ConfigurationError",
+    "ConnectionConfigurationError",
     "RetryableError",
     "AuthError",
     "PermanentError",
@@ -20,6 +21,12 @@ class LockstepError(Exception):
 
 class ConfigurationError(LockstepError):
     """A setting is missing or invalid; raised at start-up, never retried."""
+
+
+class ConnectionConfigurationError(ConfigurationError):
+    """A connection's own settings or credential material cannot work (a refused URL, an
+    unusable client certificate): the pipelines mark the connection instead of retrying.
+    """
 
 
 class RetryableError(LockstepError):

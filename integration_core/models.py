@@ -77,6 +77,7 @@ class Document(BaseModel):
 class ConnectionStatus(StrEnum):
     ACTIVE = "active"
     NEEDS_REAUTH = "needs_reauth"
+    MISCONFIGURED = "misconfigured"  # its URL or TLS material cannot work; syncs stop
     DISABLED = "disabled"
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 import redis
 from azure.core.credentials import TokenCredential
+from pydantic import SecretStr
 
 from adapters.sandbox_server import SandboxAccount
 from integration_core.connectors import Connectors
@@ -22,6 +24,8 @@ from integration_core.credentials.service import CredentialService
 from integration_core.errors import RetryableError
 from integration_core.messaging import MessageQueue
 from integration_core.models import Connection
+from integration_core.net import OutboundPolicy
+from integration_core.observability import register_secrets
 from integration_core.ratelimit import RateLimiter
 from integration_core.settings import QueueBackend, SecretBackend, Settings, StoreBackend
 from integration_core.storage import DocumentStore
@@ -75,6 +79,7 @@ def build_runtime(
     settings: Settings, *, sandboxes: Mapping[str, SandboxAccount] | None = None
 ) -> Runtime:
     """Wire the backends `settings` name. `sandboxes` serves `sandbox://NAME` base URLs."""
+    register_secrets(_secret_values(settings))
     closers: list[Callable[[], None]] = []
     store = _store(settings, closers)
     queue = _queue(settings, closers)
@@ -90,11 +95,13 @@ def build_runtime(
     # when its credential needs re-authorization, and resumes them after it.
     from integration_core.pipelines.reauth import PauseSyncsOnReauth
 
+    policy = OutboundPolicy.from_setting(settings.outbound_allow_private_cidrs)
     credentials = CredentialService(
         store,
         secrets,
         redis_client=redis_client,
         events=Broadcast(PauseSyncsOnReauth(store), LoggingEventSink()),
+        outbound=policy,
     )
     closers.append(credentials.close)
     limiter = _limiter(settings)
@@ -103,7 +110,9 @@ def build_runtime(
     def feed_limiter(connection: Connection, response: httpx.Response) -> None:
         limiter.record_response(f"conn:{connection.id}", response.status_code, response.headers)
 
-    connectors = Connectors(credentials, sandboxes=sandboxes, on_response=feed_limiter)
+    connectors = Connectors(
+        credentials, policy=policy, sandboxes=sandboxes, on_response=feed_limiter
+    )
     return Runtime(
         settings=settings,
         store=store,
@@ -115,6 +124,13 @@ def build_runtime(
         redis=redis_client,
         _closers=closers,
     )
+
+
+def _secret_values(settings: Settings) -> list[str]:
+    """The settings' secrets, and the password inside any secret URL (e.g. REDIS_URL)."""
+    values = [v.get_secret_value() for v in vars(settings).values() if isinstance(v, SecretStr)]
+    passwords = [urlsplit(v).password for v in values if "://" in v]
+    return values + [p for p in passwords if p]
 
 
 def _limiter(settings: Settings) -> RateLimiter:

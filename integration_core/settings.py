@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from integration_core.errors import ConfigurationError
+from integration_core.net.policy import parse_cidrs
 
 __all__ = ["StoreBackend", "QueueBackend", "SecretBackend", "Settings", "load_settings"]
 
@@ -76,6 +77,8 @@ class Settings(BaseSettings):
     sync_page_size: int = Field(default=100, gt=0, le=1000)
     max_tasks_per_tick: int = Field(default=500, gt=0)
     log_level: str = "INFO"
+    # Private networks outbound requests may reach (local development only; empty in Azure).
+    outbound_allow_private_cidrs: str = ""
 
     @model_validator(mode="after")
     def _backend_requirements(self) -> Self:
@@ -111,6 +114,10 @@ class Settings(BaseSettings):
         for missing, name, because in required:
             if missing:
                 raise ValueError(f"{name} is required when {because}")
+        try:
+            parse_cidrs(self.outbound_allow_private_cidrs)
+        except ConfigurationError as err:
+            raise ValueError(f"OUTBOUND_ALLOW_PRIVATE_CIDRS: {err}") from err
         return self
 
     @property

@@ -32,6 +32,7 @@ _log = logging.getLogger(__name__)
 class CredentialEventKind(StrEnum):
     NEEDS_REAUTH = "needs_reauth"
     REAUTHORIZED = "reauthorized"
+    STORED = "stored"
     ROTATED = "rotated"
     REFRESH_FAILED = "refresh_failed"
 

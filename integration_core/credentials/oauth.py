@@ -3,8 +3,9 @@
 Errors are classified for the caller: `ReauthRequiredError` when the grant itself is dead
 (`invalid_grant`, a revoked or unknown client, a removed GitHub installation) and only a
 person can fix it; `RetryableError` for 5xx, 429, timeouts and network failures; `AuthError`
-for any other refusal. Messages carry the OAuth error code and HTTP status, never the
-response's description (providers sometimes echo the request) or any token.
+for any other refusal. Messages carry the OAuth error code and HTTP status, and for other
+refusals a short redacted excerpt of the body (providers sometimes echo the request, so
+never the body as is), never a token.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from integration_core.credentials.types import (
     TokenCredentialSecret,
 )
 from integration_core.errors import AuthError, RetryableError
+from integration_core.net import body_excerpt
 
 __all__ = ["TokenGrant", "ReauthRequiredError", "REAUTH_ERROR_CODES", "fetch_token"]
 
@@ -109,7 +111,10 @@ def _post(
                 f"token endpoint refused the grant: {code or 'HTTP ' + str(status)}",
                 error_code=code or f"http_{status}",
             )
-        raise AuthError(f"token endpoint returned HTTP {status} ({code or 'no error code'})")
+        raise AuthError(
+            f"token endpoint returned HTTP {status} ({code or 'no error code'}):"
+            f" {body_excerpt(response)}"
+        )
     try:
         body = response.json()
     except ValueError as err:

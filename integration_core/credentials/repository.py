@@ -26,6 +26,7 @@ from integration_core.credentials.records import (
 from integration_core.credentials.types import CredentialSecret, dump_secret, parse_secret
 from integration_core.errors import ConflictError, LockstepError, NotFoundError, RetryableError
 from integration_core.models import Connection, deterministic_id
+from integration_core.observability import register_secrets
 from integration_core.storage.base import ETAG, DocumentStore, Filter
 from integration_core.storage.concurrency import get_or_none, update_document
 
@@ -202,6 +203,7 @@ class CredentialRepository:
         return found
 
     def _remember(self, name: str, version: str, payload: CredentialSecret) -> None:
+        register_secrets(payload.secret_values())  # every loaded or saved secret: redacted
         with self._cache_lock:
             self._cache[(name, version)] = payload
             self._cache.move_to_end((name, version))

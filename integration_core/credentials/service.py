@@ -47,6 +47,7 @@ from integration_core.credentials.types import (
     WebhookSecret,
     parse_secret,
 )
+from integration_core.net import OutboundPolicy, outbound_client
 from integration_core.storage.base import DocumentStore
 
 __all__ = ["CredentialService"]
@@ -66,7 +67,8 @@ class CredentialService:
         secrets: where payloads live (Key Vault or the local encrypted file).
         redis_client: for the cross-instance refresh lock; None = per-instance only.
         events: where needs-reauth / re-authorized / rotation events go (default: the log).
-        http: client for token endpoints; default one with `token_timeout_seconds`.
+        http: client for token endpoints; default one with `token_timeout_seconds` that
+            obeys `outbound` (default: public https addresses only).
         refresh_margin: refresh a token on use when it expires within this margin.
         lock_ttl_seconds / lock_wait_seconds: the refresh lock's lease and patience.
         reauth_grace_seconds: without Redis, how long to wait before trusting an
@@ -81,6 +83,7 @@ class CredentialService:
         redis_client: redis.Redis | None = None,
         events: EventSink | None = None,
         http: httpx.Client | None = None,
+        outbound: OutboundPolicy | None = None,
         refresh_margin: timedelta = timedelta(minutes=5),
         lock_ttl_seconds: float = 30.0,
         lock_wait_seconds: float = 30.0,
@@ -93,7 +96,9 @@ class CredentialService:
     ) -> None:
         self._events: EventSink = events or LoggingEventSink()
         self._owns_http = http is None
-        self._http = http or httpx.Client(timeout=token_timeout_seconds)
+        self._http = http or outbound_client(
+            outbound or OutboundPolicy(), timeout=token_timeout_seconds
+        )
         self._margin = refresh_margin
         self._clock = clock
         self._repository = CredentialRepository(
@@ -183,6 +188,10 @@ class CredentialService:
         record, previous = self._repository.save(tenant_id, credential_id, build)
         if previous is not None and previous.status is CredentialStatus.NEEDS_REAUTH:
             emit(self._events, CredentialEventKind.REAUTHORIZED, record, {"name": name})
+        else:
+            # A new credential may be what a misconfigured connection waited for (a client
+            # certificate); if it is not, the next sync marks the connection again.
+            emit(self._events, CredentialEventKind.STORED, record, {"name": name})
         _log.info(
             "stored credential",
             extra=log_fields(record) | {"credential_type": str(record.credential_type)},

@@ -83,6 +83,18 @@ def _check_private_key(value: SecretStr) -> SecretStr:
     return value
 
 
+def _check_endpoint(value: str) -> str:
+    """Token and API endpoints are absolute http(s) URLs; where they may point is the
+    OutboundPolicy's decision when the request is made."""
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as err:
+        raise ValueError("must be an absolute https URL") from err
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("must be an absolute https URL")
+    return value
+
+
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
@@ -139,6 +151,8 @@ class OAuth2AuthorizationCode(_TokenPayload):
     refresh_token: SecretStr
     scope: str | None = None
 
+    _validate_endpoint = field_validator("token_url")(_check_endpoint)
+
 
 class OAuth2ClientCredentials(_TokenPayload):
     """Machine-to-machine OAuth2: the client's own id and secret buy an access token."""
@@ -152,6 +166,8 @@ class OAuth2ClientCredentials(_TokenPayload):
     token_endpoint_auth_method: ClientAuthMethod = "client_secret_post"  # noqa: S105
     scope: str | None = None
     audience: str | None = None
+
+    _validate_endpoint = field_validator("token_url")(_check_endpoint)
 
 
 class OAuth2JwtBearer(_TokenPayload):
@@ -169,6 +185,7 @@ class OAuth2JwtBearer(_TokenPayload):
     assertion_lifetime_seconds: int = Field(default=300, gt=0, le=3600)
 
     _validate_key = field_validator("private_key")(_check_private_key)
+    _validate_endpoint = field_validator("token_url")(_check_endpoint)
 
 
 class GitHubApp(_TokenPayload):
@@ -181,6 +198,7 @@ class GitHubApp(_TokenPayload):
     api_url: str = "https://api.github.com"
 
     _validate_key = field_validator("private_key")(_check_private_key)
+    _validate_endpoint = field_validator("api_url")(_check_endpoint)
 
 
 class ApiKey(_Payload):

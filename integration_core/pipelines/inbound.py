@@ -37,6 +37,7 @@ from integration_core.pipelines._private import hub_side, named
 from integration_core.pipelines.conflicts import record_conflicts
 from integration_core.pipelines.dead_letters import DEAD_LETTERS
 from integration_core.pipelines.matching import find_twin, matcher_for, propose_duplicate
+from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.pushes import push_message
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
@@ -91,7 +92,10 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
     if connection.status is not ConnectionStatus.ACTIVE:
         tally.errors.append(f"connection {connection.id} is {connection.status}; nothing read")
         return record_result(rt.store, message, tally, direction="inbound", task_id=task.id)
-    with rt.connectors.adapter_for(connection) as adapter:
+    with (
+        marks_misconfigured(rt.store, connection, tally),
+        rt.connectors.adapter_for(connection) as adapter,
+    ):
         context = _Context(
             rt=rt,
             message=message,

@@ -35,6 +35,7 @@ from integration_core.pipelines._private import named
 from integration_core.pipelines.conflicts import pending_fields
 from integration_core.pipelines.inbound import is_retired, retire_link
 from integration_core.pipelines.matching import awaits_duplicate_review
+from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.runtime import Runtime
@@ -66,7 +67,10 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         return record_result(rt.store, message, tally, direction="outbound", task_id=None)
     entity = named(rt.store, Entity, tenant, entity_id)
     link = _find_link(rt, tenant, entity.id, connection.id)
-    with rt.connectors.adapter_for(connection) as adapter:
+    with (
+        marks_misconfigured(rt.store, connection, tally),
+        rt.connectors.adapter_for(connection) as adapter,
+    ):
         try:
             _push(rt, message, adapter, entity, link, tally)
         except RetryableError as err:

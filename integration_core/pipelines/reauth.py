@@ -35,6 +35,8 @@ class PauseSyncsOnReauth:
             self._pause(event)
         elif event.kind is CredentialEventKind.REAUTHORIZED:
             self._resume(event)
+        elif event.kind is CredentialEventKind.STORED:
+            self._retry_misconfigured(event)
 
     def _pause(self, event: CredentialEvent) -> None:
         tenant, connection_id = event.tenant_id, event.connection_id
@@ -98,6 +100,19 @@ class PauseSyncsOnReauth:
             len(resumed),
             extra={"tenant_id": tenant, "connection_id": connection_id},
         )
+
+    def _retry_misconfigured(self, event: CredentialEvent) -> None:
+        """A new credential may be the fix; if not, the next sync marks it again."""
+
+        def activate(document: dict[str, Any]) -> dict[str, Any] | None:
+            if document.get("status") != ConnectionStatus.MISCONFIGURED.value:
+                return None
+            return document | {"status": ConnectionStatus.ACTIVE.value}
+
+        if self._connection(event.tenant_id, event.connection_id) is not None:
+            update_document(
+                self._store, Connection.container, event.tenant_id, event.connection_id, activate
+            )
 
     def _connection(self, tenant_id: str, connection_id: str) -> Connection | None:
         found = get_or_none(self._store, Connection.container, tenant_id, connection_id)

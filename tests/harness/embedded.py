@@ -10,6 +10,7 @@ from integration_core.credentials.local import LocalSecretStore
 from integration_core.models import Connection, SyncTask
 from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import load_settings
+from tests.harness.outbound import LOOPBACK_CIDRS
 
 
 def embedded_runtime(
@@ -24,6 +25,7 @@ def embedded_runtime(
             "local_secrets_path": str(tmp_path / "secrets.enc"),
             "local_secrets_key": LocalSecretStore.generate_key(),
             "redis_url": None,
+            "outbound_allow_private_cidrs": LOOPBACK_CIDRS,
             **overrides,
         }
     )

@@ -33,7 +33,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-__all__ = ["KeyVaultStandin", "StaticTokenCredential", "self_signed_certificate"]
+__all__ = [
+    "KeyVaultStandin",
+    "StaticTokenCredential",
+    "self_signed_certificate",
+    "server_tls_context",
+]
 
 _TENANT = "00000000-0000-0000-0000-000000000001"
 _NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
@@ -70,6 +75,18 @@ def self_signed_certificate(hosts: tuple[str, ...] = ("localhost", "127.0.0.1"))
             serialization.NoEncryption(),
         ).decode(),
     )
+
+
+def server_tls_context(certificate_pem: str, key_pem: str) -> ssl.SSLContext:
+    """A server-side TLS context for a PEM pair (`ssl` loads chains only from files)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory(prefix="tls-pair-") as folder:
+        cert_path, key_path = Path(folder) / "cert.pem", Path(folder) / "key.pem"
+        cert_path.write_text(certificate_pem)
+        key_path.write_text(key_pem)
+        key_path.chmod(0o600)
+        context.load_cert_chain(cert_path, key_path)
+    return context
 
 
 class StaticTokenCredential:
@@ -121,12 +138,8 @@ class KeyVaultStandin:
         self._dir = tempfile.TemporaryDirectory(prefix="kv-standin-")
         cert_pem, key_pem = self_signed_certificate()
         self.ca_path = str(Path(self._dir.name) / "ca.pem")
-        key_path = Path(self._dir.name) / "key.pem"
         Path(self.ca_path).write_text(cert_pem)
-        key_path.write_text(key_pem)
-        key_path.chmod(0o600)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.ca_path, key_path)
+        context = server_tls_context(cert_pem, key_pem)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)

@@ -22,6 +22,7 @@ from integration_core.storage.base import CONTAINERS
 from integration_core.storage.sqlite import SqliteDocumentStore
 from tests.harness.keyvault_standin import KeyVaultStandin, self_signed_certificate
 from tests.harness.oauth_server import OAuthServer
+from tests.harness.outbound import LOOPBACK
 from tests.harness.redis_server import RedisServer, redis_client
 from tests.unit.credentials.support import CONNECTION, FAST_RETRY, TENANT, Stack, rsa_keypair
 
@@ -181,7 +182,12 @@ def test_no_secret_value_appears_anywhere(
             client_options={"connection_verify": kv.ca_path, "verify_challenge_resource": False},
         )
         on_vault = CredentialService(
-            vault_docs, vault, events=MemoryEventSink(), retry=FAST_RETRY, token_timeout_seconds=0.2
+            vault_docs,
+            vault,
+            events=MemoryEventSink(),
+            retry=FAST_RETRY,
+            token_timeout_seconds=0.2,
+            outbound=LOOPBACK,
         )
         kv_cred = on_vault.store_credential(
             TENANT,

@@ -138,7 +138,7 @@ def test_without_redis_rotation_races_never_look_like_dead_grants(
         tokens = set(pool.map(racer, stacks))
     assert len(tokens) == 1  # every instance ends on the committed token
     assert stacks[0].service.get_record(TENANT, credential_id).status.value == "active"
-    assert stacks[0].events.events == []
+    assert stacks[0].notable_events() == []
     for stack in stacks:
         stack.close()
 

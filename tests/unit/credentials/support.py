@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from integration_core.credentials import (
     Broadcast,
+    CredentialEvent,
+    CredentialEventKind,
     CredentialService,
     MemoryEventSink,
     OAuth2AuthorizationCode,
@@ -25,6 +27,7 @@ from integration_core.models import Connection, SyncTask
 from integration_core.pipelines.reauth import PauseSyncsOnReauth
 from integration_core.storage.sqlite import SqliteDocumentStore
 from tests.harness.oauth_server import OAuthServer
+from tests.harness.outbound import LOOPBACK
 
 TENANT = "tenant-a"
 CONNECTION = "conn-hubspot"
@@ -62,6 +65,7 @@ class Stack:
         self.events = MemoryEventSink()
         service_kwargs.setdefault("retry", FAST_RETRY)
         service_kwargs.setdefault("reauth_grace_seconds", 0.3)
+        service_kwargs.setdefault("outbound", LOOPBACK)
         self.service = CredentialService(
             self.documents,
             self.secrets,
@@ -70,6 +74,10 @@ class Stack:
             lock_prefix=lock_prefix,
             **service_kwargs,
         )
+
+    def notable_events(self) -> list[CredentialEvent]:
+        """The events a test asserts on: all but the plain "stored" of each put."""
+        return [e for e in self.events.events if e.kind is not CredentialEventKind.STORED]
 
     def close(self) -> None:
         self.service.close()

@@ -129,7 +129,7 @@ def test_webhook_secret_rotation_accepts_both_during_the_overlap(stack: Stack) -
         overlap=timedelta(hours=1),
     )
     assert stack.service.webhook_secrets(TENANT, record.id) == ["new-secret", "old-secret"]
-    assert stack.events.events[-1].kind is CredentialEventKind.ROTATED
+    assert stack.notable_events()[-1].kind is CredentialEventKind.ROTATED
     # After the overlap only the new secret is accepted.
     stack.service.rotate(TENANT, record.id, WebhookSecret(secret="newer"), overlap=timedelta(0))
     assert stack.service.webhook_secrets(TENANT, record.id) == ["newer"]

@@ -114,7 +114,7 @@ def test_invalid_grant_marks_connection_needs_reauth_and_pauses_syncs(
     for n in range(2):
         task = SyncTask.from_document(stack.documents.get(SyncTask.container, TENANT, f"task-{n}"))
         assert task.enabled is False
-    [event] = stack.events.events
+    [event] = stack.notable_events()
     assert event.kind is CredentialEventKind.NEEDS_REAUTH
     assert event.detail == {"error_code": "invalid_grant"}
     # Further use fails fast without calling the endpoint again.
@@ -135,7 +135,7 @@ def test_invalid_grant_marks_connection_needs_reauth_and_pauses_syncs(
         SyncTask.from_document(stack.documents.get(SyncTask.container, TENANT, f"task-{n}")).enabled
         for n in range(2)
     )
-    assert stack.events.events[-1].kind is CredentialEventKind.REAUTHORIZED
+    assert stack.notable_events()[-1].kind is CredentialEventKind.REAUTHORIZED
     assert stack.access_token(cred)
 
 

@@ -36,7 +36,7 @@ def test_a_401_on_a_bearer_token_marks_it_needs_reauth_once(
     marked = stack.service.get_record(TENANT, record.id)
     assert marked.status is CredentialStatus.NEEDS_REAUTH
     assert marked.last_error == "unauthorized"
-    assert [e.kind for e in stack.events.events] == [CredentialEventKind.NEEDS_REAUTH]
+    assert [e.kind for e in stack.notable_events()] == [CredentialEventKind.NEEDS_REAUTH]
     assert _connection(stack).status is ConnectionStatus.NEEDS_REAUTH
     assert sorted(_connection(stack).paused_task_ids) == ["task-0", "task-1"]
     assert server.calls == []  # nothing to refresh: no token endpoint call
@@ -67,7 +67,7 @@ def test_a_401_on_a_key_replaced_meanwhile_marks_nothing(server: OAuthServer, st
     )
     assert get_resource(auth, server.resource_url).status_code == 401  # the old key
     assert stack.service.get_record(TENANT, replaced.id).status is CredentialStatus.ACTIVE
-    assert stack.events.events == []
+    assert stack.notable_events() == []
     assert _connection(stack).status is ConnectionStatus.ACTIVE
 
 

@@ -1,0 +1,16 @@
+"""Outbound HTTP: where requests for a connection may go, and clients that enforce it."""
+
+from __future__ import annotations
+
+from integration_core.net.excerpt import body_excerpt
+from integration_core.net.policy import OutboundPolicy, OutboundPolicyError, parse_cidrs
+from integration_core.net.transport import GuardedTransport, outbound_client
+
+__all__ = [
+    "body_excerpt",
+    "GuardedTransport",
+    "OutboundPolicy",
+    "OutboundPolicyError",
+    "outbound_client",
+    "parse_cidrs",
+]
