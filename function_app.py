@@ -18,16 +18,16 @@ import azure.functions as func
 from integration_core.errors import ConflictError, NotFoundError, PermanentError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
 from integration_core.models import SyncMessage, SyncResult
-from integration_core.pipelines import check_health, process_inbound, process_outbound
+from integration_core.pipelines import check_app_health, process_inbound, process_outbound
 from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.pipelines.token_refresh import run_token_refresh
 from integration_core.pipelines.webhook_intake import receive_webhook
 from integration_core.runtime import Runtime, build_runtime
-from integration_core.settings import QueueBackend, load_settings
+from integration_core.settings import QueueBackend, load_host_settings
 
-SETTINGS = load_settings()
+SETTINGS = load_host_settings()
 logging.getLogger("integration_core").setLevel(SETTINGS.log_level)
 # httpx logs every request URL at INFO; a URL can carry an API key in its query string.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -187,5 +187,5 @@ def admin_decide_duplicate(req: func.HttpRequest) -> func.HttpResponse:
 @app.function_name("Health")
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    report = check_health(runtime().health_probes())
+    report = check_app_health(lambda: runtime().health_probes())
     return _json(report.to_json(), 200 if report.healthy else 503)
