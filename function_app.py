@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import azure.functions as func
 
-from integration_core.errors import ConflictError, NotFoundError, PermanentError
+from integration_core.errors import ConflictError, InvalidIdError, NotFoundError, PermanentError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
 from integration_core.models import SyncMessage, SyncResult
 from integration_core.pipelines import check_app_health, process_inbound, process_outbound
@@ -45,6 +45,21 @@ def _json(body: object, status: int, headers: dict[str, str] | None = None) -> f
     return func.HttpResponse(
         json.dumps(body), status_code=status, headers=headers, mimetype="application/json"
     )
+
+
+def _ids_checked(
+    handler: Callable[[func.HttpRequest], func.HttpResponse],
+) -> Callable[[func.HttpRequest], func.HttpResponse]:
+    """A route parameter the stores refuse as an id (`..`, `a?b`, ...) is a 400."""
+
+    @functools.wraps(handler)
+    def checked(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            return handler(req)
+        except InvalidIdError as err:
+            return _json({"error": str(err)}, 400)
+
+    return checked
 
 
 @app.function_name("SyncScheduler")
@@ -120,6 +135,7 @@ def webhook_receiver(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.function_name("AdminListConflicts")
 @app.route(route="admin/tenants/{tenant_id}/conflicts", methods=["GET"])
+@_ids_checked
 def admin_list_conflicts(req: func.HttpRequest) -> func.HttpResponse:
     conflicts = list_conflicts(runtime(), req.route_params["tenant_id"])
     return _json([c.to_document() for c in conflicts], 200)
@@ -127,6 +143,7 @@ def admin_list_conflicts(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.function_name("AdminDecideConflict")
 @app.route(route="admin/tenants/{tenant_id}/conflicts/{conflict_id}/decision", methods=["POST"])
+@_ids_checked
 def admin_decide_conflict(req: func.HttpRequest) -> func.HttpResponse:
     try:
         body = req.get_json()
@@ -154,6 +171,7 @@ def admin_decide_conflict(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.function_name("AdminListDuplicates")
 @app.route(route="admin/tenants/{tenant_id}/duplicates", methods=["GET"])
+@_ids_checked
 def admin_list_duplicates(req: func.HttpRequest) -> func.HttpResponse:
     candidates = list_duplicates(runtime(), req.route_params["tenant_id"])
     return _json([c.to_document() for c in candidates], 200)
@@ -161,6 +179,7 @@ def admin_list_duplicates(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.function_name("AdminDecideDuplicate")
 @app.route(route="admin/tenants/{tenant_id}/duplicates/{candidate_id}/decision", methods=["POST"])
+@_ids_checked
 def admin_decide_duplicate(req: func.HttpRequest) -> func.HttpResponse:
     try:
         body = req.get_json()
