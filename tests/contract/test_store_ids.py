@@ -7,7 +7,7 @@ and `..` returned the container's metadata.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +15,6 @@ import pytest
 from integration_core.errors import InvalidIdError, NotFoundError, PermanentError
 from integration_core.storage import ETAG, DocumentStore, Filter
 from integration_core.storage.ids import MAX_ID_LENGTH
-from integration_core.storage.sqlite import SqliteDocumentStore
 
 C = "entities"
 
@@ -53,26 +52,12 @@ def _accepted(attempts: dict[str, Callable[[], object]]) -> list[str]:
     return accepted
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("sqlite", marks=pytest.mark.unit),
-        pytest.param("cosmos", marks=pytest.mark.integration),
-    ],
-)
-def store(request: pytest.FixtureRequest) -> Iterator[DocumentStore]:
-    """One store per backend with a document in tenants A and B (ids here never write)."""
-    made: DocumentStore
-    if request.param == "cosmos":
-        make: Callable[[], DocumentStore] = request.getfixturevalue("make_cosmos_store")
-        made = make()
-    else:
-        made = SqliteDocumentStore(":memory:")
-    made.upsert(C, {"id": "doc-a", "tenantId": "A", "secret": "tenant A's"})
-    made.upsert(C, {"id": "doc-b", "tenantId": "B", "secret": "tenant B's"})
-    yield made
-    if isinstance(made, SqliteDocumentStore):
-        made.close()
+@pytest.fixture(scope="module")
+def store(module_document_store: DocumentStore) -> DocumentStore:
+    """A document in tenants A and B (the hostile ids here never write)."""
+    module_document_store.upsert(C, {"id": "doc-a", "tenantId": "A", "secret": "tenant A's"})
+    module_document_store.upsert(C, {"id": "doc-b", "tenantId": "B", "secret": "tenant B's"})
+    return module_document_store
 
 
 def test_invalid_id_is_a_permanent_value_error() -> None:
