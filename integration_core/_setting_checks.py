@@ -20,7 +20,9 @@ __all__ = [
     "check_cosmos_key",
     "check_local_secrets_key",
     "check_log_level",
+    "check_key_vault_url",
     "check_redis_url",
+    "check_servicebus_connection_string",
     "check_sqlite_path",
     "check_storage_connection_string",
 ]
@@ -86,14 +88,31 @@ def check_storage_connection_string(value: str) -> None:
             _check_base64(setting.strip(), "its AccountKey is not base64")
 
 
+def check_servicebus_connection_string(value: str) -> None:
+    from azure.servicebus import parse_connection_string
+
+    try:
+        parse_connection_string(value)
+    except ValueError:
+        raise ValueError("is not a Service Bus connection string") from None
+
+
 def check_cosmos_endpoint(value: str) -> None:
+    _check_https_url(value, "https://<account>.documents.azure.com/")
+
+
+def check_key_vault_url(value: str) -> None:
+    _check_https_url(value, "https://<vault>.vault.azure.net")
+
+
+def _check_https_url(value: str, example: str) -> None:
     try:
         parsed = urlparse(value)
         parsed.port  # noqa: B018 (raises for a port that is not a number)
     except ValueError:
         raise ValueError("is not a URL") from None
     if parsed.scheme != "https" or not parsed.hostname:
-        raise ValueError("must be an https:// URL, e.g. https://<account>.documents.azure.com/")
+        raise ValueError(f"must be an https:// URL, e.g. {example}")
 
 
 def check_cosmos_key(value: str) -> None:

@@ -39,6 +39,8 @@ _CHECKS: dict[str, Callable[[str], None]] = {
     "cosmos_endpoint": checks.check_cosmos_endpoint,
     "cosmos_key": checks.check_cosmos_key,
     "azurewebjobsstorage": checks.check_storage_connection_string,
+    "servicebusconnection": checks.check_servicebus_connection_string,
+    "key_vault_url": checks.check_key_vault_url,
     "local_secrets_key": checks.check_local_secrets_key,
     "redis_url": checks.check_redis_url,
 }
