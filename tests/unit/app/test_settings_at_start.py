@@ -14,6 +14,7 @@ import pytest
 
 from integration_core.credentials.local import LocalSecretStore
 from integration_core.errors import ConfigurationError
+from integration_core.pipelines.health import check_app_health
 from integration_core.settings import QueueBackend, load_settings
 from tests.harness.function_host import FunctionHost, sample_settings
 
@@ -93,3 +94,14 @@ def test_health_answers_503_with_a_reason_when_a_backend_cannot_be_built() -> No
     assert body["status"] == "unhealthy"
     assert body["reason"]
     assert "C2y6yDjf5" not in response.get_body().decode()  # the Cosmos key stays out
+
+
+def test_a_failing_probe_is_named_in_the_reason_without_its_message() -> None:
+    def store() -> None:
+        raise RuntimeError("AccountKey=s3cr3t refused")
+
+    report = check_app_health(lambda: {"store": store, "queue": lambda: None})
+    body = json.dumps(report.to_json())
+    assert not report.healthy
+    assert report.to_json()["reason"] == "not answering: store"
+    assert "s3cr3t" not in body
