@@ -10,14 +10,15 @@ worker reads the trigger parameters' annotations as real types to bind them.
 import functools
 import json
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 import azure.functions as func
 
-from integration_core.errors import ConflictError, NotFoundError, PermanentError
+from integration_core.errors import ConflictError, InvalidIdError, NotFoundError, PermanentError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
 from integration_core.observability import install_redaction
-from integration_core.pipelines import check_health
+from integration_core.pipelines import check_app_health
 from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
 from integration_core.pipelines.scheduler import run_scheduler
@@ -25,10 +26,10 @@ from integration_core.pipelines.token_refresh import run_token_refresh
 from integration_core.pipelines.webhook_intake import receive_webhook
 from integration_core.pipelines.worker import handle_body
 from integration_core.runtime import Runtime, build_runtime
-from integration_core.settings import QueueBackend, load_settings
+from integration_core.settings import QueueBackend, load_host_settings
 
 install_redaction()
-SETTINGS = load_settings()
+SETTINGS = load_host_settings()
 logging.getLogger("integration_core").setLevel(SETTINGS.log_level)
 log = logging.getLogger("function_app")
 
@@ -44,6 +45,21 @@ def _json(body: object, status: int, headers: dict[str, str] | None = None) -> f
     return func.HttpResponse(
         json.dumps(body), status_code=status, headers=headers, mimetype="application/json"
     )
+
+
+def _ids_checked(
+    handler: Callable[[func.HttpRequest], func.HttpResponse],
+) -> Callable[[func.HttpRequest], func.HttpResponse]:
+    """A route parameter the stores refuse as an id (`..`, `a?b`, ...) is a 400."""
+
+    @functools.wraps(handler)
+    def checked(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            return handler(req)
+        except InvalidIdError as err:
+            return _json({"error": str(err)}, 400)
+
+    return checked
 
 
 @app.function_name("SyncScheduler")
@@ -122,6 +138,7 @@ def webhook_receiver(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.function_name("AdminListConflicts")
 @app.route(route="admin/tenants/{tenant_id}/conflicts", methods=["GET"])
+@_ids_checked
 def admin_list_conflicts(req: func.HttpRequest) -> func.HttpResponse:
     conflicts = list_conflicts(runtime(), req.route_params["tenant_id"])
     return _json([c.to_document() for c in conflicts], 200)
@@ -129,6 +146,7 @@ def admin_list_conflicts(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.function_name("AdminDecideConflict")
 @app.route(route="admin/tenants/{tenant_id}/conflicts/{conflict_id}/decision", methods=["POST"])
+@_ids_checked
 def admin_decide_conflict(req: func.HttpRequest) -> func.HttpResponse:
     try:
         body = req.get_json()
@@ -156,6 +174,7 @@ def admin_decide_conflict(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.function_name("AdminListDuplicates")
 @app.route(route="admin/tenants/{tenant_id}/duplicates", methods=["GET"])
+@_ids_checked
 def admin_list_duplicates(req: func.HttpRequest) -> func.HttpResponse:
     candidates = list_duplicates(runtime(), req.route_params["tenant_id"])
     return _json([c.to_document() for c in candidates], 200)
@@ -163,6 +182,7 @@ def admin_list_duplicates(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.function_name("AdminDecideDuplicate")
 @app.route(route="admin/tenants/{tenant_id}/duplicates/{candidate_id}/decision", methods=["POST"])
+@_ids_checked
 def admin_decide_duplicate(req: func.HttpRequest) -> func.HttpResponse:
     try:
         body = req.get_json()
@@ -189,5 +209,5 @@ def admin_decide_duplicate(req: func.HttpRequest) -> func.HttpResponse:
 @app.function_name("Health")
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    report = check_health(runtime().health_probes())
+    report = check_app_health(lambda: runtime().health_probes())
     return _json(report.to_json(), 200 if report.healthy else 503)

@@ -9,6 +9,7 @@ __all__ = [
     "RetryableError",
     "AuthError",
     "PermanentError",
+    "InvalidIdError",
     "ConflictError",
     "PreconditionFailedError",
     "NotFoundError",
@@ -46,6 +47,13 @@ class AuthError(LockstepError):
 
 class PermanentError(LockstepError):
     """The input can never succeed as it is (malformed record, rejected by the provider)."""
+
+
+class InvalidIdError(PermanentError, ValueError):
+    """A document id or partition key a store must not accept (bad input, never retried).
+
+    Also a ValueError: it is an invalid argument to the store, wherever it came from.
+    """
 
 
 class ConflictError(LockstepError):

@@ -7,17 +7,44 @@ ConfigurationError that names the setting, so a bad deployment fails at start.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from integration_core import _setting_checks as checks
 from integration_core.errors import ConfigurationError
 from integration_core.net.policy import parse_cidrs
 
-__all__ = ["StoreBackend", "QueueBackend", "SecretBackend", "Settings", "load_settings"]
+__all__ = [
+    "StoreBackend",
+    "QueueBackend",
+    "SecretBackend",
+    "Settings",
+    "load_settings",
+    "load_host_settings",
+]
+
+# Field -> the check its value must pass when set (the SDKs would fail on the first call).
+_CHECKS: dict[str, Callable[[str], None]] = {
+    "cosmos_endpoint": checks.check_cosmos_endpoint,
+    "cosmos_key": checks.check_cosmos_key,
+    "azurewebjobsstorage": checks.check_storage_connection_string,
+    "servicebusconnection": checks.check_servicebus_connection_string,
+    "key_vault_url": checks.check_key_vault_url,
+    "local_secrets_key": checks.check_local_secrets_key,
+    "redis_url": checks.check_redis_url,
+}
 
 
 class StoreBackend(StrEnum):
@@ -67,7 +94,8 @@ class Settings(BaseSettings):
     ratelimit_timeout_ms: int = Field(default=100, gt=0)
     tenant_requests_per_minute: int = Field(default=6000, gt=0)
     webhook_requests_per_minute: int = Field(default=1200, gt=0)
-    throttle_max_wait_seconds: float = Field(default=2.0, ge=0)
+    # Finite, and well within host.json's functionTimeout (10 min).
+    throttle_max_wait_seconds: float = Field(default=2.0, ge=0, le=300, allow_inf_nan=False)
     max_reschedules: int = Field(default=50, ge=0)
 
     token_refresh_window_minutes: int = Field(default=60, gt=0)
@@ -79,6 +107,19 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Private networks outbound requests may reach (local development only; empty in Azure).
     outbound_allow_private_cidrs: str = ""
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        return checks.check_log_level(value)
+
+    @field_validator(*_CHECKS)
+    @classmethod
+    def _usable(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None:
+            raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+            _CHECKS[str(info.field_name)](raw)
+        return value
 
     @model_validator(mode="after")
     def _backend_requirements(self) -> Self:
@@ -118,11 +159,24 @@ class Settings(BaseSettings):
             parse_cidrs(self.outbound_allow_private_cidrs)
         except ConfigurationError as err:
             raise ValueError(f"OUTBOUND_ALLOW_PRIVATE_CIDRS: {err}") from err
+        if self.store_backend is StoreBackend.SQLITE:
+            try:
+                checks.check_sqlite_path(self.sqlite_path)
+            except ValueError as err:
+                raise ValueError(f"SQLITE_PATH: {err}") from None
         return self
 
     @property
     def sqlite_file(self) -> Path | str:
         return self.sqlite_path if self.sqlite_path == ":memory:" else Path(self.sqlite_path)
+
+
+def _setting_name(field: str | int) -> str:
+    """The app setting a validation error is about, spelled as it is set."""
+    for name, info in Settings.model_fields.items():
+        if str(field) in (name, info.alias):
+            return info.alias or name.upper()
+    return str(field).upper()
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -132,8 +186,23 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as err:
         problems = []
         for error in err.errors():
-            where = ".".join(str(part) for part in error["loc"]).upper()
+            where = ".".join(_setting_name(part) for part in error["loc"])
             message = error["msg"].removeprefix("Value error, ")
             problems.append(f"{where}: {message}" if where else message)
         # `from None`: a ValidationError repeats the raw input, which may be a secret.
         raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
+
+
+def load_host_settings() -> Settings:
+    """Settings for the Functions host: `load_settings`, and a queue the host's triggers read.
+
+    `QUEUE_BACKEND=inline` keeps messages in one process's memory: fine for the CLI and
+    the demo, but under the host nothing would ever trigger the workers.
+    """
+    settings = load_settings()
+    if settings.queue_backend is QueueBackend.INLINE:
+        raise ConfigurationError(
+            "invalid settings: QUEUE_BACKEND: the Functions app needs storage or servicebus"
+            " (inline is for the CLI and the demo)"
+        )
+    return settings

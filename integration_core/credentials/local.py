@@ -30,14 +30,15 @@ from integration_core.clock import from_iso, to_iso, utcnow
 from integration_core.credentials.base import SecretVersion
 from integration_core.errors import ConfigurationError, NotFoundError
 
-__all__ = ["LocalSecretStore"]
+__all__ = ["LocalSecretStore", "decode_key"]
 
 _log = logging.getLogger(__name__)
 _NONCE_BYTES = 12
 _FORMAT = 1
 
 
-def _decode_key(key: str | bytes) -> bytes:
+def decode_key(key: str | bytes) -> bytes:
+    """The 32 raw bytes of a key given as bytes or base64url text, or ConfigurationError."""
     raw: bytes
     if isinstance(key, bytes):
         raw = key
@@ -62,7 +63,7 @@ class LocalSecretStore:
     def __init__(self, path: str | Path, key: str | bytes) -> None:
         self._path = Path(path)
         self._lock_path = self._path.with_name(self._path.name + ".lock")
-        self._aead = AESGCM(_decode_key(key))
+        self._aead = AESGCM(decode_key(key))
         self._thread_lock = threading.Lock()
 
     @staticmethod

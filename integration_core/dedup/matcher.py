@@ -307,7 +307,8 @@ class Matcher:
     def for_entity(cls, entity_type: str, **options: Any) -> Matcher:
         """The default rules for a canonical entity type ("contact" or "company").
 
-        `options` override the profile's keyword arguments (thresholds, region, ...).
+        `options` override the profile's keyword arguments (thresholds, region, ...) and
+        `rules` its rules; the profile's blocking keys stay unless `blocking` is given.
         """
         try:
             profile = PROFILES[entity_type]
@@ -316,6 +317,7 @@ class Matcher:
             raise ConfigurationError(
                 f"no default matching rules for {entity_type!r} (known: {known})"
             ) from err
+        rules = options.pop("rules", profile.rules)
         kwargs: dict[str, Any] = {
             "blocking": profile.blocking,
             "prior": profile.prior,
@@ -323,7 +325,7 @@ class Matcher:
             "auto_link_threshold": profile.auto_link_threshold,
             **options,
         }
-        return cls(profile.rules, **kwargs)
+        return cls(rules, **kwargs)
 
     # -- configuration ---------------------------------------------------------------------
 

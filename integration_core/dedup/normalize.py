@@ -72,10 +72,17 @@ def _as_str(value: Any) -> str | None:
 
 
 def _fold(text: str) -> str:
-    """Case-fold and strip accents: 'Zoë' -> 'zoe'."""
+    """Case-fold and strip accents: 'Zoë' -> 'zoe'.
+
+    Unicode's compatibility caseless match (D146): NFKD(casefold(NFKD(casefold(NFD(x))))).
+    Folding once, before the compatibility decomposition, is not enough: '🄐' decomposes
+    to '(A)' only then, and would fold to 'a' on a second pass.
+    """
     if text.isascii():
         return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    decomposed = unicodedata.normalize("NFD", text).casefold()
+    decomposed = unicodedata.normalize("NFKD", decomposed).casefold()
+    decomposed = unicodedata.normalize("NFKD", decomposed)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 

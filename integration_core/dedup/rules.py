@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
 from integration_core.dedup._phonetic import metaphone_code, nysiis_code, soundex_code
 from integration_core.dedup._tables import NICKNAMES
 from integration_core.dedup.compare import COMPARATORS, Comparator
@@ -105,22 +107,14 @@ class Rule:
         """A rule from configuration data, e.g. JSON stored on a sync task.
 
         Keys: name (optional, defaults to the fields), fields (a name or a list), comparator,
-        weight, and optionally threshold, penalty, normalizer.
+        weight, and optionally threshold, penalty, normalizer (see `options.RuleData`).
         """
+        from integration_core.dedup.options import RuleData, describe_errors
+
         try:
-            raw_fields = data["fields"]
-            fields = (raw_fields,) if isinstance(raw_fields, str) else tuple(raw_fields)
-            return cls(
-                name=str(data.get("name") or "+".join(fields)),
-                fields=fields,
-                comparator=str(data["comparator"]),
-                weight=float(data["weight"]),
-                threshold=float(data.get("threshold", 0.0)),
-                penalty=float(data.get("penalty", 0.0)),
-                normalizer=str(data.get("normalizer", "text")),
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ConfigurationError(f"invalid matching rule {dict(data)!r}: {err}") from err
+            return RuleData.model_validate(dict(data)).rule()
+        except ValidationError as err:
+            raise ConfigurationError(f"invalid matching rule: {describe_errors(err)}") from None
 
     @property
     def comparator_fn(self) -> Comparator:

@@ -8,7 +8,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["HealthReport", "check_health"]
+from integration_core.errors import ConfigurationError
+
+__all__ = ["HealthReport", "check_health", "check_app_health"]
+
+Probes = Mapping[str, Callable[[], None]]
 
 log = logging.getLogger(__name__)
 
@@ -17,12 +21,43 @@ log = logging.getLogger(__name__)
 class HealthReport:
     healthy: bool
     checks: dict[str, dict[str, Any]]
+    reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": "healthy" if self.healthy else "unhealthy", "checks": self.checks}
+        body: dict[str, Any] = {
+            "status": "healthy" if self.healthy else "unhealthy",
+            "checks": self.checks,
+        }
+        if self.reason is not None:
+            body["reason"] = self.reason
+        return body
 
 
-def check_health(probes: Mapping[str, Callable[[], None]]) -> HealthReport:
+def check_app_health(build_probes: Callable[[], Probes]) -> HealthReport:
+    """`check_health` on the probes `build_probes` makes; never raises.
+
+    Building the backends is itself the first check (an unreachable store fails it): its
+    failure is a 503 with a reason, not an error from the Health function.
+    """
+    try:
+        probes = build_probes()
+    except Exception as err:  # noqa: BLE001 (a health check reports any failure)
+        log.warning("health: the backends could not be built: %s", type(err).__name__)
+        # Only our own configuration messages are shown; SDK messages can carry endpoints.
+        detail = f": {err}" if isinstance(err, ConfigurationError) else ""
+        return HealthReport(
+            healthy=False,
+            checks={},
+            reason=f"the backends could not be built ({type(err).__name__}){detail}",
+        )
+    report = check_health(probes)
+    if report.healthy:
+        return report
+    failed = ", ".join(name for name, check in report.checks.items() if not check["ok"])
+    return HealthReport(healthy=False, checks=report.checks, reason=f"not answering: {failed}")
+
+
+def check_health(probes: Probes) -> HealthReport:
     """Run each probe; a probe passes by returning and fails by raising.
 
     Only the error's class is reported: messages from SDKs can carry endpoints or keys.

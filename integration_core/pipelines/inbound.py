@@ -492,6 +492,8 @@ def _resend_recreate(context: _Context, link: Link) -> None:
     so a re-create already sent is dropped as a duplicate).
     """
     store, entity_id = context.rt.store, link.entity_id.removeprefix(RETIRED)
+    if not entity_id:
+        return  # retired before any entity existed (a delete seen first): nothing to re-create
     found = get_or_none(store, Entity.container, link.tenant_id, entity_id)
     if found is None:
         return

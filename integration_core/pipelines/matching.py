@@ -16,6 +16,7 @@ from typing import Any
 
 from integration_core.clock import to_iso, utcnow
 from integration_core.dedup import Decision, Match, Matcher
+from integration_core.dedup.options import MatchingOptions
 from integration_core.errors import ConfigurationError, ConflictError, PermanentError
 from integration_core.models import (
     DuplicateCandidate,
@@ -56,11 +57,13 @@ class Verdict:
 
 
 def matcher_for(task: SyncTask) -> Matcher:
-    """The task's matcher: default rules for its entity type, thresholds from `matching`."""
+    """The task's matcher: its entity type's defaults with the task's `matching` options."""
+    owner = f"task {task.id}"
+    options = MatchingOptions.parse(task.matching, owner=owner)
     try:
-        return Matcher.for_entity(task.entity_type, **task.matching)
-    except TypeError as err:
-        raise ConfigurationError(f"task {task.id}: bad matching option ({err})") from err
+        return options.matcher(task.entity_type)
+    except ConfigurationError as err:  # thresholds out of order with the defaults, ...
+        raise ConfigurationError(f"{owner}: invalid matching: {err}") from err
 
 
 @functools.cache

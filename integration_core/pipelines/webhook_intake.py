@@ -14,15 +14,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from integration_core.errors import InvalidIdError
+from integration_core.pipelines.webhook_lookups import LookupBudget
 from integration_core.ratelimit import Limit
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
+from integration_core.storage.ids import check_id
 
 __all__ = ["WebhookReply", "WEBHOOKS", "receive_webhook"]
 
 log = logging.getLogger(__name__)
 
 WEBHOOKS = "webhooks"
+_lookups = LookupBudget()
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,9 @@ class WebhookReply:
 def receive_webhook(
     rt: Runtime, registration_id: str, headers: Mapping[str, str], body: bytes
 ) -> WebhookReply:
-    """Rate-limit the endpoint per registration first, so a flood costs no lookups."""
+    """Rate-limit the endpoint per registration first, so a flood costs no lookups; then
+    distinct unknown ids are limited by the lookup budget (webhook_lookups.py).
+    """
     limit = Limit(
         f"webhook:{registration_id}",
         rt.settings.webhook_requests_per_minute,
@@ -48,10 +54,17 @@ def receive_webhook(
         return WebhookReply(
             429, {"error": "too many deliveries"}, {"Retry-After": str(retry_after)}
         )
-    found = rt.store.query(WEBHOOKS, filters=[Filter("id", "=", registration_id)], limit=1)
+    wait = _lookups.retry_after(rt.limiter, registration_id, headers)
+    if wait is not None:
+        return WebhookReply(
+            429, {"error": "too many unknown registrations"}, {"Retry-After": str(wait)}
+        )
+    found = _find(rt, registration_id)
     if not found:
-        log.info("webhook for unknown registration %s refused", registration_id)
+        _lookups.missed(rt.limiter, registration_id, headers)
+        log.info("webhook for an unknown registration refused")
         return WebhookReply(404, {"error": "unknown webhook registration"})
+    _lookups.found(registration_id)
     provider = found[0].get("provider", "unknown")
     log.warning(
         "webhook for %s refused: no signature verifier for provider %s yet (%d bytes dropped)",
@@ -62,3 +75,11 @@ def receive_webhook(
     return WebhookReply(
         501, {"error": f"webhook deliveries from {provider} are not verified yet; nothing enqueued"}
     )
+
+
+def _find(rt: Runtime, registration_id: str) -> list[dict[str, Any]]:
+    try:
+        check_id(registration_id)
+    except InvalidIdError:
+        return []  # could never name a registration: a miss, without a query
+    return rt.store.query(WEBHOOKS, filters=[Filter("id", "=", registration_id)], limit=1)

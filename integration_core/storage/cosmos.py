@@ -38,6 +38,7 @@ from integration_core.errors import (
     RetryableError,
 )
 from integration_core.storage.base import CONTAINERS, PARTITION_KEY, Filter
+from integration_core.storage.ids import check_document, check_key, check_query
 
 __all__ = ["COMPOSITE_INDEXES", "CompositeIndex", "CosmosDocumentStore"]
 
@@ -150,8 +151,7 @@ def _clean(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _checked(document: Mapping[str, Any]) -> dict[str, Any]:
-    if not document.get("id") or not document.get(PARTITION_KEY):
-        raise ValueError(f"a document needs 'id' and '{PARTITION_KEY}'")
+    check_document(document)
     return _clean(document)
 
 
@@ -263,6 +263,7 @@ class CosmosDocumentStore:
             self._database.read()
 
     def get(self, container: str, partition_key: str, id: str) -> dict[str, Any]:
+        check_key(partition_key, id)
         with _translated(f"{container}/{id}"):
             return _clean(self._container(container).read_item(id, partition_key=partition_key))
 
@@ -291,6 +292,7 @@ class CosmosDocumentStore:
     def delete(
         self, container: str, partition_key: str, id: str, *, if_match: str | None = None
     ) -> None:
+        check_key(partition_key, id)
         target = self._container(container)
         with _translated(f"{container}/{id}"):
             if if_match is None:
@@ -312,6 +314,7 @@ class CosmosDocumentStore:
         order_by: Sequence[tuple[str, bool]] = (),
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
+        check_query(partition_key, filters)
         target = self._container(container)
         sql, parameters = self._sql(container, partition_key, filters, order_by, limit)
         options: dict[str, Any] = (

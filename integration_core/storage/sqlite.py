@@ -27,6 +27,7 @@ from integration_core.errors import (
     PreconditionFailedError,
 )
 from integration_core.storage.base import ETAG, PARTITION_KEY, Filter
+from integration_core.storage.ids import check_document, check_key, check_query
 
 __all__ = ["SqliteDocumentStore", "INDEXED_FIELDS", "INDEXED_ARRAY_FIELDS"]
 
@@ -158,6 +159,7 @@ class SqliteDocumentStore:
             self._conn.execute("SELECT 1").fetchone()
 
     def get(self, container: str, partition_key: str, id: str) -> dict[str, Any]:
+        check_key(partition_key, id)
         with self._lock:
             row = self._conn.execute(
                 "SELECT body FROM documents WHERE container=? AND pk=? AND id=?",
@@ -212,6 +214,7 @@ class SqliteDocumentStore:
     def delete(
         self, container: str, partition_key: str, id: str, *, if_match: str | None = None
     ) -> None:
+        check_key(partition_key, id)
         sql = "DELETE FROM documents WHERE container=? AND pk=? AND id=?"
         params: tuple[str, ...] = (container, partition_key, id)
         if if_match is not None:
@@ -234,6 +237,7 @@ class SqliteDocumentStore:
         order_by: Sequence[tuple[str, bool]] = (),
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
+        check_query(partition_key, filters)
         # An indexed array filter is the most selective: keep the planner on it (a unary
         # "+" stops SQLite from choosing the primary key or a scalar field's expression
         # index instead, which would scan the whole partition).
@@ -337,8 +341,7 @@ class SqliteDocumentStore:
 
     @staticmethod
     def _stamp(document: Mapping[str, Any]) -> dict[str, Any]:
-        if not document.get("id") or not document.get(PARTITION_KEY):
-            raise ValueError(f"a document needs 'id' and '{PARTITION_KEY}'")
+        check_document(document)
         body = dict(document)
         body[ETAG] = _new_etag()
         body["_ts"] = int(time.time())

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import pytest
 
 from integration_core.messaging import MessageQueue
 from integration_core.storage import DocumentStore
+from integration_core.storage.sqlite import SqliteDocumentStore
 
 
 @pytest.fixture(
@@ -17,6 +20,24 @@ from integration_core.storage import DocumentStore
 def document_store(request: pytest.FixtureRequest) -> DocumentStore:
     store: DocumentStore = request.getfixturevalue(f"{request.param}_store")
     return store
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("sqlite", marks=pytest.mark.unit),
+        pytest.param("cosmos", marks=pytest.mark.integration),
+    ],
+)
+def module_document_store(request: pytest.FixtureRequest) -> Iterator[DocumentStore]:
+    """One store per backend for a whole module, for tests that only read or are refused."""
+    if request.param == "cosmos":
+        make: Callable[[], DocumentStore] = request.getfixturevalue("make_cosmos_store")
+        yield make()  # dropped with the session's other databases
+        return
+    sqlite = SqliteDocumentStore(":memory:")
+    yield sqlite
+    sqlite.close()
 
 
 @pytest.fixture(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from integration_core.errors import ConflictError, NotFoundError, PreconditionFailedError
 from integration_core.storage import ETAG, DocumentStore, Filter
-from integration_core.storage.sqlite import SqliteDocumentStore
 
 C = "entities"
 
@@ -168,20 +166,10 @@ def test_every_container_is_usable(document_store: DocumentStore) -> None:
 # --- queries ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("sqlite", marks=pytest.mark.unit),
-        pytest.param("cosmos", marks=pytest.mark.integration),
-    ],
-)
-def seeded(request: pytest.FixtureRequest) -> Iterator[DocumentStore]:
+@pytest.fixture(scope="module")
+def seeded(module_document_store: DocumentStore) -> DocumentStore:
     """One store per backend, seeded once: the query tests below only read."""
-    document_store: DocumentStore
-    if request.param == "cosmos":
-        document_store = request.getfixturevalue("make_cosmos_store")()
-    else:
-        document_store = SqliteDocumentStore(":memory:")
+    document_store = module_document_store
     rows = [
         doc("a", "t1", n=1, s="apple", tags=["red", "fruit"], flag=True, opt=None,
             nested={"email": "a@x.io"}),
@@ -196,9 +184,7 @@ def seeded(request: pytest.FixtureRequest) -> Iterator[DocumentStore]:
     ]  # fmt: skip
     for row in rows:
         document_store.create(C, row)
-    yield document_store
-    if isinstance(document_store, SqliteDocumentStore):
-        document_store.close()
+    return document_store
 
 
 def test_query_by_partition_returns_only_that_tenant(seeded: DocumentStore) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from integration_core.dedup import COMPARATORS, Matcher
@@ -23,6 +23,9 @@ digit_strings = st.text(alphabet="0123456789", min_size=1, max_size=10)
 
 
 @given(words)
+@example("🄐")  # compatibility-folds to "A" after lower-casing: once "A", then "a"
+@example("ǅ")  # a title-case digraph
+@example("ﬃ")  # a ligature that folds to three letters
 def test_normalizers_are_idempotent(value: str) -> None:
     for normalize in (normalize_text, normalize_name, normalize_street, normalize_domain):
         once = normalize(value)

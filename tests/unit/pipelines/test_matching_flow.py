@@ -133,3 +133,20 @@ def test_blocking_keys_follow_key_field_edits_only(world: World) -> None:
     keys = world.live_entities()[0].blocking_keys
     assert "email:amazing.grace@example.com" in keys
     assert "email:grace.hopper@example.com" not in keys
+
+
+def test_a_task_s_own_matching_rules_decide_in_the_pipeline(world: World) -> None:
+    """The pair that waits for review under the default rules links under the task's own."""
+    same_name = {"fields": ["first_name", "last_name"], "comparator": "person_name",
+                 "normalizer": "name", "weight": 20, "name": "same_name"}  # fmt: skip
+    for task_id in ("crm-contact", "mkt-contact"):
+        document = world.rt.store.get("sync-tasks", "t1", task_id)
+        world.rt.store.upsert("sync-tasks", document | {"matching": {"extra_rules": [same_name]}})
+    world.mkt.create("contacts", GRACE | {"email": "g.hopper@navy.example.org"})
+    world.crm.create("contacts", GRACE)
+    world.sync()
+    world.sync()
+    assert list_duplicates(world.rt, "t1") == []
+    (entity,) = world.live_entities()
+    assert world.links_of(entity.id) == {"crm", "mkt"}
+    assert (world.graces(world.crm), world.graces(world.mkt)) == (1, 1)
