@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "LockstepError",
     "ConfigurationError",
@@ -10,6 +12,7 @@ __all__ = [
     "PermanentError",
     "ConflictError",
     "PreconditionFailedError",
+    "AlreadyDecidedError",
     "NotFoundError",
 ]
 
@@ -47,6 +50,14 @@ class ConflictError(LockstepError):
 
 class PreconditionFailedError(ConflictError):
     """An etag-conditional write lost a race: re-read and try again."""
+
+
+class AlreadyDecidedError(ConflictError):
+    """Someone decided first; `decision` is the stored document that won."""
+
+    def __init__(self, message: str, *, decision: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.decision = decision
 
 
 class NotFoundError(LockstepError):

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from integration_core.clock import to_iso, utcnow
-from integration_core.errors import ConflictError, PermanentError
+from integration_core.errors import ConflictError
 from integration_core.models import (
     Conflict,
     ConflictStatus,
@@ -20,6 +21,7 @@ from integration_core.models import (
     deterministic_id,
 )
 from integration_core.pipelines._private import oldest_first
+from integration_core.pipelines.decisions import ConflictDecision, checked, claimed
 from integration_core.pipelines.pushes import push_everywhere
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
@@ -109,50 +111,53 @@ def decide_conflict(
 ) -> Conflict:
     """Apply a decision: "incoming" takes the system's value into the hub, "hub" keeps it.
 
-    Either way every linked system is then brought to the decided value.
+    The decision is claimed before the data changes (see decisions.py), so of two at once
+    exactly one wins; either way every linked system is then brought to the decided value.
     """
-    if winner not in (HUB_WINS, INCOMING_WINS):
-        raise PermanentError(f"winner must be {HUB_WINS!r} or {INCOMING_WINS!r}")
-    conflict = Conflict.from_document(rt.store.get(Conflict.container, tenant_id, conflict_id))
-    if conflict.status is ConflictStatus.DECIDED:
-        raise ConflictError(f"conflict {conflict_id} was already decided ({conflict.winner})")
+    choice = checked(ConflictDecision, winner=winner, decided_by=decided_by)
     now = utcnow()
-    if winner == INCOMING_WINS:
-
-        def take_incoming(document: dict[str, Any]) -> dict[str, Any]:
-            entity = Entity.from_document(document)
-            values, sources = dict(entity.values), dict(entity.sources)
-            if conflict.incoming["present"]:
-                values[conflict.field] = conflict.incoming["value"]
-                sources[conflict.field] = conflict.connection_id
-            else:
-                values.pop(conflict.field, None)
-                sources.pop(conflict.field, None)
-            times = {**entity.field_modified_at, conflict.field: now}
-            updated = entity.model_copy(
-                update={
-                    "values": values,
-                    "sources": sources,
-                    "field_modified_at": times,
-                    "modified_at": now,
-                }
-            )
-            document.update(updated.to_document())
-            return document
-
-        update_document(rt.store, Entity.container, tenant_id, conflict.entity_id, take_incoming)
-
-    def close(document: dict[str, Any]) -> dict[str, Any]:
-        document.update(
-            status=ConflictStatus.DECIDED.value,
-            winner=winner,
-            decidedBy=decided_by,
-            decidedAt=to_iso(now),
-        )
-        return document
-
-    decided = update_document(rt.store, Conflict.container, tenant_id, conflict_id, close)
-    assert decided is not None
+    decision = {
+        "status": ConflictStatus.DECIDED.value,
+        "winner": choice.winner,
+        "decidedBy": choice.decided_by,
+        "decidedAt": to_iso(now),
+    }
+    with claimed(
+        rt.store,
+        Conflict,
+        tenant_id,
+        conflict_id,
+        pending=ConflictStatus.PENDING.value,
+        decision=decision,
+    ) as document:
+        conflict = Conflict.from_document(document)
+        if choice.winner == INCOMING_WINS:
+            _take_incoming(rt, conflict, now)
     entity = Entity.from_document(rt.store.get(Entity.container, tenant_id, conflict.entity_id))
     push_everywhere(rt, entity, generation=conflict_id)
-    return Conflict.from_document(decided)
+    return conflict
+
+
+def _take_incoming(rt: Runtime, conflict: Conflict, now: datetime) -> None:
+    def take(document: dict[str, Any]) -> dict[str, Any]:
+        entity = Entity.from_document(document)
+        values, sources = dict(entity.values), dict(entity.sources)
+        if conflict.incoming["present"]:
+            values[conflict.field] = conflict.incoming["value"]
+            sources[conflict.field] = conflict.connection_id
+        else:
+            values.pop(conflict.field, None)
+            sources.pop(conflict.field, None)
+        times = {**entity.field_modified_at, conflict.field: now}
+        updated = entity.model_copy(
+            update={
+                "values": values,
+                "sources": sources,
+                "field_modified_at": times,
+                "modified_at": now,
+            }
+        )
+        document.update(updated.to_document())
+        return document
+
+    update_document(rt.store, Entity.container, conflict.tenant_id, conflict.entity_id, take)

@@ -240,4 +240,20 @@ def sample_settings() -> dict[str, str]:
     return values
 
 
-__all__ = ["FunctionHost", "QueueRun", "Registration", "sample_settings"]
+def embedded_settings(directory: Path) -> dict[str, str]:
+    """The sample's settings on the embedded stack: a SQLite file in `directory`, the
+    in-process queue, local secrets and no Redis. Needs no service at all.
+    """
+    from integration_core.credentials.local import LocalSecretStore
+
+    return sample_settings() | {
+        "STORE_BACKEND": "sqlite",
+        "SQLITE_PATH": str(directory / "lockstep.sqlite3"),
+        "QUEUE_BACKEND": "inline",
+        "LOCAL_SECRETS_PATH": str(directory / "secrets.enc"),
+        "LOCAL_SECRETS_KEY": LocalSecretStore.generate_key(),
+        "REDIS_URL": "",
+    }
+
+
+__all__ = ["FunctionHost", "QueueRun", "Registration", "embedded_settings", "sample_settings"]
