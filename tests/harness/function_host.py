@@ -23,6 +23,7 @@ import json
 import os
 import re
 import sys
+import threading
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -34,6 +35,8 @@ import azure.functions as func
 from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient
+
+from integration_core.runtime import Runtime
 
 REPO = Path(__file__).resolve().parents[2]
 _ANNOTATIONS = {
@@ -66,6 +69,9 @@ class FunctionHost:
 
     def __init__(self, settings: Mapping[str, str], *, visibility_timeout: int | None = None):
         self.settings = dict(settings)
+        self._environment_lock = threading.Lock()
+        self._environment_users = 0
+        self._saved_environment: dict[str, str | None] = {}
         self.host_json = json.loads((REPO / "host.json").read_text())
         queues = self.host_json.get("extensions", {}).get("queues", {})
         self.max_dequeue_count = int(queues.get("maxDequeueCount", 5))
@@ -82,16 +88,25 @@ class FunctionHost:
 
     @contextmanager
     def _environment(self) -> Iterator[None]:
-        saved = {key: os.environ.get(key) for key in self.settings}
-        os.environ.update(self.settings)
+        """The app settings in the environment while a function runs. Calls may overlap
+        (tests post from several threads): the first in sets them, the last out restores.
+        """
+        with self._environment_lock:
+            if self._environment_users == 0:
+                self._saved_environment = {key: os.environ.get(key) for key in self.settings}
+                os.environ.update(self.settings)
+            self._environment_users += 1
         try:
             yield
         finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            with self._environment_lock:
+                self._environment_users -= 1
+                if self._environment_users == 0:
+                    for key, value in self._saved_environment.items():
+                        if value is None:
+                            os.environ.pop(key, None)
+                        else:
+                            os.environ[key] = value
 
     def _registrations(self) -> Iterator[Registration]:
         for function in self.module.app.get_functions():
@@ -106,6 +121,11 @@ class FunctionHost:
                     f"annotated {expected.__name__} for a {binding['type']}"
                 )
             yield Registration(function.get_function_name(), binding["type"], binding, handler)
+
+    def runtime(self) -> Runtime:
+        """The app's Runtime, built on first use as the functions build it."""
+        rt: Runtime = self.module.runtime()
+        return rt
 
     def setting(self, value: str) -> str:
         """Resolve `%NAME%` references the way the host does."""

@@ -16,20 +16,19 @@ from typing import Any
 
 import pytest
 
-from integration_core.clock import utcnow
 from integration_core.models import (
     Conflict,
+    ConflictStatus,
     DuplicateCandidate,
     DuplicateStatus,
     Entity,
     Link,
 )
-from integration_core.runtime import Runtime
 from tests.conftest import tcp_check, unique_name
-from tests.harness.faults import MeetingStore
+from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
+from tests.harness.faults import CrashingStore, MeetingStore
 from tests.harness.function_host import FunctionHost, embedded_settings
 
-TENANT = "t1"
 BACKENDS = [
     pytest.param("sqlite", marks=pytest.mark.unit),
     pytest.param("cosmos", marks=pytest.mark.integration),
@@ -52,15 +51,10 @@ def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FunctionHos
         }
     host = FunctionHost(settings)
     yield host
-    rt = runtime(host)
+    rt = host.runtime()
     if request.param == "cosmos":
         rt.store.drop_database()  # type: ignore[attr-defined]
     rt.close()
-
-
-def runtime(host: FunctionHost) -> Runtime:
-    rt: Runtime = host.module.runtime()
-    return rt
 
 
 def post_at_once(
@@ -90,36 +84,8 @@ def winner_and_loser(
 # --- conflicts --------------------------------------------------------------------------------
 
 
-def seed_conflict(rt: Runtime) -> Conflict:
-    now = utcnow()
-    entity = Entity(
-        id="e1",
-        tenant_id=TENANT,
-        entity_type="contact",
-        values={"title": "hub value"},
-        sources={"title": "mkt"},
-        field_modified_at={"title": now},
-        modified_at=now,
-    )
-    rt.store.upsert(Entity.container, entity.to_document())
-    conflict = Conflict(
-        id="c1",
-        tenant_id=TENANT,
-        entity_id=entity.id,
-        entity_type="contact",
-        connection_id="crm",
-        field="title",
-        base={"present": True, "value": "base value"},
-        hub={"present": True, "value": "hub value"},
-        incoming={"present": True, "value": "incoming value"},
-        incoming_modified_at=now,
-    )
-    rt.store.create(Conflict.container, conflict.to_document())
-    return conflict
-
-
 def test_two_opposite_decisions_at_once_one_wins_and_the_data_agrees(host: FunctionHost) -> None:
-    rt = runtime(host)
+    rt = host.runtime()
     conflict = seed_conflict(rt)
     rt.store = MeetingStore(rt.store, Conflict.container, conflict.id)
     path = f"/api/admin/tenants/{TENANT}/conflicts/{conflict.id}/decision"
@@ -144,48 +110,6 @@ def test_two_opposite_decisions_at_once_one_wins_and_the_data_agrees(host: Funct
 # --- duplicates -------------------------------------------------------------------------------
 
 
-def seed_duplicate(rt: Runtime) -> DuplicateCandidate:
-    """`held` came from crm and may be `existing` (from mkt); it waits for a decision."""
-    now = utcnow()
-    for entity_id, connection_id, held in (("held", "crm", True), ("existing", "mkt", False)):
-        values = {"first_name": "Grace", "last_name": "Hopper", "email": f"{entity_id}@x.example"}
-        entity = Entity(
-            id=entity_id,
-            tenant_id=TENANT,
-            entity_type="contact",
-            values=values,
-            sources={name: connection_id for name in values},
-            field_modified_at=dict.fromkeys(values, now),
-            modified_at=now,
-            held_for_review=held,
-        )
-        rt.store.upsert(Entity.container, entity.to_document())
-        link = Link(
-            id=Link.make_id(connection_id, f"x-{entity_id}"),
-            tenant_id=TENANT,
-            connection_id=connection_id,
-            external_id=f"x-{entity_id}",
-            entity_id=entity_id,
-            entity_type="contact",
-        )
-        rt.store.upsert(Link.container, link.to_document())
-    candidate = DuplicateCandidate(
-        id=DuplicateCandidate.make_id("held", "existing"),
-        tenant_id=TENANT,
-        entity_id="held",
-        candidate_entity_id="existing",
-        entity_type="contact",
-        connection_id="crm",
-        external_id="x-held",
-        score=0.8,
-        rule="fuzzy",
-        explanation="same name, different email",
-        target_connection_ids=["mkt"],
-    )
-    rt.store.create(DuplicateCandidate.container, candidate.to_document())
-    return candidate
-
-
 @pytest.mark.parametrize(
     "decisions",
     [(True, True), (True, False)],
@@ -194,7 +118,7 @@ def seed_duplicate(rt: Runtime) -> DuplicateCandidate:
 def test_two_duplicate_decisions_at_once_one_wins_and_the_data_agrees(
     host: FunctionHost, decisions: tuple[bool, bool]
 ) -> None:
-    rt = runtime(host)
+    rt = host.runtime()
     candidate = seed_duplicate(rt)
     rt.store = MeetingStore(rt.store, DuplicateCandidate.container, candidate.id)
     path = f"/api/admin/tenants/{TENANT}/duplicates/{candidate.id}/decision"
@@ -219,3 +143,51 @@ def test_two_duplicate_decisions_at_once_one_wins_and_the_data_agrees(
     else:
         assert (held.merged_into, held.deleted, held.held_for_review) == (None, False, False)
         assert crm_link["entityId"] == "held"
+
+
+# --- a decision whose data write fails -------------------------------------------------------
+
+
+def test_a_conflict_decision_whose_data_write_fails_is_given_back(host: FunctionHost) -> None:
+    rt = host.runtime()
+    conflict = seed_conflict(rt)
+    rt.store = store = CrashingStore(rt.store)
+    store.switch.arm(2)  # 1: the claim on the conflict, 2: the entity takes the value
+    path = f"/api/admin/tenants/{TENANT}/conflicts/{conflict.id}/decision"
+    body = json.dumps({"winner": "incoming", "decided_by": "ann"}).encode()
+
+    failed = host.http("POST", path, body=body)
+    assert failed.status_code == 500
+    assert "crash" not in failed.get_body().decode()  # nothing of the error is shown
+    stored = Conflict.from_document(rt.store.get(Conflict.container, TENANT, conflict.id))
+    entity = Entity.from_document(rt.store.get(Entity.container, TENANT, conflict.entity_id))
+    assert (stored.status, stored.winner, entity.values["title"]) == (
+        ConflictStatus.PENDING,
+        None,
+        "hub value",
+    )
+
+    assert host.http("POST", path, body=body).status_code == 200
+    entity = Entity.from_document(rt.store.get(Entity.container, TENANT, conflict.entity_id))
+    assert entity.values["title"] == "incoming value"
+
+
+def test_a_merge_that_fails_half_way_is_given_back_and_completes_when_decided_again(
+    host: FunctionHost,
+) -> None:
+    rt = host.runtime()
+    candidate = seed_duplicate(rt)
+    rt.store = store = CrashingStore(rt.store)
+    store.switch.arm(3)  # 1: the claim, 2: the fold into `existing`, 3: moving the link
+    path = f"/api/admin/tenants/{TENANT}/duplicates/{candidate.id}/decision"
+    body = json.dumps({"same": True, "decided_by": "ann"}).encode()
+
+    assert host.http("POST", path, body=body).status_code == 500
+    document = rt.store.get(DuplicateCandidate.container, TENANT, candidate.id)
+    assert document["status"] == DuplicateStatus.PENDING.value
+
+    assert host.http("POST", path, body=body).status_code == 200
+    held = Entity.from_document(rt.store.get(Entity.container, TENANT, "held"))
+    assert (held.merged_into, held.deleted) == ("existing", True)
+    links = rt.store.query(Link.container, partition_key=TENANT)
+    assert {d["entityId"] for d in links} == {"existing"}

@@ -23,8 +23,8 @@ from integration_core.models import (
 )
 from integration_core.pipelines.decisions import DECIDED_BY_MAX_LENGTH
 from integration_core.runtime import Runtime
+from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
 from tests.harness.function_host import FunctionHost, embedded_settings
-from tests.unit.app.test_admin_decision_races import TENANT, seed_conflict, seed_duplicate
 
 pytestmark = pytest.mark.unit
 
@@ -36,12 +36,7 @@ DEEP = b"[" * 1000 + b"]" * 1000  # 2 KB, 1,000 levels
 def host(tmp_path: Path) -> Iterator[FunctionHost]:
     host = FunctionHost(embedded_settings(tmp_path))
     yield host
-    runtime(host).close()
-
-
-def runtime(host: FunctionHost) -> Runtime:
-    rt: Runtime = host.module.runtime()
-    return rt
+    host.runtime().close()
 
 
 def problem(response: func.HttpResponse, status: int) -> dict[str, Any]:
@@ -87,13 +82,13 @@ def pending(rt: Runtime) -> bool:
 def test_an_undecodable_conflict_decision_is_a_400_and_decides_nothing(
     host: FunctionHost, body: bytes
 ) -> None:
-    seed_conflict(runtime(host))
+    seed_conflict(host.runtime())
     problem(host.http("POST", CONFLICT, body=body), 400)
-    assert pending(runtime(host))
+    assert pending(host.runtime())
 
 
 def test_a_deeply_nested_duplicate_decision_is_a_400(host: FunctionHost) -> None:
-    candidate = seed_duplicate(runtime(host))
+    candidate = seed_duplicate(host.runtime())
     path = f"/api/admin/tenants/{TENANT}/duplicates/{candidate.id}/decision"
     problem(host.http("POST", path, body=DEEP), 400)
     body = b'{"same": ' + DEEP + b', "decided_by": "me"}'
@@ -101,7 +96,7 @@ def test_a_deeply_nested_duplicate_decision_is_a_400(host: FunctionHost) -> None
 
 
 def test_decided_by_is_bounded_and_a_body_over_the_cap_is_a_413(host: FunctionHost) -> None:
-    seed_conflict(runtime(host))
+    seed_conflict(host.runtime())
     too_long = {"winner": "hub", "decided_by": "x" * (DECIDED_BY_MAX_LENGTH + 1)}
     found = problem(host.http("POST", CONFLICT, body=json.dumps(too_long).encode()), 400)
     assert [e["location"] for e in found["errors"]] == ["decided_by"]
@@ -109,7 +104,7 @@ def test_decided_by_is_bounded_and_a_body_over_the_cap_is_a_413(host: FunctionHo
     huge = {"winner": "hub", "decided_by": "x" * 10_000_000}
     found = problem(host.http("POST", CONFLICT, body=json.dumps(huge).encode()), 413)
     assert str(MAX_BODY_BYTES) in found["detail"]
-    assert pending(runtime(host))
+    assert pending(host.runtime())
 
     fits = {"winner": "hub", "decided_by": "x" * DECIDED_BY_MAX_LENGTH}
     decided = host.http("POST", CONFLICT, body=json.dumps(fits).encode())
@@ -120,7 +115,7 @@ def test_decided_by_is_bounded_and_a_body_over_the_cap_is_a_413(host: FunctionHo
 def test_confirming_a_duplicate_whose_entity_merged_elsewhere_is_a_409_and_stays_pending(
     host: FunctionHost,
 ) -> None:
-    rt = runtime(host)
+    rt = host.runtime()
     first = seed_duplicate(rt)
     # The held entity may also be a third one: a second candidate for the same entity.
     second = first.model_copy(

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from blueprints.http import MAX_BODY_BYTES
 from integration_core.models import DuplicateCandidate
 from integration_core.pipelines.decisions import DECIDED_BY_MAX_LENGTH
+from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
 from tests.harness.function_host import FunctionHost, Registration, embedded_settings
-from tests.unit.app.test_admin_decision_races import TENANT, seed_conflict, seed_duplicate
 
 pytestmark = pytest.mark.unit
 
@@ -70,7 +70,7 @@ _HEADERS = st.dictionaries(
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionHost]:
     host = FunctionHost(embedded_settings(tmp_path_factory.mktemp("fuzz")))
-    rt = host.module.runtime()
+    rt = host.runtime()
     seed_conflict(rt)
     seed_duplicate(rt)
     yield host
