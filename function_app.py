@@ -130,10 +130,7 @@ def admin_list_conflicts(tenant_id: str) -> list[dict[str, Any]]:
 def admin_decide_conflict(
     tenant_id: str, conflict_id: str, body: ConflictDecision
 ) -> dict[str, Any]:
-    conflict = decide_conflict(
-        runtime(), tenant_id, conflict_id, winner=body.winner, decided_by=body.decided_by
-    )
-    return conflict.to_document()
+    return decide_conflict(runtime(), tenant_id, conflict_id, **body.model_dump()).to_document()
 
 
 @app.function_name("AdminListDuplicates")
@@ -149,10 +146,7 @@ def admin_list_duplicates(tenant_id: str) -> list[dict[str, Any]]:
 def admin_decide_duplicate(
     tenant_id: str, candidate_id: str, body: DuplicateDecision
 ) -> dict[str, Any]:
-    candidate = decide_duplicate(
-        runtime(), tenant_id, candidate_id, same=body.same, decided_by=body.decided_by
-    )
-    return candidate.to_document()
+    return decide_duplicate(runtime(), tenant_id, candidate_id, **body.model_dump()).to_document()
 
 
 @app.function_name("Health")

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from integration_core.clock import to_iso, utcnow
 from integration_core.errors import ConflictError
 from integration_core.models import (
     Conflict,
@@ -115,30 +113,28 @@ def decide_conflict(
     exactly one wins; either way every linked system is then brought to the decided value.
     """
     choice = checked(ConflictDecision, winner=winner, decided_by=decided_by)
-    now = utcnow()
-    decision = {
-        "status": ConflictStatus.DECIDED.value,
-        "winner": choice.winner,
-        "decidedBy": choice.decided_by,
-        "decidedAt": to_iso(now),
-    }
     with claimed(
         rt.store,
         Conflict,
         tenant_id,
         conflict_id,
         pending=ConflictStatus.PENDING.value,
-        decision=decision,
+        status=ConflictStatus.DECIDED.value,
+        decided_by=choice.decided_by,
+        winner=choice.winner,
     ) as document:
         conflict = Conflict.from_document(document)
         if choice.winner == INCOMING_WINS:
-            _take_incoming(rt, conflict, now)
+            _take_incoming(rt, conflict)
     entity = Entity.from_document(rt.store.get(Entity.container, tenant_id, conflict.entity_id))
     push_everywhere(rt, entity, generation=conflict_id)
     return conflict
 
 
-def _take_incoming(rt: Runtime, conflict: Conflict, now: datetime) -> None:
+def _take_incoming(rt: Runtime, conflict: Conflict) -> None:
+    now = conflict.decided_at
+    assert now is not None  # the claim stamped it
+
     def take(document: dict[str, Any]) -> dict[str, Any]:
         entity = Entity.from_document(document)
         values, sources = dict(entity.values), dict(entity.sources)

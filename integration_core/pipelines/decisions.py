@@ -11,12 +11,13 @@ and the document is pending as before, so the decision can be made again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints, ValidationError
 
+from integration_core.clock import to_iso, utcnow
 from integration_core.errors import (
     AlreadyDecidedError,
     LockstepError,
@@ -83,47 +84,36 @@ def claimed(
     id: str,
     *,
     pending: str,
-    decision: Mapping[str, Any],
+    status: str,
+    decided_by: str,
     attempts: int = 8,
+    **fields: Any,
 ) -> Iterator[dict[str, Any]]:
-    """Claim the decision on a pending document; yields the claimed (decided) document.
+    """Claim the decision (`status`, `decided_by`, now, `fields`) on a pending document.
 
-    Raises AlreadyDecidedError when it is not pending (any more). An error inside the block
-    gives the claim back, so nothing is recorded that the data does not show.
+    Yields the decided document. Raises AlreadyDecidedError when it is not pending (any
+    more). An error inside the block gives the claim back, so nothing is recorded that the
+    data does not show.
     """
-    before, after = _claim(
-        store, model, tenant_id, id, pending=pending, decision=decision, attempts=attempts
-    )
-    try:
-        yield after
-    except BaseException:
-        _give_back(store, model, before, after)
-        raise
-
-
-def _claim(
-    store: DocumentStore,
-    model: type[Document],
-    tenant_id: str,
-    id: str,
-    *,
-    pending: str,
-    decision: Mapping[str, Any],
-    attempts: int,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    decision = {"status": status, "decidedBy": decided_by, "decidedAt": to_iso(utcnow()), **fields}
     for _ in range(attempts):
-        current = store.get(model.container, tenant_id, id)
-        if current.get("status") != pending:
+        before = store.get(model.container, tenant_id, id)
+        if before.get("status") != pending:
             raise AlreadyDecidedError(
-                f"{model.container}/{id} was decided already ({current.get('status')})",
-                decision=model.from_document(current).to_document(),
+                f"{model.container}/{id} was decided already ({before.get('status')})",
+                decision=model.from_document(before).to_document(),
             )
         try:
-            return current, store.upsert(
-                model.container, {**current, **decision}, if_match=current[ETAG]
-            )
+            after = store.upsert(model.container, {**before, **decision}, if_match=before[ETAG])
         except PreconditionFailedError:
             log.debug("%s/%s changed while deciding: read again", model.container, id)
+            continue
+        try:
+            yield after
+        except BaseException:
+            _give_back(store, model, before, after)
+            raise
+        return
     raise RetryableError(f"{model.container}/{id}: still contended after {attempts} attempts")
 
 

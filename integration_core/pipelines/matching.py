@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from integration_core.clock import to_iso, utcnow
 from integration_core.dedup import Decision, Match, Matcher
 from integration_core.errors import ConfigurationError, ConflictError
 from integration_core.models import (
@@ -204,18 +203,14 @@ def decide_duplicate(
     """
     choice = checked(DuplicateDecision, same=same, decided_by=decided_by)
     status = DuplicateStatus.CONFIRMED if choice.same else DuplicateStatus.REJECTED
-    decision = {
-        "status": status.value,
-        "decidedBy": choice.decided_by,
-        "decidedAt": to_iso(utcnow()),
-    }
     with claimed(
         rt.store,
         DuplicateCandidate,
         tenant_id,
         candidate_id,
         pending=DuplicateStatus.PENDING.value,
-        decision=decision,
+        status=status.value,
+        decided_by=choice.decided_by,
     ) as document:
         candidate = DuplicateCandidate.from_document(document)
         survivor = _merge(rt, candidate) if choice.same else _release(rt, candidate)
