@@ -14,6 +14,7 @@ import azure.functions as func
 import pytest
 
 from blueprints.http import MAX_BODY_BYTES
+from integration_core.errors import PermanentError
 from integration_core.models import (
     Conflict,
     ConflictStatus,
@@ -21,7 +22,9 @@ from integration_core.models import (
     DuplicateStatus,
     Entity,
 )
+from integration_core.pipelines.conflicts import decide_conflict
 from integration_core.pipelines.decisions import DECIDED_BY_MAX_LENGTH
+from integration_core.pipelines.matching import decide_duplicate
 from integration_core.runtime import Runtime
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
 from tests.harness.function_host import FunctionHost, embedded_settings
@@ -166,3 +169,18 @@ def test_an_unknown_conflict_is_a_404_problem(host: FunctionHost) -> None:
     problem(
         host.http("POST", f"/api/admin/tenants/{TENANT}/conflicts/nope/decision", body=body), 404
     )
+
+
+def test_the_pipelines_bound_decisions_too_for_callers_other_than_http(host: FunctionHost) -> None:
+    rt = host.runtime()
+    seed_conflict(rt)
+    candidate = seed_duplicate(rt)
+    too_long = "x" * (DECIDED_BY_MAX_LENGTH + 1)
+    with pytest.raises(PermanentError, match="decided_by") as raised:
+        decide_conflict(rt, TENANT, "c1", winner="hub", decided_by=too_long)
+    assert too_long not in str(raised.value)
+    with pytest.raises(PermanentError, match="winner"):
+        decide_conflict(rt, TENANT, "c1", winner="nobody", decided_by="me")
+    with pytest.raises(PermanentError, match="same"):
+        decide_duplicate(rt, TENANT, candidate.id, same="yes", decided_by="me")  # type: ignore[arg-type]
+    assert pending(rt)
