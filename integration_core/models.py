@@ -181,6 +181,7 @@ class Link(Document):
 
 class ConflictStatus(StrEnum):
     PENDING = "pending"
+    DECIDING = "deciding"  # claimed by a decision whose effects are being applied
     DECIDED = "decided"
 
 
@@ -210,6 +211,8 @@ class Conflict(Document):
 
 class DuplicateStatus(StrEnum):
     PENDING = "pending"
+    CONFIRMING = "confirming"  # claimed by a decision whose effects are being applied
+    REJECTING = "rejecting"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
 

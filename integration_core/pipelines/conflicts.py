@@ -19,7 +19,7 @@ from integration_core.models import (
     deterministic_id,
 )
 from integration_core.pipelines._private import oldest_first
-from integration_core.pipelines.decisions import ConflictDecision, checked, claimed
+from integration_core.pipelines.decisions import ConflictDecision, Lifecycle, checked, claimed
 from integration_core.pipelines.pushes import push_everywhere
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 
 HUB_WINS = "hub"
 INCOMING_WINS = "incoming"
+LIFECYCLE = Lifecycle(
+    Conflict,
+    pending=ConflictStatus.PENDING.value,
+    in_flight={ConflictStatus.DECIDING.value: ConflictStatus.DECIDED.value},
+)
 
 
 def _slot(value: Any) -> dict[str, Any]:
@@ -92,7 +97,7 @@ def pending_fields(rt: Runtime, tenant_id: str, entity_id: str, connection_id: s
         filters=[
             Filter("entityId", "=", entity_id),
             Filter("connectionId", "=", connection_id),
-            Filter("status", "=", ConflictStatus.PENDING.value),
+            Filter("status", "in", LIFECYCLE.waiting),
         ],
     )
     return {document["field"] for document in documents}
@@ -113,22 +118,16 @@ def decide_conflict(
     exactly one wins; either way every linked system is then brought to the decided value.
     """
     choice = checked(ConflictDecision, winner=winner, decided_by=decided_by)
+    deciding = ConflictStatus.DECIDING.value
     with claimed(
-        rt.store,
-        Conflict,
-        tenant_id,
-        conflict_id,
-        pending=ConflictStatus.PENDING.value,
-        status=ConflictStatus.DECIDED.value,
-        decided_by=choice.decided_by,
-        winner=choice.winner,
-    ) as document:
-        conflict = Conflict.from_document(document)
-        if choice.winner == INCOMING_WINS:
+        rt.store, LIFECYCLE, tenant_id, conflict_id, claim_as=deciding, **choice.model_dump()
+    ) as claim:
+        conflict = Conflict.from_document(claim.document)  # ours, or one that died in flight
+        if conflict.winner == INCOMING_WINS:
             _take_incoming(rt, conflict)
     entity = Entity.from_document(rt.store.get(Entity.container, tenant_id, conflict.entity_id))
     push_everywhere(rt, entity, generation=conflict_id)
-    return conflict
+    return Conflict.from_document(claim.document)
 
 
 def _take_incoming(rt: Runtime, conflict: Conflict) -> None:

@@ -24,7 +24,7 @@ from integration_core.models import (
     SyncTask,
 )
 from integration_core.pipelines._private import hub_side, oldest_first
-from integration_core.pipelines.decisions import DuplicateDecision, checked, claimed
+from integration_core.pipelines.decisions import DuplicateDecision, Lifecycle, checked, claimed
 from integration_core.pipelines.pushes import push_everywhere
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
@@ -46,6 +46,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_CANDIDATES = 50
+LIFECYCLE = Lifecycle(
+    DuplicateCandidate,
+    pending=DuplicateStatus.PENDING.value,
+    in_flight={
+        DuplicateStatus.CONFIRMING.value: DuplicateStatus.CONFIRMED.value,
+        DuplicateStatus.REJECTING.value: DuplicateStatus.REJECTED.value,
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -180,7 +188,7 @@ def awaits_duplicate_review(rt: Runtime, entity: Entity, connection_id: str) -> 
         filters=[
             Filter("candidateEntityId", "=", entity.id),
             Filter("connectionId", "=", connection_id),
-            Filter("status", "=", DuplicateStatus.PENDING.value),
+            Filter("status", "in", LIFECYCLE.waiting),
         ],
         limit=1,
     )
@@ -202,26 +210,26 @@ def decide_duplicate(
     exactly one wins and the other raises AlreadyDecidedError.
     """
     choice = checked(DuplicateDecision, same=same, decided_by=decided_by)
-    status = DuplicateStatus.CONFIRMED if choice.same else DuplicateStatus.REJECTED
+    claim_as = (DuplicateStatus.CONFIRMING if choice.same else DuplicateStatus.REJECTING).value
     with claimed(
         rt.store,
-        DuplicateCandidate,
+        LIFECYCLE,
         tenant_id,
         candidate_id,
-        pending=DuplicateStatus.PENDING.value,
-        status=status.value,
+        claim_as=claim_as,
         decided_by=choice.decided_by,
-    ) as document:
-        candidate = DuplicateCandidate.from_document(document)
-        survivor = _merge(rt, candidate) if choice.same else _release(rt, candidate)
+    ) as claim:
+        candidate = DuplicateCandidate.from_document(claim.document)  # ours, or one that died
+        confirmed = candidate.status is DuplicateStatus.CONFIRMING
+        survivor = _merge(rt, candidate) if confirmed else _release(rt, candidate)
     push_everywhere(rt, survivor, targets=candidate.target_connection_ids, generation=candidate_id)
-    if not choice.same:
+    if not confirmed:
         # Its create in the reviewed record's system was held back for the review.
         other = Entity.from_document(
             rt.store.get(Entity.container, tenant_id, candidate.candidate_entity_id)
         )
         push_everywhere(rt, other, targets=[candidate.connection_id], generation=candidate_id)
-    return candidate
+    return DuplicateCandidate.from_document(claim.document)
 
 
 def _release(rt: Runtime, candidate: DuplicateCandidate) -> Entity:
