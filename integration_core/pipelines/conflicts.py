@@ -127,7 +127,7 @@ def decide_conflict(
             _take_incoming(rt, conflict)
     entity = Entity.from_document(rt.store.get(Entity.container, tenant_id, conflict.entity_id))
     push_everywhere(rt, entity, generation=conflict_id)
-    return Conflict.from_document(claim.document)
+    return Conflict.from_document(claim.outcome())
 
 
 def _take_incoming(rt: Runtime, conflict: Conflict) -> None:

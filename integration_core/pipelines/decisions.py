@@ -105,9 +105,24 @@ class Lifecycle:
 
 @dataclass
 class Claim:
-    """The decision's document: in flight inside the `with` block, final after it."""
+    """The decision's document: in flight inside the `with` block, final after it.
 
+    `ours` is False when the decision is one whose request died, completed by this one.
+    """
+
+    model: type[Document]
     document: dict[str, Any]
+    ours: bool
+
+    def outcome(self) -> dict[str, Any]:
+        """The final document of our decision, or AlreadyDecidedError naming the other."""
+        if not self.ours:
+            raise AlreadyDecidedError(
+                f"{self.model.container}/{self.document['id']} was decided already;"
+                " that decision is now applied",
+                decision=self.model.from_document(self.document).to_document(),
+            )
+        return self.document
 
 
 @contextmanager
@@ -127,8 +142,8 @@ def claimed(
     The claim is the conditional write: `claim_as` (an in-flight status), `decided_by`,
     now and `fields`. Raises AlreadyDecidedError when the document is decided or being
     decided. A decision whose request died in flight (older than IN_FLIGHT_LEASE) is
-    completed instead: the block applies that recorded decision, then AlreadyDecidedError
-    names it. An error inside the block gives our claim back.
+    completed instead: the block applies that recorded decision, and `Claim.outcome()`
+    then names it. An error inside the block gives our claim back.
     """
     model, now = lifecycle.model, utcnow()
     for _ in range(attempts):
@@ -150,7 +165,7 @@ def claimed(
         except PreconditionFailedError:
             log.debug("%s/%s changed while deciding: read again", model.container, id)
             continue
-        claim = Claim(after)
+        claim = Claim(model, after, ours)
         try:
             yield claim
         except BaseException:
@@ -160,10 +175,6 @@ def claimed(
         claim.document = _finish(store, model, after, lifecycle.in_flight[after["status"]])
         if not ours:
             log.warning("%s/%s: completed a decision whose request died", model.container, id)
-            raise AlreadyDecidedError(
-                f"{model.container}/{id} was decided already; that decision is now applied",
-                decision=model.from_document(claim.document).to_document(),
-            )
         return
     raise RetryableError(f"{model.container}/{id}: still contended after {attempts} attempts")
 

@@ -229,7 +229,7 @@ def decide_duplicate(
             rt.store.get(Entity.container, tenant_id, candidate.candidate_entity_id)
         )
         push_everywhere(rt, other, targets=[candidate.connection_id], generation=candidate_id)
-    return DuplicateCandidate.from_document(claim.document)
+    return DuplicateCandidate.from_document(claim.outcome())
 
 
 def _release(rt: Runtime, candidate: DuplicateCandidate) -> Entity:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from integration_core.clock import to_iso, utcnow
+from integration_core.messaging import OUTBOUND_QUEUE
 from integration_core.models import (
     Conflict,
     ConflictStatus,
@@ -240,6 +241,7 @@ def test_a_conflict_decision_whose_request_died_in_flight_is_completed_by_the_ne
     assert json.loads(in_flight.get_body())["decision"]["status"] == "deciding"
 
     _age(rt, Conflict.container, conflict.id)
+    assert rt.queue.depth(OUTBOUND_QUEUE) == 0  # type: ignore[attr-defined]
     completed = host.http("POST", path, body=hub)
     assert completed.status_code == 409
     decision = json.loads(completed.get_body())["decision"]
@@ -251,6 +253,7 @@ def test_a_conflict_decision_whose_request_died_in_flight_is_completed_by_the_ne
     entity = Entity.from_document(rt.store.get(Entity.container, TENANT, conflict.entity_id))
     assert entity.values["title"] == "incoming value"
     assert pending_fields(rt, TENANT, conflict.entity_id, "crm") == set()
+    assert rt.queue.depth(OUTBOUND_QUEUE) == 1  # type: ignore[attr-defined]  # and it is pushed
 
 
 def test_a_merge_whose_request_died_in_flight_holds_creates_until_the_next_completes_it(
