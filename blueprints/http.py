@@ -111,11 +111,11 @@ def endpoint(
                 if wants_request:
                     arguments["req"] = req
                 result = route(**arguments)
+                if isinstance(result, func.HttpResponse):
+                    return result
+                return json_response(result)
             except Exception as err:  # every failure becomes a problem detail, none a bare 500
                 return _answer(err, route.__name__)
-            if isinstance(result, func.HttpResponse):
-                return result
-            return json_response(result)
 
         handler.__name__ = route.__name__
         handler.__qualname__ = route.__qualname__
