@@ -8,18 +8,18 @@ worker reads the trigger parameters' annotations as real types to bind them.
 """
 
 import functools
-import json
 import logging
-from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import azure.functions as func
 
-from integration_core.errors import ConflictError, InvalidIdError, NotFoundError, PermanentError
+from blueprints.http import endpoint, json_response
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
 from integration_core.observability import install_redaction
 from integration_core.pipelines import check_app_health
 from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
+from integration_core.pipelines.decisions import ConflictDecision, DuplicateDecision
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.pipelines.token_refresh import run_token_refresh
@@ -39,27 +39,6 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 @functools.cache
 def runtime() -> Runtime:
     return build_runtime(SETTINGS)
-
-
-def _json(body: object, status: int, headers: dict[str, str] | None = None) -> func.HttpResponse:
-    return func.HttpResponse(
-        json.dumps(body), status_code=status, headers=headers, mimetype="application/json"
-    )
-
-
-def _ids_checked(
-    handler: Callable[[func.HttpRequest], func.HttpResponse],
-) -> Callable[[func.HttpRequest], func.HttpResponse]:
-    """A route parameter the stores refuse as an id (`..`, `a?b`, ...) is a 400."""
-
-    @functools.wraps(handler)
-    def checked(req: func.HttpRequest) -> func.HttpResponse:
-        try:
-            return handler(req)
-        except InvalidIdError as err:
-            return _json({"error": str(err)}, 400)
-
-    return checked
 
 
 @app.function_name("SyncScheduler")
@@ -125,89 +104,56 @@ _register_worker("InboundWorker", INBOUND_QUEUE)
 _register_worker("OutboundWorker", OUTBOUND_QUEUE)
 
 
+# GitHub drops deliveries over 25 MB; nothing a provider sends is larger.
+# https://docs.github.com/en/webhooks/webhook-events-and-payloads#payload-cap
+WEBHOOK_MAX_BODY_BYTES = 25 * 1024 * 1024
+
+
 @app.function_name("WebhookReceiver")
 @app.route(
     route="webhooks/{registration_id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS
 )
-def webhook_receiver(req: func.HttpRequest) -> func.HttpResponse:
-    reply = receive_webhook(
-        runtime(), req.route_params["registration_id"], dict(req.headers), req.get_body()
-    )
-    return _json(reply.body, reply.status, reply.headers)
+@endpoint(max_body_bytes=WEBHOOK_MAX_BODY_BYTES)
+def webhook_receiver(req: func.HttpRequest, registration_id: str) -> func.HttpResponse:
+    reply = receive_webhook(runtime(), registration_id, dict(req.headers), req.get_body())
+    return json_response(reply.body, reply.status, reply.headers)
 
 
 @app.function_name("AdminListConflicts")
 @app.route(route="admin/tenants/{tenant_id}/conflicts", methods=["GET"])
-@_ids_checked
-def admin_list_conflicts(req: func.HttpRequest) -> func.HttpResponse:
-    conflicts = list_conflicts(runtime(), req.route_params["tenant_id"])
-    return _json([c.to_document() for c in conflicts], 200)
+@endpoint()
+def admin_list_conflicts(tenant_id: str) -> list[dict[str, Any]]:
+    return [c.to_document() for c in list_conflicts(runtime(), tenant_id)]
 
 
 @app.function_name("AdminDecideConflict")
 @app.route(route="admin/tenants/{tenant_id}/conflicts/{conflict_id}/decision", methods=["POST"])
-@_ids_checked
-def admin_decide_conflict(req: func.HttpRequest) -> func.HttpResponse:
-    try:
-        body = req.get_json()
-        winner, decided_by = str(body["winner"]), str(body["decided_by"])
-    except (ValueError, KeyError, TypeError):
-        return _json(
-            {"error": 'body must be {"winner": "hub"|"incoming", "decided_by": "..."}'}, 400
-        )
-    try:
-        conflict = decide_conflict(
-            runtime(),
-            req.route_params["tenant_id"],
-            req.route_params["conflict_id"],
-            winner=winner,
-            decided_by=decided_by,
-        )
-    except NotFoundError:
-        return _json({"error": "no such conflict"}, 404)
-    except PermanentError as err:
-        return _json({"error": str(err)}, 400)
-    except ConflictError as err:
-        return _json({"error": str(err)}, 409)
-    return _json(conflict.to_document(), 200)
+@endpoint(body=ConflictDecision)
+def admin_decide_conflict(
+    tenant_id: str, conflict_id: str, body: ConflictDecision
+) -> dict[str, Any]:
+    return decide_conflict(runtime(), tenant_id, conflict_id, **body.model_dump()).to_document()
 
 
 @app.function_name("AdminListDuplicates")
 @app.route(route="admin/tenants/{tenant_id}/duplicates", methods=["GET"])
-@_ids_checked
-def admin_list_duplicates(req: func.HttpRequest) -> func.HttpResponse:
-    candidates = list_duplicates(runtime(), req.route_params["tenant_id"])
-    return _json([c.to_document() for c in candidates], 200)
+@endpoint()
+def admin_list_duplicates(tenant_id: str) -> list[dict[str, Any]]:
+    return [c.to_document() for c in list_duplicates(runtime(), tenant_id)]
 
 
 @app.function_name("AdminDecideDuplicate")
 @app.route(route="admin/tenants/{tenant_id}/duplicates/{candidate_id}/decision", methods=["POST"])
-@_ids_checked
-def admin_decide_duplicate(req: func.HttpRequest) -> func.HttpResponse:
-    try:
-        body = req.get_json()
-        same, decided_by = body["same"], str(body["decided_by"])
-        if not isinstance(same, bool):
-            raise TypeError("same must be true or false")
-    except (ValueError, KeyError, TypeError):
-        return _json({"error": 'body must be {"same": true|false, "decided_by": "..."}'}, 400)
-    try:
-        candidate = decide_duplicate(
-            runtime(),
-            req.route_params["tenant_id"],
-            req.route_params["candidate_id"],
-            same=same,
-            decided_by=decided_by,
-        )
-    except NotFoundError:
-        return _json({"error": "no such duplicate candidate"}, 404)
-    except ConflictError as err:
-        return _json({"error": str(err)}, 409)
-    return _json(candidate.to_document(), 200)
+@endpoint(body=DuplicateDecision)
+def admin_decide_duplicate(
+    tenant_id: str, candidate_id: str, body: DuplicateDecision
+) -> dict[str, Any]:
+    return decide_duplicate(runtime(), tenant_id, candidate_id, **body.model_dump()).to_document()
 
 
 @app.function_name("Health")
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def health(req: func.HttpRequest) -> func.HttpResponse:
+@endpoint()
+def health() -> func.HttpResponse:
     report = check_app_health(lambda: runtime().health_probes())
-    return _json(report.to_json(), 200 if report.healthy else 503)
+    return json_response(report.to_json(), 200 if report.healthy else 503)

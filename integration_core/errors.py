@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "LockstepError",
     "ConfigurationError",
@@ -12,6 +14,7 @@ __all__ = [
     "InvalidIdError",
     "ConflictError",
     "PreconditionFailedError",
+    "AlreadyDecidedError",
     "NotFoundError",
 ]
 
@@ -62,6 +65,14 @@ class ConflictError(LockstepError):
 
 class PreconditionFailedError(ConflictError):
     """An etag-conditional write lost a race: re-read and try again."""
+
+
+class AlreadyDecidedError(ConflictError):
+    """Someone decided first; `decision` is the stored document that won."""
+
+    def __init__(self, message: str, *, decision: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.decision = decision
 
 
 class NotFoundError(LockstepError):

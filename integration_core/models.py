@@ -184,6 +184,7 @@ class Link(Document):
 
 class ConflictStatus(StrEnum):
     PENDING = "pending"
+    DECIDING = "deciding"  # claimed by a decision whose effects are being applied
     DECIDED = "decided"
 
 
@@ -213,6 +214,8 @@ class Conflict(Document):
 
 class DuplicateStatus(StrEnum):
     PENDING = "pending"
+    CONFIRMING = "confirming"  # claimed by a decision whose effects are being applied
+    REJECTING = "rejecting"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
 

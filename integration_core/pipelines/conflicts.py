@@ -11,8 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from integration_core.clock import to_iso, utcnow
-from integration_core.errors import ConflictError, PermanentError
+from integration_core.errors import ConflictError
 from integration_core.models import (
     Conflict,
     ConflictStatus,
@@ -20,6 +19,7 @@ from integration_core.models import (
     deterministic_id,
 )
 from integration_core.pipelines._private import oldest_first
+from integration_core.pipelines.decisions import ConflictDecision, Lifecycle, checked, claimed
 from integration_core.pipelines.pushes import push_everywhere
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 
 HUB_WINS = "hub"
 INCOMING_WINS = "incoming"
+LIFECYCLE = Lifecycle(
+    Conflict,
+    pending=ConflictStatus.PENDING.value,
+    in_flight={ConflictStatus.DECIDING.value: ConflictStatus.DECIDED.value},
+)
 
 
 def _slot(value: Any) -> dict[str, Any]:
@@ -92,7 +97,7 @@ def pending_fields(rt: Runtime, tenant_id: str, entity_id: str, connection_id: s
         filters=[
             Filter("entityId", "=", entity_id),
             Filter("connectionId", "=", connection_id),
-            Filter("status", "=", ConflictStatus.PENDING.value),
+            Filter("status", "in", LIFECYCLE.waiting),
         ],
     )
     return {document["field"] for document in documents}
@@ -109,50 +114,45 @@ def decide_conflict(
 ) -> Conflict:
     """Apply a decision: "incoming" takes the system's value into the hub, "hub" keeps it.
 
-    Either way every linked system is then brought to the decided value.
+    The decision is claimed before the data changes (see decisions.py), so of two at once
+    exactly one wins; either way every linked system is then brought to the decided value.
     """
-    if winner not in (HUB_WINS, INCOMING_WINS):
-        raise PermanentError(f"winner must be {HUB_WINS!r} or {INCOMING_WINS!r}")
-    conflict = Conflict.from_document(rt.store.get(Conflict.container, tenant_id, conflict_id))
-    if conflict.status is ConflictStatus.DECIDED:
-        raise ConflictError(f"conflict {conflict_id} was already decided ({conflict.winner})")
-    now = utcnow()
-    if winner == INCOMING_WINS:
-
-        def take_incoming(document: dict[str, Any]) -> dict[str, Any]:
-            entity = Entity.from_document(document)
-            values, sources = dict(entity.values), dict(entity.sources)
-            if conflict.incoming["present"]:
-                values[conflict.field] = conflict.incoming["value"]
-                sources[conflict.field] = conflict.connection_id
-            else:
-                values.pop(conflict.field, None)
-                sources.pop(conflict.field, None)
-            times = {**entity.field_modified_at, conflict.field: now}
-            updated = entity.model_copy(
-                update={
-                    "values": values,
-                    "sources": sources,
-                    "field_modified_at": times,
-                    "modified_at": now,
-                }
-            )
-            document.update(updated.to_document())
-            return document
-
-        update_document(rt.store, Entity.container, tenant_id, conflict.entity_id, take_incoming)
-
-    def close(document: dict[str, Any]) -> dict[str, Any]:
-        document.update(
-            status=ConflictStatus.DECIDED.value,
-            winner=winner,
-            decidedBy=decided_by,
-            decidedAt=to_iso(now),
-        )
-        return document
-
-    decided = update_document(rt.store, Conflict.container, tenant_id, conflict_id, close)
-    assert decided is not None
+    choice = checked(ConflictDecision, winner=winner, decided_by=decided_by)
+    deciding = ConflictStatus.DECIDING.value
+    with claimed(
+        rt.store, LIFECYCLE, tenant_id, conflict_id, claim_as=deciding, **choice.model_dump()
+    ) as claim:
+        conflict = Conflict.from_document(claim.document)  # ours, or one that died in flight
+        if conflict.winner == INCOMING_WINS:
+            _take_incoming(rt, conflict)
     entity = Entity.from_document(rt.store.get(Entity.container, tenant_id, conflict.entity_id))
     push_everywhere(rt, entity, generation=conflict_id)
-    return Conflict.from_document(decided)
+    return Conflict.from_document(claim.outcome())
+
+
+def _take_incoming(rt: Runtime, conflict: Conflict) -> None:
+    now = conflict.decided_at
+    assert now is not None  # the claim stamped it
+
+    def take(document: dict[str, Any]) -> dict[str, Any]:
+        entity = Entity.from_document(document)
+        values, sources = dict(entity.values), dict(entity.sources)
+        if conflict.incoming["present"]:
+            values[conflict.field] = conflict.incoming["value"]
+            sources[conflict.field] = conflict.connection_id
+        else:
+            values.pop(conflict.field, None)
+            sources.pop(conflict.field, None)
+        times = {**entity.field_modified_at, conflict.field: now}
+        updated = entity.model_copy(
+            update={
+                "values": values,
+                "sources": sources,
+                "field_modified_at": times,
+                "modified_at": now,
+            }
+        )
+        document.update(updated.to_document())
+        return document
+
+    update_document(rt.store, Entity.container, conflict.tenant_id, conflict.entity_id, take)

@@ -14,10 +14,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from integration_core.clock import to_iso, utcnow
 from integration_core.dedup import Decision, Match, Matcher
 from integration_core.dedup.options import MatchingOptions
-from integration_core.errors import ConfigurationError, ConflictError, PermanentError
+from integration_core.errors import ConfigurationError, ConflictError
 from integration_core.models import (
     DuplicateCandidate,
     DuplicateStatus,
@@ -26,6 +25,7 @@ from integration_core.models import (
     SyncTask,
 )
 from integration_core.pipelines._private import hub_side, oldest_first
+from integration_core.pipelines.decisions import DuplicateDecision, Lifecycle, checked, claimed
 from integration_core.pipelines.pushes import push_everywhere
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
@@ -47,6 +47,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_CANDIDATES = 50
+LIFECYCLE = Lifecycle(
+    DuplicateCandidate,
+    pending=DuplicateStatus.PENDING.value,
+    in_flight={
+        DuplicateStatus.CONFIRMING.value: DuplicateStatus.CONFIRMED.value,
+        DuplicateStatus.REJECTING.value: DuplicateStatus.REJECTED.value,
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -183,7 +191,7 @@ def awaits_duplicate_review(rt: Runtime, entity: Entity, connection_id: str) -> 
         filters=[
             Filter("candidateEntityId", "=", entity.id),
             Filter("connectionId", "=", connection_id),
-            Filter("status", "=", DuplicateStatus.PENDING.value),
+            Filter("status", "in", LIFECYCLE.waiting),
         ],
         limit=1,
     )
@@ -199,29 +207,32 @@ def list_duplicates(
 def decide_duplicate(
     rt: Runtime, tenant_id: str, candidate_id: str, *, same: bool, decided_by: str
 ) -> DuplicateCandidate:
-    """Confirm (merge the held entity into the existing one) or reject (release it)."""
-    candidate = DuplicateCandidate.from_document(
-        rt.store.get(DuplicateCandidate.container, tenant_id, candidate_id)
-    )
-    if candidate.status is not DuplicateStatus.PENDING:
-        raise ConflictError(f"duplicate {candidate_id} was already {candidate.status}")
-    survivor = _merge(rt, candidate) if same else _release(rt, candidate)
-    status = DuplicateStatus.CONFIRMED if same else DuplicateStatus.REJECTED
+    """Confirm (merge the held entity into the existing one) or reject (release it).
 
-    def close(document: dict[str, Any]) -> dict[str, Any]:
-        document.update(status=status.value, decidedBy=decided_by, decidedAt=to_iso(utcnow()))
-        return document
-
-    closed = update_document(rt.store, DuplicateCandidate.container, tenant_id, candidate_id, close)
-    assert closed is not None
+    The decision is claimed before the data changes (see decisions.py), so of two at once
+    exactly one wins and the other raises AlreadyDecidedError.
+    """
+    choice = checked(DuplicateDecision, same=same, decided_by=decided_by)
+    claim_as = (DuplicateStatus.CONFIRMING if choice.same else DuplicateStatus.REJECTING).value
+    with claimed(
+        rt.store,
+        LIFECYCLE,
+        tenant_id,
+        candidate_id,
+        claim_as=claim_as,
+        decided_by=choice.decided_by,
+    ) as claim:
+        candidate = DuplicateCandidate.from_document(claim.document)  # ours, or one that died
+        confirmed = candidate.status is DuplicateStatus.CONFIRMING
+        survivor = _merge(rt, candidate) if confirmed else _release(rt, candidate)
     push_everywhere(rt, survivor, targets=candidate.target_connection_ids, generation=candidate_id)
-    if not same:
+    if not confirmed:
         # Its create in the reviewed record's system was held back for the review.
         other = Entity.from_document(
             rt.store.get(Entity.container, tenant_id, candidate.candidate_entity_id)
         )
         push_everywhere(rt, other, targets=[candidate.connection_id], generation=candidate_id)
-    return DuplicateCandidate.from_document(closed)
+    return DuplicateCandidate.from_document(claim.outcome())
 
 
 def _release(rt: Runtime, candidate: DuplicateCandidate) -> Entity:
@@ -240,8 +251,8 @@ def _merge(rt: Runtime, candidate: DuplicateCandidate) -> Entity:
     """Fold the held entity into the existing one: values by the task's policy, links moved."""
     tenant = candidate.tenant_id
     held = Entity.from_document(rt.store.get(Entity.container, tenant, candidate.entity_id))
-    if held.merged_into is not None:
-        raise PermanentError(f"entity {held.id} was merged already")
+    if held.merged_into is not None:  # through another of its candidates
+        raise ConflictError(f"entity {held.id} was merged into {held.merged_into} already")
     incoming = Side(
         system=candidate.connection_id,
         values=held.values,

@@ -1,4 +1,5 @@
-"""Crash injection for the pipelines: proxies that fail the Nth write or send.
+"""Crash and race injection for the pipelines: proxies that fail the Nth write or send,
+and one that makes concurrent readers of a document meet before any of them goes on.
 
 Wrap a runtime's ports (`rt.store = CrashingStore(rt.store)`, the same for `rt.queue`)
 and arm a crash: the Nth next write raises `InjectedCrash`, either before the write
@@ -9,6 +10,7 @@ treat the error like any other: the message is abandoned and delivered again.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,7 +18,14 @@ from integration_core.messaging import MessageQueue, ReceivedMessage
 from integration_core.models import SyncMessage
 from integration_core.storage import DocumentStore, Filter
 
-__all__ = ["InjectedCrash", "CrashSwitch", "CrashingStore", "CrashingQueue", "ManualClock"]
+__all__ = [
+    "InjectedCrash",
+    "CrashSwitch",
+    "CrashingStore",
+    "CrashingQueue",
+    "ManualClock",
+    "MeetingStore",
+]
 
 
 class InjectedCrash(RuntimeError):
@@ -157,3 +166,37 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class MeetingStore(CrashingStore):
+    """Makes the first `parties` reads of one document wait for each other.
+
+    Every party has then read the same version before any of them writes: the worst
+    interleaving of a read-check-write, on demand instead of by luck. Later reads pass.
+    A party that never comes breaks the meeting (`threading.BrokenBarrierError`) after
+    `timeout` seconds instead of hanging the test.
+    """
+
+    def __init__(
+        self,
+        inner: DocumentStore,
+        container: str,
+        id: str,
+        *,
+        parties: int = 2,
+        timeout: float = 30,
+    ) -> None:
+        super().__init__(inner)
+        self._document = (container, id)
+        self._barrier = threading.Barrier(parties, timeout=timeout)
+        self._waiting = parties
+        self._lock = threading.Lock()
+
+    def get(self, container: str, partition_key: str, id: str) -> dict[str, Any]:
+        document = self.inner.get(container, partition_key, id)
+        if (container, id) == self._document:
+            with self._lock:
+                meet, self._waiting = self._waiting > 0, self._waiting - 1
+            if meet:
+                self._barrier.wait()
+        return document

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import sys
+import threading
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -34,6 +35,9 @@ import azure.functions as func
 from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient
+
+from integration_core.runtime import Runtime
+from integration_core.settings import QueueBackend
 
 REPO = Path(__file__).resolve().parents[2]
 _ANNOTATIONS = {
@@ -64,8 +68,21 @@ class QueueRun:
 class FunctionHost:
     """Loads function_app with the given settings and invokes its functions."""
 
-    def __init__(self, settings: Mapping[str, str], *, visibility_timeout: int | None = None):
+    def __init__(
+        self,
+        settings: Mapping[str, str],
+        *,
+        visibility_timeout: int | None = None,
+        inline_queue: bool = False,
+    ):
+        """`inline_queue`: the app refuses QUEUE_BACKEND=inline (no host trigger would read
+        it), so for the embedded stack the app is loaded as the settings say and its runtime
+        then runs on the in-process queue, which the tests drain themselves.
+        """
         self.settings = dict(settings)
+        self._environment_lock = threading.Lock()
+        self._environment_users = 0
+        self._saved_environment: dict[str, str | None] = {}
         self.host_json = json.loads((REPO / "host.json").read_text())
         queues = self.host_json.get("extensions", {}).get("queues", {})
         self.max_dequeue_count = int(queues.get("maxDequeueCount", 5))
@@ -78,20 +95,33 @@ class FunctionHost:
         with self._environment():
             sys.modules.pop("function_app", None)
             self.module = importlib.import_module("function_app")
+            if inline_queue:
+                self.module.SETTINGS = self.module.SETTINGS.model_copy(
+                    update={"queue_backend": QueueBackend.INLINE}
+                )
         self.functions = {r.name: r for r in self._registrations()}
 
     @contextmanager
     def _environment(self) -> Iterator[None]:
-        saved = {key: os.environ.get(key) for key in self.settings}
-        os.environ.update(self.settings)
+        """The app settings in the environment while a function runs. Calls may overlap
+        (tests post from several threads): the first in sets them, the last out restores.
+        """
+        with self._environment_lock:
+            if self._environment_users == 0:
+                self._saved_environment = {key: os.environ.get(key) for key in self.settings}
+                os.environ.update(self.settings)
+            self._environment_users += 1
         try:
             yield
         finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            with self._environment_lock:
+                self._environment_users -= 1
+                if self._environment_users == 0:
+                    for key, value in self._saved_environment.items():
+                        if value is None:
+                            os.environ.pop(key, None)
+                        else:
+                            os.environ[key] = value
 
     def _registrations(self) -> Iterator[Registration]:
         for function in self.module.app.get_functions():
@@ -106,6 +136,11 @@ class FunctionHost:
                     f"annotated {expected.__name__} for a {binding['type']}"
                 )
             yield Registration(function.get_function_name(), binding["type"], binding, handler)
+
+    def runtime(self) -> Runtime:
+        """The app's Runtime, built on first use as the functions build it."""
+        rt: Runtime = self.module.runtime()
+        return rt
 
     def setting(self, value: str) -> str:
         """Resolve `%NAME%` references the way the host does."""
@@ -240,4 +275,20 @@ def sample_settings() -> dict[str, str]:
     return values
 
 
-__all__ = ["FunctionHost", "QueueRun", "Registration", "sample_settings"]
+def embedded_settings(directory: Path) -> dict[str, str]:
+    """The sample's settings on the embedded stack: a SQLite file in `directory`, local
+    secrets and no Redis. With `FunctionHost(..., inline_queue=True)` it needs no service.
+    """
+    from integration_core.credentials.local import LocalSecretStore
+
+    return sample_settings() | {
+        "STORE_BACKEND": "sqlite",
+        "SQLITE_PATH": str(directory / "lockstep.sqlite3"),
+        "QUEUE_BACKEND": "storage",
+        "LOCAL_SECRETS_PATH": str(directory / "secrets.enc"),
+        "LOCAL_SECRETS_KEY": LocalSecretStore.generate_key(),
+        "REDIS_URL": "",
+    }
+
+
+__all__ = ["FunctionHost", "QueueRun", "Registration", "embedded_settings", "sample_settings"]

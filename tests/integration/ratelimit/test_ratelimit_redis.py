@@ -256,22 +256,27 @@ def test_bucketed_error_bound(
 
 
 def test_window_start_past_the_cached_units(make_limiter: LimiterFactory) -> None:
-    """The first 40 units expire together: the window's start is found deep in the ring."""
+    """The first 40 units expire together: the window's start is found deep in the ring.
+
+    Times are in steps of half a second, wide enough that a loaded machine's scheduling
+    delays (tens of milliseconds) cannot move an admission across a step.
+    """
+    step = 0.5
     limiter = make_limiter()
-    limit = Limit("k", 100, 0.4)
+    limit = Limit("k", 100, 4 * step)
     start = time.monotonic()
-    for at, count in ((0.0, 40), (0.15, 40), (0.3, 20)):
+    for at, count in ((0.0, 40), (1.5 * step, 40), (3 * step, 20)):
         time.sleep(max(0.0, start + at - time.monotonic()))
         assert all(limiter.acquire(limit).allowed for _ in range(count))
     assert not limiter.acquire(limit).allowed
-    time.sleep(max(0.0, start + 0.43 - time.monotonic()))
+    time.sleep(max(0.0, start + 4.5 * step - time.monotonic()))
     one = limiter.acquire(limit)
     assert (one.allowed, one.remaining) == (True, 39)
     assert limiter.status(limit).used == 61
-    refused = limiter.acquire(limit, cost=40)  # needs the units admitted at 0.15 s to leave
+    refused = limiter.acquire(limit, cost=40)  # needs the units admitted at 1.5 steps to leave
     assert not refused.allowed
-    assert 0.0 < refused.retry_after <= 0.15
-    time.sleep(refused.retry_after + 0.01)
+    assert 0.0 < refused.retry_after <= 1.5 * step
+    time.sleep(refused.retry_after + 0.05)
     assert limiter.acquire(limit, cost=40).allowed
 
 

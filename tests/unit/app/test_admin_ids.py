@@ -46,4 +46,4 @@ def test_a_hostile_id_in_the_route_is_a_400(
         response = host.http(method, route.format(bad=bad), body=body)
         assert response.status_code == 400, (bad, response.get_body())
         if len(bad) > 2:  # the message names '.' and '..' as what is refused
-            assert bad not in json.loads(response.get_body())["error"]
+            assert bad not in json.loads(response.get_body())["detail"]

@@ -7,6 +7,7 @@ import ipaddress
 import httpx
 import pytest
 
+from integration_core.credentials.local import LocalSecretStore
 from integration_core.errors import ConfigurationError
 from integration_core.net import OutboundPolicy, OutboundPolicyError, parse_cidrs
 from integration_core.settings import load_settings
@@ -92,7 +93,7 @@ def test_the_setting_names_itself_when_it_is_not_a_list_of_networks() -> None:
             store_backend="sqlite",
             queue_backend="inline",
             secret_backend="local",
-            local_secrets_key="k",
+            local_secrets_key=LocalSecretStore.generate_key(),
             outbound_allow_private_cidrs="127.0.0.0/8,localhost",
         )
     assert parse_cidrs(" 10.0.0.0/8 ,, ::1/128 ") == (
