@@ -26,7 +26,7 @@ from integration_core.errors import (
     PreconditionFailedError,
     RetryableError,
 )
-from integration_core.mapping import FieldMap
+from integration_core.mapping import ObjectMapping
 from integration_core.models import Change, Connection
 from integration_core.ratelimit import Limit
 from integration_core.sync.watermark import Watermark
@@ -167,8 +167,8 @@ class BaseIntegrationAdapter(ABC):
 
     @classmethod
     @abstractmethod
-    def field_map(cls, entity_type: str) -> FieldMap:
-        """How this system's records of `entity_type` map to canonical fields."""
+    def field_map(cls, entity_type: str) -> ObjectMapping:
+        """The default mapping of this system's `entity_type` records to canonical fields."""
 
     @abstractmethod
     def read_changes(

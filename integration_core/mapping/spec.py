@@ -1,0 +1,349 @@
+"""Mappings as data: which provider path fills which canonical field, through which
+converters, and back for writes.
+
+An `ObjectMapping` (one provider object <-> one canonical entity type) is a list of
+`FieldMapping`s, validated when it is loaded (paths parse, converters exist, their options
+fit, canonical fields exist), so a bad mapping fails when a task is configured, not on
+the thousandth record. A value that cannot be converted raises `MappingError` naming the
+record, the canonical field and the provider path; the pipeline dead-letters that record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
+
+from integration_core.mapping.canonical import CANONICAL_MODELS, validate_canonical
+from integration_core.mapping.converters import ConversionContext, Converter, get_converter
+from integration_core.mapping.errors import ConversionError, MappingError
+from integration_core.mapping.paths import MISSING, FieldPath, parse_path
+
+__all__ = ["ConverterStep", "FieldMapping", "MappingOverride", "ObjectMapping"]
+
+Direction = Literal["both", "read", "write"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConverterStep(_Strict):
+    """One converter by name, with its options (`"trim"` is short for `{"name": "trim"}`)."""
+
+    name: str
+    options: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _known(self) -> ConverterStep:
+        converter = get_converter(self.name)  # ValueError names the known ones
+        try:
+            converter.parse_options(self.options)
+        except ValidationError as err:
+            raise ValueError(f"converter {self.name!r}: bad options: {err}") from err
+        return self
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _steps(value: Any) -> Any:
+    return [value] if isinstance(value, str | dict) else value
+
+
+Names = Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sources: tuple[FieldPath, ...]
+    steps: tuple[tuple[Converter[Any], Any], ...]
+
+
+class FieldMapping(_Strict):
+    """Provider `source` path(s) <-> `canonical` field(s), through `convert` in order.
+
+    One source and one canonical field is the usual case. Several sources need a `join`
+    converter first (first and last name into one name); several canonical fields need a
+    `split` converter last (one address line into street, city, ...). Writes run the
+    converters' reverse in reverse order. `direction` limits a mapping to reads or writes.
+    """
+
+    source: Names
+    canonical: Names
+    convert: Annotated[list[ConverterStep], BeforeValidator(_steps)] = Field(default_factory=list)
+    direction: Direction = "both"
+
+    _compiled: _Compiled = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _compile(self) -> FieldMapping:
+        sources = tuple(parse_path(text) for text in self.source)
+        steps = tuple(
+            (converter, converter.parse_options(step.options))
+            for step in self.convert
+            for converter in (get_converter(step.name),)
+        )
+        arities = [converter.arity for converter, _ in steps]
+        if len(sources) > 1 and len(self.canonical) > 1:
+            raise ValueError("a mapping joins several sources or splits into several fields")
+        if len(sources) > 1 and (not arities or arities[0] != "join"):
+            raise ValueError(f"sources {self.source} need a 'join' converter first")
+        if len(self.canonical) > 1 and (not arities or arities[-1] != "split"):
+            raise ValueError(f"fields {self.canonical} need a 'split' converter last")
+        if arities.count("join") + arities.count("split") > (
+            len(sources) > 1 or len(self.canonical) > 1
+        ):
+            raise ValueError("a 'join' or 'split' converter needs several sources or fields")
+        if self.direction != "read":
+            one_way = [converter.name for converter, _ in steps if converter.to_provider is None]
+            if one_way:
+                raise ValueError(f"converters {one_way} only read: set direction 'read'")
+        self._compiled = _Compiled(sources=sources, steps=steps)
+        return self
+
+    @property
+    def reads(self) -> bool:
+        return self.direction != "write"
+
+    @property
+    def writes(self) -> bool:
+        return self.direction != "read"
+
+    def read(
+        self, record: Mapping[str, Any], context: ConversionContext, record_id: str | None
+    ) -> dict[str, Any]:
+        """The canonical values this mapping takes from `record` (none if a path is absent)."""
+        found = [path.get(record) for path in self._compiled.sources]
+        if any(value is MISSING for value in found):
+            # Part of a joined value is no value: a partial record must not overwrite it.
+            return {}
+        value: Any = found[0] if len(found) == 1 else tuple(found)
+        if isinstance(value, tuple) and all(item is None for item in value):
+            value = None
+        value = self._run(value, context, record_id, reverse=False)
+        if len(self.canonical) == 1:
+            return {self.canonical[0]: value}
+        parts = self._spread(value, len(self.canonical), record_id)
+        return dict(zip(self.canonical, parts, strict=True))
+
+    def write(
+        self,
+        values: Mapping[str, Any],
+        out: dict[str, Any],
+        context: ConversionContext,
+        record_id: str | None,
+    ) -> None:
+        """Set this mapping's provider path(s) in `out` from canonical `values`."""
+        given = [values.get(name) for name in self.canonical]
+        value: Any = given[0] if len(given) == 1 else tuple(given)
+        if isinstance(value, tuple) and all(item is None for item in value):
+            value = None
+        value = self._run(value, context, record_id, reverse=True)
+        parts = (
+            [value]
+            if len(self._compiled.sources) == 1
+            else self._spread(value, len(self._compiled.sources), record_id)
+        )
+        for path, part in zip(self._compiled.sources, parts, strict=True):
+            try:
+                path.set(out, part)
+            except ValueError as err:
+                raise self._error(str(err), record_id) from err
+
+    def _run(
+        self, value: Any, context: ConversionContext, record_id: str | None, *, reverse: bool
+    ) -> Any:
+        steps = reversed(self._compiled.steps) if reverse else self._compiled.steps
+        for converter, options in steps:
+            if value is None and not converter.handles_none:
+                continue
+            convert = converter.to_provider if reverse else converter.to_canonical
+            assert convert is not None  # one-way converters only in read mappings
+            try:
+                value = convert(value, options, context)
+            except ConversionError as err:
+                raise self._error(f"{converter.name}: {err}", record_id) from err
+        return value
+
+    def _spread(self, value: Any, size: int, record_id: str | None) -> list[Any]:
+        if value is None:
+            return [None] * size
+        if not isinstance(value, tuple | list):
+            raise self._error(f"expected {size} values, got {type(value).__name__}", record_id)
+        if len(value) > size:
+            raise self._error(f"{len(value)} parts for {size} fields", record_id)
+        return [*value, *([None] * (size - len(value)))]
+
+    def _error(self, reason: str, record_id: str | None) -> MappingError:
+        return MappingError(
+            reason,
+            record_id=record_id,
+            field=",".join(self.canonical),
+            path=",".join(self.source),
+        )
+
+
+class ObjectMapping(_Strict):
+    """How one provider object maps onto one canonical entity type, both ways.
+
+    `lookups` are tables the mapping carries itself (e.g. a picklist of owners a task
+    override names); tables passed at call time win over them.
+    """
+
+    entity_type: str
+    provider_object: str = Field(min_length=1)
+    fields: list[FieldMapping]
+    lookups: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ObjectMapping:
+        model = CANONICAL_MODELS.get(self.entity_type)
+        if model is None:
+            raise ValueError(
+                f"unknown entity type {self.entity_type!r} (known: {sorted(CANONICAL_MODELS)})"
+            )
+        read: set[str] = set()
+        written: set[str] = set()
+        for mapping in self.fields:
+            unknown = [name for name in mapping.canonical if name not in model.model_fields]
+            if unknown:
+                raise ValueError(f"not canonical {self.entity_type} fields: {unknown}")
+            if mapping.reads:
+                twice = read.intersection(mapping.canonical)
+                if twice:
+                    raise ValueError(f"canonical fields {sorted(twice)} are read twice")
+                read.update(mapping.canonical)
+            if mapping.writes:
+                twice = written.intersection(mapping.source)
+                if twice:
+                    raise ValueError(f"provider paths {sorted(twice)} are written twice")
+                written.update(mapping.source)
+        return self
+
+    @property
+    def canonical_fields(self) -> frozenset[str]:
+        """The canonical fields this mapping reads from the provider."""
+        return frozenset(name for m in self.fields if m.reads for name in m.canonical)
+
+    @property
+    def written_fields(self) -> frozenset[str]:
+        """The canonical fields this mapping writes to the provider."""
+        return frozenset(name for m in self.fields if m.writes for name in m.canonical)
+
+    def to_canonical(
+        self,
+        record: Mapping[str, Any],
+        *,
+        record_id: str | None = None,
+        lookups: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """The record's canonical values, checked against the canonical model.
+
+        Fields whose provider paths are absent stay absent; a present null clears.
+        """
+        context = self._context(lookups)
+        values: dict[str, Any] = {}
+        for mapping in self.fields:
+            if mapping.reads:
+                values.update(mapping.read(record, context, record_id))
+        return validate_canonical(self.entity_type, values, record_id=record_id)
+
+    def to_provider(
+        self,
+        values: Mapping[str, Any],
+        *,
+        only: Collection[str] | None = None,
+        record_id: str | None = None,
+        lookups: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """The provider record for canonical `values` (None clears a field).
+
+        With `only`, just the mappings that touch one of those canonical fields are
+        written, each from the whole of `values`: a changed first name rewrites a joined
+        full name from both parts, never from the first alone.
+        """
+        context = self._context(lookups)
+        out: dict[str, Any] = {}
+        for mapping in self.fields:
+            if not mapping.writes:
+                continue
+            names = mapping.canonical
+            if only is not None and not any(name in only for name in names):
+                continue
+            if only is None and not any(name in values for name in names):
+                continue
+            mapping.write(values, out, context, record_id)
+        return out
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> ObjectMapping:
+        """This mapping with a sync task's overrides; see `MappingOverride` for the rules."""
+        try:
+            override = MappingOverride.model_validate(dict(overrides))
+        except ValidationError as err:
+            raise MappingError(f"bad mapping override: {err}") from err
+        return override.apply(self)
+
+    def _context(self, lookups: Mapping[str, Mapping[str, str]] | None) -> ConversionContext:
+        if not lookups:
+            return ConversionContext(lookups=self.lookups)
+        return ConversionContext(lookups={**self.lookups, **lookups})
+
+
+class MappingOverride(_Strict):
+    """A sync task's changes to the default mapping of its object. Merge rules:
+
+    - `replace: true` starts from no field mappings at all; otherwise from the defaults.
+    - `remove` drops the default mappings of those canonical fields (the field is then not
+      synced for this task).
+    - each mapping in `fields` replaces every default mapping that shares a canonical
+      field or a provider path with it, and is added after the rest.
+    - `lookups` are merged table by table (a table given here replaces the default's).
+    - `provider_object` replaces the provider object (e.g. a custom object).
+    The result is validated as a whole: a bad override fails with MappingError.
+    """
+
+    fields: list[FieldMapping] = Field(default_factory=list)
+    remove: list[str] = Field(default_factory=list)
+    replace: bool = False
+    lookups: dict[str, dict[str, str]] = Field(default_factory=dict)
+    provider_object: str | None = None
+
+    def apply(self, base: ObjectMapping) -> ObjectMapping:
+        kept = [] if self.replace else list(base.fields)
+        for name in self.remove:
+            if not any(name in m.canonical for m in base.fields):
+                raise MappingError(f"cannot remove {name!r}: the default mapping has no such field")
+        new_fields = {name for m in self.fields for name in m.canonical}
+        new_paths = {path for m in self.fields for path in m.source}
+        kept = [
+            m
+            for m in kept
+            if not (set(m.canonical) & (new_fields | set(self.remove)) or set(m.source) & new_paths)
+        ]
+        try:
+            return ObjectMapping(
+                entity_type=base.entity_type,
+                provider_object=self.provider_object or base.provider_object,
+                fields=[*kept, *self.fields],
+                lookups={**base.lookups, **self.lookups},
+            )
+        except ValidationError as err:
+            raise MappingError(f"the mapping with these overrides is invalid: {err}") from err
