@@ -66,8 +66,22 @@ class FieldPath:
                 current = current[found]
         return current
 
+    @property
+    def writable(self) -> bool:
+        """False where a write would change what selects the element: a path ending in a
+        filter (write `emails[type=work].value`, not the element) or writing the filter's
+        own field (`emails[type=work].type`)."""
+        if self.steps[-1].filter is not None:
+            return False
+        return not any(
+            step.filter is not None and after.key == step.filter[0]
+            for step, after in zip(self.steps, self.steps[1:], strict=False)
+        )
+
     def set(self, record: dict[str, Any], value: Any) -> None:
         """Write `value` at this path, creating the dicts and list elements on the way."""
+        if not self.writable:
+            raise ValueError(f"path {self.text!r} would rewrite its own filter")
         current: Any = record
         last = len(self.steps) - 1
         for position, step in enumerate(self.steps):

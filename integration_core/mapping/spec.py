@@ -35,6 +35,13 @@ __all__ = ["ConverterStep", "FieldMapping", "MappingOverride", "ObjectMapping"]
 Direction = Literal["both", "read", "write"]
 
 
+def brief(err: ValidationError) -> str:
+    """A validation error in one line: where and what, without echoing the input."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'mapping'}: {e['msg']}" for e in err.errors()
+    )
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,7 +63,7 @@ class ConverterStep(_Strict):
         try:
             converter.parse_options(self.options)
         except ValidationError as err:
-            raise ValueError(f"converter {self.name!r}: bad options: {err}") from err
+            raise ValueError(f"converter {self.name!r}: bad options: {brief(err)}") from err
         return self
 
 
@@ -113,6 +120,9 @@ class FieldMapping(_Strict):
         ):
             raise ValueError("a 'join' or 'split' converter needs several sources or fields")
         if self.direction != "read":
+            unwritable = [path.text for path in sources if not path.writable]
+            if unwritable:
+                raise ValueError(f"paths {unwritable} would rewrite their filter: 'read' only")
             one_way = [converter.name for converter, _ in steps if converter.to_provider is None]
             if one_way:
                 raise ValueError(f"converters {one_way} only read: set direction 'read'")
@@ -298,7 +308,7 @@ class ObjectMapping(_Strict):
         try:
             override = MappingOverride.model_validate(dict(overrides))
         except ValidationError as err:
-            raise MappingError(f"bad mapping override: {err}") from err
+            raise MappingError(f"bad mapping override: {brief(err)}") from err
         return override.apply(self)
 
     def _context(self, lookups: Mapping[str, Mapping[str, str]] | None) -> ConversionContext:
@@ -328,6 +338,9 @@ class MappingOverride(_Strict):
 
     def apply(self, base: ObjectMapping) -> ObjectMapping:
         kept = [] if self.replace else list(base.fields)
+        both = sorted({n for m in self.fields for n in m.canonical}.intersection(self.remove))
+        if both:
+            raise MappingError(f"fields {both} are both removed and mapped")
         for name in self.remove:
             if not any(name in m.canonical for m in base.fields):
                 raise MappingError(f"cannot remove {name!r}: the default mapping has no such field")
@@ -346,4 +359,6 @@ class MappingOverride(_Strict):
                 lookups={**base.lookups, **self.lookups},
             )
         except ValidationError as err:
-            raise MappingError(f"the mapping with these overrides is invalid: {err}") from err
+            raise MappingError(
+                f"the mapping with these overrides is invalid: {brief(err)}"
+            ) from err

@@ -7,6 +7,7 @@ microseconds and a `Z` (`integration_core.clock.to_iso`), so they sort as text.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -117,32 +118,39 @@ def _datetime(value: Any, options: ZoneOptions, _: ConversionContext) -> str:
     return to_iso(parsed)
 
 
-def _epoch_number(value: Any, unit: str) -> float:
+def _epoch_number(value: Any, unit: str) -> Decimal:
+    """Exact (Decimal): a float would move a microsecond on large values."""
+    if isinstance(value, bool):
+        raise ConversionError(f"not epoch {unit}: {value!r}")
     try:
-        number = float(expect_text(value))
-    except ValueError as err:
+        number = Decimal(expect_text(value).strip())
+    except InvalidOperation as err:
         raise ConversionError(f"not epoch {unit}: {value!r}") from err
-    if number != number or number in (float("inf"), float("-inf")):
+    if not number.is_finite():
         raise ConversionError(f"not epoch {unit}: {value!r}")
     return number
 
 
 def _epoch_to_provider(scale: int) -> Any:
-    def convert(value: Any, options: EpochOptions, _: ConversionContext) -> int | str:
+    """Writes of epoch `1/scale` seconds: whole units as int, a fraction kept exactly."""
+
+    def convert(value: Any, options: EpochOptions, _: ConversionContext) -> int | float | str:
         delta = _canonical_datetime(value) - _EPOCH
-        number = (delta.days * 86_400 + delta.seconds) * scale + delta.microseconds * scale // (
-            1_000_000
-        )
-        return str(number) if options.as_string else number
+        micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        whole, rest = divmod(micros * scale, 1_000_000)
+        if not rest:
+            return str(whole) if options.as_string else whole
+        exact = Decimal(micros * scale) / 1_000_000
+        return f"{exact:f}" if options.as_string else float(exact)
 
     return convert
 
 
 def _from_epoch(value: Any, scale: int, unit: str) -> str:
-    number = _epoch_number(value, unit)
+    micros = _epoch_number(value, unit) * 1_000_000 / scale
     try:
-        return to_iso(_EPOCH + timedelta(microseconds=round(number * 1_000_000 / scale)))
-    except OverflowError as err:
+        return to_iso(_EPOCH + timedelta(microseconds=int(micros.to_integral_value())))
+    except (OverflowError, InvalidOperation) as err:
         raise ConversionError(f"epoch {unit} out of range: {value!r}") from err
 
 
@@ -173,7 +181,7 @@ def _epoch_ms_date(value: Any, options: EpochOptions, _: ConversionContext) -> s
     if number % 86_400_000:
         raise ConversionError(f"{value!r} is not midnight UTC, so not a date")
     try:
-        return (_EPOCH + timedelta(milliseconds=number)).date().isoformat()
+        return (_EPOCH + timedelta(milliseconds=int(number))).date().isoformat()
     except OverflowError as err:
         raise ConversionError(f"epoch milliseconds out of range: {value!r}") from err
 

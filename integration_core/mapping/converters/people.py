@@ -43,18 +43,21 @@ def _parse_phone(value: Any, region: str | None) -> phonenumbers.PhoneNumber:
     return number
 
 
+def _format(number: phonenumbers.PhoneNumber, form: str) -> str:
+    text = phonenumbers.format_number(number, _FORMATS[form])
+    # E.164 has no extension; the other formats print theirs (" ext. 12").
+    return f"{text};ext={number.extension}" if number.extension and form == "e164" else text
+
+
 def _phone_to_provider(value: Any, options: PhoneOptions, _: ConversionContext) -> str:
-    number = _parse_phone(value, options.region)
-    return phonenumbers.format_number(number, _FORMATS[options.write_as])
+    return _format(_parse_phone(value, options.region), options.write_as)
 
 
 @register_converter("phone_e164", options=PhoneOptions, to_provider=_phone_to_provider)
 def _phone_e164(value: Any, options: PhoneOptions, _: ConversionContext) -> str:
     """A phone number as people type it ("(020) 7946 0018", "+44 20 7946 0018") <-> E.164
     ("+442079460018"); extensions are kept (";ext=12" in RFC 3966 style)."""
-    number = _parse_phone(value, options.region)
-    text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return f"{text};ext={number.extension}" if number.extension else text
+    return _format(_parse_phone(value, options.region), "e164")
 
 
 def _normal_email(value: Any) -> str:
