@@ -10,15 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    ValidationError,
-)
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from integration_core.mapping.errors import MappingError
 
@@ -33,12 +27,10 @@ __all__ = [
 ]
 
 
-def _empty_is_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-Text = Annotated[str | None, BeforeValidator(_empty_is_none)]
-Labels = list[Annotated[str, AfterValidator(str.strip)]]
+# Text is trimmed (the model's str_strip_whitespace); `validate_canonical` turns an
+# all-blank text into None first, in one pass rather than one validator call per field.
+Text = str | None
+Labels = list[str]
 TASK_STATUSES = ("not_started", "in_progress", "waiting", "completed", "deferred")
 TaskStatus = Literal["not_started", "in_progress", "waiting", "completed", "deferred"]
 
@@ -135,8 +127,12 @@ def validate_canonical(
     of the wrong type raises MappingError naming the record and the field.
     """
     model = CANONICAL_MODELS[entity_type]
+    blanked = {
+        name: None if isinstance(value, str) and not value.strip() else value
+        for name, value in values.items()
+    }
     try:
-        checked = model.model_validate(dict(values))
+        checked = model.model_validate(blanked)
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or None

@@ -10,7 +10,7 @@ so a record written through a mapping reads back through the same mapping.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final
 
@@ -44,13 +44,25 @@ class _Step:
 
 @dataclass(frozen=True)
 class FieldPath:
-    """A parsed path; `text` is what it was parsed from (for error messages)."""
+    """A parsed path; `text` is what it was parsed from (for error messages); `writable`
+    is False where a write would rewrite the path's own filter."""
 
     text: str
     steps: tuple[_Step, ...]
+    writable: bool = field(init=False)
+    # The one key of a plain one-segment path ("email"): the common case, read directly.
+    key: str | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "writable", _writable(self.steps))
+        only = self.steps[0]
+        plain = len(self.steps) == 1 and only.index is None and only.filter is None
+        object.__setattr__(self, "key", only.key if plain else None)
 
     def get(self, record: Any) -> Any:
         """The value at this path, or MISSING."""
+        if self.key is not None:
+            return record.get(self.key, MISSING) if isinstance(record, dict) else MISSING
         current = record
         for step in self.steps:
             if step.key is not None:
@@ -66,20 +78,11 @@ class FieldPath:
                 current = current[found]
         return current
 
-    @property
-    def writable(self) -> bool:
-        """False where a write would change what selects the element: a path ending in a
-        filter (write `emails[type=work].value`, not the element) or writing the filter's
-        own field (`emails[type=work].type`)."""
-        if self.steps[-1].filter is not None:
-            return False
-        return not any(
-            step.filter is not None and after.key == step.filter[0]
-            for step, after in zip(self.steps, self.steps[1:], strict=False)
-        )
-
     def set(self, record: dict[str, Any], value: Any) -> None:
         """Write `value` at this path, creating the dicts and list elements on the way."""
+        if self.key is not None:
+            record[self.key] = value
+            return
         if not self.writable:
             raise ValueError(f"path {self.text!r} would rewrite its own filter")
         current: Any = record
@@ -109,6 +112,18 @@ class FieldPath:
                 if not isinstance(current[index], dict):
                     current[index] = {}
                 current = current[index]
+
+
+def _writable(steps: tuple[_Step, ...]) -> bool:
+    """False where a write would change what selects the element: a path ending in a
+    filter (write `emails[type=work].value`, not the element) or writing the filter's
+    own field (`emails[type=work].type`)."""
+    if steps[-1].filter is not None:
+        return False
+    return not any(
+        step.filter is not None and after.key == step.filter[0]
+        for step, after in zip(steps, steps[1:], strict=False)
+    )
 
 
 def _select(items: list[Any], step: _Step) -> int | None:

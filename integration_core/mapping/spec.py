@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from functools import cached_property
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -20,7 +21,6 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
-    PrivateAttr,
     ValidationError,
     model_validator,
 )
@@ -43,7 +43,15 @@ def brief(err: ValidationError) -> str:
 
 
 class _Strict(BaseModel):
+    """Immutable: a changed mapping is a new one, whose compiled plans are built anew."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with `update`, validated again like any new mapping."""
+        if update:
+            return self.model_validate({**self.model_dump(), **update})
+        return super().model_copy(deep=deep)
 
 
 class ConverterStep(_Strict):
@@ -79,76 +87,35 @@ Names = Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)]
 
 
 @dataclass(frozen=True)
-class _Compiled:
-    sources: tuple[FieldPath, ...]
+class _Plan:
+    """A field mapping compiled for the per-record path: plain objects, no model lookups."""
+
+    canonical: tuple[str, ...]
+    source: tuple[str, ...]
+    paths: tuple[FieldPath, ...]
     steps: tuple[tuple[Converter[Any], Any], ...]
-
-
-class FieldMapping(_Strict):
-    """Provider `source` path(s) <-> `canonical` field(s), through `convert` in order.
-
-    One source and one canonical field is the usual case. Several sources need a `join`
-    converter first (first and last name into one name); several canonical fields need a
-    `split` converter last (one address line into street, city, ...). Writes run the
-    converters' reverse in reverse order. `direction` limits a mapping to reads or writes.
-    """
-
-    source: Names
-    canonical: Names
-    convert: Annotated[list[ConverterStep], BeforeValidator(_steps)] = Field(default_factory=list)
-    direction: Direction = "both"
-
-    _compiled: _Compiled = PrivateAttr()
-
-    @model_validator(mode="after")
-    def _compile(self) -> FieldMapping:
-        sources = tuple(parse_path(text) for text in self.source)
-        steps = tuple(
-            (converter, converter.parse_options(step.options))
-            for step in self.convert
-            for converter in (get_converter(step.name),)
-        )
-        arities = [converter.arity for converter, _ in steps]
-        if len(sources) > 1 and len(self.canonical) > 1:
-            raise ValueError("a mapping joins several sources or splits into several fields")
-        if len(sources) > 1 and (not arities or arities[0] != "join"):
-            raise ValueError(f"sources {self.source} need a 'join' converter first")
-        if len(self.canonical) > 1 and (not arities or arities[-1] != "split"):
-            raise ValueError(f"fields {self.canonical} need a 'split' converter last")
-        if arities.count("join") + arities.count("split") > (
-            len(sources) > 1 or len(self.canonical) > 1
-        ):
-            raise ValueError("a 'join' or 'split' converter needs several sources or fields")
-        if self.direction != "read":
-            unwritable = [path.text for path in sources if not path.writable]
-            if unwritable:
-                raise ValueError(f"paths {unwritable} would rewrite their filter: 'read' only")
-            one_way = [converter.name for converter, _ in steps if converter.to_provider is None]
-            if one_way:
-                raise ValueError(f"converters {one_way} only read: set direction 'read'")
-        self._compiled = _Compiled(sources=sources, steps=steps)
-        return self
-
-    @property
-    def reads(self) -> bool:
-        return self.direction != "write"
-
-    @property
-    def writes(self) -> bool:
-        return self.direction != "read"
+    reads: bool
+    writes: bool
+    # (provider key, canonical name) of a plain one-to-one copy: the common case, which
+    # the per-record loops do inline.
+    copy: tuple[str, str] | None = None
 
     def read(
         self, record: Mapping[str, Any], context: ConversionContext, record_id: str | None
     ) -> dict[str, Any]:
-        """The canonical values this mapping takes from `record` (none if a path is absent)."""
-        found = [path.get(record) for path in self._compiled.sources]
-        if any(value is MISSING for value in found):
-            # Part of a joined value is no value: a partial record must not overwrite it.
-            return {}
-        value: Any = found[0] if len(found) == 1 else tuple(found)
-        if isinstance(value, tuple) and all(item is None for item in value):
-            value = None
-        value = self._run(value, context, record_id, reverse=False)
+        """The canonical values taken from `record` (none if a path is absent)."""
+        if len(self.paths) == 1:
+            value = self.paths[0].get(record)
+            if value is MISSING:
+                return {}
+        else:
+            found = tuple(path.get(record) for path in self.paths)
+            if any(item is MISSING for item in found):
+                # Part of a joined value is no value: a partial record must not overwrite it.
+                return {}
+            value = None if all(item is None for item in found) else found
+        if self.steps:
+            value = self._run(value, context, record_id, reverse=False)
         if len(self.canonical) == 1:
             return {self.canonical[0]: value}
         parts = self._spread(value, len(self.canonical), record_id)
@@ -161,18 +128,16 @@ class FieldMapping(_Strict):
         context: ConversionContext,
         record_id: str | None,
     ) -> None:
-        """Set this mapping's provider path(s) in `out` from canonical `values`."""
-        given = [values.get(name) for name in self.canonical]
-        value: Any = given[0] if len(given) == 1 else tuple(given)
-        if isinstance(value, tuple) and all(item is None for item in value):
-            value = None
-        value = self._run(value, context, record_id, reverse=True)
-        parts = (
-            [value]
-            if len(self._compiled.sources) == 1
-            else self._spread(value, len(self._compiled.sources), record_id)
-        )
-        for path, part in zip(self._compiled.sources, parts, strict=True):
+        """Set the provider path(s) in `out` from canonical `values`."""
+        if len(self.canonical) == 1:
+            value = values.get(self.canonical[0])
+        else:
+            given = tuple(values.get(name) for name in self.canonical)
+            value = None if all(item is None for item in given) else given
+        if self.steps:
+            value = self._run(value, context, record_id, reverse=True)
+        parts = [value] if len(self.paths) == 1 else self._spread(value, len(self.paths), record_id)
+        for path, part in zip(self.paths, parts, strict=True):
             try:
                 path.set(out, part)
             except ValueError as err:
@@ -181,8 +146,7 @@ class FieldMapping(_Strict):
     def _run(
         self, value: Any, context: ConversionContext, record_id: str | None, *, reverse: bool
     ) -> Any:
-        steps = reversed(self._compiled.steps) if reverse else self._compiled.steps
-        for converter, options in steps:
+        for converter, options in reversed(self.steps) if reverse else self.steps:
             if value is None and not converter.handles_none:
                 continue
             convert = converter.to_provider if reverse else converter.to_canonical
@@ -204,11 +168,82 @@ class FieldMapping(_Strict):
 
     def _error(self, reason: str, record_id: str | None) -> MappingError:
         return MappingError(
-            reason,
-            record_id=record_id,
-            field=",".join(self.canonical),
-            path=",".join(self.source),
+            reason, record_id=record_id, field=",".join(self.canonical), path=",".join(self.source)
         )
+
+
+class FieldMapping(_Strict):
+    """Provider `source` path(s) <-> `canonical` field(s), through `convert` in order.
+
+    One source and one canonical field is the usual case. Several sources need a `join`
+    converter first (first and last name into one name); several canonical fields need a
+    `split` converter last (one address line into street, city, ...). Writes run the
+    converters' reverse in reverse order. `direction` limits a mapping to reads or writes.
+    """
+
+    source: Names
+    canonical: Names
+    convert: Annotated[list[ConverterStep], BeforeValidator(_steps)] = Field(default_factory=list)
+    direction: Direction = "both"
+
+    @model_validator(mode="after")
+    def _compile(self) -> FieldMapping:
+        paths = tuple(parse_path(text) for text in self.source)
+        steps = tuple(
+            (converter, converter.parse_options(step.options))
+            for step in self.convert
+            for converter in (get_converter(step.name),)
+        )
+        arities = [converter.arity for converter, _ in steps]
+        if len(paths) > 1 and len(self.canonical) > 1:
+            raise ValueError("a mapping joins several sources or splits into several fields")
+        if len(paths) > 1 and (not arities or arities[0] != "join"):
+            raise ValueError(f"sources {self.source} need a 'join' converter first")
+        if len(self.canonical) > 1 and (not arities or arities[-1] != "split"):
+            raise ValueError(f"fields {self.canonical} need a 'split' converter last")
+        if arities.count("join") + arities.count("split") > (
+            len(paths) > 1 or len(self.canonical) > 1
+        ):
+            raise ValueError("a 'join' or 'split' converter needs several sources or fields")
+        if self.direction != "read":
+            unwritable = [path.text for path in paths if not path.writable]
+            if unwritable:
+                raise ValueError(f"paths {unwritable} would rewrite their filter: 'read' only")
+            one_way = [converter.name for converter, _ in steps if converter.to_provider is None]
+            if one_way:
+                raise ValueError(f"converters {one_way} only read: set direction 'read'")
+        return self
+
+    @cached_property
+    def plan(self) -> _Plan:
+        """This mapping compiled for the per-record path (plain objects, no model lookups)."""
+        return _Plan(
+            canonical=tuple(self.canonical),
+            source=tuple(self.source),
+            paths=tuple(parse_path(text) for text in self.source),
+            steps=tuple(
+                (converter, converter.parse_options(step.options))
+                for step in self.convert
+                for converter in (get_converter(step.name),)
+            ),
+            reads=self.reads,
+            writes=self.writes,
+            copy=self._copy(),
+        )
+
+    def _copy(self) -> tuple[str, str] | None:
+        key = parse_path(self.source[0]).key
+        if key is None or len(self.source) > 1 or len(self.canonical) > 1 or self.convert:
+            return None
+        return key, self.canonical[0]
+
+    @property
+    def reads(self) -> bool:
+        return self.direction != "write"
+
+    @property
+    def writes(self) -> bool:
+        return self.direction != "read"
 
 
 class ObjectMapping(_Strict):
@@ -232,6 +267,7 @@ class ObjectMapping(_Strict):
             )
         read: set[str] = set()
         written: set[str] = set()
+        # Field mappings validated in this model carry their compiled plan.
         for mapping in self.fields:
             unknown = [name for name in mapping.canonical if name not in model.model_fields]
             if unknown:
@@ -247,6 +283,11 @@ class ObjectMapping(_Strict):
                     raise ValueError(f"provider paths {sorted(twice)} are written twice")
                 written.update(mapping.source)
         return self
+
+    @cached_property
+    def plans(self) -> tuple[tuple[_Plan, ...], ConversionContext]:
+        """The field plans and the context with this mapping's own lookups, compiled once."""
+        return tuple(m.plan for m in self.fields), ConversionContext(lookups=self.lookups)
 
     @property
     def canonical_fields(self) -> frozenset[str]:
@@ -269,11 +310,19 @@ class ObjectMapping(_Strict):
 
         Fields whose provider paths are absent stay absent; a present null clears.
         """
-        context = self._context(lookups)
+        plans, context = self.plans
+        if lookups:
+            context = ConversionContext(lookups={**context.lookups, **lookups})
         values: dict[str, Any] = {}
-        for mapping in self.fields:
-            if mapping.reads:
-                values.update(mapping.read(record, context, record_id))
+        for plan in plans:
+            if not plan.reads:
+                continue
+            if plan.copy is not None:
+                value = record.get(plan.copy[0], MISSING)
+                if value is not MISSING:
+                    values[plan.copy[1]] = value
+            else:
+                values.update(plan.read(record, context, record_id))
         return validate_canonical(self.entity_type, values, record_id=record_id)
 
     def to_provider(
@@ -290,17 +339,19 @@ class ObjectMapping(_Strict):
         written, each from the whole of `values`: a changed first name rewrites a joined
         full name from both parts, never from the first alone.
         """
-        context = self._context(lookups)
+        plans, context = self.plans
+        if lookups:
+            context = ConversionContext(lookups={**context.lookups, **lookups})
         out: dict[str, Any] = {}
-        for mapping in self.fields:
-            if not mapping.writes:
+        wanted = values if only is None else only
+        for plan in plans:
+            if not plan.writes:
                 continue
-            names = mapping.canonical
-            if only is not None and not any(name in only for name in names):
-                continue
-            if only is None and not any(name in values for name in names):
-                continue
-            mapping.write(values, out, context, record_id)
+            if plan.copy is not None:
+                if plan.copy[1] in wanted:
+                    out[plan.copy[0]] = values.get(plan.copy[1])
+            elif any(name in wanted for name in plan.canonical):
+                plan.write(values, out, context, record_id)
         return out
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> ObjectMapping:
@@ -310,11 +361,6 @@ class ObjectMapping(_Strict):
         except ValidationError as err:
             raise MappingError(f"bad mapping override: {brief(err)}") from err
         return override.apply(self)
-
-    def _context(self, lookups: Mapping[str, Mapping[str, str]] | None) -> ConversionContext:
-        if not lookups:
-            return ConversionContext(lookups=self.lookups)
-        return ConversionContext(lookups={**self.lookups, **lookups})
 
 
 class MappingOverride(_Strict):

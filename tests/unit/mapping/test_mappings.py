@@ -362,3 +362,14 @@ def test_a_hubspot_record_from_the_official_example_maps_both_ways() -> None:
     body = mapping.to_provider(canonical)
     wanted = {k: v for k, v in write["properties"].items() if k != "property_checkbox"}
     assert body == {"properties": wanted}
+
+
+def test_a_copy_with_changes_is_checked_and_compiled_anew() -> None:
+    mapping = ObjectMapping.model_validate(CONTACT)
+    assert mapping.to_canonical(RECORD)["first_name"] == "Ada"
+    renamed = mapping.model_copy(
+        update={"fields": [{"source": "name.family", "canonical": "first_name"}]}
+    )
+    assert renamed.to_canonical(RECORD) == {"first_name": "Lovelace"}
+    with pytest.raises(ValueError, match="not canonical contact fields"):
+        mapping.model_copy(update={"fields": [{"source": "x", "canonical": "shoe_size"}]})
