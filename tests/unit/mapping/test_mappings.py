@@ -373,3 +373,21 @@ def test_a_copy_with_changes_is_checked_and_compiled_anew() -> None:
     assert renamed.to_canonical(RECORD) == {"first_name": "Lovelace"}
     with pytest.raises(ValueError, match="not canonical contact fields"):
         mapping.model_copy(update={"fields": [{"source": "x", "canonical": "shoe_size"}]})
+
+
+def test_the_readme_example_override_applies_to_sandbox_contacts() -> None:
+    import adapters.sandbox  # noqa: F401  (registers the sandbox defaults)
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Mappings") :]
+    example = json.loads(section.split("```json", 1)[1].split("```", 1)[0])
+    mapping = mapping_for("sandbox", "contact", example)
+    record = {"emails": [{"type": "work", "value": "Ada@example.com"}], "fullname": "Ada Lovelace"}
+    values = mapping.to_canonical({**record, "country": "United Kingdom", "tags": ["x"]})
+    assert values == {
+        "email": "Ada@example.com",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "country": "GB",
+    }
+    assert mapping.to_provider(values) == {**record, "country": "United Kingdom"}
