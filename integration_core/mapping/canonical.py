@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -31,8 +31,8 @@ __all__ = [
 # all-blank text into None first, in one pass rather than one validator call per field.
 Text = str | None
 Labels = list[str]
-TASK_STATUSES = ("not_started", "in_progress", "waiting", "completed", "deferred")
 TaskStatus = Literal["not_started", "in_progress", "waiting", "completed", "deferred"]
+TASK_STATUSES: tuple[str, ...] = get_args(TaskStatus)
 
 
 class _Canonical(BaseModel):
@@ -44,8 +44,19 @@ class _Canonical(BaseModel):
     )
 
 
-class CanonicalContact(_Canonical):
-    """A person."""
+class _Address(_Canonical):
+    """The structured postal address contacts and companies share."""
+
+    street: Text = None
+    street2: Text = None
+    city: Text = None
+    postal_code: Text = None
+    region: Text = None
+    country: Text = None
+
+
+class CanonicalContact(_Address):
+    """A person; `country` is best kept as its ISO 3166 alpha-2 code (`country_code`)."""
 
     first_name: Text = None
     last_name: Text = None
@@ -53,18 +64,12 @@ class CanonicalContact(_Canonical):
     phone: Text = None
     company: Text = None
     title: Text = None
-    street: Text = None
-    street2: Text = None
-    city: Text = None
-    postal_code: Text = None
-    region: Text = None
-    country: Text = None
     birth_date: date | None = None
     national_id: Text = None
     tags: Labels | None = None
 
 
-class CanonicalCompany(_Canonical):
+class CanonicalCompany(_Address):
     """An organisation; `annual_revenue` is money text ("1250000.00 USD")."""
 
     name: Text = None
@@ -75,12 +80,6 @@ class CanonicalCompany(_Canonical):
     description: Text = None
     employees: int | None = None
     annual_revenue: Text = None
-    street: Text = None
-    street2: Text = None
-    city: Text = None
-    postal_code: Text = None
-    region: Text = None
-    country: Text = None
     tags: Labels | None = None
 
 

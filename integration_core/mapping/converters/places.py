@@ -40,12 +40,14 @@ def _spell(country: Any, form: CountryForm) -> str:
     return str(getattr(country, form))
 
 
+def _country_to_provider(value: Any, options: CountryOptions, _: ConversionContext) -> str:
+    return _spell(_country(value, options.aliases), options.write_as)
+
+
 @register_converter(
     "country_code",
     options=CountryOptions,
-    to_provider=lambda value, options, _ctx: _spell(
-        _country(value, options.aliases), options.write_as
-    ),
+    to_provider=_country_to_provider,
 )
 def _country_code(value: Any, options: CountryOptions, _: ConversionContext) -> str:
     """A country by name, official name, alpha-2, alpha-3 or numeric code ("Germany",
@@ -56,9 +58,7 @@ def _country_code(value: Any, options: CountryOptions, _: ConversionContext) -> 
 @register_converter(
     "country_name",
     options=CountryOptions,
-    to_provider=lambda value, options, _ctx: _spell(
-        _country(value, options.aliases), options.write_as
-    ),
+    to_provider=_country_to_provider,
 )
 def _country_name(value: Any, options: CountryOptions, _: ConversionContext) -> str:
     """A country by code or any of its names <-> its ISO 3166 short name ("DE" -> "Germany"),

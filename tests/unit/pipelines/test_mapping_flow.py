@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.sandbox_server import SandboxAccount, SandboxRecord
-from integration_core.clock import utcnow
-from integration_core.models import Entity, SyncResult, SyncTask
-from integration_core.pipelines.drain import drain_queues
+from integration_core.models import Entity, SyncTask
 from integration_core.pipelines.inbound import DEAD_LETTERS
-from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.runtime import Runtime
-from tests.harness.embedded import connect_sandbox, embedded_runtime
+from tests.harness.embedded import connect_sandbox, embedded_runtime, sync_round
 from tests.harness.sandbox import seeded_account
 
 pytestmark = pytest.mark.unit
@@ -55,13 +51,6 @@ def rt(tmp_path: Path, systems: dict[str, SandboxAccount]) -> Iterator[Runtime]:
     runtime.close()
 
 
-def _sync(rt: Runtime, minutes: int = 0) -> list[SyncResult]:
-    run_scheduler(rt, now=utcnow() + timedelta(minutes=minutes))
-    report = drain_queues(rt)
-    assert not report.poisoned
-    return report.results
-
-
 def _by_email(account: SandboxAccount) -> dict[str, SandboxRecord]:
     return {r.properties["email"]: r for r in account.records("contacts")}
 
@@ -72,7 +61,7 @@ def test_each_system_is_read_and_written_through_its_own_task_mapping(
     crm, mkt = systems["crm"], systems["mkt"]
     ada = crm.records("contacts")[0]
     crm.update("contacts", ada.id, {"phone": "020 7946 0018"})
-    _sync(rt)
+    sync_round(rt)
     email = ada.properties["email"]
     copy = _by_email(mkt)[email]
     first, last = ada.properties["firstname"], ada.properties["lastname"]
@@ -82,18 +71,18 @@ def test_each_system_is_read_and_written_through_its_own_task_mapping(
 
     # A change to one part of the name reaches mkt as the whole name, rebuilt from both parts.
     crm.update("contacts", ada.id, {"lastname": "Byron"})
-    _sync(rt, minutes=10)
+    sync_round(rt, minutes=10)
     assert _by_email(mkt)[email].properties["fullname"] == f"{first} Byron"
 
     # And back: mkt's full name is split into the CRM's two fields.
     mkt.update("contacts", copy.id, {"fullname": "Augusta Ada King"})
-    _sync(rt, minutes=20)
+    sync_round(rt, minutes=20)
     back = _by_email(crm)[email].properties
     assert (back["firstname"], back["lastname"]) == ("Augusta Ada", "King")
 
     # Nothing changed since: an idle round writes nothing anywhere.
     versions = {r.id: r.version for a in systems.values() for r in a.records("contacts")}
-    results = _sync(rt, minutes=30)
+    results = sync_round(rt, minutes=30)
     assert sum(r.pushed + r.created + r.updated for r in results) == 0
     assert versions == {r.id: r.version for a in systems.values() for r in a.records("contacts")}
 
@@ -103,7 +92,7 @@ def test_a_record_its_task_mapping_cannot_convert_is_dead_lettered_by_name(
 ) -> None:
     bad = systems["crm"].records("contacts")[2]
     systems["crm"].update("contacts", bad.id, {"phone": "call reception"})
-    results = _sync(rt)
+    results = sync_round(rt)
     letters: list[dict[str, Any]] = rt.store.query(DEAD_LETTERS, partition_key="t1")
     assert [letter["externalId"] for letter in letters] == [bad.id]
     assert letters[0]["reason"].startswith(
