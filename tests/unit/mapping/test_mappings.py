@@ -391,3 +391,115 @@ def test_the_readme_example_override_applies_to_sandbox_contacts() -> None:
         "country": "GB",
     }
     assert mapping.to_provider(values) == {**record, "country": "United Kingdom"}
+
+
+# A HubSpot task as the tasks API describes it (properties, and the contact it is
+# associated with): https://developers.hubspot.com/docs/api/crm/tasks
+HUBSPOT_TASK: dict[str, Any] = {
+    "id": "9001",
+    "properties": {
+        "hs_timestamp": "2019-10-30T03:30:17.883Z",
+        "hs_task_body": "<p>Send <b>Proposal</b></p>",
+        "hubspot_owner_id": "64492917",
+        "hs_task_subject": "Follow-up for Brian Buyer",
+        "hs_task_status": "WAITING",
+        "hs_task_priority": "HIGH",
+    },
+    "associations": {"contacts": {"results": [{"id": "101", "type": "task_to_contact"}]}},
+    "archived": False,
+}
+HUBSPOT_TASK_MAPPING: dict[str, Any] = {
+    "entity_type": "task",
+    "provider_object": "tasks",
+    "fields": [
+        {"source": "properties.hs_task_subject", "canonical": "title"},
+        {
+            "source": "properties.hs_task_body",
+            "canonical": "description",
+            "convert": "html_to_text",
+        },
+        {
+            "source": "properties.hs_task_status",
+            "canonical": "status",
+            "convert": {
+                "name": "enum",
+                "options": {
+                    "values": {
+                        "NOT_STARTED": "not_started",
+                        "IN_PROGRESS": "in_progress",
+                        "WAITING": "waiting",
+                        "COMPLETED": "completed",
+                        "DEFERRED": "deferred",
+                    }
+                },
+            },
+        },
+        {
+            "source": "properties.hubspot_owner_id",
+            "canonical": "assignee",
+            "convert": {"name": "lookup", "options": {"table": "owners"}},
+        },
+        {
+            "source": "properties.hs_timestamp",
+            "canonical": "due_date",
+            "convert": "date_from_datetime",
+        },
+        {
+            "source": "properties.hs_task_priority",
+            "canonical": "labels",
+            "convert": {
+                "name": "multi_picklist",
+                "options": {"values": {"LOW": "low", "MEDIUM": "medium", "HIGH": "high"}},
+            },
+        },
+        # Associations are written through their own endpoint: read-only here.
+        {
+            "source": "associations.contacts.results[0].id",
+            "canonical": "related_id",
+            "direction": "read",
+        },
+        {
+            "source": "associations.contacts.results[0].id",
+            "canonical": "related_type",
+            "convert": {"name": "constant", "options": {"value": "contact"}},
+            "direction": "read",
+        },
+    ],
+}
+OWNERS = {"owners": {"64492917": "ada@example.com"}}
+
+
+def test_a_hubspot_task_maps_to_the_canonical_task_and_back() -> None:
+    mapping = ObjectMapping.model_validate(HUBSPOT_TASK_MAPPING)
+    canonical = mapping.to_canonical(HUBSPOT_TASK, record_id="9001", lookups=OWNERS)
+    assert canonical == {
+        "title": "Follow-up for Brian Buyer",
+        "description": "Send Proposal",
+        "status": "waiting",
+        "assignee": "ada@example.com",
+        "due_date": "2019-10-30",
+        "labels": ["high"],
+        "related_id": "101",
+        "related_type": "contact",
+    }
+    assert mapping.to_provider(canonical, lookups=OWNERS) == {
+        "properties": {
+            "hs_task_subject": "Follow-up for Brian Buyer",
+            "hs_task_body": "<p>Send Proposal</p>",
+            "hs_task_status": "WAITING",
+            "hubspot_owner_id": "64492917",
+            "hs_timestamp": "2019-10-30T00:00:00.000000Z",
+            "hs_task_priority": "HIGH",
+        }
+    }
+
+
+def test_an_unknown_task_status_names_the_record_field_path_and_known_values() -> None:
+    mapping = ObjectMapping.model_validate(HUBSPOT_TASK_MAPPING)
+    record = {**HUBSPOT_TASK, "properties": {"hs_task_status": "SNOOZED"}}
+    with pytest.raises(MappingError) as caught:
+        mapping.to_canonical(record, record_id="9001", lookups=OWNERS)
+    assert str(caught.value) == (
+        "record '9001', field 'status', path 'properties.hs_task_status': enum: unknown value "
+        "'SNOOZED' (known: COMPLETED, DEFERRED, IN_PROGRESS, NOT_STARTED, WAITING)"
+    )
