@@ -155,6 +155,11 @@ class _Plan:
                 value = convert(value, options, context)
             except ConversionError as err:
                 raise self._error(f"{converter.name}: {err}", record_id) from err
+            except (ValueError, TypeError, ArithmeticError, LookupError) as err:
+                # A converter registered elsewhere that fails its own way: still this
+                # record's problem, dead-lettered with the reason, never the page's.
+                reason = f"{converter.name}: {type(err).__name__}: {err}"
+                raise self._error(reason, record_id) from err
         return value
 
     def _spread(self, value: Any, size: int, record_id: str | None) -> list[Any]:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from integration_core.mapping.errors import ConversionError
 
-__all__ = ["Options", "expect_list", "expect_text"]
+__all__ = ["Options", "expect_decimal", "expect_list", "expect_text"]
+
+# No CRM keeps a number with more than 38 digits before or after the point (Salesforce
+# allows 18); beyond that a value is garbage, and Decimal arithmetic on it can explode.
+_MAX_DIGITS = 38
 
 
 class Options(BaseModel):
@@ -33,3 +38,19 @@ def expect_list(value: Any, size: int | None = None) -> list[Any]:
     if size is not None and len(value) != size:
         raise ConversionError(f"expected {size} values, got {len(value)}")
     return list(value)
+
+
+def expect_decimal(value: Any, what: str = "a number") -> Decimal:
+    """The value (a number or its text) as an exact, finite, sanely sized Decimal."""
+    if isinstance(value, bool):
+        raise ConversionError(f"expected {what}, got bool")
+    text = expect_text(value).strip().replace("_", "")
+    try:
+        number = Decimal(text)
+    except InvalidOperation as err:
+        raise ConversionError(f"not {what}: {value!r}") from err
+    if not number.is_finite():
+        raise ConversionError(f"not {what} (not finite): {value!r}")
+    if number and abs(number.adjusted()) > _MAX_DIGITS:
+        raise ConversionError(f"{what} out of range: {value!r}")
+    return number

@@ -7,14 +7,14 @@ microseconds and a `Z` (`integration_core.clock.to_iso`), so they sort as text.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator
 
 from integration_core.clock import to_iso
-from integration_core.mapping.converters._private import Options, expect_text
+from integration_core.mapping.converters._private import Options, expect_decimal, expect_text
 from integration_core.mapping.converters.registry import ConversionContext, register_converter
 from integration_core.mapping.errors import ConversionError
 
@@ -118,19 +118,6 @@ def _datetime(value: Any, options: ZoneOptions, _: ConversionContext) -> str:
     return to_iso(parsed)
 
 
-def _epoch_number(value: Any, unit: str) -> Decimal:
-    """Exact (Decimal): a float would move a microsecond on large values."""
-    if isinstance(value, bool):
-        raise ConversionError(f"not epoch {unit}: {value!r}")
-    try:
-        number = Decimal(expect_text(value).strip())
-    except InvalidOperation as err:
-        raise ConversionError(f"not epoch {unit}: {value!r}") from err
-    if not number.is_finite():
-        raise ConversionError(f"not epoch {unit}: {value!r}")
-    return number
-
-
 def _epoch_to_provider(scale: int) -> Any:
     """Writes of epoch `1/scale` seconds: whole units as int, a fraction kept exactly."""
 
@@ -147,10 +134,10 @@ def _epoch_to_provider(scale: int) -> Any:
 
 
 def _from_epoch(value: Any, scale: int, unit: str) -> str:
-    micros = _epoch_number(value, unit) * 1_000_000 / scale
+    micros = expect_decimal(value, f"epoch {unit}") * 1_000_000 / scale
     try:
         return to_iso(_EPOCH + timedelta(microseconds=int(micros.to_integral_value())))
-    except (OverflowError, InvalidOperation) as err:
+    except OverflowError as err:
         raise ConversionError(f"epoch {unit} out of range: {value!r}") from err
 
 
@@ -177,7 +164,7 @@ def _epoch_ms_date(value: Any, options: EpochOptions, _: ConversionContext) -> s
     """A date as milliseconds at midnight UTC (HubSpot date properties) <-> `YYYY-MM-DD`.
 
     A value that is not midnight UTC is an error: it is a datetime, not a date."""
-    number = _epoch_number(value, "milliseconds")
+    number = expect_decimal(value, "epoch milliseconds")
     if number % 86_400_000:
         raise ConversionError(f"{value!r} is not midnight UTC, so not a date")
     try:

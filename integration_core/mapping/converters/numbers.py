@@ -3,13 +3,18 @@ no value picks up binary rounding on its way through the hub."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Annotated, Any
 
 import pycountry
 from pydantic import AfterValidator, Field
 
-from integration_core.mapping.converters._private import Options, expect_list, expect_text
+from integration_core.mapping.converters._private import (
+    Options,
+    expect_decimal,
+    expect_list,
+    expect_text,
+)
 from integration_core.mapping.converters.registry import ConversionContext, register_converter
 from integration_core.mapping.errors import ConversionError
 
@@ -25,26 +30,15 @@ def _known_currency(code: str) -> str:
 Currency = Annotated[str, AfterValidator(_known_currency)]
 
 
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool):
-        raise ConversionError("expected a number, got bool")
-    text = expect_text(value).strip().replace("_", "")
-    try:
-        number = Decimal(text)
-    except InvalidOperation as err:
-        raise ConversionError(f"not a number: {value!r}") from err
-    if not number.is_finite():
-        raise ConversionError(f"not a finite number: {value!r}")
-    return number
-
-
 def _plain(number: Decimal, places: int | None) -> str:
-    if places is not None:
-        number = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
-    elif number == number.to_integral_value():
-        number = number.quantize(Decimal(1))
-    else:
-        number = number.normalize()
+    """Fixed-point text; enough precision for every digit `expect_decimal` lets through."""
+    with localcontext(prec=100):
+        if places is not None:
+            number = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+        elif number == number.to_integral_value():
+            number = number.quantize(Decimal(1))
+        else:
+            number = number.normalize()
     return f"{number:f}"
 
 
@@ -64,7 +58,7 @@ def _integer(value: Any, options: IntegerOptions, _: ConversionContext) -> int:
     """A whole number from a number or its text ("17", "17.0", 17.0) <-> int.
 
     A fraction is an error, not a silent truncation."""
-    number = _decimal(value)
+    number = expect_decimal(value)
     if number != number.to_integral_value():
         raise ConversionError(f"not a whole number: {value!r}")
     return int(number)
@@ -79,14 +73,14 @@ class DecimalOptions(Options):
 
 
 def _decimal_to_provider(value: Any, options: DecimalOptions, _: ConversionContext) -> Any:
-    text = _plain(_decimal(value), options.places)
+    text = _plain(expect_decimal(value), options.places)
     return float(text) if options.as_number else text
 
 
 @register_converter("decimal", options=DecimalOptions, to_provider=_decimal_to_provider)
 def _decimal_converter(value: Any, options: DecimalOptions, _: ConversionContext) -> str:
     """A decimal number from a number or its text <-> its exact text ("12.50" with places=2)."""
-    return _plain(_decimal(value), options.places)
+    return _plain(expect_decimal(value), options.places)
 
 
 class MoneyOptions(Options):
@@ -103,7 +97,7 @@ def _parse_money(value: Any) -> tuple[Decimal, str]:
     if not currency:
         raise ConversionError(f"money must be '<amount> <currency>', got {value!r}")
     try:
-        return _decimal(amount), _known_currency(currency)
+        return expect_decimal(amount), _known_currency(currency)
     except ValueError as err:
         raise ConversionError(str(err)) from err
 
@@ -123,7 +117,7 @@ def _money(value: Any, options: MoneyOptions, _: ConversionContext) -> str:
     """An amount in the provider's one `currency` <-> money text ("1250.00 EUR").
 
     Writing an amount in another currency is an error: converting needs a rate."""
-    return f"{_plain(_decimal(value), options.places)} {options.currency}"
+    return f"{_plain(expect_decimal(value), options.places)} {options.currency}"
 
 
 class CurrencyPairOptions(Options):
@@ -157,4 +151,4 @@ def _money_with_currency(
         code = _known_currency(expect_text(currency).strip())
     except ValueError as err:
         raise ConversionError(str(err)) from err
-    return f"{_plain(_decimal(amount), options.places)} {code}"
+    return f"{_plain(expect_decimal(amount), options.places)} {code}"

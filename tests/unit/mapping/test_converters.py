@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -191,13 +192,16 @@ ERRORS: list[tuple[str, dict[str, Any], Any, str, str]] = [
     ("datetime", {}, "2024-01-01T10:00:00", "write", "without a time zone"),
     ("epoch_ms", {}, "soon", "read", "not epoch milliseconds"),
     ("epoch_ms", {}, "1e400", "read", "out of range"),
-    ("epoch_ms", {}, "Infinity", "read", "not epoch milliseconds"),
+    ("epoch_ms", {}, "Infinity", "read", "not epoch milliseconds (not finite)"),
     ("epoch_ms", {}, 10**20, "read", "out of range"),
     ("epoch_ms_date", {}, "1572480000001", "read", "not midnight UTC"),
     ("integer", {}, "1.5", "read", "not a whole number"),
     ("integer", {}, True, "read", "bool"),
-    ("decimal", {}, "NaN", "read", "not a finite number"),
+    ("decimal", {}, "NaN", "read", "not a number (not finite)"),
     ("decimal", {}, "12,5", "read", "not a number"),
+    ("decimal", {"places": 2}, "1e400", "read", "a number out of range"),
+    ("money", {"currency": "EUR"}, "-1e-39", "read", "a number out of range"),
+    ("epoch_ms_date", {}, "9e99", "read", "epoch milliseconds out of range"),
     ("money", {"currency": "EUR"}, "10.00 USD", "write", "USD cannot be written"),
     ("money", {"currency": "EUR"}, "10.00", "write", "'<amount> <currency>'"),
     ("money_with_currency", {}, ("10", "XYZ"), "read", "unknown ISO 4217 currency"),
@@ -392,3 +396,21 @@ def test_phone_numbers_round_trip_through_every_format(region: str) -> None:
     for form in ("e164", "international"):
         provider = _run("phone_e164", {"write_as": form}, canonical, write=True)
         assert _run("phone_e164", {}, provider) == canonical
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_CONFIGURED = {name: options for name, options, *_ in reversed(EXAMPLES)}
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTERS))
+@given(value=_JSON | st.tuples(_JSON, _JSON))
+def test_any_input_converts_or_is_a_conversion_error_never_a_crash(name: str, value: Any) -> None:
+    for write in (False, True):
+        with contextlib.suppress(ConversionError):
+            _run(name, _CONFIGURED[name], value, write=write)

@@ -503,3 +503,30 @@ def test_an_unknown_task_status_names_the_record_field_path_and_known_values() -
         "record '9001', field 'status', path 'properties.hs_task_status': enum: unknown value "
         "'SNOOZED' (known: COMPLETED, DEFERRED, IN_PROGRESS, NOT_STARTED, WAITING)"
     )
+
+
+def test_a_third_party_converter_failing_its_own_way_is_still_a_mapping_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from integration_core.mapping import NoOptions, register_converter
+    from integration_core.mapping.converters import registry
+
+    # Registered for this test only.
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    @register_converter("test_fragile", options=NoOptions, to_provider=lambda v, _o, _c: v)
+    def _fragile(value: Any, options: NoOptions, _: Any) -> Any:
+        """Divides by the value: breaks on zero, as a careless converter would."""
+        return 1 / value
+
+    mapping = ObjectMapping.model_validate(
+        {
+            "entity_type": "company",
+            "provider_object": "orgs",
+            "fields": [{"source": "n", "canonical": "employees", "convert": "test_fragile"}],
+        }
+    )
+    with pytest.raises(MappingError, match="test_fragile: ZeroDivisionError"):
+        mapping.to_canonical({"n": 0}, record_id="o1")
+    with pytest.raises(ValueError, match="already registered"):
+        register_converter("test_fragile", options=NoOptions)(_fragile)
