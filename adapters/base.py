@@ -26,7 +26,7 @@ from integration_core.errors import (
     PreconditionFailedError,
     RetryableError,
 )
-from integration_core.mapping import ObjectMapping
+from integration_core.mapping import ObjectMapping, default_mapping
 from integration_core.models import Change, Connection
 from integration_core.ratelimit import Limit
 from integration_core.sync.watermark import Watermark
@@ -166,9 +166,10 @@ class BaseIntegrationAdapter(ABC):
             ) from err
 
     @classmethod
-    @abstractmethod
     def field_map(cls, entity_type: str) -> ObjectMapping:
-        """The default mapping of this system's `entity_type` records to canonical fields."""
+        """The default mapping of this system's `entity_type` records to canonical fields,
+        as the adapter module registered it (`register_default_mappings`)."""
+        return default_mapping(cls.system, entity_type)
 
     @abstractmethod
     def read_changes(

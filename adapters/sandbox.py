@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from adapters.base import BaseIntegrationAdapter, ChangePage, WriteResult
 from integration_core.clock import from_iso, to_iso
-from integration_core.mapping import ObjectMapping, default_mapping, register_default_mappings
+from integration_core.mapping import ObjectMapping, register_default_mappings
 from integration_core.models import Change
 from integration_core.sync.watermark import Watermark
 
@@ -54,10 +54,6 @@ class SandboxAdapter(BaseIntegrationAdapter):
 
     def discover(self) -> list[str]:
         return sorted(SANDBOX_MAPPINGS)
-
-    @classmethod
-    def field_map(cls, entity_type: str) -> ObjectMapping:
-        return default_mapping(cls.system, entity_type)
 
     def read_changes(
         self, entity_type: str, after: Watermark | None, *, page_size: int = 100

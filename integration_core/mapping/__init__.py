@@ -26,11 +26,7 @@ from integration_core.mapping.converters import (
     get_converter,
     register_converter,
 )
-from integration_core.mapping.defaults import (
-    default_mapping,
-    mapping_for,
-    register_default_mappings,
-)
+from integration_core.mapping.defaults import default_mapping, register_default_mappings
 from integration_core.mapping.errors import ConversionError, MappingError
 from integration_core.mapping.paths import MISSING, FieldPath, parse_path
 from integration_core.mapping.spec import (
@@ -61,7 +57,6 @@ __all__ = [
     "canonical_fields",
     "default_mapping",
     "get_converter",
-    "mapping_for",
     "parse_path",
     "register_converter",
     "register_default_mappings",

@@ -1,5 +1,5 @@
-"""Default mappings per system and entity type, which adapters provide, and the mapping
-a sync task uses: the default with the task's overrides (`MappingOverride`).
+"""Default mappings per system and entity type, which adapters provide; a sync task
+uses its system's default with the task's overrides (`ObjectMapping.with_overrides`).
 
 Adapters register their defaults when their module is imported
 (`register_default_mappings("hubspot", [...])`); the registry is plain data, so the admin
@@ -14,7 +14,7 @@ from typing import Any
 from integration_core.mapping.errors import MappingError
 from integration_core.mapping.spec import ObjectMapping
 
-__all__ = ["default_mapping", "mapping_for", "register_default_mappings"]
+__all__ = ["default_mapping", "register_default_mappings"]
 
 _DEFAULTS: dict[tuple[str, str], ObjectMapping] = {}
 
@@ -42,11 +42,3 @@ def default_mapping(system: str, entity_type: str) -> ObjectMapping:
         return _DEFAULTS[(system, entity_type)]
     except KeyError as err:
         raise MappingError(f"{system} has no {entity_type!r} objects") from err
-
-
-def mapping_for(
-    system: str, entity_type: str, overrides: Mapping[str, Any] | None = None
-) -> ObjectMapping:
-    """The mapping a sync task uses: `system`'s default with the task's `overrides`."""
-    mapping = default_mapping(system, entity_type)
-    return mapping.with_overrides(overrides) if overrides else mapping
