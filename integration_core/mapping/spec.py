@@ -35,7 +35,7 @@ __all__ = ["ConverterStep", "FieldMapping", "MappingOverride", "ObjectMapping"]
 Direction = Literal["both", "read", "write"]
 
 
-def brief(err: ValidationError) -> str:
+def _brief(err: ValidationError) -> str:
     """A validation error in one line: where and what, without echoing the input."""
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or 'mapping'}: {e['msg']}" for e in err.errors()
@@ -71,7 +71,7 @@ class ConverterStep(_Strict):
         try:
             converter.parse_options(self.options)
         except ValidationError as err:
-            raise ValueError(f"converter {self.name!r}: bad options: {brief(err)}") from err
+            raise ValueError(f"converter {self.name!r}: bad options: {_brief(err)}") from err
         return self
 
 
@@ -192,14 +192,11 @@ class FieldMapping(_Strict):
     direction: Direction = "both"
 
     @model_validator(mode="after")
-    def _compile(self) -> FieldMapping:
-        paths = tuple(parse_path(text) for text in self.source)
-        steps = tuple(
-            (converter, converter.parse_options(step.options))
-            for step in self.convert
-            for converter in (get_converter(step.name),)
-        )
-        arities = [converter.arity for converter, _ in steps]
+    def _consistent(self) -> FieldMapping:
+        """Paths parse, and the converters' shapes fit the sources and fields."""
+        paths = [parse_path(text) for text in self.source]
+        converters = [get_converter(step.name) for step in self.convert]
+        arities = [converter.arity for converter in converters]
         if len(paths) > 1 and len(self.canonical) > 1:
             raise ValueError("a mapping joins several sources or splits into several fields")
         if len(paths) > 1 and (not arities or arities[0] != "join"):
@@ -214,7 +211,7 @@ class FieldMapping(_Strict):
             unwritable = [path.text for path in paths if not path.writable]
             if unwritable:
                 raise ValueError(f"paths {unwritable} would rewrite their filter: 'read' only")
-            one_way = [converter.name for converter, _ in steps if converter.to_provider is None]
+            one_way = [converter.name for converter in converters if converter.to_provider is None]
             if one_way:
                 raise ValueError(f"converters {one_way} only read: set direction 'read'")
         return self
@@ -272,7 +269,6 @@ class ObjectMapping(_Strict):
             )
         read: set[str] = set()
         written: set[str] = set()
-        # Field mappings validated in this model carry their compiled plan.
         for mapping in self.fields:
             unknown = [name for name in mapping.canonical if name not in model.model_fields]
             if unknown:
@@ -364,7 +360,7 @@ class ObjectMapping(_Strict):
         try:
             override = MappingOverride.model_validate(dict(overrides))
         except ValidationError as err:
-            raise MappingError(f"bad mapping override: {brief(err)}") from err
+            raise MappingError(f"bad mapping override: {_brief(err)}") from err
         return override.apply(self)
 
 
@@ -411,5 +407,5 @@ class MappingOverride(_Strict):
             )
         except ValidationError as err:
             raise MappingError(
-                f"the mapping with these overrides is invalid: {brief(err)}"
+                f"the mapping with these overrides is invalid: {_brief(err)}"
             ) from err
