@@ -23,10 +23,12 @@ def register_default_mappings(
     system: str, mappings: Iterable[ObjectMapping | Mapping[str, Any]]
 ) -> dict[str, ObjectMapping]:
     """Register `system`'s default mappings (models or their JSON form), one per entity
-    type; returns them by entity type. Registering an entity type twice is an error."""
+    type, each naming `system` in its errors; returns them by entity type. Registering an
+    entity type twice is an error."""
     registered: dict[str, ObjectMapping] = {}
     for raw in mappings:
-        mapping = raw if isinstance(raw, ObjectMapping) else ObjectMapping.model_validate(raw)
+        data = raw.model_dump() if isinstance(raw, ObjectMapping) else dict(raw)
+        mapping = ObjectMapping.model_validate({**data, "system": system})
         key = (system, mapping.entity_type)
         if key in _DEFAULTS or mapping.entity_type in registered:
             raise ValueError(f"{system} already has a default {mapping.entity_type} mapping")

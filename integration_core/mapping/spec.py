@@ -251,10 +251,12 @@ class FieldMapping(_Strict):
 class ObjectMapping(_Strict):
     """How one provider object maps onto one canonical entity type, both ways.
 
+    `system` names the provider in errors (`register_default_mappings` sets it).
     `lookups` are tables the mapping carries itself (e.g. a picklist of owners a task
     override names); tables passed at call time win over them.
     """
 
+    system: str | None = None
     entity_type: str
     provider_object: str = Field(min_length=1)
     fields: list[FieldMapping]
@@ -315,16 +317,19 @@ class ObjectMapping(_Strict):
         if lookups:
             context = ConversionContext(lookups={**context.lookups, **lookups})
         values: dict[str, Any] = {}
-        for plan in plans:
-            if not plan.reads:
-                continue
-            if plan.copy is not None:
-                value = record.get(plan.copy[0], MISSING)
-                if value is not MISSING:
-                    values[plan.copy[1]] = value
-            else:
-                values.update(plan.read(record, context, record_id))
-        return validate_canonical(self.entity_type, values, record_id=record_id)
+        try:
+            for plan in plans:
+                if not plan.reads:
+                    continue
+                if plan.copy is not None:
+                    value = record.get(plan.copy[0], MISSING)
+                    if value is not MISSING:
+                        values[plan.copy[1]] = value
+                else:
+                    values.update(plan.read(record, context, record_id))
+            return validate_canonical(self.entity_type, values, record_id=record_id)
+        except MappingError as err:
+            raise err.located(system=self.system, provider_object=self.provider_object) from err
 
     def to_provider(
         self,
@@ -345,14 +350,17 @@ class ObjectMapping(_Strict):
             context = ConversionContext(lookups={**context.lookups, **lookups})
         out: dict[str, Any] = {}
         wanted = values if only is None else only
-        for plan in plans:
-            if not plan.writes:
-                continue
-            if plan.copy is not None:
-                if plan.copy[1] in wanted:
-                    out[plan.copy[0]] = values.get(plan.copy[1])
-            elif any(name in wanted for name in plan.canonical):
-                plan.write(values, out, context, record_id)
+        try:
+            for plan in plans:
+                if not plan.writes:
+                    continue
+                if plan.copy is not None:
+                    if plan.copy[1] in wanted:
+                        out[plan.copy[0]] = values.get(plan.copy[1])
+                elif any(name in wanted for name in plan.canonical):
+                    plan.write(values, out, context, record_id)
+        except MappingError as err:
+            raise err.located(system=self.system, provider_object=self.provider_object) from err
         return out
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> ObjectMapping:
@@ -400,6 +408,7 @@ class MappingOverride(_Strict):
         ]
         try:
             return ObjectMapping(
+                system=base.system,
                 entity_type=base.entity_type,
                 provider_object=self.provider_object or base.provider_object,
                 fields=[*kept, *self.fields],

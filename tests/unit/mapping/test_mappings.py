@@ -109,14 +109,14 @@ def test_a_value_of_the_wrong_type_names_the_record_and_the_field() -> None:
     assert isinstance(caught.value, PermanentError)  # the pipeline dead-letters it
 
 
-def test_a_value_that_does_not_convert_names_record_field_path_and_reason() -> None:
+def test_a_value_that_does_not_convert_names_object_record_field_path_and_reason() -> None:
     mapping = ObjectMapping.model_validate(CONTACT)
     with pytest.raises(MappingError) as caught:
         mapping.to_canonical({**RECORD, "phone": "call me"}, record_id="p8")
     error = caught.value
     assert (error.record_id, error.field, error.path) == ("p8", "phone", "phone")
     assert str(error).startswith(
-        "record 'p8', field 'phone', path 'phone': phone_e164: not a phone"
+        "people record 'p8', field 'phone', path 'phone': phone_e164: not a phone"
     )
 
 
@@ -281,6 +281,7 @@ def test_a_bad_override_is_a_mapping_error(overrides: dict[str, Any], says: str)
 def test_default_mappings_are_registered_once_per_system_and_type() -> None:
     mappings = register_default_mappings("test-registry", [CONTACT])
     assert default_mapping("test-registry", "contact") is mappings["contact"]
+    assert mappings["contact"].system == "test-registry"  # named in its errors
     with pytest.raises(ValueError, match="already has a default contact mapping"):
         register_default_mappings("test-registry", [CONTACT])
     with pytest.raises(MappingError, match="test-registry has no 'task' objects"):
@@ -405,6 +406,7 @@ HUBSPOT_TASK: dict[str, Any] = {
     "archived": False,
 }
 HUBSPOT_TASK_MAPPING: dict[str, Any] = {
+    "system": "hubspot",
     "entity_type": "task",
     "provider_object": "tasks",
     "fields": [
@@ -490,13 +492,14 @@ def test_a_hubspot_task_maps_to_the_canonical_task_and_back() -> None:
     }
 
 
-def test_an_unknown_task_status_names_the_record_field_path_and_known_values() -> None:
+def test_an_unknown_task_status_names_provider_object_record_field_path_and_choices() -> None:
     mapping = ObjectMapping.model_validate(HUBSPOT_TASK_MAPPING)
     record = {**HUBSPOT_TASK, "properties": {"hs_task_status": "SNOOZED"}}
     with pytest.raises(MappingError) as caught:
         mapping.to_canonical(record, record_id="9001", lookups=OWNERS)
     assert str(caught.value) == (
-        "record '9001', field 'status', path 'properties.hs_task_status': enum: unknown value "
+        "hubspot tasks record '9001', field 'status', path 'properties.hs_task_status': "
+        "enum: unknown value "
         "'SNOOZED' (known: COMPLETED, DEFERRED, IN_PROGRESS, NOT_STARTED, WAITING)"
     )
 

@@ -96,7 +96,8 @@ def test_a_record_its_task_mapping_cannot_convert_is_dead_lettered_by_name(
     letters: list[dict[str, Any]] = rt.store.query(DEAD_LETTERS, partition_key="t1")
     assert [letter["externalId"] for letter in letters] == [bad.id]
     assert letters[0]["reason"].startswith(
-        f"record {bad.id!r}, field 'phone', path 'phone': phone_e164: not a phone number"
+        f"sandbox contacts record {bad.id!r}, field 'phone', path 'phone': "
+        "phone_e164: not a phone number"
     )
     assert len(rt.store.query(Entity.container, partition_key="t1")) == 3
     assert any(bad.id in error for result in results for error in result.errors)
