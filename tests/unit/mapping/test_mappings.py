@@ -10,6 +10,7 @@ import pytest
 
 from integration_core.errors import PermanentError
 from integration_core.mapping import (
+    CONVERTERS,
     MappingError,
     ObjectMapping,
     canonical_fields,
@@ -378,6 +379,8 @@ def test_the_readme_example_override_applies_to_sandbox_contacts() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Mappings") :]
     example = json.loads(section.split("```json", 1)[1].split("```", 1)[0])
+    listed = section.split("## ", 2)[1]
+    assert [name for name in CONVERTERS if f"`{name}`" not in listed] == []
     mapping = default_mapping("sandbox", "contact").with_overrides(example)
     record = {"emails": [{"type": "work", "value": "Ada@example.com"}], "fullname": "Ada Lovelace"}
     values = mapping.to_canonical({**record, "country": "United Kingdom", "tags": ["x"]})
