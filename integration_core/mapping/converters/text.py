@@ -134,7 +134,8 @@ def _html_to_text(value: Any, options: NoOptions, _: ConversionContext) -> str |
 
 def _text_to_rich(value: Any, options: NoOptions, _: ConversionContext) -> list[dict[str, Any]]:
     text = expect_text(value)
-    return [{"type": "text", "text": {"content": text}, "plain_text": text}]
+    # A request's rich text needs only the content; `plain_text` is the API's read-only echo.
+    return [{"type": "text", "text": {"content": text}}]
 
 
 @register_converter("rich_text", options=NoOptions, to_provider=_text_to_rich)

@@ -110,7 +110,7 @@ EXAMPLES: list[tuple[str, dict[str, Any], Any, Any, Any]] = [
         {},
         RICH,
         "Hello world",
-        [{"type": "text", "text": {"content": "Hello world"}, "plain_text": "Hello world"}],
+        [{"type": "text", "text": {"content": "Hello world"}}],
     ),
     ("split", {}, "chocolate; strawberry;", ["chocolate", "strawberry"], "chocolate;strawberry"),
     ("split", {"separator": ","}, "a,b", ["a", "b"], SAME),
