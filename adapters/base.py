@@ -26,7 +26,7 @@ from integration_core.errors import (
     PreconditionFailedError,
     RetryableError,
 )
-from integration_core.mapping import FieldMap
+from integration_core.mapping import ObjectMapping, default_mapping
 from integration_core.models import Change, Connection
 from integration_core.net import body_excerpt
 from integration_core.ratelimit import Limit
@@ -170,9 +170,10 @@ class BaseIntegrationAdapter(ABC):
             ) from err
 
     @classmethod
-    @abstractmethod
-    def field_map(cls, entity_type: str) -> FieldMap:
-        """How this system's records of `entity_type` map to canonical fields."""
+    def field_map(cls, entity_type: str) -> ObjectMapping:
+        """The default mapping of this system's `entity_type` records to canonical fields,
+        as the adapter module registered it (`register_default_mappings`)."""
+        return default_mapping(cls.system, entity_type)
 
     @abstractmethod
     def read_changes(

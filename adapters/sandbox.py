@@ -8,35 +8,40 @@ from typing import Any, ClassVar
 
 from adapters.base import BaseIntegrationAdapter, ChangePage, WriteResult
 from integration_core.clock import from_iso, to_iso
-from integration_core.errors import PermanentError
-from integration_core.mapping import FieldMap
+from integration_core.mapping import ObjectMapping, register_default_mappings
 from integration_core.models import Change
 from integration_core.sync.watermark import Watermark
 
-__all__ = ["SandboxAdapter", "SANDBOX_FIELD_MAPS"]
+__all__ = ["SandboxAdapter", "SANDBOX_MAPPINGS"]
 
-SANDBOX_FIELD_MAPS: Mapping[str, FieldMap] = {
-    "contact": FieldMap(
-        entity_type="contact",
-        provider_object="contacts",
-        fields={
-            "first_name": "firstname",
-            "last_name": "lastname",
-            "email": "email",
-            "phone": "phone",
-            "company": "company",
-            "title": "jobtitle",
-            "city": "city",
-            "country": "country",
-            "tags": "tags",
-        },
-    ),
-    "company": FieldMap(
-        entity_type="company",
-        provider_object="companies",
-        fields={"name": "name", "domain": "domain", "phone": "phone", "city": "city"},
-    ),
+# One-to-one: the sandbox's property names, and what they mean canonically.
+_CONTACT = {
+    "first_name": "firstname",
+    "last_name": "lastname",
+    "email": "email",
+    "phone": "phone",
+    "company": "company",
+    "title": "jobtitle",
+    "city": "city",
+    "country": "country",
+    "tags": "tags",
 }
+_COMPANY = {"name": "name", "domain": "domain", "phone": "phone", "city": "city"}
+
+SANDBOX_MAPPINGS: Mapping[str, ObjectMapping] = register_default_mappings(
+    "sandbox",
+    [
+        {
+            "entity_type": entity_type,
+            "provider_object": provider_object,
+            "fields": [{"source": path, "canonical": name} for name, path in fields.items()],
+        }
+        for entity_type, provider_object, fields in (
+            ("contact", "contacts", _CONTACT),
+            ("company", "companies", _COMPANY),
+        )
+    ],
+)
 
 
 class SandboxAdapter(BaseIntegrationAdapter):
@@ -48,14 +53,7 @@ class SandboxAdapter(BaseIntegrationAdapter):
     default_rate_limits: ClassVar[tuple[tuple[str, int, float], ...]] = (("rate", 100, 1.0),)
 
     def discover(self) -> list[str]:
-        return sorted(SANDBOX_FIELD_MAPS)
-
-    @classmethod
-    def field_map(cls, entity_type: str) -> FieldMap:
-        try:
-            return SANDBOX_FIELD_MAPS[entity_type]
-        except KeyError as err:
-            raise PermanentError(f"sandbox has no {entity_type!r} objects") from err
+        return sorted(SANDBOX_MAPPINGS)
 
     def read_changes(
         self, entity_type: str, after: Watermark | None, *, page_size: int = 100

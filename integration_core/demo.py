@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from adapters.sandbox import SANDBOX_FIELD_MAPS
+from adapters.sandbox import SANDBOX_MAPPINGS
 from adapters.sandbox_server import SandboxAccount
 from integration_core.clock import utcnow
 from integration_core.credentials.local import LocalSecretStore
@@ -150,7 +150,7 @@ def _tally(results: list[SyncResult], names: dict[str, str]) -> dict[str, dict[s
 
 def _in_lockstep(a: SandboxAccount, b: SandboxAccount) -> bool:
     """Both systems hold the same contacts with the same mapped field values."""
-    fields = list(SANDBOX_FIELD_MAPS["contact"].fields.values())
+    fields = [path for field in SANDBOX_MAPPINGS["contact"].fields for path in field.source]
 
     def snapshot(account: SandboxAccount) -> list[tuple[object, ...]]:
         return sorted(

@@ -112,6 +112,8 @@ class SyncTask(Document):
     policy: dict[str, Any] = Field(default_factory=dict)
     delete_rule: DeleteRule = DeleteRule.PROPAGATE
     matching: dict[str, Any] = Field(default_factory=dict)
+    # Overrides of the adapter's default mapping (integration_core.mapping.MappingOverride).
+    mapping: dict[str, Any] = Field(default_factory=dict)
     last_enqueued_at: UtcDatetime | None = None
 
 

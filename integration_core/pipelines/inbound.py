@@ -19,7 +19,7 @@ from adapters.base import BaseIntegrationAdapter
 from integration_core.clock import utcnow
 from integration_core.dedup import Decision, Matcher
 from integration_core.errors import ConflictError, PermanentError, RetryableError
-from integration_core.mapping import FieldMap
+from integration_core.mapping import ObjectMapping
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
 from integration_core.models import (
     Change,
@@ -36,6 +36,7 @@ from integration_core.models import (
 from integration_core.pipelines._private import hub_side, named
 from integration_core.pipelines.conflicts import record_conflicts
 from integration_core.pipelines.dead_letters import DEAD_LETTERS
+from integration_core.pipelines.mappings import task_mapping
 from integration_core.pipelines.matching import find_twin, matcher_for, propose_duplicate
 from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.pushes import push_message
@@ -72,7 +73,7 @@ class _Context:
     message: SyncMessage
     task: SyncTask
     connection: Connection
-    field_map: FieldMap
+    mapping: ObjectMapping
     policy: Policy
     matcher: Matcher
     tally: Tally
@@ -101,7 +102,7 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
             message=message,
             task=task,
             connection=connection,
-            field_map=adapter.field_map(task.entity_type),
+            mapping=task_mapping(adapter, task),
             policy=Policy.from_dict(task.policy),
             matcher=matcher_for(task),
             tally=tally,
@@ -161,7 +162,7 @@ def _apply_page(context: _Context, changes: Sequence[Change]) -> None:
     for change in changes:
         context.tally.records_read += 1
         try:
-            canonical = context.field_map.to_canonical(change.values)
+            canonical = context.mapping.to_canonical(change.values, record_id=change.external_id)
         except PermanentError as err:
             _dead_letter(context, change, str(err))
             continue
@@ -599,7 +600,7 @@ def _enqueue_pushes(
         }
     )
     targets = (linked | set(context.task.target_connection_ids)) - {source}
-    mapped = set(context.field_map.fields)
+    mapped = context.mapping.canonical_fields
     source_view = {f: entity.values[f] for f in mapped if f in entity.values}
     in_source = {f: incoming[f] for f in mapped if f in incoming}
     if to_source and not entity.deleted and source_view != in_source:

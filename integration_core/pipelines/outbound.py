@@ -21,6 +21,7 @@ from integration_core.errors import (
     PreconditionFailedError,
     RetryableError,
 )
+from integration_core.mapping import ObjectMapping
 from integration_core.messaging import OUTBOUND_QUEUE
 from integration_core.models import (
     Connection,
@@ -34,6 +35,7 @@ from integration_core.models import (
 from integration_core.pipelines._private import named
 from integration_core.pipelines.conflicts import pending_fields
 from integration_core.pipelines.inbound import is_retired, retire_link
+from integration_core.pipelines.mappings import connection_mapping
 from integration_core.pipelines.matching import awaits_duplicate_review
 from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.results import Tally, already_done, record_result
@@ -90,8 +92,8 @@ def _push(
     tally: Tally,
 ) -> None:
     tenant, connection = message.tenant_id, adapter.connection
-    field_map = adapter.field_map(entity.entity_type)
-    values = {f: entity.values[f] for f in field_map.fields if f in entity.values}
+    mapping = connection_mapping(rt.store, adapter, entity.entity_type)
+    values = {f: entity.values[f] for f in mapping.written_fields if f in entity.values}
     if link is not None:
         # A field with a pending conflict keeps, in this system, the value it has there.
         for name in pending_fields(rt, tenant, entity.id, connection.id):
@@ -116,15 +118,16 @@ def _push(
     take_budget(rt, adapter)
     if link is None:
         generation = str(message.payload.get("generation", ""))
-        _create(rt, message, adapter, entity, values, generation, tally)
+        _create(rt, message, adapter, mapping, entity, values, generation, tally)
     else:
-        _update(rt, message, adapter, entity, link, values, tally)
+        _update(rt, message, adapter, mapping, entity, link, values, tally)
 
 
 def _update(
     rt: Runtime,
     message: SyncMessage,
     adapter: BaseIntegrationAdapter,
+    mapping: ObjectMapping,
     entity: Entity,
     link: Link,
     values: dict[str, Any],
@@ -148,7 +151,9 @@ def _update(
         written = adapter.write(
             entity.entity_type,
             link.external_id,
-            adapter.field_map(entity.entity_type).to_provider(changed),
+            # Every mapping that touches a changed field, from all current values: a joined
+            # provider field (a full name) is rebuilt whole, never from one changed part.
+            mapping.to_provider({**values, **changed}, only=changed, record_id=entity.id),
             expected_version=link.external_version,
         )
     except PreconditionFailedError as err:
@@ -171,7 +176,9 @@ def _update(
         if entity.deleted:
             return  # already gone there
         # Deleted there while the hub kept (or restored) it: create it again.
-        _create(rt, message, adapter, entity, values, f"recreate:{link.external_id}", tally)
+        _create(
+            rt, message, adapter, mapping, entity, values, f"recreate:{link.external_id}", tally
+        )
         return
     _record_write(rt, link, values, written.version, message)
     tally.updated += 1
@@ -182,6 +189,7 @@ def _create(
     rt: Runtime,
     message: SyncMessage,
     adapter: BaseIntegrationAdapter,
+    mapping: ObjectMapping,
     entity: Entity,
     values: dict[str, Any],
     generation: str,
@@ -193,7 +201,7 @@ def _create(
     written = adapter.write(
         entity.entity_type,
         None,
-        adapter.field_map(entity.entity_type).to_provider(values),
+        mapping.to_provider(values, record_id=entity.id),
         idempotency_key=key,
     )
     gone = get_or_none(
@@ -202,7 +210,9 @@ def _create(
     if gone is not None and is_retired(Link.from_document(gone)):
         # The key was used before: the provider answered with that earlier record, which
         # is gone from the system since. Create it anew (under a key of its own).
-        _create(rt, message, adapter, entity, values, f"recreate:{written.external_id}", tally)
+        _create(
+            rt, message, adapter, mapping, entity, values, f"recreate:{written.external_id}", tally
+        )
         return
     link = Link(
         id=Link.make_id(connection.id, written.external_id),
@@ -220,7 +230,7 @@ def _create(
         # is written in full like any update (If-Match: an edit made there since is merged
         # first, and with no base it meets the hub's values as a first contact would).
         rt.store.upsert(Link.container, link.to_document())
-        _update(rt, message, adapter, entity, link, values, tally)
+        _update(rt, message, adapter, mapping, entity, link, values, tally)
         return
     _record_write(rt, link, values, written.version, message)
     tally.created += 1

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 
 from adapters.sandbox_server import SandboxAccount
+from integration_core.clock import utcnow
 from integration_core.credentials.local import LocalSecretStore
-from integration_core.models import Connection, SyncTask
+from integration_core.models import Connection, SyncResult, SyncTask
+from integration_core.pipelines.drain import drain_queues
+from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import load_settings
 from tests.harness.outbound import LOOPBACK_CIDRS
@@ -66,3 +70,11 @@ def connect_sandbox(
     )
     rt.store.upsert(SyncTask.container, task.to_document())
     return task
+
+
+def sync_round(rt: Runtime, minutes: int = 0) -> list[SyncResult]:
+    """One scheduler tick `minutes` from now, its queues drained; nothing may be poisoned."""
+    run_scheduler(rt, now=utcnow() + timedelta(minutes=minutes))
+    report = drain_queues(rt)
+    assert not report.poisoned
+    return report.results

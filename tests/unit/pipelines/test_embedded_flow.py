@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,13 @@ from integration_core.models import (
     ConnectionStatus,
     Entity,
     Link,
-    SyncResult,
     SyncTask,
 )
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.inbound import DEAD_LETTERS, process_inbound
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.runtime import Runtime
-from tests.harness.embedded import connect_sandbox, embedded_runtime
+from tests.harness.embedded import connect_sandbox, embedded_runtime, sync_round
 from tests.harness.sandbox import contact, seeded_account
 
 pytestmark = pytest.mark.unit
@@ -44,13 +42,6 @@ def rt(tmp_path: Path, systems: dict[str, SandboxAccount]) -> Runtime:
     runtime.close()
 
 
-def _sync(rt: Runtime, minutes: int = 0) -> list[SyncResult]:
-    run_scheduler(rt, now=utcnow() + timedelta(minutes=minutes))
-    report = drain_queues(rt)
-    assert not report.poisoned
-    return report.results
-
-
 def _all(rt: Runtime, container: str) -> list[dict[str, Any]]:
     return rt.store.query(container, partition_key="t1")
 
@@ -58,7 +49,7 @@ def _all(rt: Runtime, container: str) -> list[dict[str, Any]]:
 def test_first_sync_creates_one_entity_and_two_links_per_record(
     rt: Runtime, systems: dict[str, SandboxAccount]
 ) -> None:
-    _sync(rt)
+    sync_round(rt)
     assert len(_all(rt, Entity.container)) == 12
     assert len(_all(rt, Link.container)) == 24
     assert len(systems["mkt"].records("contacts")) == 12
@@ -69,10 +60,10 @@ def test_first_sync_creates_one_entity_and_two_links_per_record(
 def test_running_again_writes_nothing_and_duplicates_nothing(
     rt: Runtime, systems: dict[str, SandboxAccount]
 ) -> None:
-    _sync(rt)
+    sync_round(rt)
     versions = {r.id: r.version for a in systems.values() for r in a.records("contacts")}
     for round_ in range(1, 4):
-        results = _sync(rt, minutes=10 * round_)
+        results = sync_round(rt, minutes=10 * round_)
         assert sum(r.pushed + r.created + r.updated for r in results) == 0
     assert versions == {r.id: r.version for a in systems.values() for r in a.records("contacts")}
     assert len(_all(rt, Entity.container)) == 12
@@ -81,10 +72,10 @@ def test_running_again_writes_nothing_and_duplicates_nothing(
 def test_an_edit_travels_to_the_other_system(
     rt: Runtime, systems: dict[str, SandboxAccount]
 ) -> None:
-    _sync(rt)
+    sync_round(rt)
     source = systems["crm"].records("contacts")[3]
     systems["crm"].update("contacts", source.id, {"jobtitle": "CTO"})
-    _sync(rt, minutes=10)
+    sync_round(rt, minutes=10)
     twin = [
         r
         for r in systems["mkt"].records("contacts")
@@ -147,7 +138,7 @@ def test_a_malformed_record_is_dead_lettered_and_the_rest_applies(
     rt: Runtime, systems: dict[str, SandboxAccount]
 ) -> None:
     bad = systems["crm"].create("contacts", {**contact(99), "email": {"not": "text"}})
-    results = _sync(rt)
+    results = sync_round(rt)
     letters = _all(rt, DEAD_LETTERS)
     assert [d["externalId"] for d in letters] == [bad.id]
     assert "email" in letters[0]["reason"]

@@ -37,7 +37,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from adapters.sandbox import SANDBOX_FIELD_MAPS
+from adapters.sandbox import SANDBOX_MAPPINGS
 from adapters.sandbox_server import SandboxAccount, SandboxRecord
 from integration_core.errors import RetryableError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE, ReceivedMessage
@@ -133,7 +133,7 @@ LAST = [
     "Corbato",
     "Lampson",
 ]
-CONTACT_FIELDS = SANDBOX_FIELD_MAPS["contact"].fields  # canonical -> provider
+CONTACT_MAPPING = SANDBOX_MAPPINGS["contact"]
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 MAX_ATTEMPTS = 20  # far above what the injected faults can cost one message
 
@@ -416,7 +416,8 @@ class World:
         for entity in self.live_entities():
             email = entity.values["email"]
             assert email not in view, f"{email} twice in the hub"
-            view[email] = {CONTACT_FIELDS[k]: v for k, v in entity.values.items() if v is not None}
+            present = {k: v for k, v in entity.values.items() if v is not None}
+            view[email] = CONTACT_MAPPING.to_provider(present)
         return view
 
     def state(self) -> tuple[dict[str, int], dict[str, str]]:
