@@ -1,0 +1,223 @@
+"""The durable webhook inbox: every verified delivery is written here before it is answered.
+
+One entry per registration and provider delivery id (container `webhook-inbox`, partition
+`tenantId`), so a retried delivery finds its entry: `received` (written, not yet on the
+queue: enqueue it now) or `enqueued` (answered before: a duplicate, nothing to do). The
+store's create is the dedup check itself, so deduplication costs no round trip of its own.
+
+Bodies up to `INLINE_BODY_BYTES` are kept inline (base64); larger ones go to the claim-check
+store and the entry and the message carry the name. Headers that carry a secret (an
+Authorization header, Google's channel token) are not kept.
+
+Replays re-enqueue an entry under a new message id per replay, so each replay is applied
+exactly once and a redelivered replay message is recognised by the worker.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from integration_core.clock import to_iso, utcnow
+from integration_core.errors import ConflictError, NotFoundError
+from integration_core.messaging import INBOUND_QUEUE, MessageQueue
+from integration_core.models import (
+    Document,
+    MessageKind,
+    SyncMessage,
+    UtcDatetime,
+    deterministic_id,
+)
+from integration_core.storage import DocumentStore, Filter
+from integration_core.storage.concurrency import update_document
+from integration_core.webhooks.bodies import INLINE_BODY_BYTES, BodyStore
+
+__all__ = ["INBOX", "Inbox", "InboxEntry", "InboxStatus"]
+
+log = logging.getLogger(__name__)
+
+INBOX = "webhook-inbox"
+# Headers never stored: they authenticate the caller (Google's channel token is the secret).
+_SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-functions-key", "x-goog-channel-token"}
+)
+
+
+class InboxStatus(StrEnum):
+    RECEIVED = "received"
+    ENQUEUED = "enqueued"
+
+
+class InboxEntry(Document):
+    """One verified delivery, as received: raw body (inline or by reference) and headers."""
+
+    container: ClassVar[str] = INBOX
+
+    registration_id: str
+    connection_id: str
+    provider: str
+    delivery_id: str
+    received_at: UtcDatetime = Field(default_factory=utcnow)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    body_ref: str | None = None
+    body_size: int = 0
+    status: InboxStatus = InboxStatus.RECEIVED
+    replays: int = 0
+
+    @staticmethod
+    def make_id(registration_id: str, delivery_id: str) -> str:
+        return deterministic_id("webhook-inbox", registration_id, delivery_id)
+
+
+def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {
+        str(name).lower(): str(value)
+        for name, value in headers.items()
+        if str(name).lower() not in _SECRET_HEADERS
+    }
+
+
+class Inbox:
+    """Admits, enqueues and replays deliveries. `bodies` holds the large ones."""
+
+    def __init__(self, store: DocumentStore, bodies: BodyStore) -> None:
+        self._store = store
+        self._bodies = bodies
+
+    def admit(
+        self,
+        *,
+        tenant_id: str,
+        registration_id: str,
+        connection_id: str,
+        provider: str,
+        delivery_id: str,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> tuple[InboxEntry, bool]:
+        """Write the delivery; returns its entry and whether it is new. A repeat returns
+        the entry stored first. Store failures raise (the caller answers 503)."""
+        entry_id = InboxEntry.make_id(registration_id, delivery_id)
+        entry = InboxEntry(
+            id=entry_id,
+            tenant_id=tenant_id,
+            registration_id=registration_id,
+            connection_id=connection_id,
+            provider=provider,
+            delivery_id=delivery_id,
+            headers=_kept_headers(headers),
+            body_size=len(body),
+        )
+        if len(body) <= INLINE_BODY_BYTES:
+            entry.body = base64.b64encode(body).decode("ascii")
+        else:
+            entry.body_ref = f"{tenant_id}/{entry_id}"
+            self._bodies.put(entry.body_ref, body)
+        try:
+            self._store.create(INBOX, entry.to_document())
+        except ConflictError:
+            return self.get(tenant_id, entry_id), False
+        return entry, True
+
+    def get(self, tenant_id: str, entry_id: str) -> InboxEntry:
+        return InboxEntry.from_document(self._store.get(INBOX, tenant_id, entry_id))
+
+    def body(self, entry: InboxEntry) -> bytes:
+        """The delivery's raw body, from the entry or the claim-check store."""
+        if entry.body_ref is not None:
+            return self._bodies.get(entry.body_ref)
+        return base64.b64decode(entry.body or "")
+
+    def enqueue(self, queue: MessageQueue, entry: InboxEntry) -> SyncMessage:
+        """Send the entry's first message (the same id every time) and mark it enqueued."""
+        message = self.message(entry, replay=0)
+        queue.send(INBOUND_QUEUE, message)
+        if entry.status is not InboxStatus.ENQUEUED:
+            self._mark_enqueued(entry)
+        return message
+
+    def message(self, entry: InboxEntry, *, replay: int) -> SyncMessage:
+        """The WEBHOOK message for the entry: the delivery travels with it (a large body by
+        its claim-check name), so the worker needs no read of the inbox."""
+        parts = ("webhook", entry.id) if replay == 0 else ("webhook", entry.id, f"replay-{replay}")
+        message_id = deterministic_id(*parts)
+        return SyncMessage(
+            message_id=message_id,
+            tenant_id=entry.tenant_id,
+            connection_id=entry.connection_id,
+            kind=MessageKind.WEBHOOK,
+            correlation_id=message_id,
+            payload={
+                "registration_id": entry.registration_id,
+                "inbox_id": entry.id,
+                "provider": entry.provider,
+                "delivery_id": entry.delivery_id,
+                "headers": entry.headers,
+                "body": entry.body,
+                "body_ref": entry.body_ref,
+            },
+        )
+
+    def replay(self, queue: MessageQueue, tenant_id: str, entry_id: str) -> SyncMessage:
+        """Enqueue the delivery again, under the next replay number (one new message)."""
+
+        def mutate(document: dict[str, Any]) -> dict[str, Any]:
+            return document | {"replays": int(document.get("replays", 0)) + 1}
+
+        stored = update_document(self._store, INBOX, tenant_id, entry_id, mutate)
+        if stored is None:
+            raise NotFoundError(f"{INBOX}/{entry_id} not found")
+        entry = InboxEntry.from_document(stored)
+        message = self.message(entry, replay=entry.replays)
+        queue.send(INBOUND_QUEUE, message)
+        log.info(
+            "webhook delivery replayed",
+            extra={"tenant_id": tenant_id, "inbox_id": entry_id, "replay": entry.replays},
+        )
+        return message
+
+    def between(
+        self, tenant_id: str, registration_id: str, since: datetime, until: datetime
+    ) -> list[InboxEntry]:
+        """A registration's deliveries received in [since, until), oldest first."""
+        documents = self._store.query(
+            INBOX,
+            partition_key=tenant_id,
+            filters=[
+                Filter("registrationId", "=", registration_id),
+                Filter("receivedAt", ">=", to_iso(since)),
+                Filter("receivedAt", "<", to_iso(until)),
+            ],
+            order_by=[("receivedAt", False)],
+        )
+        return [InboxEntry.from_document(d) for d in documents]
+
+    def replay_range(
+        self,
+        queue: MessageQueue,
+        tenant_id: str,
+        registration_id: str,
+        since: datetime,
+        until: datetime,
+    ) -> Sequence[SyncMessage]:
+        """Replay every delivery of the registration received in [since, until)."""
+        return [
+            self.replay(queue, tenant_id, entry.id)
+            for entry in self.between(tenant_id, registration_id, since, until)
+        ]
+
+    def _mark_enqueued(self, entry: InboxEntry) -> None:
+        def mutate(document: dict[str, Any]) -> dict[str, Any] | None:
+            if document.get("status") == InboxStatus.ENQUEUED.value:
+                return None
+            return document | {"status": InboxStatus.ENQUEUED.value}
+
+        update_document(self._store, INBOX, entry.tenant_id, entry.id, mutate)
+        entry.status = InboxStatus.ENQUEUED
