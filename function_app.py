@@ -113,9 +113,16 @@ _register_worker("OutboundWorker", OUTBOUND_QUEUE, process_outbound)
 )
 def webhook_receiver(req: func.HttpRequest) -> func.HttpResponse:
     reply = receive_webhook(
-        runtime(), req.route_params["registration_id"], dict(req.headers), req.get_body()
+        runtime(),
+        req.route_params["registration_id"],
+        headers=dict(req.headers),
+        body=req.get_body(),
+        url=req.url,
+        method=req.method,
     )
-    return _json(reply.body, reply.status, reply.headers)
+    return func.HttpResponse(
+        reply.body, status_code=reply.status, headers=reply.headers, mimetype=reply.content_type
+    )
 
 
 @app.function_name("AdminListConflicts")

@@ -1,64 +1,242 @@
-"""WebhookReceiver's pipeline: find the registration a delivery is addressed to.
+"""WebhookReceiver's pipeline: a delivery is verified, written to the inbox, then answered.
 
-Signature verification, replay protection and enqueueing are per provider and arrive with
-the webhooks work; until a provider's verifier exists its deliveries are refused (501) and
-nothing is enqueued, because accepting an unverified delivery would let anyone write into
-the hub.
+Order, each step refusing before the next costs anything:
+1. rate limit per registration (429 + Retry-After), body cap (413);
+2. the registration: unknown 404, disabled 410 (nothing enqueued);
+3. a provider's endpoint check is answered (verified where the provider signs it);
+4. the signature and signed time (401; 400 for a URL or body that cannot be read);
+5. the inbox entry, keyed by the provider's delivery id, then the message on sync-inbound.
+   A repeat of an enqueued delivery is answered 200 and not processed again; if the inbox
+   write or the enqueue fails the answer is 503, so the provider retries and nothing that
+   was acknowledged is lost.
+Every answer except a rate-limit refusal writes a `webhook-audit` row.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from urllib.parse import urlsplit
 
+from integration_core.errors import LockstepError
 from integration_core.ratelimit import Limit
 from integration_core.runtime import Runtime
-from integration_core.storage import Filter
+from integration_core.webhooks import (
+    WebhookVerificationError,
+    answer_handshake,
+    delivery_id,
+    verify_webhook,
+)
+from integration_core.webhooks.audit import Outcome, write_audit
+from integration_core.webhooks.inbox import Inbox, InboxStatus
+from integration_core.webhooks.registrations import (
+    RegistrationStatus,
+    WebhookRegistration,
+    WebhookRegistrations,
+)
 
-__all__ = ["WebhookReply", "WEBHOOKS", "receive_webhook"]
+__all__ = ["MAX_BODY_BYTES", "WebhookReply", "receive_webhook"]
 
 log = logging.getLogger(__name__)
 
-WEBHOOKS = "webhooks"
+# GitHub caps payloads at 25 MB; no provider we verify sends more.
+# https://docs.github.com/en/webhooks/webhook-events-and-payloads#payload-cap
+MAX_BODY_BYTES = 25 * 1024 * 1024
+# Providers whose deliveries are form-encoded (Twilio) or may have no body (Google's
+# channel notifications put everything in headers); every other one sends JSON.
+_NOT_JSON = frozenset({"twilio", "google_channel"})
 
 
 @dataclass(frozen=True)
 class WebhookReply:
     status: int
-    body: dict[str, Any] = field(default_factory=dict)
+    body: bytes = b""
+    content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def receive_webhook(
-    rt: Runtime, registration_id: str, headers: Mapping[str, str], body: bytes
+def _json_reply(
+    status: int, body: Mapping[str, str], headers: Mapping[str, str] | None = None
 ) -> WebhookReply:
-    """Rate-limit the endpoint per registration first, so a flood costs no lookups."""
-    limit = Limit(
-        f"webhook:{registration_id}",
-        rt.settings.webhook_requests_per_minute,
-        60.0,
-        integration="",
+    return WebhookReply(status, json.dumps(body).encode(), headers=dict(headers or {}))
+
+
+@dataclass
+class _Delivery:
+    rt: Runtime
+    registration_id: str
+    headers: Mapping[str, str]
+    body: bytes
+    url: str | None
+    method: str
+    began: float = field(default_factory=time.perf_counter)
+    registration: WebhookRegistration | None = None
+    delivery_id: str | None = None
+
+    def answer(
+        self, outcome: Outcome, reply: WebhookReply, reason: str | None = None
+    ) -> WebhookReply:
+        registration = self.registration
+        write_audit(
+            self.rt.store,
+            tenant_id=registration.tenant_id if registration else None,
+            registration_id=self.registration_id,
+            provider=registration.provider if registration else None,
+            outcome=outcome,
+            status=reply.status,
+            reason=reason,
+            delivery_id=self.delivery_id,
+            latency_ms=(time.perf_counter() - self.began) * 1000,
+        )
+        return reply
+
+
+def receive_webhook(
+    rt: Runtime,
+    registration_id: str,
+    *,
+    headers: Mapping[str, str],
+    body: bytes,
+    url: str | None = None,
+    method: str = "POST",
+) -> WebhookReply:
+    """Answer one delivery to `POST /api/webhooks/{registration_id}`; never raises."""
+    decision = rt.limiter.acquire(
+        [
+            Limit(
+                f"webhook:{registration_id}",
+                rt.settings.webhook_requests_per_minute,
+                60.0,
+                integration="",
+            )
+        ]
     )
-    decision = rt.limiter.acquire([limit])
     if not decision.allowed:
         retry_after = max(1, math.ceil(decision.retry_after))
-        return WebhookReply(
-            429, {"error": "too many deliveries"}, {"Retry-After": str(retry_after)}
+        return _json_reply(429, {"error": "too many deliveries"}, {"Retry-After": str(retry_after)})
+    delivery = _Delivery(rt, registration_id, headers, body, url, method)
+    if len(body) > MAX_BODY_BYTES:
+        return delivery.answer(
+            Outcome.REFUSED, _json_reply(413, {"error": "body too large"}), "body_too_large"
         )
-    found = rt.store.query(WEBHOOKS, filters=[Filter("id", "=", registration_id)], limit=1)
-    if not found:
-        log.info("webhook for unknown registration %s refused", registration_id)
-        return WebhookReply(404, {"error": "unknown webhook registration"})
-    provider = found[0].get("provider", "unknown")
+    registrations = WebhookRegistrations(rt.store, rt.credentials)
+    try:
+        registration = registrations.find(registration_id)
+        if registration is None:
+            return delivery.answer(
+                Outcome.REFUSED,
+                _json_reply(404, {"error": "unknown webhook registration"}),
+                "unknown_registration",
+            )
+        delivery.registration = registration
+        if registration.status is RegistrationStatus.DISABLED:
+            return delivery.answer(
+                Outcome.REFUSED,
+                _json_reply(410, {"error": "webhook registration is disabled"}),
+                "disabled",
+            )
+        secrets = registrations.secrets(registration)
+    except LockstepError as err:
+        return _unavailable(delivery, err)
+    verify_url = _signed_url(registration, url)
+    try:
+        handshake = answer_handshake(
+            registration.provider, secret=secrets, headers=headers, body=body, url=verify_url
+        )
+        if handshake is None:
+            verify_webhook(
+                registration.provider,
+                secret=secrets,
+                headers=headers,
+                body=body,
+                url=verify_url,
+                method=method,
+            )
+    except WebhookVerificationError as err:
+        return _refused(delivery, registrations, err)
+    if handshake is not None:
+        if handshake.verification_token:
+            try:
+                registrations.accept_verification_token(registration, handshake.verification_token)
+            except LockstepError as err:
+                return _unavailable(delivery, err)
+        reply = WebhookReply(handshake.status, handshake.body, handshake.content_type)
+        return delivery.answer(Outcome.HANDSHAKE, reply)
+    if not _well_formed(registration.provider, body):
+        return delivery.answer(
+            Outcome.REFUSED, _json_reply(400, {"error": "malformed body"}), "malformed_body"
+        )
+    return _admit(delivery, registrations, registration)
+
+
+def _admit(
+    delivery: _Delivery, registrations: WebhookRegistrations, registration: WebhookRegistration
+) -> WebhookReply:
+    rt = delivery.rt
+    delivery.delivery_id = delivery_id(
+        registration.provider, headers=delivery.headers, body=delivery.body
+    )
+    inbox = Inbox(rt.store, rt.bodies)
+    try:
+        entry, new = inbox.admit(
+            tenant_id=registration.tenant_id,
+            registration_id=registration.id,
+            connection_id=registration.connection_id,
+            provider=registration.provider,
+            delivery_id=delivery.delivery_id,
+            headers=delivery.headers,
+            body=delivery.body,
+        )
+        if not new and entry.status is InboxStatus.ENQUEUED:
+            return delivery.answer(Outcome.DUPLICATE, _json_reply(200, {"status": "duplicate"}))
+        inbox.enqueue(rt.queue, entry)
+        registrations.record_success(registration)
+    except LockstepError as err:
+        return _unavailable(delivery, err)
+    return delivery.answer(Outcome.ACCEPTED, _json_reply(202, {"status": "accepted"}))
+
+
+def _refused(
+    delivery: _Delivery, registrations: WebhookRegistrations, err: WebhookVerificationError
+) -> WebhookReply:
+    assert delivery.registration is not None
+    try:
+        registrations.record_failure(delivery.registration, err.reason.value)
+    except LockstepError as failure:
+        log.warning("could not record a webhook failure (%s)", type(failure).__name__)
+    reply = _json_reply(err.status, {"error": str(err)})
+    return delivery.answer(Outcome.REFUSED, reply, err.reason.value)
+
+
+def _unavailable(delivery: _Delivery, err: LockstepError) -> WebhookReply:
+    """Our side failed: 503, so the provider delivers again later."""
     log.warning(
-        "webhook for %s refused: no signature verifier for provider %s yet (%d bytes dropped)",
-        registration_id,
-        provider,
-        len(body),
+        "webhook delivery not accepted, the provider will retry (%s)",
+        type(err).__name__,
+        extra={"registration_id": delivery.registration_id},
     )
-    return WebhookReply(
-        501, {"error": f"webhook deliveries from {provider} are not verified yet; nothing enqueued"}
-    )
+    reply = _json_reply(503, {"error": "try again later"}, {"Retry-After": "5"})
+    return delivery.answer(Outcome.UNAVAILABLE, reply, type(err).__name__)
+
+
+def _signed_url(registration: WebhookRegistration, url: str | None) -> str | None:
+    """The URL the provider signed: the registration's public URL (behind a proxy) with the
+    request's query string, else the URL as received."""
+    if registration.public_url is None or url is None:
+        return url if url is not None else registration.public_url
+    query = urlsplit(url).query
+    return registration.public_url + (f"?{query}" if query else "")
+
+
+def _well_formed(provider: str, body: bytes) -> bool:
+    if provider in _NOT_JSON:
+        return True
+    try:
+        json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return True
