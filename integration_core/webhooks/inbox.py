@@ -22,10 +22,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from integration_core.clock import to_iso, utcnow
-from integration_core.errors import ConflictError, NotFoundError
+from integration_core.errors import ConflictError, NotFoundError, PreconditionFailedError
 from integration_core.messaging import INBOUND_QUEUE, MessageQueue
 from integration_core.models import (
     Document,
@@ -34,7 +34,7 @@ from integration_core.models import (
     UtcDatetime,
     deterministic_id,
 )
-from integration_core.storage import DocumentStore, Filter
+from integration_core.storage import ETAG, DocumentStore, Filter
 from integration_core.storage.concurrency import update_document
 from integration_core.webhooks.bodies import INLINE_BODY_BYTES, BodyStore
 
@@ -70,6 +70,7 @@ class InboxEntry(Document):
     body_size: int = 0
     status: InboxStatus = InboxStatus.RECEIVED
     replays: int = 0
+    _etag: str | None = PrivateAttr(default=None)  # of the version this entry was read as
 
     @staticmethod
     def make_id(registration_id: str, delivery_id: str) -> str:
@@ -121,13 +122,17 @@ class Inbox:
             entry.body_ref = f"{tenant_id}/{entry_id}"
             self._bodies.put(entry.body_ref, body)
         try:
-            self._store.create(INBOX, entry.to_document())
+            stored = self._store.create(INBOX, entry.to_document())
         except ConflictError:
             return self.get(tenant_id, entry_id), False
+        entry._etag = stored.get(ETAG)
         return entry, True
 
     def get(self, tenant_id: str, entry_id: str) -> InboxEntry:
-        return InboxEntry.from_document(self._store.get(INBOX, tenant_id, entry_id))
+        document = self._store.get(INBOX, tenant_id, entry_id)
+        entry = InboxEntry.from_document(document)
+        entry._etag = document.get(ETAG)
+        return entry
 
     def body(self, entry: InboxEntry) -> bytes:
         """The delivery's raw body, from the entry or the claim-check store."""
@@ -214,6 +219,17 @@ class Inbox:
         ]
 
     def _mark_enqueued(self, entry: InboxEntry) -> None:
+        """One conditional write on the version we hold; a lost race re-reads."""
+        marked = entry.model_copy(update={"status": InboxStatus.ENQUEUED})
+        if entry._etag is not None:
+            try:
+                self._store.upsert(INBOX, marked.to_document(), if_match=entry._etag)
+            except PreconditionFailedError:
+                log.debug("inbox entry changed while enqueued; re-reading")
+            else:
+                entry.status = InboxStatus.ENQUEUED
+                return
+
         def mutate(document: dict[str, Any]) -> dict[str, Any] | None:
             if document.get("status") == InboxStatus.ENQUEUED.value:
                 return None
