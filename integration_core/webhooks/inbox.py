@@ -38,7 +38,7 @@ from integration_core.storage import ETAG, DocumentStore, Filter
 from integration_core.storage.concurrency import update_document
 from integration_core.webhooks.bodies import INLINE_BODY_BYTES, BodyStore
 
-__all__ = ["INBOX", "Inbox", "InboxEntry", "InboxStatus"]
+__all__ = ["INBOX", "Inbox", "InboxEntry", "InboxStatus", "raw_body"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,13 @@ def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
         for name, value in headers.items()
         if str(name).lower() not in _SECRET_HEADERS
     }
+
+
+def raw_body(bodies: BodyStore, *, body: str | None, body_ref: str | None) -> bytes:
+    """A delivery's raw bytes from an entry or a message: inline base64, or by claim-check."""
+    if body_ref is not None:
+        return bodies.get(body_ref)
+    return base64.b64decode(body or "")
 
 
 class Inbox:
@@ -136,9 +143,7 @@ class Inbox:
 
     def body(self, entry: InboxEntry) -> bytes:
         """The delivery's raw body, from the entry or the claim-check store."""
-        if entry.body_ref is not None:
-            return self._bodies.get(entry.body_ref)
-        return base64.b64decode(entry.body or "")
+        return raw_body(self._bodies, body=entry.body, body_ref=entry.body_ref)
 
     def enqueue(self, queue: MessageQueue, entry: InboxEntry) -> SyncMessage:
         """Send the entry's first message (the same id every time) and mark it enqueued."""

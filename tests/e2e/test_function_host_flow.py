@@ -24,7 +24,7 @@ from adapters.sandbox_server import SandboxAccount, SandboxRecord, SandboxServer
 from integration_core.clock import to_iso, utcnow
 from integration_core.credentials.local import LocalSecretStore
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
-from integration_core.models import Entity, Link, MessageKind, SyncMessage, SyncTask
+from integration_core.models import Entity, Link, MessageKind, SyncMessage, SyncResult, SyncTask
 from integration_core.runtime import Runtime
 from integration_core.webhooks.registrations import WebhookRegistration, WebhookRegistrations
 from tests.conftest import LocalStack, unique_name
@@ -213,6 +213,9 @@ def test_a_signed_webhook_is_enqueued_once_and_a_forged_one_is_401(
     [message] = _queued(host.queue_client("InboundWorker"))
     assert message.kind is MessageKind.WEBHOOK
     assert base64.b64decode(message.payload["body"]) == body
+    host.drain(("InboundWorker",))  # the worker settles it; nothing goes to the poison queue
+    assert _queued(host.poison_client("InboundWorker")) == []
+    assert rt.store.get(SyncResult.container, "t1", message.message_id)["errors"]
 
 
 def test_a_large_webhook_body_goes_to_blob_storage_and_the_message_carries_its_name(

@@ -371,3 +371,25 @@ def test_fuzzed_headers_and_bodies_never_get_a_5xx(
     registration_id = found[0]["id"] if found else _register(rt, provider=provider)[0].id
     reply = _post(rt, registration_id, headers, body, url="https://example.test/hook?a=1")
     assert reply.status < 500
+
+
+# --- the worker's side -----------------------------------------------------------------------
+
+
+def test_the_inbound_worker_reads_the_delivery_and_records_it_as_waiting_for_a_parser(
+    rt: Runtime,
+) -> None:
+    from integration_core.pipelines import process_inbound
+    from integration_core.pipelines.webhook_delivery import read_delivery
+
+    registration, secret = _register(rt)
+    small = github_delivery(secret, {"n": 1})
+    large = github_delivery(secret, {"blob": "y" * (INLINE_BODY_BYTES + 10)})
+    for headers, body in (small, large):
+        assert _post(rt, registration.id, headers, body).status == 202
+    messages = _queued(rt)
+    assert [read_delivery(rt, m).body for m in messages] == [small[1], large[1]]
+    for message in messages:
+        result = process_inbound(rt, message)
+        assert "kept in the webhook inbox" in result.errors[0]
+        assert process_inbound(rt, message) == result  # done once
