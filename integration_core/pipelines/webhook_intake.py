@@ -1,15 +1,15 @@
 """WebhookReceiver's pipeline: a delivery is verified, written to the inbox, then answered.
 
 Order, each step refusing before the next costs anything:
-1. rate limit per registration (429 + Retry-After), body cap (413);
-2. the registration: unknown 404, disabled 410 (nothing enqueued);
+1. rate limit per registration (429 + Retry-After);
+2. the registration: unknown 404, disabled 410 (nothing enqueued); body cap (413);
 3. a provider's endpoint check is answered (verified where the provider signs it);
 4. the signature and signed time (401; 400 for a URL or body that cannot be read);
 5. the inbox entry, keyed by the provider's delivery id, then the message on sync-inbound.
    A repeat of an enqueued delivery is answered 200 and not processed again; if the inbox
    write or the enqueue fails the answer is 503, so the provider retries and nothing that
    was acknowledged is lost.
-Every answer except a rate-limit refusal writes a `webhook-audit` row.
+Every answer to a delivery for a registration that exists writes a `webhook-audit` row.
 """
 
 from __future__ import annotations
@@ -68,24 +68,23 @@ def _json_reply(
 @dataclass
 class _Delivery:
     rt: Runtime
-    registration_id: str
+    registrations: WebhookRegistrations
+    registration: WebhookRegistration
     headers: Mapping[str, str]
     body: bytes
     url: str | None
     method: str
-    began: float = field(default_factory=time.perf_counter)
-    registration: WebhookRegistration | None = None
+    began: float
     delivery_id: str | None = None
 
     def answer(
         self, outcome: Outcome, reply: WebhookReply, reason: str | None = None
     ) -> WebhookReply:
-        registration = self.registration
         write_audit(
             self.rt.store,
-            tenant_id=registration.tenant_id if registration else None,
-            registration_id=self.registration_id,
-            provider=registration.provider if registration else None,
+            tenant_id=self.registration.tenant_id,
+            registration_id=self.registration.id,
+            provider=self.registration.provider,
             outcome=outcome,
             status=reply.status,
             reason=reason,
@@ -105,6 +104,7 @@ def receive_webhook(
     method: str = "POST",
 ) -> WebhookReply:
     """Answer one delivery to `POST /api/webhooks/{registration_id}`; never raises."""
+    began = time.perf_counter()
     decision = rt.limiter.acquire(
         [
             Limit(
@@ -118,65 +118,74 @@ def receive_webhook(
     if not decision.allowed:
         retry_after = max(1, math.ceil(decision.retry_after))
         return _json_reply(429, {"error": "too many deliveries"}, {"Retry-After": str(retry_after)})
-    delivery = _Delivery(rt, registration_id, headers, body, url, method)
+    registrations = WebhookRegistrations(rt.store, rt.credentials)
+    try:
+        registration = registrations.find(registration_id)
+    except LockstepError as err:
+        return _unavailable(err)
+    if registration is None:
+        # No audit row: the id names no tenant, and anyone can make up ids.
+        log.info("webhook for an unknown registration refused")
+        return _json_reply(404, {"error": "unknown webhook registration"})
+    delivery = _Delivery(rt, registrations, registration, headers, body, url, method, began)
+    return _receive(delivery)
+
+
+def _receive(delivery: _Delivery) -> WebhookReply:
+    registration, body = delivery.registration, delivery.body
+    if registration.status is RegistrationStatus.DISABLED:
+        return delivery.answer(
+            Outcome.REFUSED,
+            _json_reply(410, {"error": "webhook registration is disabled"}),
+            "disabled",
+        )
     if len(body) > MAX_BODY_BYTES:
         return delivery.answer(
             Outcome.REFUSED, _json_reply(413, {"error": "body too large"}), "body_too_large"
         )
-    registrations = WebhookRegistrations(rt.store, rt.credentials)
     try:
-        registration = registrations.find(registration_id)
-        if registration is None:
-            return delivery.answer(
-                Outcome.REFUSED,
-                _json_reply(404, {"error": "unknown webhook registration"}),
-                "unknown_registration",
-            )
-        delivery.registration = registration
-        if registration.status is RegistrationStatus.DISABLED:
-            return delivery.answer(
-                Outcome.REFUSED,
-                _json_reply(410, {"error": "webhook registration is disabled"}),
-                "disabled",
-            )
-        secrets = registrations.secrets(registration)
+        secrets = delivery.registrations.secrets(registration)
     except LockstepError as err:
-        return _unavailable(delivery, err)
-    verify_url = _signed_url(registration, url)
+        return delivery.answer(Outcome.UNAVAILABLE, _unavailable(err), type(err).__name__)
+    verify_url = _signed_url(registration, delivery.url)
     try:
         handshake = answer_handshake(
-            registration.provider, secret=secrets, headers=headers, body=body, url=verify_url
+            registration.provider,
+            secret=secrets,
+            headers=delivery.headers,
+            body=body,
+            url=verify_url,
         )
         if handshake is None:
             verify_webhook(
                 registration.provider,
                 secret=secrets,
-                headers=headers,
+                headers=delivery.headers,
                 body=body,
                 url=verify_url,
-                method=method,
+                method=delivery.method,
             )
     except WebhookVerificationError as err:
-        return _refused(delivery, registrations, err)
+        return _refused(delivery, err)
     if handshake is not None:
         if handshake.verification_token:
             try:
-                registrations.accept_verification_token(registration, handshake.verification_token)
+                delivery.registrations.accept_verification_token(
+                    registration, handshake.verification_token
+                )
             except LockstepError as err:
-                return _unavailable(delivery, err)
+                return delivery.answer(Outcome.UNAVAILABLE, _unavailable(err), type(err).__name__)
         reply = WebhookReply(handshake.status, handshake.body, handshake.content_type)
         return delivery.answer(Outcome.HANDSHAKE, reply)
     if not _well_formed(registration.provider, body):
         return delivery.answer(
             Outcome.REFUSED, _json_reply(400, {"error": "malformed body"}), "malformed_body"
         )
-    return _admit(delivery, registrations, registration)
+    return _admit(delivery)
 
 
-def _admit(
-    delivery: _Delivery, registrations: WebhookRegistrations, registration: WebhookRegistration
-) -> WebhookReply:
-    rt = delivery.rt
+def _admit(delivery: _Delivery) -> WebhookReply:
+    rt, registration = delivery.rt, delivery.registration
     delivery.delivery_id = delivery_id(
         registration.provider, headers=delivery.headers, body=delivery.body
     )
@@ -194,33 +203,25 @@ def _admit(
         if not new and entry.status is InboxStatus.ENQUEUED:
             return delivery.answer(Outcome.DUPLICATE, _json_reply(200, {"status": "duplicate"}))
         inbox.enqueue(rt.queue, entry)
-        registrations.record_success(registration)
+        delivery.registrations.record_success(registration)
     except LockstepError as err:
-        return _unavailable(delivery, err)
+        return delivery.answer(Outcome.UNAVAILABLE, _unavailable(err), type(err).__name__)
     return delivery.answer(Outcome.ACCEPTED, _json_reply(202, {"status": "accepted"}))
 
 
-def _refused(
-    delivery: _Delivery, registrations: WebhookRegistrations, err: WebhookVerificationError
-) -> WebhookReply:
-    assert delivery.registration is not None
+def _refused(delivery: _Delivery, err: WebhookVerificationError) -> WebhookReply:
     try:
-        registrations.record_failure(delivery.registration, err.reason.value)
+        delivery.registrations.record_failure(delivery.registration, err.reason.value)
     except LockstepError as failure:
         log.warning("could not record a webhook failure (%s)", type(failure).__name__)
     reply = _json_reply(err.status, {"error": str(err)})
     return delivery.answer(Outcome.REFUSED, reply, err.reason.value)
 
 
-def _unavailable(delivery: _Delivery, err: LockstepError) -> WebhookReply:
+def _unavailable(err: LockstepError) -> WebhookReply:
     """Our side failed: 503, so the provider delivers again later."""
-    log.warning(
-        "webhook delivery not accepted, the provider will retry (%s)",
-        type(err).__name__,
-        extra={"registration_id": delivery.registration_id},
-    )
-    reply = _json_reply(503, {"error": "try again later"}, {"Retry-After": "5"})
-    return delivery.answer(Outcome.UNAVAILABLE, reply, type(err).__name__)
+    log.warning("webhook delivery not accepted, the provider will retry (%s)", type(err).__name__)
+    return _json_reply(503, {"error": "try again later"}, {"Retry-After": "5"})
 
 
 def _signed_url(registration: WebhookRegistration, url: str | None) -> str | None:

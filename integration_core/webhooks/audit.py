@@ -18,13 +18,11 @@ from integration_core.errors import LockstepError
 from integration_core.models import Document, UtcDatetime
 from integration_core.storage import DocumentStore
 
-__all__ = ["AUDIT", "NO_TENANT", "Outcome", "WebhookAudit", "write_audit"]
+__all__ = ["AUDIT", "Outcome", "WebhookAudit", "write_audit"]
 
 log = logging.getLogger(__name__)
 
 AUDIT = "webhook-audit"
-# Deliveries to ids that name no registration have no tenant; their rows share this one.
-NO_TENANT = "-"
 
 
 class Outcome(StrEnum):
@@ -40,7 +38,7 @@ class WebhookAudit(Document):
     default_ttl_seconds: ClassVar[int] = 30 * 24 * 3600
 
     registration_id: str
-    provider: str | None = None
+    provider: str
     outcome: Outcome
     status: int
     reason: str | None = None
@@ -53,9 +51,9 @@ class WebhookAudit(Document):
 def write_audit(
     store: DocumentStore,
     *,
-    tenant_id: str | None,
+    tenant_id: str,
     registration_id: str,
-    provider: str | None,
+    provider: str,
     outcome: Outcome,
     status: int,
     latency_ms: float,
@@ -65,7 +63,7 @@ def write_audit(
     """Best effort: a failed audit write is logged and never changes the answer."""
     row = WebhookAudit(
         id=uuid.uuid4().hex,
-        tenant_id=tenant_id or NO_TENANT,
+        tenant_id=tenant_id,
         registration_id=registration_id,
         provider=provider,
         outcome=outcome,
