@@ -25,7 +25,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,7 +38,7 @@ from integration_core.runtime import Runtime, build_runtime  # noqa: E402
 from integration_core.settings import load_settings  # noqa: E402
 from integration_core.webhooks.registrations import WebhookRegistrations  # noqa: E402
 from tests.conftest import load_local_stack  # noqa: E402
-from tests.harness.redis_server import RedisServer, redis_url  # noqa: E402
+from tests.harness.redis_server import bench_redis  # noqa: E402
 from tests.harness.webhooks import github_delivery  # noqa: E402
 
 Request = tuple[dict[str, str], bytes]
@@ -143,24 +142,9 @@ def main() -> None:
     parser.add_argument("--no-azurite", action="store_true", help="skip the Azurite queue run")
     args = parser.parse_args()
     storage = None if args.no_azurite else load_local_stack().storage_connection_string
-    server = None
-    url = args.url
-    if url is None:
-        if RedisServer.available():
-            server = RedisServer().start()
-            url = server.url
-        else:
-            url = redis_url()
-    try:
-        figures: dict[str, object] = {
-            "redis": "own redis-server" if server else url,
-            "azurite": storage is not None,
-            "run": uuid.uuid4().hex[:8],
-        }
+    with bench_redis(args.url) as (url, label):
+        figures: dict[str, object] = {"redis": label, "azurite": storage is not None}
         figures.update(run(url, args.rounds, args.requests, storage))
-    finally:
-        if server is not None:
-            server.close()
     print(json.dumps(figures))
 
 

@@ -52,6 +52,10 @@ class RegistrationStatus(StrEnum):
     DISABLED = "disabled"
 
 
+# A registration's update: its new status, consecutive failures, last failure reason.
+_Change = tuple[RegistrationStatus, int, str | None]
+
+
 class WebhookRegistration(Document):
     """One endpoint `POST /api/webhooks/{id}`. Holds a credential id, never a secret.
 
@@ -214,7 +218,7 @@ class WebhookRegistrations:
             WebhookSecret(secret=SecretStr(token)),
             overlap=timedelta(0),
         )
-        self._set(registration, status=RegistrationStatus.ACTIVE)
+        self._update(registration, lambda current: (RegistrationStatus.ACTIVE, 0, None))
         return True
 
     def unregister(self, tenant_id: str, registration_id: str) -> None:
@@ -228,63 +232,56 @@ class WebhookRegistrations:
 
     def enable(self, tenant_id: str, registration_id: str) -> WebhookRegistration:
         """Re-activate a disabled or failing registration (an admin's decision)."""
-        return self._set(
-            self.get(tenant_id, registration_id), status=RegistrationStatus.ACTIVE, failures=0
-        )
+        registration = self.get(tenant_id, registration_id)
+        return self._update(registration, lambda _: (RegistrationStatus.ACTIVE, 0, None))[1]
 
     def record_failure(self, registration: WebhookRegistration, reason: str) -> None:
         """One more consecutive verification failure; may mark it failing, then disabled."""
 
-        def mutate(document: dict[str, Any]) -> dict[str, Any]:
-            current = WebhookRegistration.from_document(document)
+        def fail(current: WebhookRegistration) -> _Change:
             failures = current.consecutive_failures + 1
             status = current.status
             if failures >= self._disabled_after:
                 status = RegistrationStatus.DISABLED
             elif failures >= self._failing_after and status is RegistrationStatus.ACTIVE:
                 status = RegistrationStatus.FAILING
-            return document | {
-                "consecutiveFailures": failures,
-                "lastFailureReason": reason,
-                "status": status.value,
-                "updatedAt": to_iso(utcnow()),
-            }
+            return status, failures, reason
 
-        stored = update_document(
-            self._store,
-            WebhookRegistration.container,
-            registration.tenant_id,
-            registration.id,
-            mutate,
-        )
-        after = WebhookRegistration.from_document(stored or {})
-        if after.status is not registration.status:
+        before, after = self._update(registration, fail)
+        if after.status is not before.status:
             self._emit(after.status.value, after, {"reason": reason})
 
     def record_success(self, registration: WebhookRegistration) -> None:
         """A verified delivery: the failure streak ends (one write only if there was one)."""
         if registration.consecutive_failures == 0:
             return
-        status = (
-            RegistrationStatus.ACTIVE
-            if registration.status is RegistrationStatus.FAILING
-            else registration.status
-        )
-        after = self._set(registration, status=status, failures=0)
-        if registration.status is RegistrationStatus.FAILING:
+
+        def recover(current: WebhookRegistration) -> _Change:
+            failing = current.status is RegistrationStatus.FAILING
+            return (RegistrationStatus.ACTIVE if failing else current.status), 0, None
+
+        before, after = self._update(registration, recover)
+        if after.status is not before.status:
             self._emit("recovered", after)
 
-    def _set(
-        self,
-        registration: WebhookRegistration,
-        *,
-        status: RegistrationStatus,
-        failures: int | None = None,
-    ) -> WebhookRegistration:
+    def _update(
+        self, registration: WebhookRegistration, change: Callable[[WebhookRegistration], _Change]
+    ) -> tuple[WebhookRegistration, WebhookRegistration]:
+        """Apply `change` (status, failures, last failure reason or None) to the stored
+        registration under its etag; returns it as it was and as it is now."""
+        seen: list[WebhookRegistration] = []
+
         def mutate(document: dict[str, Any]) -> dict[str, Any]:
-            changes: dict[str, Any] = {"status": status.value, "updatedAt": to_iso(utcnow())}
-            if failures is not None:
-                changes["consecutiveFailures"] = failures
+            current = WebhookRegistration.from_document(document)
+            seen[:] = [current]
+            status, failures, reason = change(current)
+            changes: dict[str, Any] = {
+                "status": status.value,
+                "consecutiveFailures": failures,
+                "updatedAt": to_iso(utcnow()),
+            }
+            if reason is not None:
+                changes["lastFailureReason"] = reason
             return document | changes
 
         stored = update_document(
@@ -294,7 +291,7 @@ class WebhookRegistrations:
             registration.id,
             mutate,
         )
-        return WebhookRegistration.from_document(stored or {})
+        return seen[0], WebhookRegistration.from_document(stored or {})
 
     def _emit(
         self, kind: str, registration: WebhookRegistration, detail: dict[str, str] | None = None

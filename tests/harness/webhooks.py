@@ -8,12 +8,12 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from integration_core.errors import RetryableError
-from integration_core.messaging import MessageQueue, ReceivedMessage
+from integration_core.messaging import MessageQueue
 from integration_core.models import SyncMessage
+from tests.harness.faults import CrashingQueue
 
 __all__ = ["OutageQueue", "github_delivery", "slack_delivery"]
 
@@ -45,30 +45,15 @@ def slack_delivery(
     }, body
 
 
-class OutageQueue:
-    """A MessageQueue whose sends fail (as an unreachable queue's do) while `down` is set."""
+class OutageQueue(CrashingQueue):
+    """A MessageQueue whose sends fail as an unreachable queue's do (RetryableError) while
+    `down` is set."""
 
     def __init__(self, inner: MessageQueue) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.down = False
-
-    def ping(self) -> None:
-        self.inner.ping()
 
     def send(self, queue: str, message: SyncMessage, *, delay_seconds: float = 0.0) -> None:
         if self.down:
             raise RetryableError(f"send to {queue}: queue unreachable")
-        self.inner.send(queue, message, delay_seconds=delay_seconds)
-
-    def receive(
-        self, queue: str, *, max_messages: int = 16, visibility_timeout: float = 300.0
-    ) -> Sequence[ReceivedMessage]:
-        return self.inner.receive(
-            queue, max_messages=max_messages, visibility_timeout=visibility_timeout
-        )
-
-    def complete(self, received: ReceivedMessage) -> None:
-        self.inner.complete(received)
-
-    def abandon(self, received: ReceivedMessage) -> None:
-        self.inner.abandon(received)
+        super().send(queue, message, delay_seconds=delay_seconds)
