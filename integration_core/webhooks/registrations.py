@@ -25,7 +25,7 @@ from pydantic import Field, SecretStr
 from integration_core.clock import to_iso, utcnow
 from integration_core.credentials.service import CredentialService
 from integration_core.credentials.types import WebhookSecret
-from integration_core.errors import NotFoundError, PermanentError
+from integration_core.errors import LockstepError, NotFoundError, PermanentError
 from integration_core.models import Document, UtcDatetime
 from integration_core.storage import DocumentStore, Filter
 from integration_core.storage.concurrency import update_document
@@ -150,22 +150,29 @@ class WebhookRegistrations:
         if secret is None and not pending:
             secret = generate_secret(provider)
         name = f"webhook:{registration_id}"
-        record = self._credentials.store_credential(
-            tenant_id,
-            connection_id,
-            WebhookSecret(secret=SecretStr(secret or secrets.token_hex(32))),
-            name=name,
-        )
         registration = WebhookRegistration(
             id=registration_id,
             tenant_id=tenant_id,
             provider=provider,
             connection_id=connection_id,
-            credential_id=record.id,
+            credential_id=self._credentials.credential_id_for(tenant_id, connection_id, name),
             public_url=public_url,
             status=RegistrationStatus.PENDING if pending else RegistrationStatus.ACTIVE,
         )
+        # The registration first: an id in use fails here, before its secret is touched.
         self._store.create(WebhookRegistration.container, registration.to_document())
+        # A pending Notion registration gets a random secret no delivery can be signed with.
+        placeholder = secrets.token_hex(32)
+        try:
+            self._credentials.store_credential(
+                tenant_id,
+                connection_id,
+                WebhookSecret(secret=SecretStr(secret or placeholder)),
+                name=name,
+            )
+        except LockstepError:
+            self._store.delete(WebhookRegistration.container, tenant_id, registration_id)
+            raise
         log.info(
             "webhook registration created",
             extra={"tenant_id": tenant_id, "registration_id": registration_id},

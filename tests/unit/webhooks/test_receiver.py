@@ -119,6 +119,15 @@ def test_rotation_verifies_both_secrets_during_the_overlap_and_only_the_new_one_
     assert _post(rt, registration.id, *github_delivery(newest)).status == 202
 
 
+def test_registering_an_id_twice_is_refused_and_keeps_the_first_secret(rt: Runtime) -> None:
+    from integration_core.errors import ConflictError
+
+    registration, secret = _register(rt)
+    with pytest.raises(ConflictError):
+        _register(rt, registration_id=registration.id)
+    assert _post(rt, registration.id, *github_delivery(secret)).status == 202
+
+
 def test_unregister_removes_the_registration_and_its_secret(rt: Runtime) -> None:
     registration, secret = _register(rt)
     _registrations(rt).unregister(TENANT, registration.id)
