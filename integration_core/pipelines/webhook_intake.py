@@ -103,7 +103,8 @@ def receive_webhook(
     url: str | None = None,
     method: str = "POST",
 ) -> WebhookReply:
-    """Answer one delivery to `POST /api/webhooks/{registration_id}`; never raises."""
+    """Answer one delivery to `POST /api/webhooks/{registration_id}`. Bad input is a 4xx;
+    a failure of our own store, secrets or queue (a LockstepError) is a 503."""
     began = time.perf_counter()
     decision = rt.limiter.acquire(
         [
