@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,8 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from integration_core.credentials.local import LocalSecretStore  # noqa: E402
+from integration_core.messaging import INBOUND_QUEUE  # noqa: E402
+from integration_core.messaging.storage_queue import StorageQueueMessageQueue  # noqa: E402
 from integration_core.pipelines.webhook_intake import receive_webhook  # noqa: E402
 from integration_core.runtime import Runtime, build_runtime  # noqa: E402
 from integration_core.settings import load_settings  # noqa: E402
@@ -44,12 +47,11 @@ from tests.harness.webhooks import github_delivery  # noqa: E402
 Request = tuple[dict[str, str], bytes]
 
 
-def _runtime(directory: Path, url: str | None, queue: str, storage: str | None) -> Runtime:
+def _runtime(directory: Path, url: str | None) -> Runtime:
     settings = load_settings(
         store_backend="sqlite",
         sqlite_path=":memory:",
-        queue_backend=queue,
-        AzureWebJobsStorage=storage,
+        queue_backend="inline",
         secret_backend="local",  # noqa: S106 - a backend name
         local_secrets_path=str(directory / "secrets.enc"),
         local_secrets_key=LocalSecretStore.generate_key(),
@@ -108,12 +110,19 @@ def run(url: str, rounds: int, n: int, storage: str | None) -> dict[str, object]
 
     figures: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as directory:
-        inline = _runtime(Path(directory), url, "inline", None)
-        local = _runtime(Path(directory), None, "inline", None)
+        inline = _runtime(Path(directory), url)
+        local = _runtime(Path(directory), None)
         contenders = {"ping": ("", ping), "inline": _path(inline), "no_redis": _path(local)}
         runtimes = [inline, local]
+        queues = None
         if storage is not None:
-            azurite = _runtime(Path(directory), url, "storage", storage)
+            azurite = _runtime(Path(directory), url)
+            # Queues of the bench's own (prefixed), deleted afterwards: the stack's
+            # sync-inbound is left as it was.
+            queues = StorageQueueMessageQueue.from_connection_string(
+                storage, queue_prefix=f"bench{uuid.uuid4().hex[:8]}"
+            )
+            azurite.queue = queues
             contenders["azurite"] = _path(azurite)
             runtimes.append(azurite)
         for _, (secret, handle) in contenders.items():  # warm up connections and caches
@@ -131,6 +140,9 @@ def run(url: str, rounds: int, n: int, storage: str | None) -> dict[str, object]
         )
         for rt in runtimes:
             rt.close()
+        if queues is not None:
+            queues.delete_queue(INBOUND_QUEUE)
+            queues.close()
     return figures
 
 
