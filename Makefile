@@ -53,7 +53,7 @@ stack-stop:
 bench: $(STAMP)
 	@was_up=0; infra/local/stack.sh status >/dev/null 2>&1 && was_up=1; \
 	infra/local/stack.sh start; \
-	status=0; { $(PY) bench/sync.py && $(PY) -m bench.dedup && $(PY) bench/ratelimit.py; } \
+	status=0; { $(PY) bench/sync.py && $(PY) -m bench.dedup && $(PY) bench/ratelimit.py && $(PY) bench/webhooks.py; } \
 		|| status=$$?; \
 	[ $$was_up = 1 ] || infra/local/stack.sh stop; exit $$status
 

@@ -23,6 +23,7 @@ from integration_core.pipelines.decisions import ConflictDecision, DuplicateDeci
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.pipelines.token_refresh import run_token_refresh
+from integration_core.pipelines.webhook_intake import MAX_BODY_BYTES as WEBHOOK_MAX_BODY_BYTES
 from integration_core.pipelines.webhook_intake import receive_webhook
 from integration_core.pipelines.worker import handle_body
 from integration_core.runtime import Runtime, build_runtime
@@ -104,19 +105,23 @@ _register_worker("InboundWorker", INBOUND_QUEUE)
 _register_worker("OutboundWorker", OUTBOUND_QUEUE)
 
 
-# GitHub drops deliveries over 25 MB; nothing a provider sends is larger.
-# https://docs.github.com/en/webhooks/webhook-events-and-payloads#payload-cap
-WEBHOOK_MAX_BODY_BYTES = 25 * 1024 * 1024
-
-
 @app.function_name("WebhookReceiver")
 @app.route(
     route="webhooks/{registration_id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS
 )
 @endpoint(max_body_bytes=WEBHOOK_MAX_BODY_BYTES)
 def webhook_receiver(req: func.HttpRequest, registration_id: str) -> func.HttpResponse:
-    reply = receive_webhook(runtime(), registration_id, dict(req.headers), req.get_body())
-    return json_response(reply.body, reply.status, reply.headers)
+    reply = receive_webhook(
+        runtime(),
+        registration_id,
+        headers=dict(req.headers),
+        body=req.get_body(),
+        url=req.url,
+        method=req.method,
+    )
+    return func.HttpResponse(
+        reply.body, status_code=reply.status, headers=reply.headers, mimetype=reply.content_type
+    )
 
 
 @app.function_name("AdminListConflicts")

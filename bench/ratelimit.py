@@ -30,7 +30,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from integration_core.ratelimit import Limit, RateLimiter  # noqa: E402
-from tests.harness.redis_server import RedisServer, redis_url  # noqa: E402
+from tests.harness.redis_server import bench_redis  # noqa: E402
 from tests.harness.sliding_window import (  # noqa: E402
     admission_times,
     exact_replay,
@@ -157,23 +157,12 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=3000, help="calls per round and contender")
     args = parser.parse_args()
 
-    server = None
-    url = args.url
-    if url is None:
-        if RedisServer.available():
-            server = RedisServer().start()
-            url = server.url
-        else:
-            url = redis_url()
     run = uuid.uuid4().hex[:8]
-    try:
-        figures: dict[str, object] = {"redis": "own redis-server" if server else url}
+    with bench_redis(args.url) as (url, label):
+        figures: dict[str, object] = {"redis": label}
         figures.update(throughput(url, f"bench-rl-{run}-t", args.rounds, args.ops))
         figures.update(exactness(url, f"bench-rl-{run}-x", args.seconds))
         figures.update(burst(url, f"bench-rl-{run}-b"))
-    finally:
-        if server is not None:
-            server.close()
     print(json.dumps(figures))
 
 

@@ -7,8 +7,10 @@ Azure SDKs it does not use.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -29,6 +31,7 @@ from integration_core.observability import register_secrets
 from integration_core.ratelimit import RateLimiter
 from integration_core.settings import QueueBackend, SecretBackend, Settings, StoreBackend
 from integration_core.storage import DocumentStore
+from integration_core.webhooks.bodies import BodyStore, FileBodyStore
 
 __all__ = ["Runtime", "build_runtime"]
 
@@ -46,6 +49,7 @@ class Runtime:
     credentials: CredentialService
     connectors: Connectors
     limiter: RateLimiter
+    bodies: BodyStore
     redis: redis.Redis | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -121,6 +125,7 @@ def build_runtime(
         credentials=credentials,
         connectors=connectors,
         limiter=limiter,
+        bodies=_bodies(settings, closers),
         redis=redis_client,
         _closers=closers,
     )
@@ -170,6 +175,21 @@ def _store(settings: Settings, closers: list[Callable[[], None]]) -> DocumentSto
     )
     closers.append(cosmos.close)
     return cosmos
+
+
+def _bodies(settings: Settings, closers: list[Callable[[], None]]) -> BodyStore:
+    """Large webhook bodies: Blob storage beside the Cosmos store, files beside SQLite."""
+    if settings.store_backend is StoreBackend.SQLITE or settings.azurewebjobsstorage is None:
+        if settings.store_backend is StoreBackend.COSMOS:
+            log.warning("no AzureWebJobsStorage: large webhook bodies stay on this instance")
+        if settings.sqlite_path == ":memory:":
+            return FileBodyStore(tempfile.mkdtemp(prefix="lockstep-webhook-bodies-"))
+        return FileBodyStore(Path(settings.sqlite_path).parent / "webhook-bodies")
+    from integration_core.webhooks.blob_bodies import BlobBodyStore
+
+    blobs = BlobBodyStore.from_connection_string(settings.azurewebjobsstorage.get_secret_value())
+    closers.append(blobs.close)
+    return blobs
 
 
 def _queue(settings: Settings, closers: list[Callable[[], None]]) -> MessageQueue:

@@ -18,22 +18,15 @@ from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
-    ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
 )
 from azure.storage.queue import QueueClient, QueueMessage, QueueServiceClient
 from pydantic import ValidationError
 
-from integration_core.errors import (
-    AuthError,
-    NotFoundError,
-    PermanentError,
-    RetryableError,
-)
+from integration_core._storage_account import translated as _translated
+from integration_core.errors import NotFoundError
 from integration_core.messaging.base import ReceivedMessage
 from integration_core.models import SyncMessage
 
@@ -64,24 +57,6 @@ def _seconds(value: float, *, minimum: int) -> int:
     if value < 0:
         raise ValueError("times must be >= 0 seconds")
     return min(max(math.ceil(value), minimum), _MAX_SECONDS)
-
-
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except ClientAuthenticationError as err:
-        raise AuthError(f"{what}: the storage account refused the credentials") from err
-    except (ServiceRequestError, ServiceResponseError) as err:
-        raise RetryableError(f"{what}: storage account unreachable ({type(err).__name__})") from err
-    except HttpResponseError as err:
-        status = err.status_code or 0
-        if status in (401, 403):
-            raise AuthError(f"{what}: the storage account refused the request") from err
-        if status in (408, 429) or status >= 500:
-            raise RetryableError(f"{what}: storage answered {status}") from err
-        code = getattr(err, "error_code", None)
-        raise PermanentError(f"{what}: storage answered {status} ({code})") from err
 
 
 class StorageQueueMessageQueue:

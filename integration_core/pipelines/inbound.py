@@ -42,6 +42,7 @@ from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.pushes import push_message
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
+from integration_core.pipelines.webhook_delivery import is_delivery, process_delivery
 from integration_core.runtime import Runtime
 from integration_core.storage import DocumentStore, Filter
 from integration_core.storage.concurrency import get_or_none, update_document
@@ -84,6 +85,8 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
     if done is not None:
         log.info("duplicate delivery of %s ignored", message.message_id)
         return done
+    if message.kind is MessageKind.WEBHOOK and is_delivery(message):
+        return process_delivery(rt, message)
     task_id = message.payload.get("task_id")
     if not isinstance(task_id, str):
         raise PermanentError(f"message {message.message_id} names no task_id")

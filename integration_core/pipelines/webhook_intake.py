@@ -1,85 +1,255 @@
-"""WebhookReceiver's pipeline: find the registration a delivery is addressed to.
+"""WebhookReceiver's pipeline: a delivery is verified, written to the inbox, then answered.
 
-Signature verification, replay protection and enqueueing are per provider and arrive with
-the webhooks work; until a provider's verifier exists its deliveries are refused (501) and
-nothing is enqueued, because accepting an unverified delivery would let anyone write into
-the hub.
+Order, each step refusing before the next costs anything:
+1. rate limit per registration (429 + Retry-After);
+2. the registration: unknown 404, disabled 410 (nothing enqueued); body cap (413);
+3. a provider's endpoint check is answered (verified where the provider signs it);
+4. the signature and signed time (401; 400 for a URL or body that cannot be read);
+5. the inbox entry, keyed by the provider's delivery id, then the message on sync-inbound.
+   A repeat of an enqueued delivery is answered 200 and not processed again; if the inbox
+   write or the enqueue fails the answer is 503, so the provider retries and nothing that
+   was acknowledged is lost.
+Every answer to a delivery for a registration that exists writes a `webhook-audit` row.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from urllib.parse import urlsplit
 
-from integration_core.errors import InvalidIdError
+from integration_core.errors import LockstepError
 from integration_core.pipelines.webhook_lookups import LookupBudget
 from integration_core.ratelimit import Limit
 from integration_core.runtime import Runtime
-from integration_core.storage import Filter
-from integration_core.storage.ids import check_id
+from integration_core.webhooks import (
+    WebhookVerificationError,
+    answer_handshake,
+    delivery_id,
+    verify_webhook,
+)
+from integration_core.webhooks.audit import Outcome, write_audit
+from integration_core.webhooks.inbox import Inbox, InboxStatus
+from integration_core.webhooks.registrations import (
+    RegistrationStatus,
+    WebhookRegistration,
+    WebhookRegistrations,
+)
 
-__all__ = ["WebhookReply", "WEBHOOKS", "receive_webhook"]
+__all__ = ["MAX_BODY_BYTES", "WebhookReply", "receive_webhook"]
 
 log = logging.getLogger(__name__)
 
-WEBHOOKS = "webhooks"
+# GitHub caps payloads at 25 MB; no provider we verify sends more.
+# https://docs.github.com/en/webhooks/webhook-events-and-payloads#payload-cap
+MAX_BODY_BYTES = 25 * 1024 * 1024
+# Providers whose deliveries are form-encoded (Twilio) or may have no body (Google's
+# channel notifications put everything in headers); every other one sends JSON.
+_NOT_JSON = frozenset({"twilio", "google_channel"})
+# Distinct unknown ids cost a cross-partition query each: they spend a budget per source
+# address and fleet-wide (webhook_lookups.py).
 _lookups = LookupBudget()
 
 
 @dataclass(frozen=True)
 class WebhookReply:
     status: int
-    body: dict[str, Any] = field(default_factory=dict)
+    body: bytes = b""
+    content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def receive_webhook(
-    rt: Runtime, registration_id: str, headers: Mapping[str, str], body: bytes
+def _json_reply(
+    status: int, body: Mapping[str, str], headers: Mapping[str, str] | None = None
 ) -> WebhookReply:
-    """Rate-limit the endpoint per registration first, so a flood costs no lookups; then
-    distinct unknown ids are limited by the lookup budget (webhook_lookups.py).
-    """
-    limit = Limit(
-        f"webhook:{registration_id}",
-        rt.settings.webhook_requests_per_minute,
-        60.0,
-        integration="",
+    return WebhookReply(status, json.dumps(body).encode(), headers=dict(headers or {}))
+
+
+@dataclass
+class _Delivery:
+    rt: Runtime
+    registrations: WebhookRegistrations
+    registration: WebhookRegistration
+    headers: Mapping[str, str]
+    body: bytes
+    url: str | None
+    method: str
+    began: float
+    delivery_id: str | None = None
+
+    def answer(
+        self, outcome: Outcome, reply: WebhookReply, reason: str | None = None
+    ) -> WebhookReply:
+        write_audit(
+            self.rt.store,
+            tenant_id=self.registration.tenant_id,
+            registration_id=self.registration.id,
+            provider=self.registration.provider,
+            outcome=outcome,
+            status=reply.status,
+            reason=reason,
+            delivery_id=self.delivery_id,
+            latency_ms=(time.perf_counter() - self.began) * 1000,
+        )
+        return reply
+
+
+def receive_webhook(
+    rt: Runtime,
+    registration_id: str,
+    *,
+    headers: Mapping[str, str],
+    body: bytes,
+    url: str | None = None,
+    method: str = "POST",
+) -> WebhookReply:
+    """Answer one delivery to `POST /api/webhooks/{registration_id}`. Bad input is a 4xx;
+    a failure of our own store, secrets or queue (a LockstepError) is a 503."""
+    began = time.perf_counter()
+    decision = rt.limiter.acquire(
+        [
+            Limit(
+                f"webhook:{registration_id}",
+                rt.settings.webhook_requests_per_minute,
+                60.0,
+                integration="",
+            )
+        ]
     )
-    decision = rt.limiter.acquire([limit])
     if not decision.allowed:
         retry_after = max(1, math.ceil(decision.retry_after))
-        return WebhookReply(
-            429, {"error": "too many deliveries"}, {"Retry-After": str(retry_after)}
-        )
+        return _json_reply(429, {"error": "too many deliveries"}, {"Retry-After": str(retry_after)})
     wait = _lookups.retry_after(rt.limiter, registration_id, headers)
     if wait is not None:
-        return WebhookReply(
+        return _json_reply(
             429, {"error": "too many unknown registrations"}, {"Retry-After": str(wait)}
         )
-    found = _find(rt, registration_id)
-    if not found:
+    registrations = WebhookRegistrations(rt.store, rt.credentials)
+    try:
+        registration = registrations.find(registration_id)
+    except LockstepError as err:
+        return _unavailable(err)
+    if registration is None:
+        # No audit row: the id names no tenant, and anyone can make up ids.
         _lookups.missed(rt.limiter, registration_id, headers)
         log.info("webhook for an unknown registration refused")
-        return WebhookReply(404, {"error": "unknown webhook registration"})
+        return _json_reply(404, {"error": "unknown webhook registration"})
     _lookups.found(registration_id)
-    provider = found[0].get("provider", "unknown")
-    log.warning(
-        "webhook for %s refused: no signature verifier for provider %s yet (%d bytes dropped)",
-        registration_id,
-        provider,
-        len(body),
-    )
-    return WebhookReply(
-        501, {"error": f"webhook deliveries from {provider} are not verified yet; nothing enqueued"}
-    )
+    delivery = _Delivery(rt, registrations, registration, headers, body, url, method, began)
+    return _receive(delivery)
 
 
-def _find(rt: Runtime, registration_id: str) -> list[dict[str, Any]]:
+def _receive(delivery: _Delivery) -> WebhookReply:
+    registration, body = delivery.registration, delivery.body
+    if registration.status is RegistrationStatus.DISABLED:
+        return delivery.answer(
+            Outcome.REFUSED,
+            _json_reply(410, {"error": "webhook registration is disabled"}),
+            "disabled",
+        )
+    if len(body) > MAX_BODY_BYTES:
+        return delivery.answer(
+            Outcome.REFUSED, _json_reply(413, {"error": "body too large"}), "body_too_large"
+        )
     try:
-        check_id(registration_id)
-    except InvalidIdError:
-        return []  # could never name a registration: a miss, without a query
-    return rt.store.query(WEBHOOKS, filters=[Filter("id", "=", registration_id)], limit=1)
+        secrets = delivery.registrations.secrets(registration)
+    except LockstepError as err:
+        return delivery.answer(Outcome.UNAVAILABLE, _unavailable(err), type(err).__name__)
+    verify_url = _signed_url(registration, delivery.url)
+    try:
+        handshake = answer_handshake(
+            registration.provider,
+            secret=secrets,
+            headers=delivery.headers,
+            body=body,
+            url=verify_url,
+        )
+        if handshake is None:
+            verify_webhook(
+                registration.provider,
+                secret=secrets,
+                headers=delivery.headers,
+                body=body,
+                url=verify_url,
+                method=delivery.method,
+            )
+    except WebhookVerificationError as err:
+        return _refused(delivery, err)
+    if handshake is not None:
+        if handshake.verification_token:
+            try:
+                delivery.registrations.accept_verification_token(
+                    registration, handshake.verification_token
+                )
+            except LockstepError as err:
+                return delivery.answer(Outcome.UNAVAILABLE, _unavailable(err), type(err).__name__)
+        reply = WebhookReply(handshake.status, handshake.body, handshake.content_type)
+        return delivery.answer(Outcome.HANDSHAKE, reply)
+    if not _well_formed(registration.provider, body):
+        return delivery.answer(
+            Outcome.REFUSED, _json_reply(400, {"error": "malformed body"}), "malformed_body"
+        )
+    return _admit(delivery)
+
+
+def _admit(delivery: _Delivery) -> WebhookReply:
+    rt, registration = delivery.rt, delivery.registration
+    delivery.delivery_id = delivery_id(
+        registration.provider, headers=delivery.headers, body=delivery.body
+    )
+    inbox = Inbox(rt.store, rt.bodies)
+    try:
+        entry, new = inbox.admit(
+            tenant_id=registration.tenant_id,
+            registration_id=registration.id,
+            connection_id=registration.connection_id,
+            provider=registration.provider,
+            delivery_id=delivery.delivery_id,
+            headers=delivery.headers,
+            body=delivery.body,
+        )
+        if not new and entry.status is InboxStatus.ENQUEUED:
+            return delivery.answer(Outcome.DUPLICATE, _json_reply(200, {"status": "duplicate"}))
+        inbox.enqueue(rt.queue, entry)
+        delivery.registrations.record_success(registration)
+    except LockstepError as err:
+        return delivery.answer(Outcome.UNAVAILABLE, _unavailable(err), type(err).__name__)
+    return delivery.answer(Outcome.ACCEPTED, _json_reply(202, {"status": "accepted"}))
+
+
+def _refused(delivery: _Delivery, err: WebhookVerificationError) -> WebhookReply:
+    try:
+        delivery.registrations.record_failure(delivery.registration, err.reason.value)
+    except LockstepError as failure:
+        log.warning("could not record a webhook failure (%s)", type(failure).__name__)
+    reply = _json_reply(err.status, {"error": str(err)})
+    return delivery.answer(Outcome.REFUSED, reply, err.reason.value)
+
+
+def _unavailable(err: LockstepError) -> WebhookReply:
+    """Our side failed: 503, so the provider delivers again later."""
+    log.warning("webhook delivery not accepted, the provider will retry (%s)", type(err).__name__)
+    return _json_reply(503, {"error": "try again later"}, {"Retry-After": "5"})
+
+
+def _signed_url(registration: WebhookRegistration, url: str | None) -> str | None:
+    """The URL the provider signed: the registration's public URL (behind a proxy) with the
+    request's query string, else the URL as received."""
+    if registration.public_url is None or url is None:
+        return url if url is not None else registration.public_url
+    query = urlsplit(url).query
+    return registration.public_url + (f"?{query}" if query else "")
+
+
+def _well_formed(provider: str, body: bytes) -> bool:
+    if provider in _NOT_JSON:
+        return True
+    try:
+        json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return True

@@ -29,6 +29,7 @@ CONTAINERS: Mapping[str, int | None] = {
     "duplicate-candidates": None,
     "dead-letters": None,
     "webhooks": None,
+    "webhook-inbox": 30 * 24 * 3600,
     "webhook-audit": 30 * 24 * 3600,
     "credentials": None,
     "token-refresh": 90 * 24 * 3600,

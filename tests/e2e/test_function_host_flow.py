@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
 from azure.storage.queue import QueueClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.sandbox_server import SandboxAccount, SandboxRecord, SandboxServer
 from integration_core.clock import to_iso, utcnow
-from integration_core.models import Entity, Link, SyncMessage, SyncTask
+from integration_core.models import Entity, Link, MessageKind, SyncMessage, SyncResult, SyncTask
 from integration_core.runtime import Runtime
+from integration_core.webhooks.registrations import WebhookRegistration, WebhookRegistrations
 from tests.conftest import unique_name
 from tests.harness.function_host import FunctionHost
 from tests.harness.sandbox import GRACE
+from tests.harness.webhooks import github_delivery
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 WORKERS = ("InboundWorker", "OutboundWorker")
@@ -127,6 +132,92 @@ def test_a_webhook_flood_is_answered_429_with_retry_after(host: FunctionHost, rt
     last = host.http("POST", f"/api/webhooks/{registration}", body=b"{}")
     assert int(last.headers["Retry-After"]) >= 1
     assert _queued(host.queue_client("InboundWorker")) == []
+
+
+def _webhook_registration(rt: Runtime, provider: str = "github") -> tuple[str, str]:
+    registration, secret = WebhookRegistrations(rt.store, rt.credentials).register(
+        "t1", "crm", provider
+    )
+    assert secret is not None
+    return registration.id, secret
+
+
+def test_a_signed_webhook_is_enqueued_once_and_a_forged_one_is_401(
+    host: FunctionHost, rt: Runtime
+) -> None:
+    registration_id, secret = _webhook_registration(rt)
+    headers, body = github_delivery(secret, delivery="e2e-1")
+    path = f"/api/webhooks/{registration_id}"
+    assert host.http("POST", path, body=body, headers=headers).status_code == 202
+    assert host.http("POST", path, body=body, headers=headers).status_code == 200
+    forged_headers, forged = github_delivery("not-the-secret", delivery="e2e-2")
+    assert host.http("POST", path, body=forged, headers=forged_headers).status_code == 401
+    [message] = _queued(host.queue_client("InboundWorker"))
+    assert message.kind is MessageKind.WEBHOOK
+    assert base64.b64decode(message.payload["body"]) == body
+    host.drain(("InboundWorker",))  # the worker settles it; nothing goes to the poison queue
+    assert _queued(host.poison_client("InboundWorker")) == []
+    assert rt.store.get(SyncResult.container, "t1", message.message_id)["errors"]
+
+
+def test_a_large_webhook_body_goes_to_blob_storage_and_the_message_carries_its_name(
+    host: FunctionHost, rt: Runtime
+) -> None:
+    registration_id, secret = _webhook_registration(rt)
+    headers, body = github_delivery(secret, {"text": "z" * 100_000})
+    response = host.http("POST", f"/api/webhooks/{registration_id}", body=body, headers=headers)
+    assert response.status_code == 202
+    [message] = _queued(host.queue_client("InboundWorker"))
+    assert message.payload["body"] is None
+    assert type(rt.bodies).__name__ == "BlobBodyStore"
+    assert rt.bodies.get(message.payload["body_ref"]) == body
+
+
+def test_a_queue_outage_answers_503_and_the_providers_retry_is_enqueued(
+    host: FunctionHost, rt: Runtime
+) -> None:
+    from azure.storage.queue import QueueServiceClient
+
+    from integration_core.messaging.storage_queue import StorageQueueMessageQueue
+
+    registration_id, secret = _webhook_registration(rt)
+    headers, body = github_delivery(secret, delivery="e2e-outage")
+    path = f"/api/webhooks/{registration_id}"
+    connection = host.settings["AzureWebJobsStorage"]
+    # Nothing listens on port 9: the queue service is unreachable, as in an outage.
+    dead = re.sub(
+        r"QueueEndpoint=[^;]+", "QueueEndpoint=http://127.0.0.1:9/devstoreaccount1", connection
+    )
+    working = rt.queue
+    rt.queue = StorageQueueMessageQueue(
+        QueueServiceClient.from_connection_string(dead, retry_total=0, connection_timeout=1)
+    )
+    try:
+        response = host.http("POST", path, body=body, headers=headers)
+    finally:
+        rt.queue = working
+    assert response.status_code == 503
+    assert _queued(host.queue_client("InboundWorker")) == []
+    assert host.http("POST", path, body=body, headers=headers).status_code == 202
+    assert len(_queued(host.queue_client("InboundWorker"))) == 1
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    headers=st.dictionaries(
+        st.sampled_from(["X-Hub-Signature-256", "X-GitHub-Delivery", "Content-Type", "X-Other"]),
+        st.text(max_size=60),
+        max_size=4,
+    ),
+    body=st.binary(max_size=200),
+)
+def test_fuzzed_webhooks_through_the_function_never_get_a_5xx(
+    host: FunctionHost, rt: Runtime, headers: dict[str, str], body: bytes
+) -> None:
+    found = rt.store.query(WebhookRegistration.container, partition_key="t1", limit=1)
+    registration_id = found[0]["id"] if found else _webhook_registration(rt)[0]
+    response = host.http("POST", f"/api/webhooks/{registration_id}", body=body, headers=headers)
+    assert response.status_code < 500
 
 
 def _policy(rt: Runtime, strategy: str) -> None:

@@ -23,12 +23,20 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 
 import redis
 
-__all__ = ["RedisServer", "free_port", "ping", "redis_client", "redis_url", "DEFAULT_REDIS_URL"]
+__all__ = [
+    "RedisServer",
+    "free_port",
+    "ping",
+    "redis_client",
+    "redis_url",
+    "bench_redis",
+    "DEFAULT_REDIS_URL",
+]
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -41,6 +49,18 @@ def redis_url() -> str:
 def redis_client(url: str) -> redis.Redis:
     """A client with short timeouts, so a dead or frozen server fails a test fast."""
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
+
+
+@contextlib.contextmanager
+def bench_redis(url: str | None) -> Iterator[tuple[str, str]]:
+    """For a benchmark: `url` when given, else our own redis-server on a free port when the
+    binary exists, else the shared one. Yields the URL and how to name it in the figures."""
+    if url is None and RedisServer.available():
+        with RedisServer() as server:
+            yield server.url, "own redis-server"
+        return
+    chosen = url or redis_url()
+    yield chosen, chosen
 
 
 def free_port(host: str = "127.0.0.1") -> int:

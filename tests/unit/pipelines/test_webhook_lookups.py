@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from integration_core.pipelines.webhook_intake import WEBHOOKS, receive_webhook
+from integration_core.pipelines.webhook_intake import receive_webhook
 from integration_core.pipelines.webhook_lookups import (
     MISSES_PER_FLEET,
     MISSES_PER_SOURCE,
@@ -20,9 +20,13 @@ from integration_core.pipelines.webhook_lookups import (
 )
 from integration_core.runtime import Runtime
 from integration_core.storage import DocumentStore
+from integration_core.webhooks.registrations import WebhookRegistration, WebhookRegistrations
 from tests.harness.embedded import embedded_runtime
 
 pytestmark = pytest.mark.unit
+
+
+WEBHOOKS = WebhookRegistration.container
 
 
 class _CountingStore:
@@ -43,7 +47,9 @@ class _CountingStore:
 @pytest.fixture
 def rt(tmp_path: Path) -> Iterator[Runtime]:
     runtime = embedded_runtime(tmp_path, {})
-    runtime.store.upsert(WEBHOOKS, {"id": "reg-known", "tenantId": "t1", "provider": "github"})
+    WebhookRegistrations(runtime.store, runtime.credentials).register(
+        "t1", "c1", "github", registration_id="reg-known"
+    )
     runtime.store = _CountingStore(runtime.store)  # type: ignore[assignment]
     yield runtime
     runtime.close()
@@ -60,19 +66,19 @@ def _from(address: str) -> dict[str, str]:
 
 def test_one_source_spends_its_budget_then_costs_no_lookups(rt: Runtime) -> None:
     statuses = [
-        receive_webhook(rt, f"unknown-{n}", _from("203.0.113.7"), b"{}").status
+        receive_webhook(rt, f"unknown-{n}", headers=_from("203.0.113.7"), body=b"{}").status
         for n in range(MISSES_PER_SOURCE + 5)
     ]
     assert statuses == [404] * MISSES_PER_SOURCE + [429] * 5
     assert _lookups(rt) == MISSES_PER_SOURCE
-    refused = receive_webhook(rt, "unknown-again", _from("203.0.113.7"), b"{}")
+    refused = receive_webhook(rt, "unknown-again", headers=_from("203.0.113.7"), body=b"{}")
     assert int(refused.headers["Retry-After"]) >= 1
-    assert receive_webhook(rt, "unknown-x", _from("198.51.100.1"), b"{}").status == 404
+    assert receive_webhook(rt, "unknown-x", headers=_from("198.51.100.1"), body=b"{}").status == 404
 
 
 def test_many_sources_spend_the_fleet_budget(rt: Runtime) -> None:
     sources = [f"10.0.{n // 200}.{n % 200}" for n in range(MISSES_PER_FLEET + 5)]
-    statuses = [receive_webhook(rt, f"u-{s}", _from(s), b"{}").status for s in sources]
+    statuses = [receive_webhook(rt, f"u-{s}", headers=_from(s), body=b"{}").status for s in sources]
     assert statuses == [404] * MISSES_PER_FLEET + [429] * 5
     assert _lookups(rt) == MISSES_PER_FLEET
 
@@ -80,16 +86,18 @@ def test_many_sources_spend_the_fleet_budget(rt: Runtime) -> None:
 def test_a_registration_found_before_is_still_served_while_the_budget_is_spent(
     rt: Runtime,
 ) -> None:
-    assert receive_webhook(rt, "reg-known", _from("203.0.113.9"), b"{}").status == 501
+    assert receive_webhook(rt, "reg-known", headers=_from("203.0.113.9"), body=b"{}").status == 401
     for n in range(MISSES_PER_SOURCE):
-        receive_webhook(rt, f"unknown-{n}", _from("203.0.113.9"), b"{}")
-    assert receive_webhook(rt, "unknown-more", _from("203.0.113.9"), b"{}").status == 429
-    assert receive_webhook(rt, "reg-known", _from("203.0.113.9"), b"{}").status == 501
+        receive_webhook(rt, f"unknown-{n}", headers=_from("203.0.113.9"), body=b"{}")
+    assert (
+        receive_webhook(rt, "unknown-more", headers=_from("203.0.113.9"), body=b"{}").status == 429
+    )
+    assert receive_webhook(rt, "reg-known", headers=_from("203.0.113.9"), body=b"{}").status == 401
 
 
 @pytest.mark.parametrize("hostile", ["..", ".", "c-of-A/..", "a?b", "x" * 300])
 def test_an_id_that_cannot_exist_is_a_miss_without_a_lookup(rt: Runtime, hostile: str) -> None:
-    assert receive_webhook(rt, hostile, _from("203.0.113.10"), b"{}").status == 404
+    assert receive_webhook(rt, hostile, headers=_from("203.0.113.10"), body=b"{}").status == 404
     assert _lookups(rt) == 0
 
 
