@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import httpx
 import redis
 from azure.core.credentials import TokenCredential
+from redis.credentials import CredentialProvider
 
 from adapters.sandbox_server import SandboxAccount
 from integration_core.connectors import Connectors
@@ -23,6 +24,7 @@ from integration_core.errors import RetryableError
 from integration_core.messaging import MessageQueue
 from integration_core.models import Connection
 from integration_core.ratelimit import RateLimiter
+from integration_core.ratelimit.limiter import LimiterOptions
 from integration_core.settings import QueueBackend, SecretBackend, Settings, StoreBackend
 from integration_core.storage import DocumentStore
 
@@ -72,18 +74,29 @@ def _ping_redis(client: redis.Redis) -> None:
 
 
 def build_runtime(
-    settings: Settings, *, sandboxes: Mapping[str, SandboxAccount] | None = None
+    settings: Settings,
+    *,
+    sandboxes: Mapping[str, SandboxAccount] | None = None,
+    redis_credential: TokenCredential | None = None,
 ) -> Runtime:
-    """Wire the backends `settings` name. `sandboxes` serves `sandbox://NAME` base URLs."""
+    """Wire the backends `settings` name. `sandboxes` serves `sandbox://NAME` base URLs.
+
+    `redis_credential` signs in to REDIS_HOST (default: DefaultAzureCredential, which picks
+    the managed identity named by AZURE_CLIENT_ID).
+    """
     closers: list[Callable[[], None]] = []
     store = _store(settings, closers)
     queue = _queue(settings, closers)
     secrets = _secrets(settings)
+    redis_target = _redis_target(settings, redis_credential)
     redis_client = (
         redis.Redis.from_url(
-            settings.redis_url.get_secret_value(), socket_timeout=0.25, socket_connect_timeout=0.25
+            redis_target[0],
+            socket_timeout=0.25,
+            socket_connect_timeout=0.25,
+            credential_provider=redis_target[1],
         )
-        if settings.redis_url is not None
+        if redis_target is not None
         else None
     )
     # Lazy: the pipelines import this module. The subscriber pauses a connection's syncs
@@ -97,7 +110,7 @@ def build_runtime(
         events=Broadcast(PauseSyncsOnReauth(store), LoggingEventSink()),
     )
     closers.append(credentials.close)
-    limiter = _limiter(settings)
+    limiter = _limiter(settings, redis_target)
     closers.append(limiter.close)
 
     def feed_limiter(connection: Connection, response: httpx.Response) -> None:
@@ -117,14 +130,37 @@ def build_runtime(
     )
 
 
-def _limiter(settings: Settings) -> RateLimiter:
-    if settings.redis_url is None:
+def _redis_target(
+    settings: Settings, credential: TokenCredential | None
+) -> tuple[str, CredentialProvider | None] | None:
+    """The Redis URL and how to sign in: REDIS_URL as given, or REDIS_HOST with Entra ID."""
+    if settings.redis_url is not None:
+        return settings.redis_url.get_secret_value(), None
+    if not settings.redis_host:
+        return None
+    from integration_core.ratelimit.entra import entra_credential_provider, redis_url_for_host
+
+    if credential is None:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+    url = redis_url_for_host(settings.redis_host, port=settings.redis_port, tls=settings.redis_tls)
+    return url, entra_credential_provider(credential)
+
+
+def _limiter(
+    settings: Settings, target: tuple[str, CredentialProvider | None] | None
+) -> RateLimiter:
+    if target is None:
         return RateLimiter.local()
-    return RateLimiter.from_url(
-        settings.redis_url.get_secret_value(),
-        instances=settings.ratelimit_instances,
-        timeout_ms=settings.ratelimit_timeout_ms,
-    )
+    url, provider = target
+    options: LimiterOptions = {
+        "instances": settings.ratelimit_instances,
+        "timeout_ms": settings.ratelimit_timeout_ms,
+    }
+    if provider is not None:
+        options["credential_provider"] = provider
+    return RateLimiter.from_url(url, **options)
 
 
 def _store(settings: Settings, closers: list[Callable[[], None]]) -> DocumentStore:

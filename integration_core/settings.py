@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     local_secrets_key: SecretStr | None = None
 
     redis_url: SecretStr | None = None
+    # Or an Azure Redis reached with Microsoft Entra ID (the managed identity), not a key.
+    redis_host: str | None = None
+    redis_port: int = Field(default=10000, gt=0, lt=65536)
+    redis_tls: bool = True
     ratelimit_instances: int = Field(default=4, gt=0)
     ratelimit_timeout_ms: int = Field(default=100, gt=0)
     tenant_requests_per_minute: int = Field(default=6000, gt=0)
@@ -111,6 +115,8 @@ class Settings(BaseSettings):
         for missing, name, because in required:
             if missing:
                 raise ValueError(f"{name} is required when {because}")
+        if self.redis_url is not None and self.redis_host:
+            raise ValueError("set REDIS_URL or REDIS_HOST (Entra ID), not both")
         return self
 
     @property

@@ -16,6 +16,7 @@ from typing import Any
 import redis
 from redis.backoff import NoBackoff
 from redis.connection import ConnectionPool
+from redis.credentials import CredentialProvider
 from redis.exceptions import (
     ClusterDownError,
     MasterDownError,
@@ -70,11 +71,18 @@ class RedisBackend:
     """Runs the scripts of `_lua` against one Redis (non-cluster) URL."""
 
     def __init__(
-        self, url: str, *, key_prefix: str, timeout_ms: float, policy: AdaptivePolicy
+        self,
+        url: str,
+        *,
+        key_prefix: str,
+        timeout_ms: float,
+        policy: AdaptivePolicy,
+        credential_provider: CredentialProvider | None = None,
     ) -> None:
         seconds = timeout_ms / 1000.0
         self._pool = ConnectionPool.from_url(
             url,
+            credential_provider=credential_provider,
             socket_timeout=seconds,
             socket_connect_timeout=seconds,
             retry=Retry(NoBackoff(), 0),
