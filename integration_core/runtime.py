@@ -200,10 +200,17 @@ def _queue(settings: Settings, closers: list[Callable[[], None]]) -> MessageQueu
     if settings.queue_backend is QueueBackend.STORAGE:
         from integration_core.messaging.storage_queue import StorageQueueMessageQueue
 
-        assert settings.azurewebjobsstorage is not None  # checked by Settings
-        storage = StorageQueueMessageQueue.from_connection_string(
-            settings.azurewebjobsstorage.get_secret_value()
-        )
+        if settings.azurewebjobsstorage is not None:
+            storage = StorageQueueMessageQueue.from_connection_string(
+                settings.azurewebjobsstorage.get_secret_value()
+            )
+        else:
+            from azure.identity import DefaultAzureCredential
+
+            assert settings.storage_queue_service_uri is not None  # checked by Settings
+            storage = StorageQueueMessageQueue.from_account_url(
+                settings.storage_queue_service_uri, DefaultAzureCredential()
+            )
         closers.append(storage.close)
         return storage
     from integration_core.messaging.servicebus import ServiceBusMessageQueue

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
 
     queue_backend: QueueBackend = QueueBackend.STORAGE
     azurewebjobsstorage: SecretStr | None = Field(default=None, alias="AzureWebJobsStorage")
+    # Or the queue endpoint of an identity-based AzureWebJobsStorage (managed identity).
+    storage_queue_service_uri: str | None = Field(
+        default=None, alias="AzureWebJobsStorage__queueServiceUri"
+    )
     servicebusconnection: SecretStr | None = Field(default=None, alias="ServiceBusConnection")
     servicebus_namespace: str | None = Field(
         default=None, alias="ServiceBusConnection__fullyQualifiedNamespace"
@@ -90,8 +94,10 @@ class Settings(BaseSettings):
                 "STORE_BACKEND=cosmos",
             ),
             (
-                self.queue_backend is QueueBackend.STORAGE and self.azurewebjobsstorage is None,
-                "AzureWebJobsStorage",
+                self.queue_backend is QueueBackend.STORAGE
+                and self.azurewebjobsstorage is None
+                and not self.storage_queue_service_uri,
+                "AzureWebJobsStorage (or AzureWebJobsStorage__queueServiceUri)",
                 "QUEUE_BACKEND=storage",
             ),
             (

@@ -459,8 +459,9 @@ def test_every_trigger_connection_is_identity_based(templates: dict[str, Templat
     assert "AzureWebJobsStorage__blobServiceUri" in settings
 
 
+@pytest.mark.parametrize("backend", ["servicebus", "storage"])
 def test_the_deployed_settings_load(
-    templates: dict[str, Template], monkeypatch: pytest.MonkeyPatch
+    templates: dict[str, Template], monkeypatch: pytest.MonkeyPatch, backend: str
 ) -> None:
     """The literal settings, with plausible values for the computed ones, pass validation."""
     computed = {
@@ -468,9 +469,11 @@ def test_the_deployed_settings_load(
         "KEY_VAULT_URL": "https://kv-x.vault.azure.net/",
         "REDIS_HOST": "amr-x.westeurope.redis.azure.net",
         "REDIS_PORT": "10000",
-        "QUEUE_BACKEND": "servicebus",
-        "ServiceBusConnection__fullyQualifiedNamespace": "sb-x.servicebus.windows.net",
+        "QUEUE_BACKEND": backend,
+        "AzureWebJobsStorage__queueServiceUri": "https://stx.queue.core.windows.net/",
     }
+    if backend == "servicebus":
+        computed["ServiceBusConnection__fullyQualifiedNamespace"] = "sb-x.servicebus.windows.net"
     for name in _settings_names() | _sample_names():
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
@@ -480,6 +483,7 @@ def test_the_deployed_settings_load(
     for name, value in computed.items():
         monkeypatch.setenv(name, value)
     settings = load_settings()
+    assert settings.queue_backend.value == backend
     assert settings.store_backend.value == "cosmos"
     assert settings.cosmos_create_resources is False
     assert settings.secret_backend.value == "keyvault"
