@@ -55,6 +55,9 @@ var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 var queueNames = ['sync-inbound', 'sync-outbound']
 // Large webhook bodies are kept here and the queue message carries a reference (claim check).
 var webhookBodyContainerName = 'webhook-bodies'
+var storageQueues = [for queue in queueNames: { name: queue }]
+// Who gets data access: the app's identity, and the deploying user when principalId is given.
+var principalIds = empty(principalId) ? [identity.outputs.principalId] : [identity.outputs.principalId, principalId]
 
 // The app's identity: every role and access policy below is granted to it.
 module identity 'br/public:avm/res/managed-identity/user-assigned-identity:0.4.1' = {
@@ -104,7 +107,7 @@ module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
         { name: webhookBodyContainerName }
       ]
     }
-    queueServices: queueBackend == 'storage' ? { queues: [for queue in queueNames: { name: queue }] } : {}
+    queueServices: queueBackend == 'storage' ? { queues: storageQueues } : {}
   }
 }
 
@@ -118,6 +121,7 @@ module serviceBus 'app/servicebus.bicep' = if (queueBackend == 'servicebus') {
     maxDeliveryCount: serviceBusMaxDeliveryCount
     lockDuration: serviceBusLockDuration
     duplicateDetectionWindow: serviceBusDuplicateDetectionWindow
+    principalIds: principalIds
   }
 }
 
@@ -128,7 +132,7 @@ module cosmos 'app/cosmos.bicep' = {
     location: location
     tags: tags
     databaseName: cosmosDatabaseName
-    principalIds: empty(principalId) ? [identity.outputs.principalId] : [identity.outputs.principalId, principalId]
+    principalIds: principalIds
   }
 }
 
@@ -180,10 +184,9 @@ module rbac 'app/rbac.bicep' = {
   name: 'rbac'
   params: {
     storageAccountName: storage.outputs.name
-    serviceBusNamespaceName: queueBackend == 'servicebus' ? serviceBus!.outputs.name : ''
     keyVaultName: keyVault.outputs.name
     appInsightsName: monitoring.outputs.name
-    principalIds: empty(principalId) ? [identity.outputs.principalId] : [identity.outputs.principalId, principalId]
+    principalIds: principalIds
   }
 }
 

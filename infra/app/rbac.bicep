@@ -1,9 +1,8 @@
 // Azure role assignments for the app identity (and, optionally, a user), each on the one
 // resource it needs. Built-in role definition ids: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
+// Service Bus roles are in servicebus.bicep (the namespace exists only for QUEUE_BACKEND=servicebus);
 // Cosmos DB data access is Cosmos DB's own RBAC (cosmos.bicep); Redis uses access policies (redis.bicep).
 param storageAccountName string
-@description('Empty when QUEUE_BACKEND=storage (no namespace).')
-param serviceBusNamespaceName string
 param keyVaultName string
 param appInsightsName string
 @description('Principals: the app identity first, then optionally a user.')
@@ -11,8 +10,6 @@ param principalIds array
 
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
-var serviceBusDataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0' // Azure Service Bus Data Receiver
-var serviceBusDataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39' // Azure Service Bus Data Sender
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // Key Vault Secrets Officer
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb' // Monitoring Metrics Publisher
 
@@ -20,10 +17,6 @@ var principalType = [for (principal, index) in principalIds: index == 0 ? 'Servi
 
 resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
-}
-
-resource serviceBusNamespace 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = if (!empty(serviceBusNamespaceName)) {
-  name: serviceBusNamespaceName
 }
 
 resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
@@ -54,30 +47,6 @@ resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
     scope: storageAccount
     properties: {
       roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributor)
-      principalId: principal
-      principalType: principalType[index]
-    }
-  }
-]
-
-resource serviceBusReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for (principal, index) in (empty(serviceBusNamespaceName) ? [] : principalIds): {
-    name: guid(serviceBusNamespace.id, principal, serviceBusDataReceiver)
-    scope: serviceBusNamespace
-    properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataReceiver)
-      principalId: principal
-      principalType: principalType[index]
-    }
-  }
-]
-
-resource serviceBusSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for (principal, index) in (empty(serviceBusNamespaceName) ? [] : principalIds): {
-    name: guid(serviceBusNamespace.id, principal, serviceBusDataSender)
-    scope: serviceBusNamespace
-    properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataSender)
       principalId: principal
       principalType: principalType[index]
     }

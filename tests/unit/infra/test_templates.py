@@ -209,7 +209,9 @@ def test_storage_account_identity_only(templates: dict[str, Template]) -> None:
     queues = params["queueServices"]
     assert isinstance(queues, Ternary)
     assert queues.condition == "queueBackend == 'storage'"
-    assert queues.then["queues"] == Loop("queue queueNames", {"name": Expr("queue")})
+    assert queues.then["queues"] == Expr("storageQueues")
+    storage_queues = _main(templates).of("var")["storageQueues"].value
+    assert storage_queues == Loop("queue queueNames", {"name": Expr("queue")})
 
 
 def test_queue_names_and_backend_choice_match_the_code(templates: dict[str, Template]) -> None:
@@ -352,24 +354,25 @@ def test_each_role_definition_id_is_its_commented_name(templates: dict[str, Temp
 
 
 def test_the_identity_holds_every_role(templates: dict[str, Template]) -> None:
-    rbac = templates["app/rbac.bicep"]
     assigned = set()
-    for assignment in rbac.resources("Microsoft.Authorization/roleAssignments@"):
-        properties = _body(assignment)["properties"]
-        role = re.fullmatch(
-            r"subscriptionResourceId\('Microsoft.Authorization/roleDefinitions', (\w+)\)",
-            properties["roleDefinitionId"].text,
-        )
-        assert role is not None, assignment.name
-        assigned.add(rbac.of("var")[role.group(1)].comment)
-        assert properties["principalId"] == Expr("principal")
+    for template in templates.values():
+        for assignment in template.resources("Microsoft.Authorization/roleAssignments@"):
+            properties = _body(assignment)["properties"]
+            role = re.fullmatch(
+                r"subscriptionResourceId\('Microsoft.Authorization/roleDefinitions', (\w+)\)",
+                properties["roleDefinitionId"].text,
+            )
+            assert role is not None, assignment.name
+            assigned.add(template.of("var")[role.group(1)].comment)
+            assert properties["principalId"] == Expr("principal")
     assert assigned == set(BUILT_IN_ROLES) - {"Cosmos DB Built-in Data Contributor"}
     main = _main(templates)
-    for module in ("rbac", "cosmos"):
-        principals = _module(main, module).value["params"]["principalIds"]
-        assert isinstance(principals, Ternary)
-        for side in (principals.then, principals.otherwise):
-            assert side[0] == Expr("identity.outputs.principalId")
+    principals = main.of("var")["principalIds"].value
+    assert isinstance(principals, Ternary)
+    for side in (principals.then, principals.otherwise):
+        assert side[0] == Expr("identity.outputs.principalId")
+    for module in ("rbac", "cosmos", "serviceBus"):
+        assert _module(main, module).value["params"]["principalIds"] == Expr("principalIds")
     assert _module(main, "redis").value["params"]["principalId"] == Expr(
         "identity.outputs.principalId"
     )
