@@ -94,7 +94,7 @@ def build_runtime(
             redis_target[0],
             socket_timeout=0.25,
             socket_connect_timeout=0.25,
-            credential_provider=redis_target[1],
+            credential_provider=redis_target[1](),
         )
         if redis_target is not None
         else None
@@ -132,10 +132,13 @@ def build_runtime(
 
 def _redis_target(
     settings: Settings, credential: TokenCredential | None
-) -> tuple[str, CredentialProvider | None] | None:
-    """The Redis URL and how to sign in: REDIS_URL as given, or REDIS_HOST with Entra ID."""
+) -> tuple[str, Callable[[], CredentialProvider | None]] | None:
+    """The Redis URL and how to sign in: REDIS_URL as given, or REDIS_HOST with Entra ID.
+
+    Each client gets its own provider: a token provider notifies one listener of renewals.
+    """
     if settings.redis_url is not None:
-        return settings.redis_url.get_secret_value(), None
+        return settings.redis_url.get_secret_value(), lambda: None
     if not settings.redis_host:
         return None
     from integration_core.ratelimit.entra import entra_credential_provider, redis_url_for_host
@@ -145,15 +148,16 @@ def _redis_target(
 
         credential = DefaultAzureCredential()
     url = redis_url_for_host(settings.redis_host, port=settings.redis_port, tls=settings.redis_tls)
-    return url, entra_credential_provider(credential)
+    token_credential = credential
+    return url, lambda: entra_credential_provider(token_credential)
 
 
 def _limiter(
-    settings: Settings, target: tuple[str, CredentialProvider | None] | None
+    settings: Settings, target: tuple[str, Callable[[], CredentialProvider | None]] | None
 ) -> RateLimiter:
     if target is None:
         return RateLimiter.local()
-    url, provider = target
+    url, provider = target[0], target[1]()
     options: LimiterOptions = {
         "instances": settings.ratelimit_instances,
         "timeout_ms": settings.ratelimit_timeout_ms,

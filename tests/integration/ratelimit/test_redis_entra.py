@@ -8,9 +8,10 @@ it (redis-entraid, redis-py, the limiter's pool, the runtime's wiring) is the re
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,8 +21,8 @@ import redis
 from azure.core.credentials import AccessToken
 
 from integration_core.credentials.local import LocalSecretStore
-from integration_core.ratelimit import Limit
-from integration_core.ratelimit.entra import REDIS_SCOPE
+from integration_core.ratelimit import Limit, RateLimiter
+from integration_core.ratelimit.entra import REDIS_SCOPE, entra_credential_provider
 from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import load_settings
 
@@ -103,3 +104,60 @@ def test_a_token_redis_does_not_know_is_refused(
         assert stranger.token not in repr(rt.settings)
     finally:
         rt.close()
+
+
+class RotatingTokenCredential:
+    """Mints a new short-lived token on every request, as Entra ID does on renewal."""
+
+    def __init__(self, object_id: str, on_mint: Callable[[str], None]) -> None:
+        self.object_id = object_id
+        self.tokens: list[str] = []
+        self.renewed = threading.Event()
+        self._on_mint = on_mint
+
+    def get_token(self, *scopes: str, **_: object) -> AccessToken:
+        expires = int(time.time()) + 4
+        claims = {"oid": self.object_id, "exp": expires, "jti": str(uuid.uuid4())}
+        token = jwt.encode(claims, "a-test-signing-key-that-is-not-entra", algorithm="HS256")
+        self._on_mint(token)
+        self.tokens.append(token)
+        # redis-entraid fetches twice on first use (the token, then its renewal loop starts
+        # with a fresh one); the third is the first scheduled renewal, the one it announces.
+        if len(self.tokens) > 2:
+            self.renewed.set()
+        return AccessToken(token, expires)
+
+
+def test_the_limiter_signs_in_again_after_a_token_renewal(
+    redis_server_url: str, admin: redis.Redis
+) -> None:
+    object_id = str(uuid.uuid4())
+    admin.execute_command("ACL", "SETUSER", object_id, "on", "~*", "&*", "+@all")
+
+    active = threading.Event()
+    active.set()
+
+    def accept(token: str) -> None:  # Entra ID accepts every token it issued
+        if active.is_set():  # renewals go on in the background after the test
+            admin.execute_command("ACL", "SETUSER", object_id, f">{token}")
+
+    credential = RotatingTokenCredential(object_id, accept)
+    limiter = RateLimiter.from_url(
+        redis_server_url,
+        credential_provider=entra_credential_provider(credential),
+        timeout_ms=1000,
+    )
+    try:
+        limit = Limit("conn:renewal", 100, 60.0)
+        assert not limiter.acquire(limit).degraded
+        assert credential.renewed.wait(timeout=30), "the token was never renewed"
+        # The server drops connections signed in with the first token once it expires.
+        admin.execute_command("ACL", "SETUSER", object_id, f"<{credential.tokens[0]}")
+        admin.execute_command("CLIENT", "KILL", "USER", object_id)
+        decision = limiter.acquire(limit)
+        assert decision.allowed
+        assert not decision.degraded
+    finally:
+        active.clear()
+        limiter.close()
+        admin.execute_command("ACL", "DELUSER", object_id)
