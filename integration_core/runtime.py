@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import httpx
 import redis
 from azure.core.credentials import TokenCredential
+from pydantic import SecretStr
 from redis.credentials import CredentialProvider
 
 from adapters.sandbox_server import SandboxAccount
@@ -31,6 +33,8 @@ from integration_core.storage import DocumentStore
 __all__ = ["Runtime", "build_runtime"]
 
 log = logging.getLogger(__name__)
+
+_Client = TypeVar("_Client")
 
 
 @dataclass
@@ -204,34 +208,39 @@ def _queue(settings: Settings, closers: list[Callable[[], None]]) -> MessageQueu
     if settings.queue_backend is QueueBackend.STORAGE:
         from integration_core.messaging.storage_queue import StorageQueueMessageQueue
 
-        if settings.azurewebjobsstorage is not None:
-            storage = StorageQueueMessageQueue.from_connection_string(
-                settings.azurewebjobsstorage.get_secret_value()
-            )
-        else:
-            from azure.identity import DefaultAzureCredential
-
-            assert settings.storage_queue_service_uri is not None  # checked by Settings
-            storage = StorageQueueMessageQueue.from_account_url(
-                settings.storage_queue_service_uri, DefaultAzureCredential()
-            )
+        storage = _client(
+            settings.azurewebjobsstorage,
+            StorageQueueMessageQueue.from_connection_string,
+            settings.storage_queue_service_uri,
+            StorageQueueMessageQueue.from_account_url,
+        )
         closers.append(storage.close)
         return storage
     from integration_core.messaging.servicebus import ServiceBusMessageQueue
 
-    if settings.servicebusconnection is not None:
-        servicebus = ServiceBusMessageQueue.from_connection_string(
-            settings.servicebusconnection.get_secret_value()
-        )
-    else:
-        from azure.identity import DefaultAzureCredential
-
-        assert settings.servicebus_namespace is not None  # checked by Settings
-        servicebus = ServiceBusMessageQueue.from_namespace(
-            settings.servicebus_namespace, DefaultAzureCredential()
-        )
+    servicebus = _client(
+        settings.servicebusconnection,
+        ServiceBusMessageQueue.from_connection_string,
+        settings.servicebus_namespace,
+        ServiceBusMessageQueue.from_namespace,
+    )
     closers.append(servicebus.close)
     return servicebus
+
+
+def _client(
+    connection_string: SecretStr | None,
+    from_connection_string: Callable[[str], _Client],
+    endpoint: str | None,
+    from_endpoint: Callable[[str, TokenCredential], _Client],
+) -> _Client:
+    """From a connection string when one is set, else the endpoint and the managed identity."""
+    if connection_string is not None:
+        return from_connection_string(connection_string.get_secret_value())
+    from azure.identity import DefaultAzureCredential
+
+    assert endpoint is not None  # checked by Settings
+    return from_endpoint(endpoint, DefaultAzureCredential())
 
 
 def _secrets(settings: Settings) -> SecretStore:

@@ -69,6 +69,8 @@ var lockstepSettings = {
   REDIS_HOST: redisHost
   REDIS_PORT: string(redisPort)
   REDIS_TLS: 'true'
+  // Outbound calls may reach no private address (main's SSRF policy; a no-op before it lands).
+  OUTBOUND_ALLOW_PRIVATE_CIDRS: ''
   RATELIMIT_INSTANCES: '4'
   RATELIMIT_TIMEOUT_MS: '100'
   TENANT_REQUESTS_PER_MINUTE: '6000'

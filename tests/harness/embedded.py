@@ -9,13 +9,12 @@ from adapters.sandbox_server import SandboxAccount
 from integration_core.credentials.local import LocalSecretStore
 from integration_core.models import Connection, SyncTask
 from integration_core.runtime import Runtime, build_runtime
-from integration_core.settings import load_settings
+from integration_core.settings import Settings, load_settings
 
 
-def embedded_runtime(
-    tmp_path: Path, sandboxes: Mapping[str, SandboxAccount], **overrides: object
-) -> Runtime:
-    settings = load_settings(
+def embedded_settings(tmp_path: Path, **overrides: object) -> Settings:
+    """SQLite in memory, the in-process queue, local secrets under `tmp_path`, no Redis."""
+    return load_settings(
         **{
             "store_backend": "sqlite",
             "sqlite_path": ":memory:",
@@ -27,7 +26,12 @@ def embedded_runtime(
             **overrides,
         }
     )
-    return build_runtime(settings, sandboxes=sandboxes)
+
+
+def embedded_runtime(
+    tmp_path: Path, sandboxes: Mapping[str, SandboxAccount], **overrides: object
+) -> Runtime:
+    return build_runtime(embedded_settings(tmp_path, **overrides), sandboxes=sandboxes)
 
 
 def connect_sandbox(

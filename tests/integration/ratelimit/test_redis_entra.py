@@ -20,11 +20,10 @@ import pytest
 import redis
 from azure.core.credentials import AccessToken
 
-from integration_core.credentials.local import LocalSecretStore
 from integration_core.ratelimit import Limit, RateLimiter
 from integration_core.ratelimit.entra import REDIS_SCOPE, entra_credential_provider
 from integration_core.runtime import Runtime, build_runtime
-from integration_core.settings import load_settings
+from tests.harness.embedded import embedded_settings
 
 pytestmark = pytest.mark.integration
 
@@ -52,17 +51,8 @@ def admin(redis_server_url: str) -> Iterator[redis.Redis]:
 
 def _runtime(tmp_path: Path, redis_url: str, credential: FakeTokenCredential) -> Runtime:
     address = urlparse(redis_url)
-    settings = load_settings(
-        store_backend="sqlite",
-        sqlite_path=":memory:",
-        queue_backend="inline",
-        secret_backend="local",
-        local_secrets_path=str(tmp_path / "secrets.enc"),
-        local_secrets_key=LocalSecretStore.generate_key(),
-        redis_url=None,
-        redis_host=address.hostname,
-        redis_port=address.port,
-        redis_tls=False,
+    settings = embedded_settings(
+        tmp_path, redis_host=address.hostname, redis_port=address.port, redis_tls=False
     )
     return build_runtime(settings, redis_credential=credential)
 

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from integration_core.credentials.local import LocalSecretStore
 from integration_core.messaging.storage_queue import StorageQueueMessageQueue
 from integration_core.runtime import build_runtime
-from integration_core.settings import load_settings
+from tests.harness.embedded import embedded_settings
 
 pytestmark = pytest.mark.unit
 
@@ -19,15 +18,8 @@ QUEUE_URI = "https://stexample.queue.core.windows.net/"
 def test_storage_queues_with_the_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AzureWebJobsStorage", raising=False)
     monkeypatch.delenv("AZUREWEBJOBSSTORAGE", raising=False)
-    settings = load_settings(
-        store_backend="sqlite",
-        sqlite_path=":memory:",
-        secret_backend="local",
-        local_secrets_path=str(tmp_path / "secrets.enc"),
-        local_secrets_key=LocalSecretStore.generate_key(),
-        redis_url=None,
-        queue_backend="storage",
-        AzureWebJobsStorage__queueServiceUri=QUEUE_URI,
+    settings = embedded_settings(
+        tmp_path, queue_backend="storage", AzureWebJobsStorage__queueServiceUri=QUEUE_URI
     )
     rt = build_runtime(settings)
     try:
