@@ -16,6 +16,10 @@ param location string = resourceGroup().location
 @description('Object id of a user to grant the same data access as the app (for debugging). Empty: none.')
 param principalId string = ''
 
+@allowed(['User', 'ServicePrincipal'])
+@description('Kind of principalId: a user, or a service principal when a pipeline deploys.')
+param principalType string = 'User'
+
 @allowed(['servicebus', 'storage'])
 @description('QUEUE_BACKEND: Service Bus queues, or Storage queues on the host storage account.')
 param queueBackend string = 'servicebus'
@@ -122,6 +126,7 @@ module serviceBus 'app/servicebus.bicep' = if (queueBackend == 'servicebus') {
     lockDuration: serviceBusLockDuration
     duplicateDetectionWindow: serviceBusDuplicateDetectionWindow
     principalIds: principalIds
+    otherPrincipalType: principalType
   }
 }
 
@@ -187,6 +192,7 @@ module rbac 'app/rbac.bicep' = {
     keyVaultName: keyVault.outputs.name
     appInsightsName: monitoring.outputs.name
     principalIds: principalIds
+    otherPrincipalType: principalType
   }
 }
 

@@ -5,15 +5,17 @@
 param storageAccountName string
 param keyVaultName string
 param appInsightsName string
-@description('Principals: the app identity first, then optionally a user.')
+@description('Principals: the app identity first, then optionally a user (or a pipeline).')
 param principalIds array
+@allowed(['User', 'ServicePrincipal'])
+param otherPrincipalType string = 'User'
 
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // Key Vault Secrets Officer
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb' // Monitoring Metrics Publisher
 
-var principalType = [for (principal, index) in principalIds: index == 0 ? 'ServicePrincipal' : 'User']
+var principalType = [for (principal, index) in principalIds: index == 0 ? 'ServicePrincipal' : otherPrincipalType]
 
 resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName

@@ -7,13 +7,15 @@ param queueNames array
 param maxDeliveryCount int
 param lockDuration string
 param duplicateDetectionWindow string
-@description('Principals: the app identity first, then optionally a user.')
+@description('Principals: the app identity first, then optionally a user (or a pipeline).')
 param principalIds array
+@allowed(['User', 'ServicePrincipal'])
+param otherPrincipalType string = 'User'
 
 // Built-in role definition ids: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/integration
 var serviceBusDataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0' // Azure Service Bus Data Receiver
 var serviceBusDataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39' // Azure Service Bus Data Sender
-var principalType = [for (principal, index) in principalIds: index == 0 ? 'ServicePrincipal' : 'User']
+var principalType = [for (principal, index) in principalIds: index == 0 ? 'ServicePrincipal' : otherPrincipalType]
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: name

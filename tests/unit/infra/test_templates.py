@@ -495,3 +495,27 @@ def test_the_deployed_settings_load(
     defaults = Settings.model_fields
     for name in ("sync_schedule", "token_refresh_schedule", "max_tasks_per_tick"):
         assert getattr(settings, name) == defaults[name].default, name
+
+
+def test_claim_check_container_is_the_code_s(templates: dict[str, Template]) -> None:
+    bodies = pytest.importorskip(
+        "integration_core.webhooks.bodies", reason="the webhook claim check is not on this branch"
+    )
+    assert _main(templates).of("var")["webhookBodyContainerName"].value == bodies.BODY_CONTAINER
+
+
+def test_local_modules_get_exactly_their_parameters(templates: dict[str, Template]) -> None:
+    """What `bicep build` would refuse: an unknown parameter, or a required one missing."""
+    calls = 0
+    for file, template in templates.items():
+        for module in template.of("module").values():
+            if not isinstance(module.target, str) or module.target.startswith("br"):
+                continue
+            target = (template.path.parent / module.target).resolve()
+            declared = load(target).of("param")
+            passed = set(module.value["params"])
+            assert passed <= set(declared), (file, module.name, passed - set(declared))
+            required = {name for name, param in declared.items() if param.value is None}
+            assert required <= passed, (file, module.name, required - passed)
+            calls += 1
+    assert calls >= 7
