@@ -519,3 +519,17 @@ def test_local_modules_get_exactly_their_parameters(templates: dict[str, Templat
             assert required <= passed, (file, module.name, required - passed)
             calls += 1
     assert calls == 6  # servicebus, cosmos, keyvault, redis, rbac, api
+
+
+def test_outputs_used_from_local_modules_exist(templates: dict[str, Template]) -> None:
+    main = _main(templates)
+    local = {
+        name: load((INFRA / module.target).resolve())
+        for name, module in main.of("module").items()
+        if isinstance(module.target, str) and not module.target.startswith("br")
+    }
+    used = re.findall(r"\b(\w+)!?\.outputs\.(\w+)", main.path.read_text())
+    checked = [(module, output) for module, output in used if module in local]
+    assert len(checked) >= 8
+    for module, output in checked:
+        assert output in local[module].of("output"), f"{module}.outputs.{output}"
