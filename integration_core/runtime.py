@@ -11,12 +11,14 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 import redis
 from azure.core.credentials import TokenCredential
 from pydantic import SecretStr
+from redis.credentials import CredentialProvider
 
 from adapters.sandbox_server import SandboxAccount
 from integration_core.connectors import Connectors
@@ -29,6 +31,7 @@ from integration_core.models import Connection
 from integration_core.net import OutboundPolicy
 from integration_core.observability import register_secrets
 from integration_core.ratelimit import RateLimiter
+from integration_core.ratelimit.limiter import LimiterOptions
 from integration_core.settings import QueueBackend, SecretBackend, Settings, StoreBackend
 from integration_core.storage import DocumentStore
 from integration_core.webhooks.bodies import BodyStore, FileBodyStore
@@ -36,6 +39,8 @@ from integration_core.webhooks.bodies import BodyStore, FileBodyStore
 __all__ = ["Runtime", "build_runtime"]
 
 log = logging.getLogger(__name__)
+
+_Client = TypeVar("_Client")
 
 
 @dataclass
@@ -80,19 +85,30 @@ def _ping_redis(client: redis.Redis) -> None:
 
 
 def build_runtime(
-    settings: Settings, *, sandboxes: Mapping[str, SandboxAccount] | None = None
+    settings: Settings,
+    *,
+    sandboxes: Mapping[str, SandboxAccount] | None = None,
+    redis_credential: TokenCredential | None = None,
 ) -> Runtime:
-    """Wire the backends `settings` name. `sandboxes` serves `sandbox://NAME` base URLs."""
+    """Wire the backends `settings` name. `sandboxes` serves `sandbox://NAME` base URLs.
+
+    `redis_credential` signs in to REDIS_HOST (default: DefaultAzureCredential, which picks
+    the managed identity named by AZURE_CLIENT_ID).
+    """
     register_secrets(_secret_values(settings))
     closers: list[Callable[[], None]] = []
     store = _store(settings, closers)
     queue = _queue(settings, closers)
     secrets = _secrets(settings)
+    redis_target = _redis_target(settings, redis_credential)
     redis_client = (
         redis.Redis.from_url(
-            settings.redis_url.get_secret_value(), socket_timeout=0.25, socket_connect_timeout=0.25
+            redis_target[0],
+            socket_timeout=0.25,
+            socket_connect_timeout=0.25,
+            credential_provider=redis_target[1](),
         )
-        if settings.redis_url is not None
+        if redis_target is not None
         else None
     )
     # Lazy: the pipelines import this module. The subscriber pauses a connection's syncs
@@ -108,7 +124,7 @@ def build_runtime(
         outbound=policy,
     )
     closers.append(credentials.close)
-    limiter = _limiter(settings)
+    limiter = _limiter(settings, redis_target)
     closers.append(limiter.close)
 
     def feed_limiter(connection: Connection, response: httpx.Response) -> None:
@@ -138,14 +154,41 @@ def _secret_values(settings: Settings) -> list[str]:
     return values + [p for p in passwords if p]
 
 
-def _limiter(settings: Settings) -> RateLimiter:
-    if settings.redis_url is None:
+def _redis_target(
+    settings: Settings, credential: TokenCredential | None
+) -> tuple[str, Callable[[], CredentialProvider | None]] | None:
+    """The Redis URL and how to sign in: REDIS_URL as given, or REDIS_HOST with Entra ID.
+
+    Each client gets its own provider: a token provider notifies one listener of renewals.
+    """
+    if settings.redis_url is not None:
+        return settings.redis_url.get_secret_value(), lambda: None
+    if not settings.redis_host:
+        return None
+    from integration_core.ratelimit.entra import entra_credential_provider, redis_url_for_host
+
+    if credential is None:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+    url = redis_url_for_host(settings.redis_host, port=settings.redis_port, tls=settings.redis_tls)
+    token_credential = credential
+    return url, lambda: entra_credential_provider(token_credential)
+
+
+def _limiter(
+    settings: Settings, target: tuple[str, Callable[[], CredentialProvider | None]] | None
+) -> RateLimiter:
+    if target is None:
         return RateLimiter.local()
-    return RateLimiter.from_url(
-        settings.redis_url.get_secret_value(),
-        instances=settings.ratelimit_instances,
-        timeout_ms=settings.ratelimit_timeout_ms,
-    )
+    url, provider = target[0], target[1]()
+    options: LimiterOptions = {
+        "instances": settings.ratelimit_instances,
+        "timeout_ms": settings.ratelimit_timeout_ms,
+    }
+    if provider is not None:
+        options["credential_provider"] = provider
+    return RateLimiter.from_url(url, **options)
 
 
 def _store(settings: Settings, closers: list[Callable[[], None]]) -> DocumentStore:
@@ -200,27 +243,39 @@ def _queue(settings: Settings, closers: list[Callable[[], None]]) -> MessageQueu
     if settings.queue_backend is QueueBackend.STORAGE:
         from integration_core.messaging.storage_queue import StorageQueueMessageQueue
 
-        assert settings.azurewebjobsstorage is not None  # checked by Settings
-        storage = StorageQueueMessageQueue.from_connection_string(
-            settings.azurewebjobsstorage.get_secret_value()
+        storage = _client(
+            settings.azurewebjobsstorage,
+            StorageQueueMessageQueue.from_connection_string,
+            settings.storage_queue_service_uri,
+            StorageQueueMessageQueue.from_account_url,
         )
         closers.append(storage.close)
         return storage
     from integration_core.messaging.servicebus import ServiceBusMessageQueue
 
-    if settings.servicebusconnection is not None:
-        servicebus = ServiceBusMessageQueue.from_connection_string(
-            settings.servicebusconnection.get_secret_value()
-        )
-    else:
-        from azure.identity import DefaultAzureCredential
-
-        assert settings.servicebus_namespace is not None  # checked by Settings
-        servicebus = ServiceBusMessageQueue.from_namespace(
-            settings.servicebus_namespace, DefaultAzureCredential()
-        )
+    servicebus = _client(
+        settings.servicebusconnection,
+        ServiceBusMessageQueue.from_connection_string,
+        settings.servicebus_namespace,
+        ServiceBusMessageQueue.from_namespace,
+    )
     closers.append(servicebus.close)
     return servicebus
+
+
+def _client(
+    connection_string: SecretStr | None,
+    from_connection_string: Callable[[str], _Client],
+    endpoint: str | None,
+    from_endpoint: Callable[[str, TokenCredential], _Client],
+) -> _Client:
+    """From a connection string when one is set, else the endpoint and the managed identity."""
+    if connection_string is not None:
+        return from_connection_string(connection_string.get_secret_value())
+    from azure.identity import DefaultAzureCredential
+
+    assert endpoint is not None  # checked by Settings
+    return from_endpoint(endpoint, DefaultAzureCredential())
 
 
 def _secrets(settings: Settings) -> SecretStore:

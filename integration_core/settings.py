@@ -79,6 +79,10 @@ class Settings(BaseSettings):
 
     queue_backend: QueueBackend = QueueBackend.STORAGE
     azurewebjobsstorage: SecretStr | None = Field(default=None, alias="AzureWebJobsStorage")
+    # Or the queue endpoint of an identity-based AzureWebJobsStorage (managed identity).
+    storage_queue_service_uri: str | None = Field(
+        default=None, alias="AzureWebJobsStorage__queueServiceUri"
+    )
     servicebusconnection: SecretStr | None = Field(default=None, alias="ServiceBusConnection")
     servicebus_namespace: str | None = Field(
         default=None, alias="ServiceBusConnection__fullyQualifiedNamespace"
@@ -90,6 +94,10 @@ class Settings(BaseSettings):
     local_secrets_key: SecretStr | None = None
 
     redis_url: SecretStr | None = None
+    # Or an Azure Redis reached with Microsoft Entra ID (the managed identity), not a key.
+    redis_host: str | None = None
+    redis_port: int = Field(default=10000, gt=0, lt=65536)
+    redis_tls: bool = True
     ratelimit_instances: int = Field(default=4, gt=0)
     ratelimit_timeout_ms: int = Field(default=100, gt=0)
     tenant_requests_per_minute: int = Field(default=6000, gt=0)
@@ -130,8 +138,10 @@ class Settings(BaseSettings):
                 "STORE_BACKEND=cosmos",
             ),
             (
-                self.queue_backend is QueueBackend.STORAGE and self.azurewebjobsstorage is None,
-                "AzureWebJobsStorage",
+                self.queue_backend is QueueBackend.STORAGE
+                and self.azurewebjobsstorage is None
+                and not self.storage_queue_service_uri,
+                "AzureWebJobsStorage (or AzureWebJobsStorage__queueServiceUri)",
                 "QUEUE_BACKEND=storage",
             ),
             (
@@ -164,6 +174,8 @@ class Settings(BaseSettings):
                 checks.check_sqlite_path(self.sqlite_path)
             except ValueError as err:
                 raise ValueError(f"SQLITE_PATH: {err}") from None
+        if self.redis_url is not None and self.redis_host:
+            raise ValueError("set REDIS_URL or REDIS_HOST (Entra ID), not both")
         return self
 
     @property

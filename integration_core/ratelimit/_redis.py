@@ -8,6 +8,7 @@ free list, so one `acquire` costs one write, one read and the script.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import struct
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 import redis
 from redis.backoff import NoBackoff
 from redis.connection import ConnectionPool
+from redis.credentials import CredentialProvider, StreamingCredentialProvider
 from redis.exceptions import (
     ClusterDownError,
     MasterDownError,
@@ -33,6 +35,8 @@ from integration_core.ratelimit._policy import Adjustment
 from integration_core.ratelimit.models import AdaptivePolicy
 
 __all__ = ["RedisBackend", "RedisUnavailableError"]
+
+_LOG = logging.getLogger(__name__)
 
 # Errors that mean "Redis cannot answer right now", as opposed to a bug in a command.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -70,11 +74,18 @@ class RedisBackend:
     """Runs the scripts of `_lua` against one Redis (non-cluster) URL."""
 
     def __init__(
-        self, url: str, *, key_prefix: str, timeout_ms: float, policy: AdaptivePolicy
+        self,
+        url: str,
+        *,
+        key_prefix: str,
+        timeout_ms: float,
+        policy: AdaptivePolicy,
+        credential_provider: CredentialProvider | None = None,
     ) -> None:
         seconds = timeout_ms / 1000.0
         self._pool = ConnectionPool.from_url(
             url,
+            credential_provider=credential_provider,
             socket_timeout=seconds,
             socket_connect_timeout=seconds,
             retry=Retry(NoBackoff(), 0),
@@ -86,6 +97,14 @@ class RedisBackend:
         self._prefix = key_prefix
         self._policy = policy
         self._ttl_ms = max(1, round(policy.ttl_seconds * 1000))
+        # Bumped when a streaming provider (an Entra ID token) renews: connections signed in
+        # with an older token are replaced as they are reused, before the server drops them
+        # when that token expires. These connections never go back to the pool, so the
+        # pool-wide re-AUTH redis-py does for its own clients does not reach them.
+        self._generation = 0
+        if isinstance(credential_provider, StreamingCredentialProvider):
+            credential_provider.on_next(self._token_renewed)
+            credential_provider.on_error(self._renewal_failed)
 
     # keys -------------------------------------------------------------------------
     def state_key(self, ident: str) -> str:
@@ -189,14 +208,30 @@ class RedisBackend:
         blob = struct.pack(fmt, *numbers)
         return _pack("EVALSHA", _lua.ACQUIRE_SHA, len(keys), *keys, fmt, blob)
 
+    def _token_renewed(self, _token: object) -> None:
+        self._generation += 1
+
+    def _renewal_failed(self, error: Exception) -> None:
+        _LOG.warning(
+            "rate limiter: Redis token renewal failed (%s); connections keep the current"
+            " token until it expires",
+            type(error).__name__,
+        )
+
     def _connection(self) -> Any:
+        conn: Any
         try:
-            return self._idle.pop()
+            conn = self._idle.pop()
         except IndexError:
             conn = self._pool.make_connection()
+            conn.lockstep_generation = self._generation
             with self._lock:
                 self._all.append(conn)
             return conn
+        if conn.lockstep_generation != self._generation:
+            self._discard(conn)
+            return self._connection()
+        return conn
 
     def _discard(self, conn: Any) -> None:
         with contextlib.suppress(*_UNAVAILABLE):

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TypedDict, Unpack
 
+from redis.credentials import CredentialProvider
+
 from integration_core.errors import RetryableError
 from integration_core.ratelimit._local import LocalBackend
 from integration_core.ratelimit._plan import Plan, RawAcquire, RawStatus, build_plan
@@ -51,6 +53,8 @@ class LimiterOptions(TypedDict, total=False):
     exhaustion_alert_after: seconds a limit stays exhausted before an alert. Default 60.
     low_multiplier_alert: alert when an integration's multiplier falls to this. Default 0.6.
     alert_cooldown: seconds between two alerts of the same kind and key. Default 300.
+    credential_provider: signs in to Redis on each new connection (e.g. a Microsoft Entra
+        ID token, see `integration_core.ratelimit.entra`). Default: the URL's own auth.
     """
 
     key_prefix: str
@@ -62,6 +66,7 @@ class LimiterOptions(TypedDict, total=False):
     exhaustion_alert_after: float
     low_multiplier_alert: float
     alert_cooldown: float
+    credential_provider: CredentialProvider
 
 
 def _log_alert(event: AlertEvent) -> None:
@@ -109,7 +114,13 @@ class RateLimiter:
             raise ValueError("alert_sink must be callable")
 
         self._redis = (
-            RedisBackend(redis_url, key_prefix=prefix, timeout_ms=timeout_ms, policy=self._policy)
+            RedisBackend(
+                redis_url,
+                key_prefix=prefix,
+                timeout_ms=timeout_ms,
+                policy=self._policy,
+                credential_provider=options.get("credential_provider"),
+            )
             if redis_url is not None
             else None
         )

@@ -13,14 +13,13 @@ from integration_core.models import Connection, SyncResult, SyncTask
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.runtime import Runtime, build_runtime
-from integration_core.settings import load_settings
+from integration_core.settings import Settings, load_settings
 from tests.harness.outbound import LOOPBACK_CIDRS
 
 
-def embedded_runtime(
-    tmp_path: Path, sandboxes: Mapping[str, SandboxAccount], **overrides: object
-) -> Runtime:
-    settings = load_settings(
+def embedded_settings(tmp_path: Path, **overrides: object) -> Settings:
+    """SQLite in memory, the in-process queue, local secrets under `tmp_path`, no Redis."""
+    return load_settings(
         **{
             "store_backend": "sqlite",
             "sqlite_path": ":memory:",
@@ -33,7 +32,12 @@ def embedded_runtime(
             **overrides,
         }
     )
-    return build_runtime(settings, sandboxes=sandboxes)
+
+
+def embedded_runtime(
+    tmp_path: Path, sandboxes: Mapping[str, SandboxAccount], **overrides: object
+) -> Runtime:
+    return build_runtime(embedded_settings(tmp_path, **overrides), sandboxes=sandboxes)
 
 
 def connect_sandbox(
