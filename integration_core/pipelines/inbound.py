@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from adapters.base import BaseIntegrationAdapter
@@ -35,12 +34,20 @@ from integration_core.models import (
 )
 from integration_core.pipelines._private import hub_side
 from integration_core.pipelines.conflicts import record_conflicts
+from integration_core.pipelines.links import (
+    RETIRED,
+    is_retired,
+    new_link,
+    relink,
+    retire_link,
+    withdraw_copies,
+)
 from integration_core.pipelines.matching import find_twin, matcher_for, propose_duplicate
 from integration_core.pipelines.pushes import push_message
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.runtime import Runtime
-from integration_core.storage import DocumentStore, Filter
+from integration_core.storage import Filter
 from integration_core.storage.concurrency import get_or_none, update_document
 from integration_core.sync import FieldConflict, Policy, Resolution, Side, resolve
 from integration_core.sync.echo import is_echo, is_replay
@@ -52,17 +59,12 @@ from integration_core.sync.tombstones import (
 )
 from integration_core.sync.watermark import advance, decode_cursor, encode_cursor, rewind
 
-__all__ = ["process_inbound", "retire_link", "is_retired", "DEAD_LETTERS", "RETIRED"]
+__all__ = ["process_inbound", "DEAD_LETTERS"]
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTERS = "dead-letters"
 MAX_PAGES_PER_MESSAGE = 20
-# A retired link's entity id starts with this: its record is gone from that system. The
-# link is kept (not deleted) so that a late delivery of the record's older state is
-# recognised and dropped, instead of looking like a new record (a duplicate, or a deleted
-# one back). Queries by entity id no longer find it.
-RETIRED = "retired:"
 
 
 @dataclass
@@ -201,6 +203,10 @@ def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) 
         context.tally.unchanged += 1  # the record is gone from this system: late news
         _resend_recreate(context, link)
         return
+    if link.withdrawn and change.deleted:
+        context.tally.unchanged += 1  # a copy we withdrew is gone: its person lives on
+        retire_link(store, link, version=change.version, modified_at=change.modified_at)
+        return
     if is_replay(
         change.version,
         change.modified_at,
@@ -220,7 +226,7 @@ def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) 
         # or our own write coming back (echo): nothing new.
         if link.last_message_id == context.message.message_id:
             _resend_pushes(context, link, canonical)
-        _relink(context, link, change, base=None)
+        relink(store, link, change, base=None, message_id=context.message.message_id)
         context.tally.unchanged += 1
         return
     _merge_into_entity(context, link, change, canonical, base=link.base)
@@ -281,24 +287,27 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
     # Pushes first, the link last: the link marks the change as applied, so a crash in
     # between re-runs this (and repeated pushes are dropped as duplicates).
     _enqueue_pushes(context, entity, incoming=canonical, fresh=fresh)
-    store.upsert(Link.container, _new_link(context, change, canonical, entity.id).to_document())
+    _write_new_link(context, _new_link(context, change, canonical, entity.id), fresh=fresh)
     context.tally.created += 1
 
 
 def _new_link(context: _Context, change: Change, canonical: dict[str, Any], entity_id: str) -> Link:
-    connection = context.connection
-    return Link(
-        id=Link.make_id(connection.id, change.external_id),
+    return new_link(
         tenant_id=context.message.tenant_id,
-        connection_id=connection.id,
-        external_id=change.external_id,
-        entity_id=entity_id,
+        connection_id=context.connection.id,
         entity_type=context.task.entity_type,
-        base=canonical,
-        external_version=change.version,
-        applied_modified_at=change.modified_at,
-        last_message_id=context.message.message_id,
+        change=change,
+        canonical=canonical,
+        entity_id=entity_id,
+        message_id=context.message.message_id,
     )
+
+
+def _write_new_link(context: _Context, link: Link, *, fresh: bool = False) -> None:
+    """Link a record the system holds of its own; copies of it we made there are withdrawn."""
+    if not fresh:
+        withdraw_copies(context.rt, link, correlation_id=context.message.correlation_id)
+    context.rt.store.upsert(Link.container, link.to_document())
 
 
 def _link_to_twin(
@@ -367,7 +376,7 @@ def _merge_into_entity(
         _send_recreate(context, entity, link.external_id)
     elif base is None:
         # A new link first: a push to the source must find it, or it would create a twin.
-        store.upsert(Link.container, link.to_document())
+        _write_new_link(context, link)
     if outcome.changed or not outcome.pending:
         # A source whose delete lost hears only of the re-create (sent above).
         _enqueue_pushes(
@@ -376,7 +385,7 @@ def _merge_into_entity(
     if base is not None and not outcome.recreate_in_source:
         # After the pushes: the link marks the change as applied, so a crash before this
         # point re-runs the merge (a no-op now) and sends the pushes again.
-        _relink(context, link, change, base=canonical)
+        relink(store, link, change, base=canonical, message_id=context.message.message_id)
     if base is None:
         context.tally.linked += 1
     elif outcome.changed:
@@ -507,63 +516,6 @@ def _resend_recreate(context: _Context, link: Link) -> None:
     )
     if not linked:
         _send_recreate(context, entity, link.external_id)
-
-
-def is_retired(link: Link) -> bool:
-    return link.entity_id.startswith(RETIRED)
-
-
-def retire_link(
-    store: DocumentStore,
-    link: Link,
-    *,
-    version: str | None = None,
-    modified_at: datetime | None = None,
-    message_id: str | None = None,
-) -> None:
-    """The linked record is gone from its system: keep the link, pointing at no entity."""
-    retired = link.model_copy(
-        update={
-            "entity_id": RETIRED + link.entity_id.removeprefix(RETIRED),
-            "external_version": version or link.external_version,
-            "applied_modified_at": modified_at or link.applied_modified_at,
-            "last_message_id": message_id or link.last_message_id,
-        }
-    )
-    store.upsert(Link.container, retired.to_document())
-
-
-def _relink(context: _Context, link: Link, change: Change, *, base: dict[str, Any] | None) -> None:
-    """Record that this link has seen `change` (and, after a merge, its new base)."""
-
-    def mutate(document: dict[str, Any]) -> dict[str, Any] | None:
-        current = Link.from_document(document)
-        newer = (
-            current.applied_modified_at is None or change.modified_at >= current.applied_modified_at
-        )
-        seen = (
-            change.version == current.external_version
-            and change.modified_at == current.applied_modified_at
-        )
-        if base is None and (seen or not newer):
-            return None  # a re-read or a stale delivery: nothing to record (idle = no writes)
-        updated = current.model_copy(
-            update={
-                "external_version": change.version if newer else current.external_version,
-                "applied_modified_at": max(
-                    change.modified_at, current.applied_modified_at or change.modified_at
-                ),
-                "base": base if base is not None else current.base,
-                # Once the system has sent data of its own, what we last wrote there is no
-                # longer what it holds: a later change back to those values is real.
-                "written_hash": None if base is not None else current.written_hash,
-                "last_message_id": context.message.message_id,
-            }
-        )
-        document.update(updated.to_document())
-        return document
-
-    update_document(context.rt.store, Link.container, link.tenant_id, link.id, mutate)
 
 
 def _enqueue_pushes(

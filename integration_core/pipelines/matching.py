@@ -100,7 +100,7 @@ def find_twin(
     if not candidates:
         return Verdict(Decision.NEW, keys)
     for excluded in _already_linked(rt, tenant_id, connection_id, list(candidates)):
-        candidates.pop(excluded, None)  # a different record of the same system
+        candidates.pop(excluded, None)  # the system's own record of a different person
     for excluded in _rejected(rt, tenant_id, entity_id, list(candidates)):
         candidates.pop(excluded, None)
     if not candidates:
@@ -124,7 +124,9 @@ def _already_linked(
         partition_key=tenant_id,
         filters=[Filter("connectionId", "=", connection_id), Filter("entityId", "in", entity_ids)],
     )
-    return {document["entityId"] for document in links}
+    # A copy a push made is no reason: the system's own record of the person is still to
+    # come, and linking it withdraws the copy (pipelines/links.py).
+    return {document["entityId"] for document in links if not document.get("createdByPush")}
 
 
 def _rejected(rt: Runtime, tenant_id: str, entity_id: str, others: list[str]) -> set[str]:

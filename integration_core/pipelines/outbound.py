@@ -32,12 +32,11 @@ from integration_core.models import (
     deterministic_id,
 )
 from integration_core.pipelines.conflicts import pending_fields
-from integration_core.pipelines.inbound import is_retired, retire_link
+from integration_core.pipelines.links import WITHDRAW, is_retired, links_in, retire_link
 from integration_core.pipelines.matching import awaits_duplicate_review
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.runtime import Runtime
-from integration_core.storage import Filter
 from integration_core.storage.concurrency import get_or_none
 from integration_core.sync.echo import values_hash
 
@@ -66,10 +65,13 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         tally.errors.append(f"connection {connection.id} is {connection.status}; nothing sent")
         return record_result(rt.store, message, tally, direction="outbound", task_id=None)
     entity = Entity.from_document(rt.store.get(Entity.container, tenant, entity_id))
-    link = _find_link(rt, tenant, entity.id, connection.id)
     with rt.connectors.adapter_for(connection) as adapter:
         try:
-            _push(rt, message, adapter, entity, link, tally)
+            withdraw = message.payload.get(WITHDRAW)
+            if isinstance(withdraw, str):
+                _withdraw(rt, message, adapter, withdraw, tally)
+            else:
+                _push(rt, message, adapter, entity, tally)
         except RetryableError as err:
             if err.retry_after is None:
                 raise
@@ -83,10 +85,17 @@ def _push(
     message: SyncMessage,
     adapter: BaseIntegrationAdapter,
     entity: Entity,
-    link: Link | None,
     tally: Tally,
 ) -> None:
     tenant, connection = message.tenant_id, adapter.connection
+    links = links_in(rt.store, tenant, entity.id, connection.id)
+    current = [link for link in links if not link.withdrawn]
+    if links and not current:
+        # Only a copy being withdrawn: the system's own record is being linked, and that
+        # link sends its own pushes. A create now would make a copy again.
+        tally.unchanged += 1
+        return
+    link = current[0] if current else None
     field_map = adapter.field_map(entity.entity_type)
     values = {f: entity.values[f] for f in field_map.fields if f in entity.values}
     if link is not None:
@@ -210,6 +219,7 @@ def _create(
         entity_type=entity.entity_type,
         external_version=written.version,
         last_message_id=message.message_id,
+        created_by_push=True,
     )
     if not written.created:
         # An earlier attempt made the record and its answer was lost: the record holds what
@@ -224,14 +234,43 @@ def _create(
     tally.pushed += 1
 
 
-def _find_link(rt: Runtime, tenant: str, entity_id: str, connection_id: str) -> Link | None:
-    found = rt.store.query(
+def _withdraw(
+    rt: Runtime,
+    message: SyncMessage,
+    adapter: BaseIntegrationAdapter,
+    external_id: str,
+    tally: Tally,
+) -> None:
+    """Delete a copy we made of a record the system holds of its own (see links.py)."""
+    found = get_or_none(
+        rt.store,
         Link.container,
-        partition_key=tenant,
-        filters=[Filter("entityId", "=", entity_id), Filter("connectionId", "=", connection_id)],
-        limit=1,
+        message.tenant_id,
+        Link.make_id(adapter.connection.id, external_id),
     )
-    return Link.from_document(found[0]) if found else None
+    link = Link.from_document(found) if found is not None else None
+    if link is None or is_retired(link) or not link.withdrawn:
+        tally.unchanged += 1
+        return
+    take_budget(rt, adapter)
+    try:
+        adapter.delete(link.entity_type, external_id, expected_version=link.external_version)
+    except PreconditionFailedError as err:
+        # A user edited the copy since we last read it: that edit is merged inbound first.
+        later = reschedule(
+            rt,
+            OUTBOUND_QUEUE,
+            message,
+            RetryableError(str(err), retry_after=STALE_TARGET_RETRY_SECONDS),
+        )
+        tally.errors.append(
+            f"{external_id} changed since last sync; continues as {later.message_id}"
+        )
+        return
+    except NotFoundError:
+        pass  # gone already (an earlier attempt, or a user)
+    retire_link(rt.store, link)
+    tally.pushed += 1
 
 
 def _record_write(

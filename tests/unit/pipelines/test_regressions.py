@@ -8,7 +8,7 @@ import pytest
 
 import tests.unit.pipelines.test_pipeline_properties as props
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
-from integration_core.pipelines.inbound import is_retired
+from integration_core.pipelines.links import is_retired
 
 pytestmark = pytest.mark.unit
 
