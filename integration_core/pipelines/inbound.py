@@ -1,10 +1,11 @@
 """InboundWorker: read a source's changes and fold them into the hub.
 
-For each change: map to canonical -> find its link -> drop our own echo -> resolve
-against the hub record with the task's policy -> store entity and link (etags) -> enqueue a
-push to every other system that must hear of it. A record that cannot be mapped goes to
-the `dead-letters` container with its reason; the rest of the page carries on. The task's
-cursor moves only after its page is applied, so a crash re-reads rather than skips.
+For each change: map to canonical -> find its link (none: find its twin, or a new entity)
+-> drop our own echo -> decide (decision.py: pure) -> carry the decision out: the entity
+(etag), conflict documents, the link (links.py), a push to every system that must hear
+of it. A record that cannot be mapped goes to the `dead-letters` container with its
+reason; the rest of the page carries on. The task's cursor moves only after its page is
+applied, so a crash re-reads rather than skips.
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ from integration_core.models import (
     SyncTask,
     deterministic_id,
 )
-from integration_core.pipelines._private import hub_side
 from integration_core.pipelines.conflicts import record_conflicts
+from integration_core.pipelines.decision import (
+    ChangeDecision,
+    Incoming,
+    decide_change,
+    source_lacks,
+)
 from integration_core.pipelines.links import (
     RETIRED,
     is_retired,
@@ -49,14 +55,8 @@ from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.storage.concurrency import get_or_none, update_document
-from integration_core.sync import FieldConflict, Policy, Resolution, Side, resolve
+from integration_core.sync import Policy
 from integration_core.sync.echo import is_echo, is_replay
-from integration_core.sync.tombstones import (
-    DeleteDecision,
-    DeleteOutcome,
-    resolve_delete,
-    resolve_update_of_deleted,
-)
 from integration_core.sync.watermark import advance, decode_cursor, encode_cursor, rewind
 
 __all__ = ["process_inbound", "DEAD_LETTERS"]
@@ -205,7 +205,7 @@ def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) 
         return
     if link.withdrawn and change.deleted:
         context.tally.unchanged += 1  # a copy we withdrew is gone: its person lives on
-        retire_link(store, link, version=change.version, modified_at=change.modified_at)
+        _retire(context, link, change)
         return
     if is_replay(
         change.version,
@@ -286,7 +286,9 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
             )
     # Pushes first, the link last: the link marks the change as applied, so a crash in
     # between re-runs this (and repeated pushes are dropped as duplicates).
-    _enqueue_pushes(context, entity, incoming=canonical, fresh=fresh)
+    _enqueue_pushes(
+        context, entity, to_source=_source_lacks(context, entity, canonical), fresh=fresh
+    )
     _write_new_link(context, _new_link(context, change, canonical, entity.id), fresh=fresh)
     context.tally.created += 1
 
@@ -322,15 +324,6 @@ def _link_to_twin(
     _merge_into_entity(context, link, change, canonical, base=None)
 
 
-@dataclass
-class _Outcome:
-    """What one attempt of the etag-guarded entity update decided."""
-
-    changed: bool = False
-    pending: tuple[FieldConflict, ...] = ()
-    recreate_in_source: bool = False
-
-
 def _merge_into_entity(
     context: _Context,
     link: Link,
@@ -340,128 +333,84 @@ def _merge_into_entity(
     base: Mapping[str, Any] | None,
 ) -> None:
     """Fold a change into the linked entity; `base` None means first contact (a new link)."""
-    store, tenant, connection = context.rt.store, context.message.tenant_id, context.connection
-    outcome = _Outcome()
+    incoming = Incoming(
+        source=context.connection.id,
+        values=canonical,
+        modified_at=change.modified_at,
+        deleted=change.deleted,
+    )
+    decision: ChangeDecision | None = None
 
     def mutate(document: dict[str, Any]) -> dict[str, Any] | None:
-        nonlocal outcome
-        entity = Entity.from_document(document)
-        outcome = _Outcome()
-        updated = _decide(context, base, change, canonical, entity, outcome)
-        if updated is None:
+        nonlocal decision
+        decision = decide_change(
+            Entity.from_document(document),
+            incoming,
+            base=base,
+            policy=context.policy,
+            delete_rule=context.task.delete_rule,
+            matcher=context.matcher,
+            fields=context.field_map.fields,
+        )
+        if not decision.changed:
             return None
-        document.update(updated.to_document())
+        document.update(decision.entity.to_document())
         return document
 
-    stored = update_document(store, Entity.container, tenant, link.entity_id, mutate)
+    stored = update_document(
+        context.rt.store, Entity.container, link.tenant_id, link.entity_id, mutate
+    )
     assert stored is not None
+    assert decision is not None
     entity = Entity.from_document(stored)
-    if outcome.pending:
-        record_conflicts(
-            context.rt,
-            entity,
-            connection.id,
-            outcome.pending,
-            incoming_modified_at=change.modified_at,
-        )
-    if outcome.recreate_in_source:
-        # The delete lost to a newer hub change: the record goes back into the source.
-        retire_link(
-            store,
-            link,
-            version=change.version,
-            modified_at=change.modified_at,
-            message_id=context.message.message_id,
-        )
-        _send_recreate(context, entity, link.external_id)
-    elif base is None:
-        # A new link first: a push to the source must find it, or it would create a twin.
-        _write_new_link(context, link)
-    if outcome.changed or not outcome.pending:
-        # A source whose delete lost hears only of the re-create (sent above).
-        _enqueue_pushes(
-            context, entity, incoming=canonical, to_source=not outcome.recreate_in_source
-        )
-    if base is not None and not outcome.recreate_in_source:
-        # After the pushes: the link marks the change as applied, so a crash before this
-        # point re-runs the merge (a no-op now) and sends the pushes again.
-        relink(store, link, change, base=canonical, message_id=context.message.message_id)
+    _carry_out(context, link, change, canonical, entity, decision, first=base is None)
     if base is None:
         context.tally.linked += 1
-    elif outcome.changed:
+    elif decision.changed:
         context.tally.updated += 1
     else:
         context.tally.unchanged += 1
 
 
-def _decide(
+def _carry_out(
     context: _Context,
-    base: Mapping[str, Any] | None,
+    link: Link,
     change: Change,
     canonical: dict[str, Any],
     entity: Entity,
-    outcome: _Outcome,
-) -> Entity | None:
-    """The entity after `change` under the task's policy and delete rule (None: unchanged)."""
-    source = context.connection.id
-    hub = hub_side(entity)
-    incoming = Side(system=source, values=canonical, modified_at=change.modified_at)
-    gone = entity.deleted or entity.archived
-    if change.deleted:
-        if gone:
-            return None
-        verdict = resolve_delete(base, hub, incoming, context.policy, rule=context.task.delete_rule)
-        outcome.pending = (verdict.conflict,) if verdict.conflict and _pending(verdict) else ()
-        if verdict.outcome is DeleteOutcome.KEEP:
-            outcome.recreate_in_source = verdict.conflict is not None
-            return None
-        if verdict.outcome is DeleteOutcome.PENDING:
-            return None
-        outcome.changed = True
-        return entity.model_copy(
-            update={
-                "deleted": verdict.outcome is DeleteOutcome.DELETE,
-                "archived": verdict.outcome is DeleteOutcome.ARCHIVE,
-                "deleted_by": source,
-                "deleted_at": change.modified_at,
-                "modified_at": max(entity.modified_at, change.modified_at),
-            }
+    decision: ChangeDecision,
+    *,
+    first: bool,
+) -> None:
+    """The effects of a decided change, in an order that a crash at any point repeats."""
+    if decision.conflicts:
+        record_conflicts(
+            context.rt,
+            entity,
+            context.connection.id,
+            decision.conflicts,
+            incoming_modified_at=change.modified_at,
         )
-    if gone:
-        verdict = resolve_update_of_deleted(base, hub, incoming, context.policy)
-        if verdict.outcome is not DeleteOutcome.RESTORE:
-            outcome.pending = (verdict.conflict,) if verdict.conflict and _pending(verdict) else ()
-            return None
-        outcome.changed = True
-        entity = entity.model_copy(
-            update={"deleted": False, "archived": False, "deleted_by": None, "deleted_at": None}
+    if decision.recreate_in_source:
+        # The delete lost to a newer hub change: the record goes back into the source,
+        # which hears of nothing else.
+        _retire(context, link, change)
+        _send_recreate(context, entity, link.external_id)
+    elif first:
+        # A new link first: a push to the source must find it, or it would create a twin.
+        _write_new_link(context, link)
+    if decision.push:
+        _enqueue_pushes(context, entity, to_source=decision.push_to_source)
+    if first or decision.recreate_in_source:
+        return
+    # After the pushes: the link marks the change as applied, so a crash before this point
+    # re-runs the merge (a no-op now) and sends the pushes again.
+    if decision.source_gone:
+        _retire(context, link, change)  # so that a later restore re-creates it there
+    else:
+        relink(
+            context.rt.store, link, change, base=canonical, message_id=context.message.message_id
         )
-        hub = hub_side(entity)  # restored: no deletion stamps any more
-    resolution = resolve(base, hub, incoming, context.policy)
-    outcome.pending = resolution.pending
-    if not resolution.applied and not outcome.changed:
-        return None
-    outcome.changed = True
-    times = dict(entity.field_modified_at)
-    for name in resolution.applied:
-        times[name] = change.modified_at
-    return entity.model_copy(
-        update={
-            "values": resolution.values,
-            "sources": resolution.sources,
-            "field_modified_at": {k: v for k, v in times.items() if k in resolution.values},
-            "blocking_keys": _keys_after(context.matcher, entity, resolution),
-            "modified_at": max(entity.modified_at, change.modified_at),
-        }
-    )
-
-
-def _keys_after(matcher: Matcher, entity: Entity, resolution: Resolution) -> list[str]:
-    """The entity's blocking keys after a merge, recomputed only when a key field changed."""
-    key_fields = matcher.key_fields
-    if key_fields is not None and not key_fields & resolution.applied and entity.blocking_keys:
-        return entity.blocking_keys
-    return matcher.blocking_keys(resolution.values)
 
 
 def _resend_pushes(context: _Context, link: Link, canonical: dict[str, Any]) -> None:
@@ -472,11 +421,23 @@ def _resend_pushes(context: _Context, link: Link, canonical: dict[str, Any]) -> 
     """
     found = get_or_none(context.rt.store, Entity.container, link.tenant_id, link.entity_id)
     if found is not None:
-        _enqueue_pushes(context, Entity.from_document(found), incoming=canonical)
+        entity = Entity.from_document(found)
+        _enqueue_pushes(context, entity, to_source=_source_lacks(context, entity, canonical))
 
 
-def _pending(verdict: DeleteDecision) -> bool:
-    return verdict.outcome is DeleteOutcome.PENDING
+def _retire(context: _Context, link: Link, change: Change) -> None:
+    """The record is gone from the source (as of `change`): retire its link."""
+    retire_link(
+        context.rt.store,
+        link,
+        version=change.version,
+        modified_at=change.modified_at,
+        message_id=context.message.message_id,
+    )
+
+
+def _source_lacks(context: _Context, entity: Entity, canonical: dict[str, Any]) -> bool:
+    return source_lacks(entity, canonical, context.field_map.fields)
 
 
 def _send_recreate(context: _Context, entity: Entity, external_id: str) -> None:
@@ -519,17 +480,12 @@ def _resend_recreate(context: _Context, link: Link) -> None:
 
 
 def _enqueue_pushes(
-    context: _Context,
-    entity: Entity,
-    *,
-    incoming: Mapping[str, Any],
-    to_source: bool = True,
-    fresh: bool = False,
+    context: _Context, entity: Entity, *, to_source: bool, fresh: bool = False
 ) -> None:
     """Tell every system linked to or targeted for this entity; outbound skips no-ops.
 
-    The source itself hears back only when the merge gave it values it does not have. A
-    `fresh` entity (created by this very change) has no links yet to look up.
+    `to_source`: the source also hears (the merge gave it values it lacks). A `fresh`
+    entity (created by this very change) has no links yet to look up.
     """
     if entity.archived or entity.held_for_review:
         return  # archived: no longer synced; held: waits for a duplicate decision
@@ -547,10 +503,7 @@ def _enqueue_pushes(
         }
     )
     targets = (linked | set(context.task.target_connection_ids)) - {source}
-    mapped = set(context.field_map.fields)
-    source_view = {f: entity.values[f] for f in mapped if f in entity.values}
-    in_source = {f: incoming[f] for f in mapped if f in incoming}
-    if to_source and not entity.deleted and source_view != in_source:
+    if to_source:
         targets.add(source)
     for target in sorted(targets):
         context.rt.queue.send(

@@ -158,3 +158,27 @@ def test_a_create_whose_answer_was_lost_is_brought_up_to_date(merge: props.World
     assert len(merge.live("beta")) == 1
     assert merge.live("beta")[0].properties["jobtitle"] == "jobtitle-1"
     _settle_and_check(merge)
+
+
+def test_a_record_deleted_in_one_system_comes_back_there_when_restored(
+    lww: props.World,
+) -> None:
+    """Beta tags a person and deletes it; alpha later adds the same tag (a newer change:
+    under last-write-wins the person comes back). Beta's delete reaches the hub first, so
+    beta's link kept, as its base, exactly the values of the restored person: beta must get
+    the record back, not be skipped as up to date.
+    """
+    lww.create("alpha", tagged=False)
+    lww.sync_round()
+    lww.tag("beta", 0, "vip", add=True)
+    lww.archive("beta", 0)
+    lww.tag("alpha", 0, "vip", add=True)  # later than the delete
+    lww.tick()
+    for received in lww.queue.receive(INBOUND_QUEUE, max_messages=2, visibility_timeout=60):
+        if received.message.connection_id == "beta":
+            lww.handle(received)  # the delete reaches the hub first
+        else:
+            lww.queue.abandon(received)
+    lww.drain()
+    assert len(lww.live("beta")) == 1
+    _settle_and_check(lww)
