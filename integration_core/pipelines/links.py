@@ -16,28 +16,43 @@ that pushes address the system's own record), then deleted there by the outbound
 with If-Match (an edit a user made to the copy is merged inbound first, never lost), then
 retired. Each step is idempotent and comes before the link it protects, so a crash or a
 redelivery at any point repeats it rather than skipping it.
+
+A crash between a push's create and its link leaves a copy nobody knows is ours. So a
+create first records an intent (a link-shaped document, `CREATING` + entity id, naming
+the create's generation, hence its idempotency key). While an intent stands, the twin
+search keeps the entity as a candidate even if the system's own record is linked, and the
+push replays the create with the same key: the provider answers with the record it made,
+which is then known to be a copy, withdrawn if the entity has another record there.
 """
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
+from integration_core.errors import NotFoundError
 from integration_core.messaging import OUTBOUND_QUEUE
 from integration_core.models import Change, Link, MessageKind, SyncMessage, deterministic_id
 from integration_core.runtime import Runtime
 from integration_core.storage import DocumentStore, Filter
-from integration_core.storage.concurrency import update_document
+from integration_core.storage.concurrency import get_or_none, update_document
 
 __all__ = [
     "RETIRED",
     "WITHDRAW",
+    "CREATING",
     "is_retired",
+    "record_intent",
+    "intent_of",
+    "clear_intent",
+    "being_created",
     "new_link",
     "retire_link",
     "relink",
     "links_in",
     "withdraw_copies",
+    "withdraw",
 ]
 
 # A retired link's entity id starts with this: its record is gone from that system. The
@@ -47,6 +62,8 @@ __all__ = [
 RETIRED = "retired:"
 # The push payload key naming a copy to delete from its system.
 WITHDRAW = "withdraw"
+# An intent's entity id starts with this: a push is creating the entity in that system.
+CREATING = "creating:"
 
 
 def is_retired(link: Link) -> bool:
@@ -156,25 +173,85 @@ def withdraw_copies(rt: Runtime, link: Link, *, correlation_id: str) -> None:
     Call before writing `link`: a crash in between re-runs this on redelivery.
     """
     for other in links_in(rt.store, link.tenant_id, link.entity_id, link.connection_id):
-        if other.external_id == link.external_id or not other.created_by_push:
-            continue
-        if not other.withdrawn:
-            update_document(rt.store, Link.container, other.tenant_id, other.id, _mark_withdrawn)
-        rt.queue.send(
-            OUTBOUND_QUEUE,
-            SyncMessage(
-                message_id=deterministic_id(
-                    WITHDRAW, other.tenant_id, other.connection_id, other.external_id
-                ),
-                tenant_id=other.tenant_id,
-                connection_id=other.connection_id,
-                kind=MessageKind.PUSH,
-                correlation_id=correlation_id,
-                payload={"entity_id": other.entity_id, WITHDRAW: other.external_id},
+        if other.external_id != link.external_id and other.created_by_push:
+            withdraw(rt, other, correlation_id=correlation_id)
+
+
+def withdraw(rt: Runtime, copy: Link, *, correlation_id: str) -> None:
+    """Mark a copy we made as withdrawn (pushes skip it) and ask outbound to delete it."""
+    if not copy.withdrawn:
+        update_document(rt.store, Link.container, copy.tenant_id, copy.id, _mark_withdrawn)
+    rt.queue.send(
+        OUTBOUND_QUEUE,
+        SyncMessage(
+            message_id=deterministic_id(
+                WITHDRAW, copy.tenant_id, copy.connection_id, copy.external_id
             ),
-        )
+            tenant_id=copy.tenant_id,
+            connection_id=copy.connection_id,
+            kind=MessageKind.PUSH,
+            correlation_id=correlation_id,
+            payload={"entity_id": copy.entity_id, WITHDRAW: copy.external_id},
+        ),
+    )
 
 
 def _mark_withdrawn(document: dict[str, Any]) -> dict[str, Any]:
     document["withdrawn"] = True
     return document
+
+
+def _intent_id(connection_id: str, entity_id: str) -> str:
+    return Link.make_id(connection_id, CREATING + entity_id)
+
+
+def record_intent(
+    store: DocumentStore,
+    *,
+    tenant_id: str,
+    connection_id: str,
+    entity_id: str,
+    entity_type: str,
+    generation: str,
+) -> None:
+    """Before a create: the push of `entity_id` to `connection_id` may make a record."""
+    intent = Link(
+        id=_intent_id(connection_id, entity_id),
+        tenant_id=tenant_id,
+        connection_id=connection_id,
+        external_id=CREATING + generation,
+        entity_id=CREATING + entity_id,
+        entity_type=entity_type,
+        created_by_push=True,
+    )
+    store.upsert(Link.container, intent.to_document())
+
+
+def intent_of(
+    store: DocumentStore, tenant_id: str, entity_id: str, connection_id: str
+) -> str | None:
+    """The generation of a create that may have made a record we have no link for."""
+    found = get_or_none(store, Link.container, tenant_id, _intent_id(connection_id, entity_id))
+    return Link.from_document(found).external_id.removeprefix(CREATING) if found else None
+
+
+def clear_intent(store: DocumentStore, tenant_id: str, entity_id: str, connection_id: str) -> None:
+    with contextlib.suppress(NotFoundError):
+        store.delete(Link.container, tenant_id, _intent_id(connection_id, entity_id))
+
+
+def being_created(
+    store: DocumentStore, tenant_id: str, connection_id: str, entity_ids: list[str]
+) -> set[str]:
+    """Which of `entity_ids` a push may have created in `connection_id` without a link."""
+    if not entity_ids:
+        return set()
+    intents = store.query(
+        Link.container,
+        partition_key=tenant_id,
+        filters=[
+            Filter("connectionId", "=", connection_id),
+            Filter("entityId", "in", [CREATING + entity_id for entity_id in entity_ids]),
+        ],
+    )
+    return {document["entityId"].removeprefix(CREATING) for document in intents}

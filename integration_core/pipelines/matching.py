@@ -25,6 +25,7 @@ from integration_core.models import (
     SyncTask,
 )
 from integration_core.pipelines._private import hub_side, oldest_first
+from integration_core.pipelines.links import being_created
 from integration_core.pipelines.pushes import push_everywhere
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
@@ -125,8 +126,10 @@ def _already_linked(
         filters=[Filter("connectionId", "=", connection_id), Filter("entityId", "in", entity_ids)],
     )
     # A copy a push made is no reason: the system's own record of the person is still to
-    # come, and linking it withdraws the copy (pipelines/links.py).
-    return {document["entityId"] for document in links if not document.get("createdByPush")}
+    # come, and linking it withdraws the copy. Nor is a record linked while a push may have
+    # made a copy we have no link for: this may be that copy (pipelines/links.py).
+    linked = {document["entityId"] for document in links if not document.get("createdByPush")}
+    return linked - being_created(rt.store, tenant_id, connection_id, list(linked))
 
 
 def _rejected(rt: Runtime, tenant_id: str, entity_id: str, others: list[str]) -> set[str]:

@@ -32,7 +32,16 @@ from integration_core.models import (
     deterministic_id,
 )
 from integration_core.pipelines.conflicts import pending_fields
-from integration_core.pipelines.links import WITHDRAW, is_retired, links_in, retire_link
+from integration_core.pipelines.links import (
+    WITHDRAW,
+    clear_intent,
+    intent_of,
+    is_retired,
+    links_in,
+    record_intent,
+    retire_link,
+    withdraw,
+)
 from integration_core.pipelines.matching import awaits_duplicate_review
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
@@ -88,6 +97,16 @@ def _push(
     tally: Tally,
 ) -> None:
     tenant, connection = message.tenant_id, adapter.connection
+    field_map = adapter.field_map(entity.entity_type)
+    values = {f: entity.values[f] for f in field_map.fields if f in entity.values}
+    unanswered = intent_of(rt.store, tenant, entity.id, connection.id)
+    if unanswered is not None:
+        if not (entity.deleted or entity.archived or entity.held_for_review):
+            # A create may have made a record whose answer was lost: ask again with its key.
+            take_budget(rt, adapter)
+            _create(rt, message, adapter, entity, values, unanswered, tally)
+            return
+        clear_intent(rt.store, tenant, entity.id, connection.id)
     links = links_in(rt.store, tenant, entity.id, connection.id)
     current = [link for link in links if not link.withdrawn]
     if links and not current:
@@ -96,8 +115,6 @@ def _push(
         tally.unchanged += 1
         return
     link = current[0] if current else None
-    field_map = adapter.field_map(entity.entity_type)
-    values = {f: entity.values[f] for f in field_map.fields if f in entity.values}
     if link is not None:
         # A field with a pending conflict keeps, in this system, the value it has there.
         for name in pending_fields(rt, tenant, entity.id, connection.id):
@@ -196,6 +213,14 @@ def _create(
     """Create the record; the idempotency key makes a retried create return the first one."""
     tenant, connection = message.tenant_id, adapter.connection
     key = deterministic_id("create", tenant, entity.id, connection.id, generation)
+    record_intent(
+        rt.store,
+        tenant_id=tenant,
+        connection_id=connection.id,
+        entity_id=entity.id,
+        entity_type=entity.entity_type,
+        generation=generation,
+    )
     written = adapter.write(
         entity.entity_type,
         None,
@@ -221,17 +246,30 @@ def _create(
         last_message_id=message.message_id,
         created_by_push=True,
     )
-    if not written.created:
+    others = [
+        other
+        for other in links_in(rt.store, tenant, entity.id, connection.id)
+        if other.external_id != written.external_id and not other.withdrawn
+    ]
+    if others:
+        # The answer was lost, and meanwhile the system's own record of this entity was
+        # linked: ours is one record too many there.
+        withdrawn = link.model_copy(update={"withdrawn": True})
+        rt.store.upsert(Link.container, withdrawn.to_document())
+        withdraw(rt, withdrawn, correlation_id=message.correlation_id)
+        tally.unchanged += 1
+    elif not written.created:
         # An earlier attempt made the record and its answer was lost: the record holds what
         # that attempt sent, perhaps an older state. Link it with no known base, so that it
         # is written in full like any update (If-Match: an edit made there since is merged
         # first, and with no base it meets the hub's values as a first contact would).
         rt.store.upsert(Link.container, link.to_document())
         _update(rt, message, adapter, entity, link, values, tally)
-        return
-    _record_write(rt, link, values, written.version, message)
-    tally.created += 1
-    tally.pushed += 1
+    else:
+        _record_write(rt, link, values, written.version, message)
+        tally.created += 1
+        tally.pushed += 1
+    clear_intent(rt.store, tenant, entity.id, connection.id)
 
 
 def _withdraw(

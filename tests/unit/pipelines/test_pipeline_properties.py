@@ -180,9 +180,14 @@ class _Account(SandboxAccount):
 class World:
     """The runtime, the systems, and what the users did (the oracle for the checks)."""
 
-    def __init__(self, strategy: str, systems: tuple[str, ...]) -> None:
+    def __init__(
+        self, strategy: str, systems: tuple[str, ...], *, retry_later: bool = False
+    ) -> None:
         self.strategy = strategy
         self.systems = systems
+        # A failed message comes back at once (abandoned), or only once its lease expires,
+        # after the messages behind it (a process that died settles nothing).
+        self.retry_later = retry_later
         clock = SteppingClock(T0)
         self.accounts = {
             name: _Account(name=name, api_key=f"key-{name}", clock=clock) for name in systems
@@ -372,13 +377,14 @@ class World:
         return len(received)
 
     def handle(self, received: ReceivedMessage) -> None:
-        """Like the Functions host: complete on success, abandon on failure."""
+        """Like the Functions host: complete on success; on failure, deliver it again."""
         try:
             HANDLERS[received.queue](self.rt, received.message)
         except (InjectedCrash, RetryableError):  # a crash, or a fault without Retry-After
             if received.dequeue_count >= MAX_ATTEMPTS:
                 raise AssertionError(f"{received.message} failed {MAX_ATTEMPTS} times") from None
-            self.queue.abandon(received)
+            if not self.retry_later:
+                self.queue.abandon(received)
         except Exception as err:
             raise AssertionError(f"{received.message.kind} failed unexpectedly: {err!r}") from err
         else:
@@ -601,6 +607,7 @@ class PipelineMachine(RuleBasedStateMachine):
         people=st.lists(st.tuples(systems_index, st.booleans()), max_size=3),
         shared=st.integers(0, 3),
         first_round=st.booleans(),
+        retry_later=st.booleans(),
     )
     @_step
     def setup(
@@ -610,13 +617,15 @@ class PipelineMachine(RuleBasedStateMachine):
         people: list[tuple[int, bool]],
         shared: int,
         first_round: bool,
+        retry_later: bool,
     ) -> None:
         """People in one system each, and `shared` people every system holds already.
 
         Without `first_round` the first sync is left to the rules: pulls and pushes in any
-        order, with faults and crashes anywhere in it.
+        order, with faults and crashes anywhere in it. With `retry_later` a failed message
+        comes back only after the ones behind it.
         """
-        self.world = World(strategy, SYSTEMS[:count])
+        self.world = World(strategy, SYSTEMS[:count], retry_later=retry_later)
         for index, tagged in people:
             self.w.create(self.system(index), tagged)
         for _ in range(shared):

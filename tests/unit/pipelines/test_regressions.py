@@ -145,7 +145,7 @@ def test_a_create_whose_answer_was_lost_is_brought_up_to_date(merge: props.World
     merge.create("alpha", tagged=False)
     merge.tick()
     merge.deliver(INBOUND_QUEUE, 10, 0)
-    merge.store.switch.arm(1)  # beta's record is made; the link write dies
+    merge.store.switch.arm(2)  # the create's intent is written, beta's record made; the link dies
     merge.deliver(OUTBOUND_QUEUE, 1, 0)
     assert merge.store.switch.fired == 1
     assert len(merge.live("beta")) == 1
