@@ -156,7 +156,6 @@ def _update(
     """Send the entity's delete, or the fields that differ from what the target last had;
     either only if the target still holds what we last saw there.
     """
-    connection = adapter.connection
     changed = {
         f: values.get(f) for f in set(values) | set(link.base) if values.get(f) != link.base.get(f)
     }
@@ -175,19 +174,7 @@ def _update(
             expected_version=link.external_version,
         )
     except PreconditionFailedError as err:
-        # Never overwrite an edit we have not seen: it arrives inbound and merges; this push
-        # tries again later against the merged state. (Not done yet: a re-push of the same
-        # state would carry this message's id and be dropped as a duplicate.)
-        later = reschedule(
-            rt,
-            OUTBOUND_QUEUE,
-            message,
-            RetryableError(str(err), retry_after=STALE_TARGET_RETRY_SECONDS),
-        )
-        tally.errors.append(
-            f"{link.external_id} changed in {connection.id} since last sync; "
-            f"its change will be merged inbound, this push continues as {later.message_id}"
-        )
+        _wait_for_inbound(rt, message, err, tally, link)
         return
     except NotFoundError:
         retire_link(rt.store, link)
@@ -294,21 +281,31 @@ def _withdraw(
     try:
         adapter.delete(link.entity_type, external_id, expected_version=link.external_version)
     except PreconditionFailedError as err:
-        # A user edited the copy since we last read it: that edit is merged inbound first.
-        later = reschedule(
-            rt,
-            OUTBOUND_QUEUE,
-            message,
-            RetryableError(str(err), retry_after=STALE_TARGET_RETRY_SECONDS),
-        )
-        tally.errors.append(
-            f"{external_id} changed since last sync; continues as {later.message_id}"
-        )
+        _wait_for_inbound(rt, message, err, tally, link)  # a user edited the copy meanwhile
         return
     except NotFoundError:
         pass  # gone already (an earlier attempt, or a user)
     retire_link(rt.store, link)
     tally.pushed += 1
+
+
+def _wait_for_inbound(
+    rt: Runtime, message: SyncMessage, err: PreconditionFailedError, tally: Tally, link: Link
+) -> None:
+    """Never overwrite (or delete) an edit we have not seen: it arrives inbound and merges;
+    this push tries again later against the merged state. (Not done yet: a re-push of the
+    same state would carry this message's id and be dropped as a duplicate.)
+    """
+    later = reschedule(
+        rt,
+        OUTBOUND_QUEUE,
+        message,
+        RetryableError(str(err), retry_after=STALE_TARGET_RETRY_SECONDS),
+    )
+    tally.errors.append(
+        f"{link.external_id} changed in {link.connection_id} since last sync; "
+        f"its change will be merged inbound, this push continues as {later.message_id}"
+    )
 
 
 def _record_write(
