@@ -242,54 +242,52 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
         retire_link(store, _new_link(context, change, canonical, RETIRED))
         return
     entity_id = deterministic_id("entity", tenant, connection.id, change.external_id)
-    found = get_or_none(store, Entity.container, tenant, entity_id)
-    fresh = found is None
-    if found is not None:
-        # A crash after this write and before the link: the redelivery finds its own entity.
-        entity = Entity.from_document(found)
-    else:
-        verdict = find_twin(
+    if get_or_none(store, Entity.container, tenant, entity_id) is not None:
+        # A crash after this record's entity was written and before its link: the
+        # redelivery finds it. The record may have changed since; it meets it as a twin.
+        _link_to(context, change, canonical, entity_id)
+        return
+    verdict = find_twin(
+        context.rt,
+        context.matcher,
+        tenant_id=tenant,
+        entity_type=context.task.entity_type,
+        connection_id=connection.id,
+        entity_id=entity_id,
+        values=canonical,
+    )
+    if verdict.decision is Decision.LINK and verdict.match is not None:
+        _link_to(context, change, canonical, verdict.match.right_id)
+        return
+    entity = Entity(
+        id=entity_id,
+        tenant_id=tenant,
+        entity_type=context.task.entity_type,
+        values=canonical,
+        sources=dict.fromkeys(canonical, connection.id),
+        field_modified_at=dict.fromkeys(canonical, change.modified_at),
+        modified_at=change.modified_at,
+        blocking_keys=verdict.keys,
+        held_for_review=verdict.decision is Decision.REVIEW,
+    )
+    try:
+        store.create(Entity.container, entity.to_document())
+    except ConflictError:
+        _link_to(context, change, canonical, entity_id)  # a concurrent delivery made it
+        return
+    if verdict.decision is Decision.REVIEW and verdict.match is not None:
+        propose_duplicate(
             context.rt,
-            context.matcher,
-            tenant_id=tenant,
-            entity_type=context.task.entity_type,
+            context.task,
+            entity,
+            verdict.match,
             connection_id=connection.id,
-            entity_id=entity_id,
-            values=canonical,
+            external_id=change.external_id,
         )
-        if verdict.decision is Decision.LINK and verdict.match is not None:
-            _link_to_twin(context, change, canonical, verdict.match.right_id)
-            return
-        entity = Entity(
-            id=entity_id,
-            tenant_id=tenant,
-            entity_type=context.task.entity_type,
-            values=canonical,
-            sources=dict.fromkeys(canonical, connection.id),
-            field_modified_at=dict.fromkeys(canonical, change.modified_at),
-            modified_at=change.modified_at,
-            blocking_keys=verdict.keys,
-            held_for_review=verdict.decision is Decision.REVIEW,
-        )
-        try:
-            store.create(Entity.container, entity.to_document())
-        except ConflictError:
-            entity = Entity.from_document(store.get(Entity.container, tenant, entity_id))
-        if verdict.decision is Decision.REVIEW and verdict.match is not None:
-            propose_duplicate(
-                context.rt,
-                context.task,
-                entity,
-                verdict.match,
-                connection_id=connection.id,
-                external_id=change.external_id,
-            )
     # Pushes first, the link last: the link marks the change as applied, so a crash in
     # between re-runs this (and repeated pushes are dropped as duplicates).
-    _enqueue_pushes(
-        context, entity, to_source=_source_lacks(context, entity, canonical), fresh=fresh
-    )
-    _write_new_link(context, _new_link(context, change, canonical, entity.id), fresh=fresh)
+    _enqueue_pushes(context, entity, source_record=None, fresh=True)
+    store.upsert(Link.container, _new_link(context, change, canonical, entity.id).to_document())
     context.tally.created += 1
 
 
@@ -305,20 +303,18 @@ def _new_link(context: _Context, change: Change, canonical: dict[str, Any], enti
     )
 
 
-def _write_new_link(context: _Context, link: Link, *, fresh: bool = False) -> None:
+def _write_new_link(context: _Context, link: Link) -> None:
     """Link a record the system holds of its own; copies of it we made there are withdrawn."""
-    if not fresh:
-        withdraw_copies(context.rt, link, correlation_id=context.message.correlation_id)
+    withdraw_copies(context.rt, link, correlation_id=context.message.correlation_id)
     context.rt.store.upsert(Link.container, link.to_document())
 
 
-def _link_to_twin(
-    context: _Context, change: Change, canonical: dict[str, Any], entity_id: str
-) -> None:
-    """The same person or company, already in the hub from another system: merge into it.
+def _link_to(context: _Context, change: Change, canonical: dict[str, Any], entity_id: str) -> None:
+    """Link a record the hub has no link for to an existing entity and merge it in: the
+    same person or company from another system (a twin), or this record's own entity.
 
-    There is no common base yet, so the merge is a first contact (base None): fields the
-    two disagree on are conflicts for the task's policy.
+    There is no common base, so the merge is a first contact (base None): fields the two
+    disagree on are conflicts for the task's policy.
     """
     link = _new_link(context, change, canonical, entity_id)
     _merge_into_entity(context, link, change, canonical, base=None)
@@ -400,7 +396,8 @@ def _carry_out(
         # A new link first: a push to the source must find it, or it would create a twin.
         _write_new_link(context, link)
     if decision.push:
-        _enqueue_pushes(context, entity, to_source=decision.push_to_source)
+        source_record = link.external_id if decision.push_to_source else None
+        _enqueue_pushes(context, entity, source_record=source_record)
     if first or decision.recreate_in_source:
         return
     # After the pushes: the link marks the change as applied, so a crash before this point
@@ -422,7 +419,8 @@ def _resend_pushes(context: _Context, link: Link, canonical: dict[str, Any]) -> 
     found = get_or_none(context.rt.store, Entity.container, link.tenant_id, link.entity_id)
     if found is not None:
         entity = Entity.from_document(found)
-        _enqueue_pushes(context, entity, to_source=_source_lacks(context, entity, canonical))
+        lacks = _source_lacks(context, entity, canonical)
+        _enqueue_pushes(context, entity, source_record=link.external_id if lacks else None)
 
 
 def _retire(context: _Context, link: Link, change: Change) -> None:
@@ -480,12 +478,14 @@ def _resend_recreate(context: _Context, link: Link) -> None:
 
 
 def _enqueue_pushes(
-    context: _Context, entity: Entity, *, to_source: bool, fresh: bool = False
+    context: _Context, entity: Entity, *, source_record: str | None, fresh: bool = False
 ) -> None:
     """Tell every system linked to or targeted for this entity; outbound skips no-ops.
 
-    `to_source`: the source also hears (the merge gave it values it lacks). A `fresh`
-    entity (created by this very change) has no links yet to look up.
+    `source_record`: the source's record, when the merge gave it values it lacks; the
+    source hears too, in a push that names that record (the same state may have been
+    pushed there before, as a copy since withdrawn: that push is done, this one is not).
+    A `fresh` entity (created by this very change) has no links yet to look up.
     """
     if entity.archived or entity.held_for_review:
         return  # archived: no longer synced; held: waits for a duplicate decision
@@ -502,13 +502,17 @@ def _enqueue_pushes(
             )
         }
     )
-    targets = (linked | set(context.task.target_connection_ids)) - {source}
-    if to_source:
-        targets.add(source)
-    for target in sorted(targets):
+    generations = dict.fromkeys((linked | set(context.task.target_connection_ids)) - {source}, "")
+    if source_record is not None:
+        generations[source] = f"to:{source_record}"
+    for target, generation in sorted(generations.items()):
         context.rt.queue.send(
             OUTBOUND_QUEUE,
             push_message(
-                entity.tenant_id, entity, target, correlation_id=context.message.correlation_id
+                entity.tenant_id,
+                entity,
+                target,
+                correlation_id=context.message.correlation_id,
+                generation=generation,
             ),
         )

@@ -89,6 +89,30 @@ def test_a_webhook_of_the_original_after_our_copy(world: props.World) -> None:
     _assert_one_of_each(world)
 
 
+def test_the_original_gets_the_values_the_hub_kept_over_it() -> None:
+    """Both edited the person before the first sync, beta later. Beta's pull and its push
+    (a copy in alpha, with beta's values) come first; alpha's original then meets the hub
+    with no common base and loses the field: the original must be brought up to date,
+    though the same state was pushed to alpha once already (to the copy, now withdrawn).
+    """
+    world = _seeded(1)
+    try:
+        world.edit("alpha", 0, "firstname")
+        world.edit("beta", 0, "firstname")
+        world.tick()
+        for received in world.queue.receive(INBOUND_QUEUE, max_messages=2, visibility_timeout=60):
+            if received.message.connection_id == "beta":
+                world.handle(received)
+            else:
+                world.queue.abandon(received)
+        world.drain_queue(OUTBOUND_QUEUE)
+        world.drain()
+        _assert_one_of_each(world, 1)
+        assert world.live("alpha")[0].properties["firstname"] == "firstname-2"
+    finally:
+        world.close()
+
+
 CRASH_PEOPLE = 3
 
 

@@ -182,3 +182,23 @@ def test_a_record_deleted_in_one_system_comes_back_there_when_restored(
     lww.drain()
     assert len(lww.live("beta")) == 1
     _settle_and_check(lww)
+
+
+def test_an_edit_made_while_a_crashed_pull_waits_is_kept() -> None:
+    """The pull crashed right after creating the record's entity (no link yet) and comes
+    back only after its lease expires; meanwhile a user edits the record. The redelivery
+    finds the entity and must merge the edit into it, not take the entity as current.
+    """
+    world = props.World("field_merge", ("alpha", "beta"), retry_later=True)
+    try:
+        world.create("alpha", tagged=False)
+        world.tick()
+        world.store.switch.arm(1, after=True)  # the entity is written, then the crash
+        world.deliver(INBOUND_QUEUE, 2, 0)
+        assert world.store.switch.fired == 1
+        world.edit("alpha", 0, "firstname")
+        _settle_and_check(world)
+        world.check_one_sided_changes_kept()
+        assert world.live("beta")[0].properties["firstname"] == "firstname-1"
+    finally:
+        world.close()
