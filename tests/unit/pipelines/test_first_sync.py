@@ -97,8 +97,8 @@ def test_the_original_gets_the_values_the_hub_kept_over_it() -> None:
     """
     world = _seeded(1)
     try:
-        world.edit("alpha", 0, "firstname")
-        world.edit("beta", 0, "firstname")
+        world.edit("alpha", 0, "jobtitle")
+        world.edit("beta", 0, "jobtitle")
         world.tick()
         for received in world.queue.receive(INBOUND_QUEUE, max_messages=2, visibility_timeout=60):
             if received.message.connection_id == "beta":
@@ -108,7 +108,7 @@ def test_the_original_gets_the_values_the_hub_kept_over_it() -> None:
         world.drain_queue(OUTBOUND_QUEUE)
         world.drain()
         _assert_one_of_each(world, 1)
-        assert world.live("alpha")[0].properties["firstname"] == "firstname-2"
+        assert world.live("alpha")[0].properties["jobtitle"] == "jobtitle-2"
     finally:
         world.close()
 

@@ -275,11 +275,17 @@ class World:
         record = self.pick(system, pick)
         if record is None:
             return
+        email = record.properties["email"]
+        if self.unmet(email):
+            # Before the hub has linked all of a person's records, users change only what
+            # does not identify them, so that they still look like one person; how much
+            # change matching tolerates is for the matcher's own tests (tests/unit/dedup).
+            field = "jobtitle"
+            self.contested.add((email, field))
         self.values += 1
         value = f"+44 161 496 {self.values:04d}" if field == "phone" else f"{field}-{self.values}"
         self.accounts[system].update("contacts", record.id, {field: value})
-        self.edits.setdefault((record.properties["email"], field), {})[system] = value
-        self.note_contest(record.properties["email"], field)
+        self.edits.setdefault((email, field), {})[system] = value
         self.note_webhook(system, record)
 
     def tag(self, system: str, pick: int, tag: str, add: bool) -> None:
@@ -291,14 +297,16 @@ class World:
             return
         tags = [*tags, tag] if add else [t for t in tags if t != tag]
         self.accounts[system].update("contacts", record.id, {"tags": tags})
-        self.note_contest(record.properties["email"], tag)
+        if self.unmet(record.properties["email"]):
+            self.contested.add((record.properties["email"], tag))
         ops = self.tag_ops.setdefault((record.properties["email"], tag), set())
         ops.add("add" if add else "remove")
         self.note_webhook(system, record)
 
-    def note_contest(self, email: str, what: str) -> None:
+    def unmet(self, email: str) -> bool:
+        """A person every system held, whose records the hub has not all linked to one entity."""
         if email not in self.shared:
-            return
+            return False
         linked = {
             (link.connection_id, link.external_id): link.entity_id
             for link in self.links()
@@ -310,8 +318,7 @@ class World:
             for record in self.live(name)
             if record.properties["email"] == email
         }
-        if len(entities) != 1 or None in entities:
-            self.contested.add((email, what))
+        return len(entities) != 1 or None in entities
 
     def archive(self, system: str, pick: int) -> None:
         record = self.pick(system, pick)
