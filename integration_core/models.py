@@ -165,7 +165,12 @@ class Entity(Document):
 
 
 class Link(Document):
-    """External id in one connection <-> hub entity, with what was last synced there."""
+    """External id in one connection <-> hub entity, with what was last synced there.
+
+    `created_by_push`: the record exists because a push created it (not a user). `withdrawn`:
+    that copy turned out to duplicate the system's own record of the person, and is being
+    deleted there (see pipelines/links.py).
+    """
 
     container: ClassVar[str] = "links"
 
@@ -178,6 +183,8 @@ class Link(Document):
     applied_modified_at: UtcDatetime | None = None
     written_hash: str | None = None
     last_message_id: str | None = None
+    created_by_push: bool = False
+    withdrawn: bool = False
 
     @staticmethod
     def make_id(connection_id: str, external_id: str) -> str:

@@ -1,10 +1,11 @@
 """InboundWorker: read a source's changes and fold them into the hub.
 
-For each change: map to canonical -> find its link -> drop our own echo -> resolve
-against the hub record with the task's policy -> store entity and link (etags) -> enqueue a
-push to every other system that must hear of it. A record that cannot be mapped goes to
-the `dead-letters` container with its reason; the rest of the page carries on. The task's
-cursor moves only after its page is applied, so a crash re-reads rather than skips.
+For each change: map to canonical -> find its link (none: find its twin, or a new entity)
+-> drop our own echo -> decide (decision.py: pure) -> carry the decision out: the entity
+(etag), conflict documents, the link (links.py), a push to every system that must hear
+of it. A record that cannot be mapped goes to the `dead-letters` container with its
+reason; the rest of the page carries on. The task's cursor moves only after its page is
+applied, so a crash re-reads rather than skips.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from adapters.base import BaseIntegrationAdapter
@@ -33,9 +33,23 @@ from integration_core.models import (
     SyncTask,
     deterministic_id,
 )
-from integration_core.pipelines._private import hub_side, named
+from integration_core.pipelines._private import named
 from integration_core.pipelines.conflicts import record_conflicts
 from integration_core.pipelines.dead_letters import DEAD_LETTERS
+from integration_core.pipelines.decision import (
+    ChangeDecision,
+    Incoming,
+    decide_change,
+    source_lacks,
+)
+from integration_core.pipelines.links import (
+    RETIRED,
+    is_retired,
+    new_link,
+    relink,
+    retire_link,
+    withdraw_copies,
+)
 from integration_core.pipelines.mappings import task_mapping
 from integration_core.pipelines.matching import find_twin, matcher_for, propose_duplicate
 from integration_core.pipelines.misconfigured import marks_misconfigured
@@ -44,28 +58,17 @@ from integration_core.pipelines.results import Tally, already_done, record_resul
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.pipelines.webhook_delivery import is_delivery, process_delivery
 from integration_core.runtime import Runtime
-from integration_core.storage import DocumentStore, Filter
+from integration_core.storage import Filter
 from integration_core.storage.concurrency import get_or_none, update_document
-from integration_core.sync import FieldConflict, Policy, Resolution, Side, resolve
+from integration_core.sync import Policy
 from integration_core.sync.echo import is_echo, is_replay
-from integration_core.sync.tombstones import (
-    DeleteDecision,
-    DeleteOutcome,
-    resolve_delete,
-    resolve_update_of_deleted,
-)
 from integration_core.sync.watermark import advance, decode_cursor, encode_cursor, rewind
 
-__all__ = ["process_inbound", "retire_link", "is_retired", "DEAD_LETTERS", "RETIRED"]
+__all__ = ["process_inbound", "DEAD_LETTERS"]
 
 log = logging.getLogger(__name__)
 
 MAX_PAGES_PER_MESSAGE = 20
-# A retired link's entity id starts with this: its record is gone from that system. The
-# link is kept (not deleted) so that a late delivery of the record's older state is
-# recognised and dropped, instead of looking like a new record (a duplicate, or a deleted
-# one back). Queries by entity id no longer find it.
-RETIRED = "retired:"
 
 
 @dataclass
@@ -207,6 +210,10 @@ def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) 
         context.tally.unchanged += 1  # the record is gone from this system: late news
         _resend_recreate(context, link)
         return
+    if link.withdrawn and change.deleted:
+        context.tally.unchanged += 1  # a copy we withdrew is gone: its person lives on
+        _retire(context, link, change)
+        return
     if is_replay(
         change.version,
         change.modified_at,
@@ -226,7 +233,7 @@ def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) 
         # or our own write coming back (echo): nothing new.
         if link.last_message_id == context.message.message_id:
             _resend_pushes(context, link, canonical)
-        _relink(context, link, change, base=None)
+        relink(store, link, change, base=None, message_id=context.message.message_id)
         context.tally.unchanged += 1
         return
     _merge_into_entity(context, link, change, canonical, base=link.base)
@@ -242,90 +249,82 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
         retire_link(store, _new_link(context, change, canonical, RETIRED))
         return
     entity_id = deterministic_id("entity", tenant, connection.id, change.external_id)
-    found = get_or_none(store, Entity.container, tenant, entity_id)
-    fresh = found is None
-    if found is not None:
-        # A crash after this write and before the link: the redelivery finds its own entity.
-        entity = Entity.from_document(found)
-    else:
-        verdict = find_twin(
+    if get_or_none(store, Entity.container, tenant, entity_id) is not None:
+        # A crash after this record's entity was written and before its link: the
+        # redelivery finds it. The record may have changed since; it meets it as a twin.
+        _link_to(context, change, canonical, entity_id)
+        return
+    verdict = find_twin(
+        context.rt,
+        context.matcher,
+        tenant_id=tenant,
+        entity_type=context.task.entity_type,
+        connection_id=connection.id,
+        entity_id=entity_id,
+        values=canonical,
+    )
+    if verdict.decision is Decision.LINK and verdict.match is not None:
+        _link_to(context, change, canonical, verdict.match.right_id)
+        return
+    entity = Entity(
+        id=entity_id,
+        tenant_id=tenant,
+        entity_type=context.task.entity_type,
+        values=canonical,
+        sources=dict.fromkeys(canonical, connection.id),
+        field_modified_at=dict.fromkeys(canonical, change.modified_at),
+        modified_at=change.modified_at,
+        blocking_keys=verdict.keys,
+        held_for_review=verdict.decision is Decision.REVIEW,
+    )
+    try:
+        store.create(Entity.container, entity.to_document())
+    except ConflictError:
+        _link_to(context, change, canonical, entity_id)  # a concurrent delivery made it
+        return
+    if verdict.decision is Decision.REVIEW and verdict.match is not None:
+        propose_duplicate(
             context.rt,
-            context.matcher,
-            tenant_id=tenant,
-            entity_type=context.task.entity_type,
+            context.task,
+            entity,
+            verdict.match,
             connection_id=connection.id,
-            entity_id=entity_id,
-            values=canonical,
+            external_id=change.external_id,
         )
-        if verdict.decision is Decision.LINK and verdict.match is not None:
-            _link_to_twin(context, change, canonical, verdict.match.right_id)
-            return
-        entity = Entity(
-            id=entity_id,
-            tenant_id=tenant,
-            entity_type=context.task.entity_type,
-            values=canonical,
-            sources=dict.fromkeys(canonical, connection.id),
-            field_modified_at=dict.fromkeys(canonical, change.modified_at),
-            modified_at=change.modified_at,
-            blocking_keys=verdict.keys,
-            held_for_review=verdict.decision is Decision.REVIEW,
-        )
-        try:
-            store.create(Entity.container, entity.to_document())
-        except ConflictError:
-            entity = Entity.from_document(store.get(Entity.container, tenant, entity_id))
-        if verdict.decision is Decision.REVIEW and verdict.match is not None:
-            propose_duplicate(
-                context.rt,
-                context.task,
-                entity,
-                verdict.match,
-                connection_id=connection.id,
-                external_id=change.external_id,
-            )
     # Pushes first, the link last: the link marks the change as applied, so a crash in
     # between re-runs this (and repeated pushes are dropped as duplicates).
-    _enqueue_pushes(context, entity, incoming=canonical, fresh=fresh)
+    _enqueue_pushes(context, entity, source_record=None, fresh=True)
     store.upsert(Link.container, _new_link(context, change, canonical, entity.id).to_document())
     context.tally.created += 1
 
 
 def _new_link(context: _Context, change: Change, canonical: dict[str, Any], entity_id: str) -> Link:
-    connection = context.connection
-    return Link(
-        id=Link.make_id(connection.id, change.external_id),
+    return new_link(
         tenant_id=context.message.tenant_id,
-        connection_id=connection.id,
-        external_id=change.external_id,
-        entity_id=entity_id,
+        connection_id=context.connection.id,
         entity_type=context.task.entity_type,
-        base=canonical,
-        external_version=change.version,
-        applied_modified_at=change.modified_at,
-        last_message_id=context.message.message_id,
+        change=change,
+        canonical=canonical,
+        entity_id=entity_id,
+        message_id=context.message.message_id,
     )
 
 
-def _link_to_twin(
-    context: _Context, change: Change, canonical: dict[str, Any], entity_id: str
-) -> None:
-    """The same person or company, already in the hub from another system: merge into it.
+def _write_new_link(context: _Context, link: Link) -> None:
+    """Link a record the system holds of its own; copies of it we made there are withdrawn."""
+    withdraw_copies(context.rt, link, correlation_id=context.message.correlation_id)
+    context.rt.store.upsert(Link.container, link.to_document())
 
-    There is no common base yet, so the merge is a first contact (base None): fields the
-    two disagree on are conflicts for the task's policy.
+
+def _link_to(context: _Context, change: Change, canonical: dict[str, Any], entity_id: str) -> None:
+    """Link a record the hub has no link for to an existing entity and merge it in: the
+    same person or company from another system (a twin), or this record's own entity.
+
+    There is no common base, so the merge is a first contact (base None): fields the two
+    disagree on are conflicts for the task's policy.
     """
     link = _new_link(context, change, canonical, entity_id)
     _merge_into_entity(context, link, change, canonical, base=None)
-
-
-@dataclass
-class _Outcome:
-    """What one attempt of the etag-guarded entity update decided."""
-
-    changed: bool = False
-    pending: tuple[FieldConflict, ...] = ()
-    recreate_in_source: bool = False
 
 
 def _merge_into_entity(
@@ -337,128 +336,85 @@ def _merge_into_entity(
     base: Mapping[str, Any] | None,
 ) -> None:
     """Fold a change into the linked entity; `base` None means first contact (a new link)."""
-    store, tenant, connection = context.rt.store, context.message.tenant_id, context.connection
-    outcome = _Outcome()
+    incoming = Incoming(
+        source=context.connection.id,
+        values=canonical,
+        modified_at=change.modified_at,
+        deleted=change.deleted,
+    )
+    decision: ChangeDecision | None = None
 
     def mutate(document: dict[str, Any]) -> dict[str, Any] | None:
-        nonlocal outcome
-        entity = Entity.from_document(document)
-        outcome = _Outcome()
-        updated = _decide(context, base, change, canonical, entity, outcome)
-        if updated is None:
+        nonlocal decision
+        decision = decide_change(
+            Entity.from_document(document),
+            incoming,
+            base=base,
+            policy=context.policy,
+            delete_rule=context.task.delete_rule,
+            matcher=context.matcher,
+            fields=context.mapping.canonical_fields,
+        )
+        if not decision.changed:
             return None
-        document.update(updated.to_document())
+        document.update(decision.entity.to_document())
         return document
 
-    stored = update_document(store, Entity.container, tenant, link.entity_id, mutate)
+    stored = update_document(
+        context.rt.store, Entity.container, link.tenant_id, link.entity_id, mutate
+    )
     assert stored is not None
+    assert decision is not None
     entity = Entity.from_document(stored)
-    if outcome.pending:
-        record_conflicts(
-            context.rt,
-            entity,
-            connection.id,
-            outcome.pending,
-            incoming_modified_at=change.modified_at,
-        )
-    if outcome.recreate_in_source:
-        # The delete lost to a newer hub change: the record goes back into the source.
-        retire_link(
-            store,
-            link,
-            version=change.version,
-            modified_at=change.modified_at,
-            message_id=context.message.message_id,
-        )
-        _send_recreate(context, entity, link.external_id)
-    elif base is None:
-        # A new link first: a push to the source must find it, or it would create a twin.
-        store.upsert(Link.container, link.to_document())
-    if outcome.changed or not outcome.pending:
-        # A source whose delete lost hears only of the re-create (sent above).
-        _enqueue_pushes(
-            context, entity, incoming=canonical, to_source=not outcome.recreate_in_source
-        )
-    if base is not None and not outcome.recreate_in_source:
-        # After the pushes: the link marks the change as applied, so a crash before this
-        # point re-runs the merge (a no-op now) and sends the pushes again.
-        _relink(context, link, change, base=canonical)
+    _carry_out(context, link, change, canonical, entity, decision, first=base is None)
     if base is None:
         context.tally.linked += 1
-    elif outcome.changed:
+    elif decision.changed:
         context.tally.updated += 1
     else:
         context.tally.unchanged += 1
 
 
-def _decide(
+def _carry_out(
     context: _Context,
-    base: Mapping[str, Any] | None,
+    link: Link,
     change: Change,
     canonical: dict[str, Any],
     entity: Entity,
-    outcome: _Outcome,
-) -> Entity | None:
-    """The entity after `change` under the task's policy and delete rule (None: unchanged)."""
-    source = context.connection.id
-    hub = hub_side(entity)
-    incoming = Side(system=source, values=canonical, modified_at=change.modified_at)
-    gone = entity.deleted or entity.archived
-    if change.deleted:
-        if gone:
-            return None
-        verdict = resolve_delete(base, hub, incoming, context.policy, rule=context.task.delete_rule)
-        outcome.pending = (verdict.conflict,) if verdict.conflict and _pending(verdict) else ()
-        if verdict.outcome is DeleteOutcome.KEEP:
-            outcome.recreate_in_source = verdict.conflict is not None
-            return None
-        if verdict.outcome is DeleteOutcome.PENDING:
-            return None
-        outcome.changed = True
-        return entity.model_copy(
-            update={
-                "deleted": verdict.outcome is DeleteOutcome.DELETE,
-                "archived": verdict.outcome is DeleteOutcome.ARCHIVE,
-                "deleted_by": source,
-                "deleted_at": change.modified_at,
-                "modified_at": max(entity.modified_at, change.modified_at),
-            }
+    decision: ChangeDecision,
+    *,
+    first: bool,
+) -> None:
+    """The effects of a decided change, in an order that a crash at any point repeats."""
+    if decision.conflicts:
+        record_conflicts(
+            context.rt,
+            entity,
+            context.connection.id,
+            decision.conflicts,
+            incoming_modified_at=change.modified_at,
         )
-    if gone:
-        verdict = resolve_update_of_deleted(base, hub, incoming, context.policy)
-        if verdict.outcome is not DeleteOutcome.RESTORE:
-            outcome.pending = (verdict.conflict,) if verdict.conflict and _pending(verdict) else ()
-            return None
-        outcome.changed = True
-        entity = entity.model_copy(
-            update={"deleted": False, "archived": False, "deleted_by": None, "deleted_at": None}
+    if decision.recreate_in_source:
+        # The delete lost to a newer hub change: the record goes back into the source,
+        # which hears of nothing else.
+        _retire(context, link, change)
+        _send_recreate(context, entity, link.external_id)
+    elif first:
+        # A new link first: a push to the source must find it, or it would create a twin.
+        _write_new_link(context, link)
+    if decision.push:
+        source_record = link.external_id if decision.push_to_source else None
+        _enqueue_pushes(context, entity, source_record=source_record)
+    if first or decision.recreate_in_source:
+        return
+    # After the pushes: the link marks the change as applied, so a crash before this point
+    # re-runs the merge (a no-op now) and sends the pushes again.
+    if decision.source_gone:
+        _retire(context, link, change)  # so that a later restore re-creates it there
+    else:
+        relink(
+            context.rt.store, link, change, base=canonical, message_id=context.message.message_id
         )
-        hub = hub_side(entity)  # restored: no deletion stamps any more
-    resolution = resolve(base, hub, incoming, context.policy)
-    outcome.pending = resolution.pending
-    if not resolution.applied and not outcome.changed:
-        return None
-    outcome.changed = True
-    times = dict(entity.field_modified_at)
-    for name in resolution.applied:
-        times[name] = change.modified_at
-    return entity.model_copy(
-        update={
-            "values": resolution.values,
-            "sources": resolution.sources,
-            "field_modified_at": {k: v for k, v in times.items() if k in resolution.values},
-            "blocking_keys": _keys_after(context.matcher, entity, resolution),
-            "modified_at": max(entity.modified_at, change.modified_at),
-        }
-    )
-
-
-def _keys_after(matcher: Matcher, entity: Entity, resolution: Resolution) -> list[str]:
-    """The entity's blocking keys after a merge, recomputed only when a key field changed."""
-    key_fields = matcher.key_fields
-    if key_fields is not None and not key_fields & resolution.applied and entity.blocking_keys:
-        return entity.blocking_keys
-    return matcher.blocking_keys(resolution.values)
 
 
 def _resend_pushes(context: _Context, link: Link, canonical: dict[str, Any]) -> None:
@@ -469,11 +425,24 @@ def _resend_pushes(context: _Context, link: Link, canonical: dict[str, Any]) -> 
     """
     found = get_or_none(context.rt.store, Entity.container, link.tenant_id, link.entity_id)
     if found is not None:
-        _enqueue_pushes(context, Entity.from_document(found), incoming=canonical)
+        entity = Entity.from_document(found)
+        lacks = _source_lacks(context, entity, canonical)
+        _enqueue_pushes(context, entity, source_record=link.external_id if lacks else None)
 
 
-def _pending(verdict: DeleteDecision) -> bool:
-    return verdict.outcome is DeleteOutcome.PENDING
+def _retire(context: _Context, link: Link, change: Change) -> None:
+    """The record is gone from the source (as of `change`): retire its link."""
+    retire_link(
+        context.rt.store,
+        link,
+        version=change.version,
+        modified_at=change.modified_at,
+        message_id=context.message.message_id,
+    )
+
+
+def _source_lacks(context: _Context, entity: Entity, canonical: dict[str, Any]) -> bool:
+    return source_lacks(entity, canonical, context.mapping.canonical_fields)
 
 
 def _send_recreate(context: _Context, entity: Entity, external_id: str) -> None:
@@ -517,75 +486,15 @@ def _resend_recreate(context: _Context, link: Link) -> None:
         _send_recreate(context, entity, link.external_id)
 
 
-def is_retired(link: Link) -> bool:
-    return link.entity_id.startswith(RETIRED)
-
-
-def retire_link(
-    store: DocumentStore,
-    link: Link,
-    *,
-    version: str | None = None,
-    modified_at: datetime | None = None,
-    message_id: str | None = None,
-) -> None:
-    """The linked record is gone from its system: keep the link, pointing at no entity."""
-    retired = link.model_copy(
-        update={
-            "entity_id": RETIRED + link.entity_id.removeprefix(RETIRED),
-            "external_version": version or link.external_version,
-            "applied_modified_at": modified_at or link.applied_modified_at,
-            "last_message_id": message_id or link.last_message_id,
-        }
-    )
-    store.upsert(Link.container, retired.to_document())
-
-
-def _relink(context: _Context, link: Link, change: Change, *, base: dict[str, Any] | None) -> None:
-    """Record that this link has seen `change` (and, after a merge, its new base)."""
-
-    def mutate(document: dict[str, Any]) -> dict[str, Any] | None:
-        current = Link.from_document(document)
-        newer = (
-            current.applied_modified_at is None or change.modified_at >= current.applied_modified_at
-        )
-        seen = (
-            change.version == current.external_version
-            and change.modified_at == current.applied_modified_at
-        )
-        if base is None and (seen or not newer):
-            return None  # a re-read or a stale delivery: nothing to record (idle = no writes)
-        updated = current.model_copy(
-            update={
-                "external_version": change.version if newer else current.external_version,
-                "applied_modified_at": max(
-                    change.modified_at, current.applied_modified_at or change.modified_at
-                ),
-                "base": base if base is not None else current.base,
-                # Once the system has sent data of its own, what we last wrote there is no
-                # longer what it holds: a later change back to those values is real.
-                "written_hash": None if base is not None else current.written_hash,
-                "last_message_id": context.message.message_id,
-            }
-        )
-        document.update(updated.to_document())
-        return document
-
-    update_document(context.rt.store, Link.container, link.tenant_id, link.id, mutate)
-
-
 def _enqueue_pushes(
-    context: _Context,
-    entity: Entity,
-    *,
-    incoming: Mapping[str, Any],
-    to_source: bool = True,
-    fresh: bool = False,
+    context: _Context, entity: Entity, *, source_record: str | None, fresh: bool = False
 ) -> None:
     """Tell every system linked to or targeted for this entity; outbound skips no-ops.
 
-    The source itself hears back only when the merge gave it values it does not have. A
-    `fresh` entity (created by this very change) has no links yet to look up.
+    `source_record`: the source's record, when the merge gave it values it lacks; the
+    source hears too, in a push that names that record (the same state may have been
+    pushed there before, as a copy since withdrawn: that push is done, this one is not).
+    A `fresh` entity (created by this very change) has no links yet to look up.
     """
     if entity.archived or entity.held_for_review:
         return  # archived: no longer synced; held: waits for a duplicate decision
@@ -602,16 +511,17 @@ def _enqueue_pushes(
             )
         }
     )
-    targets = (linked | set(context.task.target_connection_ids)) - {source}
-    mapped = context.mapping.canonical_fields
-    source_view = {f: entity.values[f] for f in mapped if f in entity.values}
-    in_source = {f: incoming[f] for f in mapped if f in incoming}
-    if to_source and not entity.deleted and source_view != in_source:
-        targets.add(source)
-    for target in sorted(targets):
+    generations = dict.fromkeys((linked | set(context.task.target_connection_ids)) - {source}, "")
+    if source_record is not None:
+        generations[source] = f"to:{source_record}"
+    for target, generation in sorted(generations.items()):
         context.rt.queue.send(
             OUTBOUND_QUEUE,
             push_message(
-                entity.tenant_id, entity, target, correlation_id=context.message.correlation_id
+                entity.tenant_id,
+                entity,
+                target,
+                correlation_id=context.message.correlation_id,
+                generation=generation,
             ),
         )

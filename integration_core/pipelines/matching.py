@@ -26,6 +26,7 @@ from integration_core.models import (
 )
 from integration_core.pipelines._private import hub_side, oldest_first
 from integration_core.pipelines.decisions import DuplicateDecision, Lifecycle, checked, claimed
+from integration_core.pipelines.links import being_created
 from integration_core.pipelines.pushes import push_everywhere
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
@@ -111,7 +112,7 @@ def find_twin(
     if not candidates:
         return Verdict(Decision.NEW, keys)
     for excluded in _already_linked(rt, tenant_id, connection_id, list(candidates)):
-        candidates.pop(excluded, None)  # a different record of the same system
+        candidates.pop(excluded, None)  # the system's own record of a different person
     for excluded in _rejected(rt, tenant_id, entity_id, list(candidates)):
         candidates.pop(excluded, None)
     if not candidates:
@@ -135,7 +136,11 @@ def _already_linked(
         partition_key=tenant_id,
         filters=[Filter("connectionId", "=", connection_id), Filter("entityId", "in", entity_ids)],
     )
-    return {document["entityId"] for document in links}
+    # A copy a push made is no reason: the system's own record of the person is still to
+    # come, and linking it withdraws the copy. Nor is a record linked while a push may have
+    # made a copy we have no link for: this may be that copy (pipelines/links.py).
+    linked = {document["entityId"] for document in links if not document.get("createdByPush")}
+    return linked - being_created(rt.store, tenant_id, connection_id, list(linked))
 
 
 def _rejected(rt: Runtime, tenant_id: str, entity_id: str, others: list[str]) -> set[str]:

@@ -34,14 +34,22 @@ from integration_core.models import (
 )
 from integration_core.pipelines._private import named
 from integration_core.pipelines.conflicts import pending_fields
-from integration_core.pipelines.inbound import is_retired, retire_link
+from integration_core.pipelines.links import (
+    WITHDRAW,
+    clear_intent,
+    intent_of,
+    is_retired,
+    links_in,
+    record_intent,
+    retire_link,
+    withdraw,
+)
 from integration_core.pipelines.mappings import connection_mapping
 from integration_core.pipelines.matching import awaits_duplicate_review
 from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.runtime import Runtime
-from integration_core.storage import Filter
 from integration_core.storage.concurrency import get_or_none
 from integration_core.sync.echo import values_hash
 
@@ -68,13 +76,16 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         tally.errors.append(f"connection {connection.id} is {connection.status}; nothing sent")
         return record_result(rt.store, message, tally, direction="outbound", task_id=None)
     entity = named(rt.store, Entity, tenant, entity_id)
-    link = _find_link(rt, tenant, entity.id, connection.id)
     with (
         marks_misconfigured(rt.store, connection, tally),
         rt.connectors.adapter_for(connection) as adapter,
     ):
         try:
-            _push(rt, message, adapter, entity, link, tally)
+            withdraw = message.payload.get(WITHDRAW)
+            if isinstance(withdraw, str):
+                _withdraw(rt, message, adapter, withdraw, tally)
+            else:
+                _push(rt, message, adapter, entity, tally)
         except RetryableError as err:
             if err.retry_after is None:
                 raise
@@ -88,12 +99,27 @@ def _push(
     message: SyncMessage,
     adapter: BaseIntegrationAdapter,
     entity: Entity,
-    link: Link | None,
     tally: Tally,
 ) -> None:
     tenant, connection = message.tenant_id, adapter.connection
     mapping = connection_mapping(rt.store, adapter, entity.entity_type)
     values = {f: entity.values[f] for f in mapping.written_fields if f in entity.values}
+    unanswered = intent_of(rt.store, tenant, entity.id, connection.id)
+    if unanswered is not None:
+        if not (entity.deleted or entity.archived or entity.held_for_review):
+            # A create may have made a record whose answer was lost: ask again with its key.
+            take_budget(rt, adapter)
+            _create(rt, message, adapter, mapping, entity, values, unanswered, tally)
+            return
+        clear_intent(rt.store, tenant, entity.id, connection.id)
+    links = links_in(rt.store, tenant, entity.id, connection.id)
+    current = [link for link in links if not link.withdrawn]
+    if links and not current:
+        # Only a copy being withdrawn: the system's own record is being linked, and that
+        # link sends its own pushes. A create now would make a copy again.
+        tally.unchanged += 1
+        return
+    link = current[0] if current else None
     if link is not None:
         # A field with a pending conflict keeps, in this system, the value it has there.
         for name in pending_fields(rt, tenant, entity.id, connection.id):
@@ -136,7 +162,6 @@ def _update(
     """Send the entity's delete, or the fields that differ from what the target last had;
     either only if the target still holds what we last saw there.
     """
-    connection = adapter.connection
     changed = {
         f: values.get(f) for f in set(values) | set(link.base) if values.get(f) != link.base.get(f)
     }
@@ -157,19 +182,7 @@ def _update(
             expected_version=link.external_version,
         )
     except PreconditionFailedError as err:
-        # Never overwrite an edit we have not seen: it arrives inbound and merges; this push
-        # tries again later against the merged state. (Not done yet: a re-push of the same
-        # state would carry this message's id and be dropped as a duplicate.)
-        later = reschedule(
-            rt,
-            OUTBOUND_QUEUE,
-            message,
-            RetryableError(str(err), retry_after=STALE_TARGET_RETRY_SECONDS),
-        )
-        tally.errors.append(
-            f"{link.external_id} changed in {connection.id} since last sync; "
-            f"its change will be merged inbound, this push continues as {later.message_id}"
-        )
+        _wait_for_inbound(rt, message, err, tally, link)
         return
     except NotFoundError:
         retire_link(rt.store, link)
@@ -198,6 +211,14 @@ def _create(
     """Create the record; the idempotency key makes a retried create return the first one."""
     tenant, connection = message.tenant_id, adapter.connection
     key = deterministic_id("create", tenant, entity.id, connection.id, generation)
+    record_intent(
+        rt.store,
+        tenant_id=tenant,
+        connection_id=connection.id,
+        entity_id=entity.id,
+        entity_type=entity.entity_type,
+        generation=generation,
+    )
     written = adapter.write(
         entity.entity_type,
         None,
@@ -223,28 +244,81 @@ def _create(
         entity_type=entity.entity_type,
         external_version=written.version,
         last_message_id=message.message_id,
+        created_by_push=True,
     )
-    if not written.created:
+    others = [
+        other
+        for other in links_in(rt.store, tenant, entity.id, connection.id)
+        if other.external_id != written.external_id and not other.withdrawn
+    ]
+    if others:
+        # The answer was lost, and meanwhile the system's own record of this entity was
+        # linked: ours is one record too many there.
+        withdrawn = link.model_copy(update={"withdrawn": True})
+        rt.store.upsert(Link.container, withdrawn.to_document())
+        withdraw(rt, withdrawn, correlation_id=message.correlation_id)
+        tally.unchanged += 1
+    elif not written.created:
         # An earlier attempt made the record and its answer was lost: the record holds what
         # that attempt sent, perhaps an older state. Link it with no known base, so that it
         # is written in full like any update (If-Match: an edit made there since is merged
         # first, and with no base it meets the hub's values as a first contact would).
         rt.store.upsert(Link.container, link.to_document())
         _update(rt, message, adapter, mapping, entity, link, values, tally)
+    else:
+        _record_write(rt, link, values, written.version, message)
+        tally.created += 1
+        tally.pushed += 1
+    clear_intent(rt.store, tenant, entity.id, connection.id)
+
+
+def _withdraw(
+    rt: Runtime,
+    message: SyncMessage,
+    adapter: BaseIntegrationAdapter,
+    external_id: str,
+    tally: Tally,
+) -> None:
+    """Delete a copy we made of a record the system holds of its own (see links.py)."""
+    found = get_or_none(
+        rt.store,
+        Link.container,
+        message.tenant_id,
+        Link.make_id(adapter.connection.id, external_id),
+    )
+    link = Link.from_document(found) if found is not None else None
+    if link is None or is_retired(link) or not link.withdrawn:
+        tally.unchanged += 1
         return
-    _record_write(rt, link, values, written.version, message)
-    tally.created += 1
+    take_budget(rt, adapter)
+    try:
+        adapter.delete(link.entity_type, external_id, expected_version=link.external_version)
+    except PreconditionFailedError as err:
+        _wait_for_inbound(rt, message, err, tally, link)  # a user edited the copy meanwhile
+        return
+    except NotFoundError:
+        pass  # gone already (an earlier attempt, or a user)
+    retire_link(rt.store, link)
     tally.pushed += 1
 
 
-def _find_link(rt: Runtime, tenant: str, entity_id: str, connection_id: str) -> Link | None:
-    found = rt.store.query(
-        Link.container,
-        partition_key=tenant,
-        filters=[Filter("entityId", "=", entity_id), Filter("connectionId", "=", connection_id)],
-        limit=1,
+def _wait_for_inbound(
+    rt: Runtime, message: SyncMessage, err: PreconditionFailedError, tally: Tally, link: Link
+) -> None:
+    """Never overwrite (or delete) an edit we have not seen: it arrives inbound and merges;
+    this push tries again later against the merged state. (Not done yet: a re-push of the
+    same state would carry this message's id and be dropped as a duplicate.)
+    """
+    later = reschedule(
+        rt,
+        OUTBOUND_QUEUE,
+        message,
+        RetryableError(str(err), retry_after=STALE_TARGET_RETRY_SECONDS),
     )
-    return Link.from_document(found[0]) if found else None
+    tally.errors.append(
+        f"{link.external_id} changed in {link.connection_id} since last sync; "
+        f"its change will be merged inbound, this push continues as {later.message_id}"
+    )
 
 
 def _record_write(

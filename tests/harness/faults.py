@@ -38,6 +38,7 @@ class CrashSwitch:
     def __init__(self, name: str) -> None:
         self.name = name
         self.fired = 0
+        self.seen = 0  # writes counted so far (armed or not): how many points there are to crash
         self._countdown: int | None = None
         self._after = False
 
@@ -56,6 +57,7 @@ class CrashSwitch:
 
     def before(self, what: str) -> bool:
         """Call before a write: raises for a crash before it, or says to crash after it."""
+        self.seen += 1
         if self._countdown is None:
             return False
         self._countdown -= 1

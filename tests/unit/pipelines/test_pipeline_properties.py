@@ -2,13 +2,17 @@
 
 Two or three in-process sandbox accounts (one shared stepping clock, so their times
 compare) are each connected with a two-way sync task targeting the others; the hub is the
-embedded runtime (SQLite in memory, inline queue, local secrets). A hypothesis state
-machine interleaves user edits, creates and archives in random systems with scheduler
-ticks and partial, shuffled queue deliveries; webhook deliveries built from sandbox
-records are duplicated, reordered and dropped; processed messages are delivered again;
-providers answer 429/5xx; and the store and the queue crash on a random Nth write or
-send, before or after it takes effect. Then everything is drained without faults, two
-full rounds run, and the guarantees of issue 4 are checked:
+embedded runtime (SQLite in memory, inline queue, local secrets). The systems may hold the
+same people before the first sync, and users may enter one person in every system later.
+A hypothesis state machine interleaves user edits, creates and archives in random systems
+with scheduler ticks and partial, shuffled queue deliveries, one queue at a time or both
+at once (concurrent worker pools: pushes between pulls, a system reading back the copy a
+push just created); the first sync itself may be left to these rules. Webhook deliveries
+built from sandbox records are duplicated, reordered and dropped; processed messages are
+delivered again; providers answer 429 (with or without Retry-After)/5xx or time out
+(before or after the call took effect); and the store and the queue crash on a random Nth
+write or send, before or after it takes effect. Then everything is drained without
+faults, two full rounds run, and the guarantees of issues 4 and 11 are checked:
 
 1. convergence: every system and the hub hold the same contacts with the same values;
 2. under field_merge, a field (or tag) that users changed in one system only keeps that
@@ -16,7 +20,8 @@ full rounds run, and the guarantees of issue 4 are checked:
 3. idle rounds write nothing (sandbox versions and hub entities unchanged);
 4. no duplicates: one live record per contact per system, one live entity per contact,
    one link per (entity, system), every live record linked;
-5. nothing is deleted by an outage: only contacts a user archived are ever archived.
+5. nothing is deleted by an outage: only contacts a user archived are ever archived, and
+   copies a push made of a person the system held already (it keeps its own record).
 
 tests/unit/sync/test_sync_model.py checks the same guarantees on a pure model.
 """
@@ -32,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -53,7 +59,7 @@ from integration_core.models import (
     deterministic_id,
 )
 from integration_core.pipelines.drain import HANDLERS
-from integration_core.pipelines.inbound import is_retired
+from integration_core.pipelines.links import is_retired
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.ratelimit import RateLimiter
@@ -141,7 +147,25 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Account(SandboxAccount):
-    """A sandbox account with predictable record ids, so that examples replay exactly."""
+    """A sandbox account with predictable record ids, so that examples replay exactly, and
+    calls that time out: before the request arrives, or after it took effect (the answer
+    is lost). The in-process transport raises what the app raises, as a network would.
+    """
+
+    timeouts: list[bool]
+
+    def time_out(self, *, after: bool) -> None:
+        """The next call times out; `after`: once the system has done what it asked."""
+        self.timeouts = [*getattr(self, "timeouts", []), after]
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        pending = getattr(self, "timeouts", [])
+        if not pending:
+            return super().__call__(environ, start_response)
+        after = self.timeouts.pop(0)
+        if after:
+            super().__call__(environ, lambda *_: None)
+        raise httpx.ReadTimeout("the sandbox did not answer in time")
 
     def create(self, object_type: str, properties: Any) -> SandboxRecord:
         with self._lock:
@@ -156,9 +180,14 @@ class _Account(SandboxAccount):
 class World:
     """The runtime, the systems, and what the users did (the oracle for the checks)."""
 
-    def __init__(self, strategy: str, systems: tuple[str, ...]) -> None:
+    def __init__(
+        self, strategy: str, systems: tuple[str, ...], *, retry_later: bool = False
+    ) -> None:
         self.strategy = strategy
         self.systems = systems
+        # A failed message comes back at once (abandoned), or only once its lease expires,
+        # after the messages behind it (a process that died settles nothing).
+        self.retry_later = retry_later
         clock = SteppingClock(T0)
         self.accounts = {
             name: _Account(name=name, api_key=f"key-{name}", clock=clock) for name in systems
@@ -196,6 +225,11 @@ class World:
         self.archived: set[str] = set()
         self.edits: dict[tuple[str, str], dict[str, Any]] = {}
         self.tag_ops: dict[tuple[str, str], set[str]] = {}
+        # People every system holds, and the (email, field or tag) users changed before the
+        # hub linked all of their records: with no common base, a first contact decides
+        # those by the policy (the hub cannot tell an edit from the original value).
+        self.shared: set[str] = set()
+        self.contested: set[tuple[str, str]] = set()
 
     def close(self) -> None:
         self.rt.close()
@@ -211,33 +245,47 @@ class World:
         records = self.live(system)
         return records[pick % len(records)] if records else None
 
-    def create(self, system: str, tagged: bool) -> None:
+    def _person(self, *, tagged: bool) -> dict[str, Any]:
         n = self.people
         self.people += 1
         first, last = FIRST[n % len(FIRST)], LAST[n % len(LAST)]
         suffix = "" if n < len(FIRST) else str(n)
-        record = self.accounts[system].create(
-            "contacts",
-            {
-                "firstname": first,
-                "lastname": last + suffix,
-                "email": f"{first}.{last}{suffix}@example.com".lower(),
-                "jobtitle": "Engineer",
-                "city": "London",
-                "phone": f"+44 20 7946 {n:04d}",
-                "tags": ["vip"] if tagged else [],
-            },
-        )
+        return {
+            "firstname": first,
+            "lastname": last + suffix,
+            "email": f"{first}.{last}{suffix}@example.com".lower(),
+            "jobtitle": "Engineer",
+            "city": "London",
+            "phone": f"+44 20 7946 {n:04d}",
+            "tags": ["vip"] if tagged else [],
+        }
+
+    def create(self, system: str, tagged: bool) -> None:
+        record = self.accounts[system].create("contacts", self._person(tagged=tagged))
         self.note_webhook(system, record)
+
+    def create_everywhere(self) -> None:
+        """The same person, with identical records, in every system (held before a sync)."""
+        person = self._person(tagged=False)
+        self.shared.add(person["email"])
+        for system in self.systems:
+            self.note_webhook(system, self.accounts[system].create("contacts", person))
 
     def edit(self, system: str, pick: int, field: str) -> None:
         record = self.pick(system, pick)
         if record is None:
             return
+        email = record.properties["email"]
+        if self.unmet(email):
+            # Before the hub has linked all of a person's records, users change only what
+            # does not identify them, so that they still look like one person; how much
+            # change matching tolerates is for the matcher's own tests (tests/unit/dedup).
+            field = "jobtitle"
+            self.contested.add((email, field))
         self.values += 1
         value = f"+44 161 496 {self.values:04d}" if field == "phone" else f"{field}-{self.values}"
         self.accounts[system].update("contacts", record.id, {field: value})
-        self.edits.setdefault((record.properties["email"], field), {})[system] = value
+        self.edits.setdefault((email, field), {})[system] = value
         self.note_webhook(system, record)
 
     def tag(self, system: str, pick: int, tag: str, add: bool) -> None:
@@ -249,9 +297,28 @@ class World:
             return
         tags = [*tags, tag] if add else [t for t in tags if t != tag]
         self.accounts[system].update("contacts", record.id, {"tags": tags})
+        if self.unmet(record.properties["email"]):
+            self.contested.add((record.properties["email"], tag))
         ops = self.tag_ops.setdefault((record.properties["email"], tag), set())
         ops.add("add" if add else "remove")
         self.note_webhook(system, record)
+
+    def unmet(self, email: str) -> bool:
+        """A person every system held, whose records the hub has not all linked to one entity."""
+        if email not in self.shared:
+            return False
+        linked = {
+            (link.connection_id, link.external_id): link.entity_id
+            for link in self.links()
+            if not is_retired(link)
+        }
+        entities = {
+            linked.get((name, record.id))
+            for name in self.systems
+            for record in self.live(name)
+            if record.properties["email"] == email
+        }
+        return len(entities) != 1 or None in entities
 
     def archive(self, system: str, pick: int) -> None:
         record = self.pick(system, pick)
@@ -317,13 +384,14 @@ class World:
         return len(received)
 
     def handle(self, received: ReceivedMessage) -> None:
-        """Like the Functions host: complete on success, abandon on failure."""
+        """Like the Functions host: complete on success; on failure, deliver it again."""
         try:
             HANDLERS[received.queue](self.rt, received.message)
         except (InjectedCrash, RetryableError):  # a crash, or a fault without Retry-After
             if received.dequeue_count >= MAX_ATTEMPTS:
                 raise AssertionError(f"{received.message} failed {MAX_ATTEMPTS} times") from None
-            self.queue.abandon(received)
+            if not self.retry_later:
+                self.queue.abandon(received)
         except Exception as err:
             raise AssertionError(f"{received.message.kind} failed unexpectedly: {err!r}") from err
         else:
@@ -337,6 +405,23 @@ class World:
             if handled == 0:
                 return
         raise AssertionError("the queues never emptied: ping-pong between systems?")
+
+    def deliver_interleaved(self, count: int, seed: int) -> None:
+        """Two worker pools at once: pulls and pushes leased together, handled in any order."""
+        received = [
+            *self.queue.receive(INBOUND_QUEUE, max_messages=count, visibility_timeout=60),
+            *self.queue.receive(OUTBOUND_QUEUE, max_messages=count, visibility_timeout=60),
+        ]
+        random.Random(seed).shuffle(received)
+        for one in received:
+            self.handle(one)
+
+    def drain_queue(self, queue: str) -> None:
+        """Handle every visible message of one queue (what a worker pool on it does)."""
+        for _ in range(10 * MAX_ATTEMPTS):
+            if self.deliver(queue, 32, 0) == 0:
+                return
+        raise AssertionError(f"{queue} never emptied")
 
     def sync_round(self) -> None:
         self.tick()
@@ -354,6 +439,7 @@ class World:
         self.queue.switch.disarm()
         for account in self.accounts.values():
             account.clear_faults()
+            account.timeouts = []
         self.webhooks.clear()
         for _ in range(5):
             self.decide_duplicates()
@@ -435,20 +521,24 @@ class World:
     # --- the guarantees -------------------------------------------------------------------
 
     def check_no_outage_deletes(self) -> None:
+        """Only what users archived is archived, and the copies the hub withdrew: records a
+        push created of a person the system held already (it still holds that record).
+        """
+        copies = {
+            (link.connection_id, link.external_id) for link in self.links() if link.created_by_push
+        }
         for name, account in self.accounts.items():
+            held = {record.properties["email"] for record in self.live(name)}
             for record in account.records("contacts", include_archived=True):
                 email = record.properties["email"]
-                assert not record.archived or email in self.archived, (
+                withdrawn = (name, record.id) in copies and email in held
+                assert not record.archived or email in self.archived or withdrawn, (
                     f"{email} archived in {name}, but no user archived it"
                 )
         for entity in self.entities():
             if entity.deleted and entity.merged_into is None:
                 email = entity.values.get("email")
                 assert email in self.archived, f"entity of {email} deleted; nobody archived it"
-
-    def check_no_duplicate_records(self) -> None:
-        for name in self.systems:
-            self.snapshot(name)  # asserts one live record per email
 
     def check_converged(self) -> None:
         hub = self.hub_snapshot()
@@ -473,12 +563,12 @@ class World:
         """field_merge: a field users changed in one system only ends with its last value."""
         hub = self.hub_snapshot()
         for (email, field), by_system in self.edits.items():
-            if email in self.archived or len(by_system) != 1:
+            if email in self.archived or len(by_system) != 1 or (email, field) in self.contested:
                 continue
             ((system, value),) = by_system.items()
             assert hub[email].get(field) == value, f"{system}'s {field} of {email} was lost"
         for (email, tag), kinds in self.tag_ops.items():
-            if email in self.archived or len(kinds) != 1:
+            if email in self.archived or len(kinds) != 1 or (email, tag) in self.contested:
                 continue
             tags = hub[email].get("tags", [])
             if kinds == {"add"}:
@@ -522,14 +612,34 @@ class PipelineMachine(RuleBasedStateMachine):
     @initialize(
         strategy=st.sampled_from(["field_merge", "last_write_wins"]),
         count=st.sampled_from([2, 3]),
-        people=st.lists(st.tuples(systems_index, st.booleans()), min_size=1, max_size=3),
+        people=st.lists(st.tuples(systems_index, st.booleans()), max_size=3),
+        shared=st.integers(0, 3),
+        first_round=st.booleans(),
+        retry_later=st.booleans(),
     )
     @_step
-    def setup(self, strategy: str, count: int, people: list[tuple[int, bool]]) -> None:
-        self.world = World(strategy, SYSTEMS[:count])
+    def setup(
+        self,
+        strategy: str,
+        count: int,
+        people: list[tuple[int, bool]],
+        shared: int,
+        first_round: bool,
+        retry_later: bool,
+    ) -> None:
+        """People in one system each, and `shared` people every system holds already.
+
+        Without `first_round` the first sync is left to the rules: pulls and pushes in any
+        order, with faults and crashes anywhere in it. With `retry_later` a failed message
+        comes back only after the ones behind it.
+        """
+        self.world = World(strategy, SYSTEMS[:count], retry_later=retry_later)
         for index, tagged in people:
             self.w.create(self.system(index), tagged)
-        self.w.sync_round()
+        for _ in range(shared):
+            self.w.create_everywhere()
+        if first_round:
+            self.w.sync_round()
 
     # --- users ----------------------------------------------------------------------------
 
@@ -537,6 +647,12 @@ class PipelineMachine(RuleBasedStateMachine):
     @_step
     def user_creates(self, system: int, tagged: bool) -> None:
         self.w.create(self.system(system), tagged)
+
+    @rule()
+    @_step
+    def users_enter_one_person_everywhere(self) -> None:
+        """The same person entered in every system between two syncs."""
+        self.w.create_everywhere()
 
     @rule(system=systems_index, pick=picks, field=st.sampled_from(FIELDS))
     @_step
@@ -585,6 +701,11 @@ class PipelineMachine(RuleBasedStateMachine):
     def worker_handles(self, queue: str, count: int, seed: int) -> None:
         self.w.deliver(queue, count, seed)
 
+    @rule(count=st.integers(1, 6), seed=seeds)
+    @_step
+    def workers_handle_both_queues(self, count: int, seed: int) -> None:
+        self.w.deliver_interleaved(count, seed)
+
     @rule()
     @_step
     def sync_round(self) -> None:
@@ -611,6 +732,11 @@ class PipelineMachine(RuleBasedStateMachine):
             status, count=count, retry_after=retry_after
         )
 
+    @rule(system=systems_index, after=st.booleans())
+    @_step
+    def provider_times_out(self, system: int, after: bool) -> None:
+        self.w.accounts[self.system(system)].time_out(after=after)
+
     @rule(port=st.sampled_from(["store", "queue"]), nth=st.integers(1, 12), after=st.booleans())
     @_step
     def process_will_crash(self, port: str, nth: int, after: bool) -> None:
@@ -622,9 +748,10 @@ class PipelineMachine(RuleBasedStateMachine):
     @invariant()
     @_step
     def nothing_deleted_by_an_outage(self) -> None:
+        # Duplicates are checked once the work is done: a push may create a person in a
+        # system before that system's own record of them is read; the copy is withdrawn then.
         if self.world is not None:
             self.w.check_no_outage_deletes()
-            self.w.check_no_duplicate_records()
 
     def teardown(self) -> None:
         world, self.world = self.world, None

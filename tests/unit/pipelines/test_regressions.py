@@ -8,7 +8,7 @@ import pytest
 
 import tests.unit.pipelines.test_pipeline_properties as props
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
-from integration_core.pipelines.inbound import is_retired
+from integration_core.pipelines.links import is_retired
 
 pytestmark = pytest.mark.unit
 
@@ -145,7 +145,7 @@ def test_a_create_whose_answer_was_lost_is_brought_up_to_date(merge: props.World
     merge.create("alpha", tagged=False)
     merge.tick()
     merge.deliver(INBOUND_QUEUE, 10, 0)
-    merge.store.switch.arm(1)  # beta's record is made; the link write dies
+    merge.store.switch.arm(2)  # the create's intent is written, beta's record made; the link dies
     merge.deliver(OUTBOUND_QUEUE, 1, 0)
     assert merge.store.switch.fired == 1
     assert len(merge.live("beta")) == 1
@@ -158,3 +158,47 @@ def test_a_create_whose_answer_was_lost_is_brought_up_to_date(merge: props.World
     assert len(merge.live("beta")) == 1
     assert merge.live("beta")[0].properties["jobtitle"] == "jobtitle-1"
     _settle_and_check(merge)
+
+
+def test_a_record_deleted_in_one_system_comes_back_there_when_restored(
+    lww: props.World,
+) -> None:
+    """Beta tags a person and deletes it; alpha later adds the same tag (a newer change:
+    under last-write-wins the person comes back). Beta's delete reaches the hub first, so
+    beta's link kept, as its base, exactly the values of the restored person: beta must get
+    the record back, not be skipped as up to date.
+    """
+    lww.create("alpha", tagged=False)
+    lww.sync_round()
+    lww.tag("beta", 0, "vip", add=True)
+    lww.archive("beta", 0)
+    lww.tag("alpha", 0, "vip", add=True)  # later than the delete
+    lww.tick()
+    for received in lww.queue.receive(INBOUND_QUEUE, max_messages=2, visibility_timeout=60):
+        if received.message.connection_id == "beta":
+            lww.handle(received)  # the delete reaches the hub first
+        else:
+            lww.queue.abandon(received)
+    lww.drain()
+    assert len(lww.live("beta")) == 1
+    _settle_and_check(lww)
+
+
+def test_an_edit_made_while_a_crashed_pull_waits_is_kept() -> None:
+    """The pull crashed right after creating the record's entity (no link yet) and comes
+    back only after its lease expires; meanwhile a user edits the record. The redelivery
+    finds the entity and must merge the edit into it, not take the entity as current.
+    """
+    world = props.World("field_merge", ("alpha", "beta"), retry_later=True)
+    try:
+        world.create("alpha", tagged=False)
+        world.tick()
+        world.store.switch.arm(1, after=True)  # the entity is written, then the crash
+        world.deliver(INBOUND_QUEUE, 2, 0)
+        assert world.store.switch.fired == 1
+        world.edit("alpha", 0, "firstname")
+        _settle_and_check(world)
+        world.check_one_sided_changes_kept()
+        assert world.live("beta")[0].properties["firstname"] == "firstname-1"
+    finally:
+        world.close()

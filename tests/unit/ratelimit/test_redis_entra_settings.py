@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from integration_core.credentials.local import LocalSecretStore
 from integration_core.errors import ConfigurationError
 from integration_core.ratelimit.entra import redis_url_for_host
 from integration_core.settings import load_settings
@@ -40,7 +41,7 @@ def test_redis_url_and_redis_host_together_are_refused() -> None:
         load_settings(
             store_backend="sqlite",
             secret_backend="local",
-            local_secrets_key="k",
+            local_secrets_key=LocalSecretStore.generate_key(),
             queue_backend="inline",
             redis_url="redis://127.0.0.1:6379/0",
             redis_host="amr-x.westeurope.redis.azure.net",
