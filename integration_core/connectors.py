@@ -1,9 +1,10 @@
 """Builds the adapter for a connection: its HTTP client, credentials and transport.
 
-Every adapter gets an `httpx.Client` whose base URL comes from the connection's config and
-whose auth comes from the credential service. A base URL of the form `sandbox://NAME`
-reaches an in-process sandbox account (the embedded demo) through `httpx.WSGITransport`,
-so the same HTTP code runs with or without a network.
+The adapter class comes from the lazy registry by the connection's `system`; it validates
+the connection's config and names the base URL. The client's auth comes from the
+credential service. `transports` (httpx transports by host name) are injected by the demo
+and the tests to reach in-process sandboxes; production passes none and goes over the
+network.
 """
 
 from __future__ import annotations
@@ -13,16 +14,12 @@ from typing import Protocol
 
 import httpx
 
-from adapters.base import BaseIntegrationAdapter
-from adapters.registry import adapter_class
-from adapters.sandbox_server import SandboxAccount
-from integration_core.errors import ConfigurationError
 from integration_core.models import Connection
+from integration_core.ports import IntegrationAdapter, adapter_factory
 
 __all__ = ["AuthProvider", "Connectors", "ResponseHook"]
 
 ResponseHook = Callable[[Connection, httpx.Response], None]
-SANDBOX_SCHEME = "sandbox://"
 
 
 class AuthProvider(Protocol):
@@ -35,31 +32,21 @@ class Connectors:
         self,
         auth: AuthProvider,
         *,
-        sandboxes: Mapping[str, SandboxAccount] | None = None,
+        transports: Mapping[str, httpx.BaseTransport] | None = None,
         on_response: ResponseHook | None = None,
         timeout: float = 30.0,
     ) -> None:
         self._auth = auth
-        self._sandboxes = dict(sandboxes or {})
+        self._transports = dict(transports or {})
         self._on_response = on_response
         self._timeout = timeout
 
-    def adapter_for(self, connection: Connection) -> BaseIntegrationAdapter:
-        cls = adapter_class(connection.system)
-        return cls(connection, client=self.client_for(connection))
+    def adapter_for(self, connection: Connection) -> IntegrationAdapter:
+        factory = adapter_factory(connection.system)
+        return factory(connection, client=self.client_for(connection))
 
     def client_for(self, connection: Connection) -> httpx.Client:
-        base_url = connection.config.get("base_url")
-        if not isinstance(base_url, str) or not base_url:
-            raise ConfigurationError(f"connection {connection.id} has no base_url in its config")
-        transport: httpx.BaseTransport | None = None
-        if base_url.startswith(SANDBOX_SCHEME):
-            name = base_url.removeprefix(SANDBOX_SCHEME)
-            account = self._sandboxes.get(name)
-            if account is None:
-                raise ConfigurationError(f"no in-process sandbox named {name!r}")
-            transport = httpx.WSGITransport(app=account)
-            base_url = f"http://{name}.sandbox.invalid"
+        base_url = adapter_factory(connection.system).base_url(connection.config)
         hooks: dict[str, list[Callable[[httpx.Response], None]]] = {}
         if self._on_response is not None:
             hook = self._on_response
@@ -67,7 +54,7 @@ class Connectors:
         return httpx.Client(
             base_url=base_url,
             auth=self._auth.auth_for(connection.tenant_id, connection.id),
-            transport=transport,
+            transport=self._transports.get(httpx.URL(base_url).host),
             timeout=self._timeout,
             event_hooks=hooks,
         )

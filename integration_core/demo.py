@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from adapters.sandbox import SANDBOX_FIELD_MAPS
-from adapters.sandbox_server import SandboxAccount
+from adapters.sandbox_server import SandboxAccount, in_process_transports
 from integration_core.clock import utcnow
 from integration_core.credentials.local import LocalSecretStore
 from integration_core.models import Connection, SyncResult, SyncTask
@@ -170,7 +170,7 @@ def _build(workdir: Path, sandboxes: dict[str, SandboxAccount]) -> Runtime:
         local_secrets_key=LocalSecretStore.generate_key(),
         redis_url=None,
     )
-    return build_runtime(settings, sandboxes=sandboxes)
+    return build_runtime(settings, transports=in_process_transports(sandboxes.values()))
 
 
 def _connect(rt: Runtime, name: str, account: SandboxAccount, targets: list[str]) -> None:
@@ -179,7 +179,7 @@ def _connect(rt: Runtime, name: str, account: SandboxAccount, targets: list[str]
         tenant_id=TENANT,
         system="sandbox",
         display_name=name.upper(),
-        config={"base_url": f"sandbox://{account.name}"},
+        config={"base_url": account.in_process_url},
     )
     rt.store.upsert(Connection.container, connection.to_document())
     rt.credentials.store_credential(

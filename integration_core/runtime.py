@@ -14,7 +14,6 @@ import httpx
 import redis
 from azure.core.credentials import TokenCredential
 
-from adapters.sandbox_server import SandboxAccount
 from integration_core.connectors import Connectors
 from integration_core.credentials.base import SecretStore
 from integration_core.credentials.service import CredentialService
@@ -71,9 +70,9 @@ def _ping_redis(client: redis.Redis) -> None:
 
 
 def build_runtime(
-    settings: Settings, *, sandboxes: Mapping[str, SandboxAccount] | None = None
+    settings: Settings, *, transports: Mapping[str, httpx.BaseTransport] | None = None
 ) -> Runtime:
-    """Wire the backends `settings` name. `sandboxes` serves `sandbox://NAME` base URLs."""
+    """Wire the backends `settings` name. `transports`: in-process ones by host (demo, tests)."""
     closers: list[Callable[[], None]] = []
     store = _store(settings, closers)
     queue = _queue(settings, closers)
@@ -93,7 +92,7 @@ def build_runtime(
     def feed_limiter(connection: Connection, response: httpx.Response) -> None:
         limiter.record_response(f"conn:{connection.id}", response.status_code, response.headers)
 
-    connectors = Connectors(credentials, sandboxes=sandboxes, on_response=feed_limiter)
+    connectors = Connectors(credentials, transports=transports, on_response=feed_limiter)
     return Runtime(
         settings=settings,
         store=store,

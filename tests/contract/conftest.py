@@ -6,6 +6,7 @@ import pytest
 
 from integration_core.messaging import MessageQueue
 from integration_core.storage import DocumentStore
+from tests.harness.adapters import AdapterHarness, SandboxHarness
 
 
 @pytest.fixture(
@@ -28,3 +29,10 @@ def document_store(request: pytest.FixtureRequest) -> DocumentStore:
 def message_queue(request: pytest.FixtureRequest) -> MessageQueue:
     queue: MessageQueue = request.getfixturevalue(f"{request.param}_queue")
     return queue
+
+
+@pytest.fixture(params=[pytest.param("sandbox", marks=pytest.mark.unit)])
+def adapter_harness(request: pytest.FixtureRequest) -> AdapterHarness:
+    harnesses = {"sandbox": SandboxHarness}
+    harness: AdapterHarness = harnesses[request.param]()
+    return harness

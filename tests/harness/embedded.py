@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from adapters.sandbox_server import SandboxAccount
+from adapters.sandbox_server import SandboxAccount, in_process_transports
 from integration_core.credentials.local import LocalSecretStore
 from integration_core.models import Connection, SyncTask
 from integration_core.runtime import Runtime, build_runtime
@@ -27,7 +27,7 @@ def embedded_runtime(
             **overrides,
         }
     )
-    return build_runtime(settings, sandboxes=sandboxes)
+    return build_runtime(settings, transports=in_process_transports(sandboxes.values()))
 
 
 def connect_sandbox(
@@ -47,7 +47,7 @@ def connect_sandbox(
         id=connection_id,
         tenant_id=tenant_id,
         system="sandbox",
-        config={"base_url": base_url or f"sandbox://{account.name}"},
+        config={"base_url": base_url or account.in_process_url},
     )
     rt.store.upsert(Connection.container, connection.to_document())
     rt.credentials.store_credential(

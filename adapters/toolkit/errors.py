@@ -1,0 +1,131 @@
+"""Per-provider error maps: (status, body) -> the error class the pipelines act on.
+
+Rules are tried in order, the provider's before the defaults; the first that matches
+decides. A rule can match a status (or a range), a body predicate, or both — so a 200 whose
+body says "error", or a 403 that is really a rate limit, is classified like what it is.
+The default table follows the HTTP semantics (RFC 9110) the way Airbyte's
+`default_error_mapping.py` does: 429 and 5xx retry, 401/403 are auth, 404 not found, 409
+conflict, 412 precondition failed, other 4xx permanent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from integration_core.errors import (
+    AuthError,
+    ConflictError,
+    LockstepError,
+    NotFoundError,
+    PermanentError,
+    PreconditionFailedError,
+    RetryableError,
+)
+from integration_core.ratelimit.headers import parse_retry_after
+
+__all__ = [
+    "CursorExpiredError",
+    "DEFAULT_RULES",
+    "ErrorMap",
+    "ErrorRule",
+    "Outcome",
+]
+
+
+class Outcome(StrEnum):
+    RETRYABLE = "retryable"
+    AUTH = "auth"
+    PERMANENT = "permanent"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    PRECONDITION_FAILED = "precondition_failed"
+    CURSOR_EXPIRED = "cursor_expired"
+    OK = "ok"
+
+
+class CursorExpiredError(PermanentError):
+    """The provider no longer keeps changes that far back; the listing must start over."""
+
+
+BodyPredicate = Callable[[Any], bool]
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    """`status`: one code, a (low, high) inclusive range, or None for any status.
+
+    `when` looks at the parsed JSON body (None when the body is not JSON). `retry_after`
+    is a fixed delay for retryable outcomes whose answer names none (e.g. a per-second
+    limit answered without Retry-After).
+    """
+
+    outcome: Outcome
+    status: int | tuple[int, int] | None = None
+    when: BodyPredicate | None = None
+    retry_after: float | None = None
+
+    def matches(self, status: int, body: Any) -> bool:
+        if isinstance(self.status, int) and status != self.status:
+            return False
+        if isinstance(self.status, tuple) and not self.status[0] <= status <= self.status[1]:
+            return False
+        return self.when is None or bool(self.when(body))
+
+
+DEFAULT_RULES: tuple[ErrorRule, ...] = (
+    ErrorRule(Outcome.OK, status=(100, 399)),
+    ErrorRule(Outcome.RETRYABLE, status=429),
+    ErrorRule(Outcome.RETRYABLE, status=408),
+    ErrorRule(Outcome.RETRYABLE, status=(500, 599)),
+    ErrorRule(Outcome.AUTH, status=401),
+    ErrorRule(Outcome.AUTH, status=403),
+    ErrorRule(Outcome.NOT_FOUND, status=404),
+    ErrorRule(Outcome.NOT_FOUND, status=410),
+    ErrorRule(Outcome.CONFLICT, status=409),
+    ErrorRule(Outcome.PRECONDITION_FAILED, status=412),
+    ErrorRule(Outcome.PERMANENT, status=(400, 499)),
+)
+
+_ERRORS: dict[Outcome, type[LockstepError]] = {
+    Outcome.AUTH: AuthError,
+    Outcome.PERMANENT: PermanentError,
+    Outcome.NOT_FOUND: NotFoundError,
+    Outcome.CONFLICT: ConflictError,
+    Outcome.PRECONDITION_FAILED: PreconditionFailedError,
+    Outcome.CURSOR_EXPIRED: CursorExpiredError,
+}
+
+
+@dataclass(frozen=True)
+class ErrorMap:
+    """A provider's rules, tried before `DEFAULT_RULES`."""
+
+    rules: Sequence[ErrorRule] = ()
+
+    def outcome(self, status: int, body: Any) -> ErrorRule:
+        for rule in (*self.rules, *DEFAULT_RULES):
+            if rule.matches(status, body):
+                return rule
+        return ErrorRule(Outcome.PERMANENT)
+
+    def error_for(self, response: httpx.Response, body: Any, *, what: str) -> LockstepError | None:
+        """The error this answer means (None: it is a success). Never includes secrets:
+        the detail is the status and a bounded, provider-written excerpt of the body.
+        """
+        rule = self.outcome(response.status_code, body)
+        if rule.outcome is Outcome.OK:
+            return None
+        detail = f"{what}: HTTP {response.status_code} ({rule.outcome})"
+        if rule.outcome is Outcome.RETRYABLE:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return RetryableError(
+                detail, retry_after=retry_after if retry_after is not None else rule.retry_after
+            )
+        if rule.outcome is Outcome.PERMANENT:
+            detail = f"{detail}: {response.text[:200]}"
+        return _ERRORS[rule.outcome](detail)
