@@ -378,8 +378,9 @@ class DeclarativeAdapter:
     ) -> tuple[httpx.Response, Any]:
         """Send, map the answer's status and body through the error map, return the body."""
         try:
+            # No params at all (not an empty dict): httpx would drop a next URL's own query.
             response = self.client.request(
-                method, url, params=dict(params or {}), json=json, headers=dict(headers or {})
+                method, url, params=dict(params) if params else None, json=json, headers=headers
             )
         except httpx.TimeoutException as err:
             raise RetryableError(f"{what}: timed out") from err
