@@ -26,6 +26,7 @@ from integration_core.models import Connection, SyncResult, SyncTask
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
 from integration_core.pipelines.scheduler import run_scheduler
+from integration_core.ports import validate_connection
 from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import load_settings
 
@@ -181,6 +182,7 @@ def _connect(rt: Runtime, name: str, account: SandboxAccount, targets: list[str]
         display_name=name.upper(),
         config={"base_url": account.in_process_url},
     )
+    validate_connection(connection)
     rt.store.upsert(Connection.container, connection.to_document())
     rt.credentials.store_credential(
         TENANT, name, {"type": "bearer_token", "token": account.api_key}, owner="demo"

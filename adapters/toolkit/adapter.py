@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
 
@@ -203,39 +204,20 @@ class DeclarativeAdapter:
         where = f"{self.spec.name} {entity_type}"
         if not isinstance(raw, dict):
             raise RecordError(f"{where}: record is a {type(raw).__name__}", external_id=None)
-        raw_id = raw.get(spec.id) if "." not in spec.id else select(raw, spec.id, default=None)
+        raw_id = select(raw, spec.id, default=None)
         if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or raw_id == "":
             raise RecordError(f"{where}: record without an id at {spec.id!r}", external_id=None)
         external_id = str(raw_id)
-
-        def field(path: str) -> Any:
-            try:
-                return select(raw, path)
-            except PathError as err:
-                raise RecordError(
-                    f"{where} {external_id}: missing {path!r}", external_id=external_id
-                ) from err
-
         try:
-            modified_at = spec.time(field(spec.modified_at))
+            modified_at = _time(spec.time, _field(raw, spec.modified_at), spec.modified_at)
+            version = _field(raw, spec.version) if spec.version else None
+            if isinstance(version, bool) or not isinstance(version, str | int | None):
+                raise ValueError(f"field {spec.version!r} is a {type(version).__name__}")
+            values = _field(raw, spec.values)
+            if not isinstance(values, dict):
+                raise ValueError(f"field {spec.values!r} is a {type(values).__name__}")
         except ValueError as err:
-            raise RecordError(
-                f"{where} {external_id}: field {spec.modified_at!r}: {err}", external_id=external_id
-            ) from err
-        version = field(spec.version) if spec.version else None
-        if version is not None and (
-            isinstance(version, bool) or not isinstance(version, str | int)
-        ):
-            raise RecordError(
-                f"{where} {external_id}: field {spec.version!r} is a {type(version).__name__}",
-                external_id=external_id,
-            )
-        values = field(spec.values)
-        if not isinstance(values, dict):
-            raise RecordError(
-                f"{where} {external_id}: field {spec.values!r} is a {type(values).__name__}",
-                external_id=external_id,
-            )
+            raise RecordError(f"{where} {external_id}: {err}", external_id=external_id) from err
         deleted = select(raw, spec.deleted, default=False) if spec.deleted else False
         return Change(
             external_id=external_id,
@@ -414,6 +396,20 @@ class DeclarativeAdapter:
             raise PaginationLoopError(
                 f"{what}: pagination loop: the provider sent page token {key[:80]} again"
             )
+
+
+def _field(raw: dict[str, Any], path: str) -> Any:
+    try:
+        return select(raw, path)
+    except PathError as err:
+        raise ValueError(f"missing {path!r}") from err
+
+
+def _time(parse: Callable[[Any], datetime], value: Any, path: str) -> datetime:
+    try:
+        return parse(value)
+    except ValueError as err:
+        raise ValueError(f"field {path!r}: {err}") from err
 
 
 def _json_body(response: httpx.Response) -> tuple[Any, str | None]:

@@ -33,6 +33,8 @@ def select(document: Any, path: str, *, default: Any = MISSING) -> Any:
     Raises:
         PathError: a step is missing and no `default` was given.
     """
+    if isinstance(document, dict) and path in document:
+        return document[path]  # the common case: one step, present (listings call this a lot)
     value = document
     if not path:
         return value

@@ -37,14 +37,18 @@ __all__ = [
 
 
 def parse_time(value: Any) -> datetime:
-    """An ISO-8601 string with a zone, or epoch milliseconds (int or digit string)."""
+    """An ISO-8601 string with a zone, or epoch milliseconds (int or digit string).
+
+    Raises:
+        ValueError: anything else, including a time without a zone.
+    """
+    if isinstance(value, str) and not value.isdigit():
+        return from_iso(value)
     if isinstance(value, bool):
         raise ValueError(f"not a time: {value!r}")
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
         return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-    if not isinstance(value, str):
-        raise ValueError(f"not a time: {value!r}")
-    return from_iso(value)
+    raise ValueError(f"not a time: {value!r}")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from adapters.sandbox_server import SandboxAccount, in_process_transports
 from integration_core.credentials.local import LocalSecretStore
 from integration_core.models import Connection, SyncTask
+from integration_core.ports import validate_connection
 from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import load_settings
 
@@ -49,6 +50,7 @@ def connect_sandbox(
         system="sandbox",
         config={"base_url": base_url or account.in_process_url},
     )
+    validate_connection(connection)
     rt.store.upsert(Connection.container, connection.to_document())
     rt.credentials.store_credential(
         tenant_id, connection_id, {"type": "bearer_token", "token": account.api_key}
