@@ -16,6 +16,7 @@ from adapters.toolkit.adapter import (
 from adapters.toolkit.cursors import CursorState, CursorStrategy, FullScan, ModifiedSince, SyncToken
 from adapters.toolkit.errors import CursorExpiredError, ErrorMap, ErrorRule, Outcome
 from adapters.toolkit.paginators import (
+    Answer,
     JsonCursorPaginator,
     LinkHeaderPaginator,
     NextUrlPaginator,
@@ -36,6 +37,7 @@ from adapters.toolkit.spec import (
 )
 
 __all__ = [
+    "Answer",
     "Budget",
     "Concurrency",
     "CursorExpiredError",

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from adapters.toolkit.cursors import CursorState
 from adapters.toolkit.errors import CursorExpiredError
-from adapters.toolkit.paginators import PageRequest, Token
+from adapters.toolkit.paginators import Answer, PageRequest, Token
 from adapters.toolkit.selectors import PathError, select
 from adapters.toolkit.spec import Concurrency, HttpConnectionConfig, ObjectSpec, ProviderSpec
 from integration_core.clock import utcnow
@@ -161,7 +161,7 @@ class DeclarativeAdapter:
                 rejected.append(RejectedRecord(err.external_id, str(err), raw))
         try:
             next_page = obj.paginator.next_token(
-                response, body, current=state.page, count=len(rows), page_size=size
+                Answer(response, body, state.page, len(rows), size)
             )
         except (PathError, TypeError) as err:
             raise MalformedAnswerError(f"{what}: malformed answer: {err}") from err
@@ -244,15 +244,7 @@ class DeclarativeAdapter:
         headers = self._precondition(entity_type, external_id, expected_version)
         method, template = obj.write.update
         url = template.format(path=obj.path, id=quote(external_id, safe=""))
-        response, body = self._send(
-            method,
-            url,
-            what=f"{self.spec.name} {entity_type} update",
-            json=self._body(obj, values),
-            headers=headers,
-        )
-        new_id, version = self.written(entity_type, response, body)
-        return WriteResult(external_id=new_id, version=version, created=False)
+        return self._write(obj, entity_type, "update", method, url, values, headers)
 
     def _create(
         self,
@@ -273,15 +265,29 @@ class DeclarativeAdapter:
             method, url = spec.create[0], spec.create[1].format(path=obj.path)
             if idempotency_key and spec.idempotency_header:
                 headers[spec.idempotency_header] = idempotency_key
+        return self._write(obj, entity_type, "create", method, url, values, headers)
+
+    def _write(
+        self,
+        obj: ObjectSpec,
+        entity_type: str,
+        operation: str,
+        method: str,
+        url: str,
+        values: Mapping[str, Any],
+        headers: Mapping[str, str],
+    ) -> WriteResult:
+        key = obj.write.body_key
         response, body = self._send(
             method,
             url,
-            what=f"{self.spec.name} {entity_type} create",
-            json=self._body(obj, values),
+            what=f"{self.spec.name} {entity_type} {operation}",
+            json={key: dict(values)} if key else dict(values),
             headers=headers,
         )
         new_id, version = self.written(entity_type, response, body)
-        created = spec.created_status is None or response.status_code == spec.created_status
+        status = obj.write.created_status
+        created = operation == "create" and (status is None or response.status_code == status)
         return WriteResult(external_id=new_id, version=version, created=created)
 
     def delete(
@@ -320,11 +326,6 @@ class DeclarativeAdapter:
                     f"{current.version}, not {expected_version}"
                 )
         return {}
-
-    @staticmethod
-    def _body(obj: ObjectSpec, values: Mapping[str, Any]) -> dict[str, Any]:
-        key = obj.write.body_key
-        return {key: dict(values)} if key else dict(values)
 
     # -- health and webhooks -------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from adapters.toolkit.selectors import select
 from integration_core.errors import ConfigurationError
 
 __all__ = [
+    "Answer",
     "JsonCursorPaginator",
     "LinkHeaderPaginator",
     "NextUrlPaginator",
@@ -33,6 +34,18 @@ __all__ = [
 ]
 
 Token = str | int | dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One page's answer: the response, its parsed body, the token that asked for it
+    (None: the first page), how many records it held, and the page size asked for."""
+
+    response: httpx.Response
+    body: Any
+    current: Token | None
+    count: int
+    page_size: int
 
 
 @dataclass(frozen=True)
@@ -51,15 +64,7 @@ class Paginator(ABC):
         """`request` asking for the page `token` names."""
 
     @abstractmethod
-    def next_token(
-        self,
-        response: httpx.Response,
-        body: Any,
-        *,
-        current: Token | None,
-        count: int,
-        page_size: int,
-    ) -> Token | None:
+    def next_token(self, answer: Answer) -> Token | None:
         """The next page's token (None: this was the last page)."""
 
 
@@ -85,16 +90,8 @@ class JsonCursorPaginator(Paginator):
             return replace(request, json={**(request.json or {}), **values})
         return replace(request, params={**request.params, **values})
 
-    def next_token(
-        self,
-        response: httpx.Response,
-        body: Any,
-        *,
-        current: Token | None,
-        count: int,
-        page_size: int,
-    ) -> Token | None:
-        token = select(body, self.path, default=None)
+    def next_token(self, answer: Answer) -> Token | None:
+        token = select(answer.body, self.path, default=None)
         if token in (None, "", {}):
             return None
         if not isinstance(token, str | int | dict) or isinstance(token, bool):
@@ -119,16 +116,8 @@ class NextUrlPaginator(Paginator):
     def apply(self, request: PageRequest, token: Token) -> PageRequest:
         return replace(request, url=str(token), params={})
 
-    def next_token(
-        self,
-        response: httpx.Response,
-        body: Any,
-        *,
-        current: Token | None,
-        count: int,
-        page_size: int,
-    ) -> Token | None:
-        url = select(body, self.path, default=None)
+    def next_token(self, answer: Answer) -> Token | None:
+        url = select(answer.body, self.path, default=None)
         if url is not None and not isinstance(url, str):
             raise TypeError(f"next URL at {self.path!r} is a {type(url).__name__}")
         return url or None
@@ -143,16 +132,8 @@ class LinkHeaderPaginator(Paginator):
     def apply(self, request: PageRequest, token: Token) -> PageRequest:
         return replace(request, url=str(token), params={})
 
-    def next_token(
-        self,
-        response: httpx.Response,
-        body: Any,
-        *,
-        current: Token | None,
-        count: int,
-        page_size: int,
-    ) -> Token | None:
-        url = response.links.get(self.rel, {}).get("url")
+    def next_token(self, answer: Answer) -> Token | None:
+        url = answer.response.links.get(self.rel, {}).get("url")
         return url or None
 
 
@@ -166,20 +147,12 @@ class OffsetPaginator(Paginator):
     def apply(self, request: PageRequest, token: Token) -> PageRequest:
         return replace(request, params={**request.params, self.offset_param: token})
 
-    def next_token(
-        self,
-        response: httpx.Response,
-        body: Any,
-        *,
-        current: Token | None,
-        count: int,
-        page_size: int,
-    ) -> Token | None:
-        offset = (current if isinstance(current, int) else 0) + count
-        if count < page_size:
+    def next_token(self, answer: Answer) -> Token | None:
+        offset = (answer.current if isinstance(answer.current, int) else 0) + answer.count
+        if answer.count < answer.page_size:
             return None
         if self.total_path is not None:
-            total = select(body, self.total_path)
+            total = select(answer.body, self.total_path)
             if not isinstance(total, int) or offset >= total:
                 return None
         return offset
