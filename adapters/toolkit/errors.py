@@ -26,7 +26,7 @@ from integration_core.errors import (
     PreconditionFailedError,
     RetryableError,
 )
-from integration_core.ratelimit.headers import parse_retry_after
+from integration_core.ratelimit.headers import parse_response
 
 __all__ = [
     "CursorExpiredError",
@@ -53,26 +53,30 @@ class CursorExpiredError(PermanentError):
 
 
 BodyPredicate = Callable[[Any], bool]
+HeaderPredicate = Callable[[httpx.Headers], bool]
 
 
 @dataclass(frozen=True)
 class ErrorRule:
     """`status`: one code, a (low, high) inclusive range, or None for any status.
 
-    `when` looks at the parsed JSON body (None when the body is not JSON). `retry_after`
-    is a fixed delay for retryable outcomes whose answer names none (e.g. a per-second
-    limit answered without Retry-After).
+    `when` looks at the parsed JSON body (None when the body is not JSON), `when_headers`
+    at the headers (GitHub's rate-limited 403 says so in `X-RateLimit-Remaining: 0`).
+    `retry_after` is a fixed delay for retryable outcomes whose answer names none.
     """
 
     outcome: Outcome
     status: int | tuple[int, int] | None = None
     when: BodyPredicate | None = None
+    when_headers: HeaderPredicate | None = None
     retry_after: float | None = None
 
-    def matches(self, status: int, body: Any) -> bool:
+    def matches(self, status: int, body: Any, headers: httpx.Headers) -> bool:
         if isinstance(self.status, int) and status != self.status:
             return False
         if isinstance(self.status, tuple) and not self.status[0] <= status <= self.status[1]:
+            return False
+        if self.when_headers is not None and not self.when_headers(headers):
             return False
         return self.when is None or bool(self.when(body))
 
@@ -107,9 +111,9 @@ class ErrorMap:
 
     rules: Sequence[ErrorRule] = ()
 
-    def outcome(self, status: int, body: Any) -> ErrorRule:
+    def outcome(self, status: int, body: Any, headers: httpx.Headers) -> ErrorRule:
         for rule in (*self.rules, *DEFAULT_RULES):
-            if rule.matches(status, body):
+            if rule.matches(status, body, headers):
                 return rule
         return ErrorRule(Outcome.PERMANENT)
 
@@ -117,15 +121,15 @@ class ErrorMap:
         """The error this answer means (None: it is a success). Never includes secrets:
         the detail is the status and a bounded, provider-written excerpt of the body.
         """
-        rule = self.outcome(response.status_code, body)
+        rule = self.outcome(response.status_code, body, response.headers)
         if rule.outcome is Outcome.OK:
             return None
         detail = f"{what}: HTTP {response.status_code} ({rule.outcome})"
         if rule.outcome is Outcome.RETRYABLE:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            return RetryableError(
-                detail, retry_after=retry_after if retry_after is not None else rule.retry_after
-            )
+            # The limiter's own reading of the headers: Retry-After, or a spent quota's reset
+            # (X-RateLimit-*, HubSpot's, Salesforce's), so both agree on how long to wait.
+            wait = parse_response(response.status_code, response.headers).block_seconds
+            return RetryableError(detail, retry_after=wait or rule.retry_after)
         if rule.outcome is Outcome.PERMANENT:
             detail = f"{detail}: {response.text[:200]}"
         return _ERRORS[rule.outcome](detail)

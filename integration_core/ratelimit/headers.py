@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-__all__ = ["ResponseSignal", "parse_response", "parse_retry_after"]
+__all__ = ["ResponseSignal", "parse_response"]
 
 _NUMBER = re.compile(r"\s*(-?\d+(?:\.\d+)?)")
 _SECONDS = re.compile(r"\s*\d+(?:\.\d+)?\s*")
@@ -64,7 +64,7 @@ def parse_response(
     is_error = status_code >= 400
 
     block = 0.0
-    retry_after = parse_retry_after(lowered.get("retry-after"), now=wall) if is_error else None
+    retry_after = _retry_after(lowered.get("retry-after"), wall) if is_error else None
     if retry_after is not None:
         block = retry_after
 
@@ -104,11 +104,7 @@ def _number(value: str | None) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value: delay-seconds or an HTTP-date (RFC 9110
-    section 10.2.3); None when absent or unreadable. `now` (epoch seconds) is for tests.
-    """
-    wall = time.time() if now is None else now
+def _retry_after(value: str | None, wall: float) -> float | None:
     if value is None or not value.strip():
         return None
     if _SECONDS.fullmatch(value):

@@ -269,6 +269,34 @@ def test_a_200_with_an_error_body_and_a_403_that_is_a_rate_limit() -> None:
     assert type(denied.value).__name__ == "AuthError"
 
 
+def test_a_403_whose_headers_say_the_quota_is_spent_waits_for_its_reset() -> None:
+    reset = int(datetime.now(UTC).timestamp()) + 60
+    spent = {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0"}
+    errors = ErrorMap(
+        (
+            ErrorRule(
+                Outcome.RETRYABLE,
+                status=403,
+                when_headers=lambda h: h.get("X-RateLimit-Remaining") == "0",
+            ),
+        )
+    )
+    handler, _ = _pages(
+        [
+            httpx.Response(403, headers={**spent, "X-RateLimit-Reset": str(reset)}),
+            httpx.Response(403, json={"message": "Resource not accessible"}),
+        ]
+    )
+    adapter = _adapter(handler, errors=errors)
+    with pytest.raises(RetryableError) as caught:
+        adapter.health()
+    assert caught.value.retry_after is not None
+    assert 50 < caught.value.retry_after <= 60
+    with pytest.raises(Exception, match="HTTP 403") as denied:
+        adapter.health()
+    assert type(denied.value).__name__ == "AuthError"
+
+
 def test_html_error_page_on_a_5xx_is_retryable_and_a_transport_failure_too() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/me":
