@@ -142,8 +142,11 @@ class DeclarativeAdapter:
         try:
             response, body = self._send_request(self.list_request(obj, state, size), what=what)
         except CursorExpiredError:
-            if state.listing or state.full:
+            # A watermark, sync token or page token the provider no longer honours: rescan
+            # from the start (delete-safe). Only a rescan's own first page has no way back.
+            if state.full and not state.listing:
                 raise
+            seen.clear()
             state = obj.cursor.expired(state, now=utcnow())
             response, body = self._send_request(self.list_request(obj, state, size), what=what)
         rows = self._select(body, obj.records_path, what=what)

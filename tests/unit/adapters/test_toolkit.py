@@ -383,6 +383,25 @@ def test_an_expired_sync_token_rescans_and_keeps_the_new_token() -> None:
     assert CursorState.decode(cursor).sync_token == "s2"
 
 
+def test_an_expired_page_token_mid_listing_restarts_the_scan_and_a_rescan_cannot_expire() -> None:
+    handler, seen = _pages(
+        [
+            httpx.Response(200, json={"items": [_record(1)], "next": "p2"}),
+            httpx.Response(410, json={"error": "page token expired"}),
+            httpx.Response(200, json={"items": [_record(1), _record(2)]}),
+            httpx.Response(410, json={"error": "expired"}),
+        ]
+    )
+    errors = ErrorMap((ErrorRule(Outcome.CURSOR_EXPIRED, status=410),))
+    adapter = _adapter(handler, errors=errors)
+    first = adapter.read_changes("contact", None, page_size=1)
+    again = adapter.read_changes("contact", first.cursor, page_size=2)
+    assert [c.external_id for c in again.changes] == ["r1", "r2"]
+    assert "cursor" not in seen[2].url.params  # from the start
+    with pytest.raises(PermanentError, match="HTTP 410"):
+        adapter.read_changes("contact", None, page_size=2)
+
+
 # -- writes ------------------------------------------------------------------------------
 
 
