@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,7 @@ from adapters.toolkit import (
 )
 from adapters.toolkit.cursors import CursorStrategy, epoch_ms
 from adapters.toolkit.selectors import PathError
+from integration_core.connectors import Connectors
 from integration_core.credentials.types import CredentialType
 from integration_core.errors import (
     ConfigurationError,
@@ -448,6 +450,20 @@ def test_the_registry_is_lazy_and_open_to_third_parties() -> None:
         adapter_factory("widgets-test")
     with pytest.raises(ConfigurationError, match="already registered"):
         register_adapter("sandbox", "adapters.sandbox:SandboxAdapter")
+
+
+def test_a_registered_third_party_adapter_serves_its_connections() -> None:
+    class NoAuth:
+        def auth_for(self, tenant_id: str, connection_id: str) -> httpx.Auth | None:
+            return None
+
+    widgets = type(_adapter(lambda r: httpx.Response(200)))
+    widgets.spec = replace(widgets.spec, base_url="https://api.widgets.test")
+    register_adapter("widgets-third-party", widgets)
+    connection = Connection(id="w2", tenant_id="t1", system="widgets-third-party", config={})
+    with Connectors(NoAuth()).adapter_for(connection) as adapter:
+        assert isinstance(adapter, widgets)
+        assert str(adapter.client.base_url) == "https://api.widgets.test"
 
 
 def test_a_connection_config_is_validated_naming_the_field() -> None:
