@@ -27,6 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from adapters.toolkit.paginators import PageRequest, Token
@@ -183,7 +184,10 @@ class ModifiedSince(CursorStrategy):
     def after_page(
         self, state: CursorState, changes: Sequence[Change], next_page: Token | None, body: Any
     ) -> CursorState:
-        wm = advance(state.watermark, changes) if self.ordered else state.watermark
+        wm = state.watermark
+        if self.ordered and changes:
+            # The page's greatest position only: one comparison per record, not one Watermark.
+            wm = advance(wm, [max(changes, key=attrgetter("modified_at", "external_id"))])
         if next_page is not None:
             return replace(state, watermark=wm, page=next_page)
         if not self.ordered and state.started is not None:
