@@ -346,9 +346,15 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class SandboxServer:
-    """Serves one SandboxAccount over HTTP on loopback, in a background thread."""
+    """Serves one SandboxAccount (or any provider fake's WSGI app) on loopback, in a thread."""
 
-    def __init__(self, account: SandboxAccount, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        account: Callable[[dict[str, Any], StartResponse], Iterable[bytes]],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.account = account
         self._host = host
         self._server = make_server(

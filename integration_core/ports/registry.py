@@ -22,6 +22,7 @@ __all__ = ["adapter_factory", "register_adapter", "validate_connection"]
 # system -> "module:attribute" (imported lazily) or the factory itself once loaded.
 _REGISTRY: dict[str, str | AdapterFactory] = {
     "sandbox": "adapters.sandbox:SandboxAdapter",
+    "hubspot": "adapters.hubspot:HubSpotAdapter",
 }
 _LOCK = threading.Lock()
 

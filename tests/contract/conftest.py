@@ -6,7 +6,7 @@ import pytest
 
 from integration_core.messaging import MessageQueue
 from integration_core.storage import DocumentStore
-from tests.harness.adapters import AdapterHarness, SandboxHarness
+from tests.harness.adapters import AdapterHarness, HubSpotHarness, SandboxHarness
 
 
 @pytest.fixture(
@@ -31,8 +31,13 @@ def message_queue(request: pytest.FixtureRequest) -> MessageQueue:
     return queue
 
 
-@pytest.fixture(params=[pytest.param("sandbox", marks=pytest.mark.unit)])
+@pytest.fixture(
+    params=[
+        pytest.param("sandbox", marks=pytest.mark.unit),
+        pytest.param("hubspot", marks=pytest.mark.unit),
+    ]
+)
 def adapter_harness(request: pytest.FixtureRequest) -> AdapterHarness:
-    harnesses = {"sandbox": SandboxHarness}
+    harnesses = {"sandbox": SandboxHarness, "hubspot": HubSpotHarness}
     harness: AdapterHarness = harnesses[request.param]()
     return harness

@@ -14,13 +14,17 @@ from typing import Any, Protocol
 
 import httpx
 
+from adapters.hubspot import HubSpotAdapter
 from adapters.sandbox import SandboxAdapter
 from adapters.sandbox_server import SandboxAccount, SandboxServer
+from integration_core.clock import utcnow
+from integration_core.models import Connection
 from integration_core.ports import IntegrationAdapter
+from tests.harness.fakes.hubspot import HubSpotFake
 from tests.harness.http_faults import FaultyTransport
 from tests.harness.sandbox import SteppingClock, contact, sandbox_connection
 
-__all__ = ["AdapterHarness", "SandboxHarness", "StaticBearer"]
+__all__ = ["AdapterHarness", "HubSpotHarness", "SandboxHarness", "StaticBearer"]
 
 
 class StaticBearer(httpx.Auth):
@@ -69,9 +73,11 @@ class AdapterHarness(Protocol):
         """Valid field values for a new record (distinct per `i`)."""
         ...
 
-    def freeze_time(self, at: datetime | None) -> None:
-        """Give the next records one modification time (None: time moves again)."""
+    def same_time(self, on: bool) -> None:
+        """While on, records made share one modification time."""
         ...
+
+    expires_changes: bool  # the provider keeps changes for a while only (a retention)
 
     def forget_changes(self) -> None:
         """The provider keeps no changes from before now: old cursors expire."""
@@ -90,6 +96,7 @@ class SandboxHarness:
     name = "sandbox"
     entity_type = "contact"
     records_path = "results"
+    expires_changes = True
 
     def __init__(self) -> None:
         self._clock = SteppingClock(datetime(2026, 1, 1, tzinfo=UTC))
@@ -132,8 +139,8 @@ class SandboxHarness:
     def sample(self, i: int) -> dict[str, Any]:
         return contact(i)
 
-    def freeze_time(self, at: datetime | None) -> None:
-        self._frozen = at
+    def same_time(self, on: bool) -> None:
+        self._frozen = self._clock() if on else None
 
     def forget_changes(self) -> None:
         self.account.retention = timedelta(0)
@@ -143,3 +150,62 @@ class SandboxHarness:
 
     def good_token(self) -> str:
         return self.account.api_key
+
+
+class HubSpotHarness:
+    """The HubSpot adapter against the HubSpot-shaped fake (tests/harness/fakes/hubspot.py)."""
+
+    name = "hubspot"
+    entity_type = "contact"
+    records_path = "results"
+    expires_changes = False  # HubSpot keeps no change log: a search never expires
+
+    def __init__(self) -> None:
+        self._frozen: datetime | None = None
+        # Real time: HubSpot listings commit our clock's start time, as against the real API.
+        self.fake = HubSpotFake(token="pat-contract", clock=lambda: self._frozen or utcnow())
+        self.faults = FaultyTransport(httpx.HTTPTransport())
+
+    @contextmanager
+    def adapter(self, *, auth: httpx.Auth | None = None) -> Iterator[IntegrationAdapter]:
+        with SandboxServer(self.fake) as server:
+            client = httpx.Client(
+                base_url=server.base_url,
+                auth=auth or StaticBearer(self.fake.token),
+                transport=self.faults,
+            )
+            connection = Connection(
+                id="c-hubspot",
+                tenant_id="t1",
+                system="hubspot",
+                config={"base_url": server.base_url, "id_property": "lockstep_id"},
+            )
+            with HubSpotAdapter(connection, client=client) as adapter:
+                yield adapter
+
+    def create(self, values: dict[str, Any]) -> str:
+        return self.fake.create("contacts", values)
+
+    def edit(self, external_id: str, values: dict[str, Any]) -> None:
+        self.fake.update("contacts", external_id, values)
+
+    def remove(self, external_id: str) -> None:
+        self.fake.archive("contacts", external_id)
+
+    def ids(self) -> set[str]:
+        return self.fake.live_ids("contacts")
+
+    def sample(self, i: int) -> dict[str, Any]:
+        return contact(i)
+
+    def same_time(self, on: bool) -> None:
+        self._frozen = utcnow() if on else None
+
+    def forget_changes(self) -> None:
+        raise AssertionError("HubSpot keeps no change log to forget")
+
+    def bad_token(self) -> str:
+        return "pat-wrong"
+
+    def good_token(self) -> str:
+        return self.fake.token

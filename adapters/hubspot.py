@@ -1,0 +1,215 @@
+"""HubSpot CRM v3: contacts and companies, as a toolkit spec plus three hooks.
+
+Reads: a first sync lists every object by id (`GET /crm/v3/objects/{type}`, `after`
+paging); later cycles search (`POST …/search`) for `lastmodifieddate` GT the watermark
+minus an overlap window (the search index lags writes), sorted by `hs_object_id`, 100 per
+page. Search refuses to page past 10,000 results, so before `after` would cross it the
+listing restarts with `hs_object_id` GT the last id read — any number of changes, nothing
+lost. Sorting by id makes the listing unordered in time, so the watermark moves to the
+listing's start only when it ends. Each listing ends with the archived objects
+(`?archived=true`), which become tombstones.
+
+Writes: an idempotent create is a batch upsert on the unique `id_property` the connection
+names (the idempotency key is its value); HubSpot has no If-Match, so an update or delete
+first reads `updatedAt` and refuses a stale one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from adapters.toolkit import (
+    Answer,
+    Budget,
+    Concurrency,
+    CursorState,
+    DeclarativeAdapter,
+    ErrorMap,
+    ErrorRule,
+    HttpConnectionConfig,
+    ModifiedSince,
+    ObjectSpec,
+    Outcome,
+    PageRequest,
+    Paginator,
+    ProviderSpec,
+    RecordSpec,
+    WriteSpec,
+)
+from adapters.toolkit.cursors import epoch_ms
+from adapters.toolkit.paginators import Token
+from adapters.toolkit.selectors import select
+from integration_core.credentials.types import CredentialType
+from integration_core.mapping import FieldMap
+from integration_core.ports import ChangePage, WriteResult
+
+__all__ = ["HUBSPOT", "HubSpotAdapter", "HubSpotConfig", "SEARCH_LIMIT"]
+
+SEARCH_LIMIT = 10_000
+_MODIFIED = {"contact": "lastmodifieddate", "company": "hs_lastmodifieddate"}
+_FIELD_MAPS = {
+    "contact": FieldMap(
+        entity_type="contact",
+        provider_object="contacts",
+        fields={
+            "first_name": "firstname",
+            "last_name": "lastname",
+            "email": "email",
+            "phone": "phone",
+            "company": "company",
+            "title": "jobtitle",
+            "city": "city",
+            "country": "country",
+        },
+    ),
+    "company": FieldMap(
+        entity_type="company",
+        provider_object="companies",
+        fields={"name": "name", "domain": "domain", "phone": "phone", "city": "city"},
+    ),
+}
+
+
+class HubSpotConfig(HttpConnectionConfig):
+    """`id_property`: a unique property that idempotent creates upsert on (e.g. a custom
+    `lockstep_id`); without it a create retried after a lost answer may create twice.
+    """
+
+    id_property: str | None = None
+
+
+class HubSpotPaginator(Paginator):
+    """`after` paging; a search restarts by id before it crosses 10,000 results; every
+    listing ends with a pass over the archived objects (`{"archived": true}`).
+    """
+
+    def apply(self, request: PageRequest, token: Token) -> PageRequest:
+        token = token if isinstance(token, dict) else {}
+        if request.method != "POST":
+            after = {"after": token["after"]} if "after" in token else {}
+            return replace(request, params={**request.params, **after})
+        body = dict(request.json or {})
+        body["after"] = str(token.get("after", "0"))
+        if "last_id" in token:
+            (group,) = body["filterGroups"]
+            by_id = {"propertyName": "hs_object_id", "operator": "GT", "value": token["last_id"]}
+            body["filterGroups"] = [{"filters": [*group["filters"], by_id]}]
+        return replace(request, json=body)
+
+    def next_token(self, answer: Answer) -> Token | None:
+        current = answer.current if isinstance(answer.current, dict) else {}
+        after = select(answer.body, "paging.next.after", default=None)
+        archived = bool(current.get("archived"))
+        if after is None:
+            return None if archived else {"archived": True}
+        if not isinstance(after, str) or not after.isdigit():
+            raise TypeError(f"paging.next.after is {after!r}, not a number")
+        if answer.response.request.method == "POST" and (
+            int(after) + answer.page_size > SEARCH_LIMIT
+        ):
+            return {"last_id": str(select(answer.body, "results.-1.id"))}
+        return {**current, "after": after}
+
+
+def _object(entity_type: str) -> ObjectSpec:
+    field_map = _FIELD_MAPS[entity_type]
+    return ObjectSpec(
+        field_map=field_map,
+        path=f"/crm/v3/objects/{field_map.provider_object}",
+        records_path="results",
+        paginator=HubSpotPaginator(),
+        cursor=ModifiedSince(_MODIFIED[entity_type], overlap=timedelta(minutes=2), ordered=False),
+        record=RecordSpec(modified_at="updatedAt", version="updatedAt", deleted="archived"),
+        write=WriteSpec(created_status=201, concurrency=Concurrency.VERSION_COMPARE),
+        max_page_size=100,
+    )
+
+
+HUBSPOT = ProviderSpec(
+    name="hubspot",
+    objects={entity_type: _object(entity_type) for entity_type in _FIELD_MAPS},
+    credential_types=frozenset(
+        {CredentialType.OAUTH2_AUTHORIZATION_CODE, CredentialType.BEARER_TOKEN}
+    ),
+    health_path="/crm/v3/objects/contacts?limit=1",
+    # 100 requests per 10 s per app (private and public apps alike, the lowest tier).
+    budgets=(Budget("burst", 100, 10.0),),
+    errors=ErrorMap((ErrorRule(Outcome.RETRYABLE, status=423, retry_after=2.0),)),
+    base_url="https://api.hubapi.com",
+)
+
+
+class HubSpotAdapter(DeclarativeAdapter):
+    spec = HUBSPOT
+    config_model = HubSpotConfig
+
+    def read_changes(self, entity_type: str, cursor: str | None, *, page_size: int) -> ChangePage:
+        """As listed, except that the archived pass keeps only objects archived since the
+        listing's window opened (none on a first sync: nothing to delete yet).
+        """
+        page = super().read_changes(entity_type, cursor, page_size=page_size)
+        state = CursorState.decode(cursor)
+        if not (isinstance(state.page, dict) and state.page.get("archived")):
+            return page
+        since = state.since.modified_at if state.since is not None else None
+        kept = [c for c in page.changes if since is not None and c.modified_at > since]
+        return replace(page, changes=kept)
+
+    def list_request(self, obj: ObjectSpec, state: CursorState, page_size: int) -> PageRequest:
+        token = state.page if isinstance(state.page, dict) else {}
+        properties = sorted(obj.field_map.fields.values())
+        if token.get("archived") or state.since is None:
+            params: dict[str, Any] = {"limit": page_size, "properties": ",".join(properties)}
+            if token.get("archived"):
+                params["archived"] = "true"
+            request = PageRequest(url=obj.path, params=params)
+        else:
+            modified = _MODIFIED[obj.field_map.entity_type]
+            since = str(epoch_ms(state.since.modified_at))
+            request = PageRequest(
+                url=f"{obj.path}/search",
+                method="POST",
+                json={
+                    "filterGroups": [
+                        {"filters": [{"propertyName": modified, "operator": "GT", "value": since}]}
+                    ],
+                    "sorts": ["hs_object_id"],
+                    "properties": [*properties, modified],
+                    "limit": page_size,
+                    "after": "0",
+                },
+            )
+        return obj.paginator.apply(request, token) if token else request
+
+    def write(
+        self,
+        entity_type: str,
+        external_id: str | None,
+        values: Mapping[str, Any],
+        *,
+        expected_version: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        id_property = getattr(self.config, "id_property", None)
+        if external_id is not None or idempotency_key is None or id_property is None:
+            return super().write(
+                entity_type,
+                external_id,
+                values,
+                expected_version=expected_version,
+                idempotency_key=idempotency_key,
+            )
+        obj = self._object(entity_type)
+        item = {"id": idempotency_key, "idProperty": id_property, "properties": dict(values)}
+        response, body = self._send(
+            "POST",
+            f"{obj.path}/batch/upsert",
+            what=f"hubspot {entity_type} create",
+            json={"inputs": [item]},
+        )
+        result = self._select(body, "results.0", what=f"hubspot {entity_type} create")
+        new_id, version = self.written(entity_type, response, result)
+        return WriteResult(external_id=new_id, version=version, created=result.get("new") is True)
