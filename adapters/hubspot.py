@@ -105,11 +105,12 @@ class HubSpotPaginator(Paginator):
         archived = bool(current.get("archived"))
         if after is None:
             return None if archived else {"archived": True}
-        if not isinstance(after, str) or not after.isdigit():
-            raise TypeError(f"paging.next.after is {after!r}, not a number")
-        if answer.response.request.method == "POST" and (
-            int(after) + answer.page_size > SEARCH_LIMIT
-        ):
+        if not isinstance(after, str):
+            raise TypeError(f"paging.next.after is a {type(after).__name__}, not a string")
+        # A list's `after` is opaque (the spec's example: "NTI1Cg%3D%3D"); a search's counts
+        # results, and the search refuses to page past SEARCH_LIMIT of them.
+        searching = answer.response.request.method == "POST"
+        if searching and after.isdigit() and int(after) + answer.page_size > SEARCH_LIMIT:
             return {"last_id": str(select(answer.body, "results.-1.id"))}
         return {**current, "after": after}
 

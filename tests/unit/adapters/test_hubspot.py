@@ -159,3 +159,18 @@ def test_search_requests_carry_every_field_the_spec_requires() -> None:
     assert (flt["propertyName"], flt["operator"]) == ("lastmodifieddate", "GT")
     assert body["sorts"] == ["hs_object_id"]
     assert body["limit"] == 100
+
+
+def test_a_list_page_token_is_opaque_as_the_spec_shows() -> None:
+    pages = [
+        {"results": [], "paging": {"next": {"after": "NTI1Cg%3D%3D", "link": "?after=x"}}},
+        {"results": []},
+    ]
+    answers = iter(pages)
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, json=next(answers)))
+    with _served(HubSpotFake(token="pat"), transport=transport) as adapter:
+        first = adapter.read_changes("contact", None, page_size=10)
+        second = adapter.read_changes("contact", first.cursor, page_size=10)
+    assert first.has_more
+    assert CursorState.decode(first.cursor).page == {"after": "NTI1Cg%3D%3D"}
+    assert second.has_more  # on to the archived pass
