@@ -124,7 +124,12 @@ def _object(entity_type: str) -> ObjectSpec:
         paginator=HubSpotPaginator(),
         cursor=ModifiedSince(_MODIFIED[entity_type], overlap=timedelta(minutes=2), ordered=False),
         record=RecordSpec(modified_at="updatedAt", version="updatedAt", deleted="archived"),
-        write=WriteSpec(created_status=201, concurrency=Concurrency.VERSION_COMPARE),
+        # The spec requires `associations` on a create (SimplePublicObjectInputForCreate).
+        write=WriteSpec(
+            created_status=201,
+            concurrency=Concurrency.VERSION_COMPARE,
+            create_body={"associations": []},
+        ),
         max_page_size=100,
     )
 
@@ -163,7 +168,8 @@ class HubSpotAdapter(DeclarativeAdapter):
         token = state.page if isinstance(state.page, dict) else {}
         properties = sorted(obj.field_map.fields.values())
         if token.get("archived") or state.since is None:
-            params: dict[str, Any] = {"limit": page_size, "properties": ",".join(properties)}
+            # `properties` is an exploded form array: one parameter per property.
+            params: dict[str, Any] = {"limit": page_size, "properties": properties}
             if token.get("archived"):
                 params["archived"] = "true"
             request = PageRequest(url=obj.path, params=params)

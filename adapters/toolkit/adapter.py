@@ -281,11 +281,14 @@ class DeclarativeAdapter:
         headers: Mapping[str, str],
     ) -> WriteResult:
         key = obj.write.body_key
+        payload = {key: dict(values)} if key else dict(values)
+        if operation == "create":
+            payload = {**obj.write.create_body, **payload}
         response, body = self._send(
             method,
             url,
             what=f"{self.spec.name} {entity_type} {operation}",
-            json={key: dict(values)} if key else dict(values),
+            json=payload,
             headers=headers,
         )
         new_id, version = self.written(entity_type, response, body)

@@ -79,6 +79,8 @@ class WriteSpec:
     Idempotent creates: an `idempotency_header` the provider honours, or an `upsert_field`
     (an external-id property) written with the key, through the `upsert` endpoint.
     `created_status`: the status that means "made by this call"; None: every 2xx does.
+    `create_body`: fields a create's body needs besides the values (HubSpot's
+    `associations`).
     """
 
     create: tuple[str, str] = ("POST", "{path}")
@@ -86,6 +88,7 @@ class WriteSpec:
     delete: tuple[str, str] = ("DELETE", "{path}/{id}")
     upsert: tuple[str, str] = ("PATCH", "{path}/{field}/{key}")
     body_key: str | None = "properties"
+    create_body: Mapping[str, Any] = field(default_factory=dict)  # more fields of a create
     idempotency_header: str | None = None
     upsert_field: str | None = None
     created_status: int | None = 201

@@ -22,6 +22,7 @@ from integration_core.models import Connection
 from integration_core.ports import IntegrationAdapter
 from tests.harness.fakes.hubspot import HubSpotFake
 from tests.harness.http_faults import FaultyTransport
+from tests.harness.prism import SwitchableApp
 from tests.harness.sandbox import SteppingClock, contact, sandbox_connection
 
 __all__ = ["AdapterHarness", "HubSpotHarness", "SandboxHarness", "StaticBearer"]
@@ -160,28 +161,39 @@ class HubSpotHarness:
     records_path = "results"
     expires_changes = False  # HubSpot keeps no change log: a search never expires
 
-    def __init__(self) -> None:
+    def __init__(self, *, via: tuple[str, SwitchableApp] | None = None) -> None:
+        """`via`: a Prism proxy's URL and the switch behind it (the fake is validated
+        against HubSpot's OpenAPI file on every request and answer)."""
         self._frozen: datetime | None = None
         # Real time: HubSpot listings commit our clock's start time, as against the real API.
         self.fake = HubSpotFake(token="pat-contract", clock=lambda: self._frozen or utcnow())
         self.faults = FaultyTransport(httpx.HTTPTransport())
+        self._via = via
 
     @contextmanager
     def adapter(self, *, auth: httpx.Auth | None = None) -> Iterator[IntegrationAdapter]:
-        with SandboxServer(self.fake) as server:
-            client = httpx.Client(
-                base_url=server.base_url,
-                auth=auth or StaticBearer(self.fake.token),
-                transport=self.faults,
-            )
-            connection = Connection(
-                id="c-hubspot",
-                tenant_id="t1",
-                system="hubspot",
-                config={"base_url": server.base_url, "id_property": "lockstep_id"},
-            )
-            with HubSpotAdapter(connection, client=client) as adapter:
+        if self._via is not None:
+            url, switch = self._via
+            switch.app = self.fake
+            with self._adapter(url, auth) as adapter:
                 yield adapter
+            return
+        with SandboxServer(self.fake) as server, self._adapter(server.base_url, auth) as adapter:
+            yield adapter
+
+    @contextmanager
+    def _adapter(self, base_url: str, auth: httpx.Auth | None) -> Iterator[IntegrationAdapter]:
+        client = httpx.Client(
+            base_url=base_url, auth=auth or StaticBearer(self.fake.token), transport=self.faults
+        )
+        connection = Connection(
+            id="c-hubspot",
+            tenant_id="t1",
+            system="hubspot",
+            config={"base_url": base_url, "id_property": "lockstep_id"},
+        )
+        with HubSpotAdapter(connection, client=client) as adapter:
+            yield adapter
 
     def create(self, values: dict[str, Any]) -> str:
         return self.fake.create("contacts", values)
