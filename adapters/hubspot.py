@@ -30,12 +30,14 @@ from adapters.toolkit import (
     ErrorMap,
     ErrorRule,
     HttpConnectionConfig,
+    MalformedAnswerError,
     ModifiedSince,
     ObjectSpec,
     Outcome,
     PageRequest,
     Paginator,
     ProviderSpec,
+    RecordError,
     RecordSpec,
     WriteSpec,
 )
@@ -44,6 +46,7 @@ from adapters.toolkit.paginators import Token
 from adapters.toolkit.selectors import select
 from integration_core.credentials.types import CredentialType
 from integration_core.mapping import FieldMap
+from integration_core.models import Change
 from integration_core.ports import ChangePage, WriteResult
 
 __all__ = ["HUBSPOT", "HubSpotAdapter", "HubSpotConfig", "SEARCH_LIMIT"]
@@ -74,11 +77,15 @@ _FIELD_MAPS = {
 
 
 class HubSpotConfig(HttpConnectionConfig):
-    """`id_property`: a unique property that idempotent creates upsert on (e.g. a custom
-    `lockstep_id`); without it a create retried after a lost answer may create twice.
+    """How creates stay idempotent (a retry after a lost answer makes nothing twice):
+    `id_property`, a unique property they upsert on (e.g. a custom `lockstep_id`); else
+    `link_property`, a custom property that holds our link id, searched before creating
+    (a weaker guard: the search index lags writes by seconds). With neither, a create
+    retried after a lost answer may create twice.
     """
 
     id_property: str | None = None
+    link_property: str | None = None
 
 
 class HubSpotPaginator(Paginator):
@@ -200,17 +207,28 @@ class HubSpotAdapter(DeclarativeAdapter):
         expected_version: str | None = None,
         idempotency_key: str | None = None,
     ) -> WriteResult:
-        id_property = getattr(self.config, "id_property", None)
-        if external_id is not None or idempotency_key is None or id_property is None:
-            return super().write(
-                entity_type,
-                external_id,
-                values,
-                expected_version=expected_version,
-                idempotency_key=idempotency_key,
-            )
+        config = self.config if isinstance(self.config, HubSpotConfig) else HubSpotConfig()
+        if external_id is None and idempotency_key is not None:
+            if config.id_property is not None:
+                return self._upsert(entity_type, values, config.id_property, idempotency_key)
+            if config.link_property is not None:
+                found = self._find(entity_type, config.link_property, idempotency_key)
+                if found is not None:
+                    return WriteResult(found.external_id, found.version, created=False)
+                values = {**values, config.link_property: idempotency_key}
+        return super().write(
+            entity_type,
+            external_id,
+            values,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
+
+    def _upsert(
+        self, entity_type: str, values: Mapping[str, Any], id_property: str, key: str
+    ) -> WriteResult:
         obj = self._object(entity_type)
-        item = {"id": idempotency_key, "idProperty": id_property, "properties": dict(values)}
+        item = {"id": key, "idProperty": id_property, "properties": dict(values)}
         response, body = self._send(
             "POST",
             f"{obj.path}/batch/upsert",
@@ -220,3 +238,29 @@ class HubSpotAdapter(DeclarativeAdapter):
         result = self._select(body, "results.0", what=f"hubspot {entity_type} create")
         new_id, version = self.written(entity_type, response, result)
         return WriteResult(external_id=new_id, version=version, created=result.get("new") is True)
+
+    def _find(self, entity_type: str, prop: str, value: str) -> Change | None:
+        """The live object whose `prop` is `value`, by search."""
+        obj = self._object(entity_type)
+        what = f"hubspot {entity_type} lookup"
+        _, body = self._send(
+            "POST",
+            f"{obj.path}/search",
+            what=what,
+            json={
+                "filterGroups": [
+                    {"filters": [{"propertyName": prop, "operator": "EQ", "value": value}]}
+                ],
+                "sorts": ["hs_object_id"],
+                "properties": [prop],
+                "limit": 1,
+                "after": "0",
+            },
+        )
+        rows = self._select(body, "results", what=what)
+        if not isinstance(rows, list) or not rows:
+            return None
+        try:
+            return self.parse_record(entity_type, rows[0])
+        except RecordError as err:
+            raise MalformedAnswerError(str(err)) from err

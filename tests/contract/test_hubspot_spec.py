@@ -109,3 +109,18 @@ def test_every_write_is_a_request_the_spec_allows_and_its_answer_parses(
     assert made.external_id
     assert upserted.external_id
     assert updated.version
+
+
+def test_the_link_id_lookup_is_a_search_the_spec_allows(
+    mocked: tuple[str, str], recorder: _Recorder
+) -> None:
+    entity_type, base_url = mocked
+    client = httpx.Client(
+        base_url=base_url, headers={"Authorization": "Bearer pat-mock"}, transport=recorder
+    )
+    config = {"base_url": base_url, "link_property": "lockstep_link"}
+    connection = Connection(id="hs", tenant_id="t1", system="hubspot", config=config)
+    with HubSpotAdapter(connection, client=client) as adapter:
+        adapter.write(entity_type, None, {"name": "Acme"}, idempotency_key="k-2")
+    _all_2xx(recorder)
+    assert recorder.statuses[0][1].endswith("/search")

@@ -124,6 +124,17 @@ def test_without_an_id_property_a_create_is_a_plain_create() -> None:
     assert fake.requests == [("POST", "/crm/v3/objects/contacts")]
 
 
+def test_a_create_looks_up_our_link_id_first_when_no_unique_property_is_named() -> None:
+    fake = HubSpotFake(token="pat")
+    with _served(fake, link_property="lockstep_link") as adapter:
+        made = adapter.write("contact", None, contact(1), idempotency_key="key-1")
+        again = adapter.write("contact", None, contact(1), idempotency_key="key-1")
+    assert (made.created, again.created) == (True, False)
+    assert made.external_id == again.external_id
+    assert fake.live_ids("contacts") == {made.external_id}
+    assert [m for m, _ in fake.requests] == ["POST", "POST", "POST"]  # search, create, search
+
+
 def test_423_locked_is_retryable() -> None:
     fake = HubSpotFake(token="pat")
     locked = httpx.MockTransport(
