@@ -1,16 +1,17 @@
-"""Adapter benchmark: prints ONE JSON line of figures per run.
+"""Adapter benchmark: prints ONE JSON line of figures.
 
-Per adapter, against its provider's fake served on loopback from a child process (so the
-fake's own CPU and memory are not counted here):
-- `read_per_s` / `write_per_s`: records read (pages of `--page-size`) and created per
-  second through the adapter;
+Per adapter (sandbox, hubspot), against its provider's fake served on loopback from a
+child process (so the fake's own CPU and memory are not counted here):
+- `read.per_s` / `write.per_s`: records read (a first sync, pages as large as the
+  provider allows up to `--page-size`) and created per second through the adapter;
 - `cpu_us_per_record`: this process's CPU per record through the adapter, beside a bare
   httpx loop making the same requests (same URLs, headers and JSON parsing) in the same
-  run, interleaved; `overhead_pct` is the toolkit's cost over the bare loop (goal <= 25);
+  run, interleaved, best of `--rounds`; `overhead_pct` is the toolkit's cost over the bare
+  loop (goal <= 25);
 - `peak_rss_mb`: this process's peak RSS after paging through `--sizes` records in turn
   (pages are streamed: it should stay flat from 10k to 100k).
 
-    .venv/bin/python bench/adapters.py [--sizes 10000,100000] [--writes 2000]
+    .venv/bin/python bench/adapters.py [--sizes 10000,100000] [--writes 1000]
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import multiprocessing
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
@@ -30,30 +32,124 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from adapters.hubspot import HubSpotAdapter  # noqa: E402
 from adapters.sandbox import SandboxAdapter  # noqa: E402
 from adapters.sandbox_server import SandboxAccount, SandboxServer  # noqa: E402
+from integration_core.models import Connection  # noqa: E402
+from integration_core.ports import IntegrationAdapter  # noqa: E402
+from tests.harness.fakes.hubspot import HubSpotFake  # noqa: E402
 from tests.harness.sandbox import SteppingClock, contact, sandbox_connection  # noqa: E402
 
-API_KEY = "bench-key"
+TOKEN = "bench-key"  # noqa: S105 - the fakes' own test token
+WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 
-def _serve(records: int, pipe: Pipe) -> None:
+def _sandbox(records: int) -> WsgiApp:
     account = SandboxAccount(
-        name="bench", api_key=API_KEY, clock=SteppingClock(), rate_limit_per_second=10**9
+        name="bench", api_key=TOKEN, clock=SteppingClock(), rate_limit_per_second=10**9
     )
     for i in range(records):
         account.create("contacts", contact(i))
-    with SandboxServer(account) as server:
+    return account
+
+
+def _hubspot(records: int) -> WsgiApp:
+    fake = HubSpotFake(token=TOKEN, clock=SteppingClock())
+    for i in range(records):
+        fake.create("contacts", contact(i))
+    return fake
+
+
+def _client(base_url: str) -> httpx.Client:
+    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+def _sandbox_bare_read(client: httpx.Client, page_size: int) -> int:
+    count, params = 0, {"limit": page_size}
+    while True:
+        body = client.get("/v1/objects/contacts", params=params).json()
+        count += len(body["results"])
+        if body["paging"] is None:
+            return count
+        params = {"limit": page_size, **body["paging"]["next"]}
+
+
+def _hubspot_bare_read(client: httpx.Client, page_size: int) -> int:
+    count = 0
+    properties = sorted(HubSpotAdapter.spec.objects["contact"].field_map.fields.values())
+    for archived in ("false", "true"):  # the adapter's listing ends with the archived pass
+        params: dict[str, Any] = {"limit": page_size, "properties": properties}
+        if archived == "true":
+            params["archived"] = "true"
+        while True:
+            body = client.get("/crm/v3/objects/contacts", params=params).json()
+            count += len(body["results"]) if archived == "false" else 0
+            after = body.get("paging", {}).get("next", {}).get("after")
+            if after is None:
+                break
+            params = {**params, "after": after}
+    return count
+
+
+def _bare_write(path: str, extra: dict[str, Any]) -> Callable[[httpx.Client, int, int], int]:
+    def write(client: httpx.Client, n: int, offset: int) -> int:
+        for i in range(n):
+            response = client.post(path, json={**extra, "properties": contact(offset + i)})
+            response.raise_for_status()
+            response.json()
+        return n
+
+    return write
+
+
+@dataclass(frozen=True)
+class Kit:
+    """One adapter, its fake, and the bare loop that makes the same requests."""
+
+    name: str
+    fake: Callable[[int], WsgiApp]
+    adapter: Callable[[str], IntegrationAdapter]
+    bare_read: Callable[[httpx.Client, int], int]
+    bare_write: Callable[[httpx.Client, int, int], int]
+    max_page: int
+
+
+KITS = (
+    Kit(
+        "sandbox",
+        _sandbox,
+        lambda url: SandboxAdapter(sandbox_connection("bench", url), client=_client(url)),
+        _sandbox_bare_read,
+        _bare_write("/v1/objects/contacts", {}),
+        200,
+    ),
+    Kit(
+        "hubspot",
+        _hubspot,
+        lambda url: HubSpotAdapter(
+            Connection(id="bench", tenant_id="t", system="hubspot", config={"base_url": url}),
+            client=_client(url),
+        ),
+        _hubspot_bare_read,
+        _bare_write("/crm/v3/objects/contacts", {"associations": []}),
+        100,
+    ),
+)
+
+
+def _serve(make: Callable[[int], WsgiApp], records: int, pipe: Pipe) -> None:
+    with SandboxServer(make(records)) as server:
         pipe.send(server.base_url)
         pipe.recv()  # until the parent is done
 
 
 class Fake:
-    """A sandbox with `records` contacts in a child process, on loopback."""
+    """A provider fake with `records` contacts in a (forked) child process, on loopback."""
 
-    def __init__(self, records: int) -> None:
-        self._pipe, child = multiprocessing.Pipe()
-        self._process = multiprocessing.Process(target=_serve, args=(records, child), daemon=True)
+    def __init__(self, make: Callable[[int], WsgiApp], records: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(make, records, child), daemon=True)
 
     def __enter__(self) -> str:
         self._process.start()
@@ -65,15 +161,7 @@ class Fake:
         self._process.join(timeout=10)
 
 
-def _client(base_url: str) -> httpx.Client:
-    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"})
-
-
-def _adapter(base_url: str) -> SandboxAdapter:
-    return SandboxAdapter(sandbox_connection("bench", base_url), client=_client(base_url))
-
-
-def toolkit_read(adapter: SandboxAdapter, page_size: int) -> int:
+def toolkit_read(adapter: IntegrationAdapter, page_size: int) -> int:
     count, cursor = 0, None
     while True:
         page = adapter.read_changes("contact", cursor, page_size=page_size)
@@ -83,31 +171,9 @@ def toolkit_read(adapter: SandboxAdapter, page_size: int) -> int:
             return count
 
 
-def bare_read(client: httpx.Client, page_size: int) -> int:
-    count, params = 0, {"limit": page_size}
-    while True:
-        body = client.get("/v1/objects/contacts", params=params).json()
-        count += len(body["results"])
-        if body["paging"] is None:
-            return count
-        params = {"limit": page_size, **body["paging"]["next"]}
-
-
-def toolkit_write(adapter: SandboxAdapter, n: int, offset: int) -> int:
+def toolkit_write(adapter: IntegrationAdapter, n: int, offset: int) -> int:
     for i in range(n):
-        adapter.write("contact", None, contact(offset + i), idempotency_key=f"t{offset + i}")
-    return n
-
-
-def bare_write(client: httpx.Client, n: int, offset: int) -> int:
-    for i in range(n):
-        response = client.post(
-            "/v1/objects/contacts",
-            json={"properties": contact(offset + i)},
-            headers={"Idempotency-Key": f"b{offset + i}"},
-        )
-        response.raise_for_status()
-        response.json()
+        adapter.write("contact", None, contact(offset + i))
     return n
 
 
@@ -145,40 +211,47 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def bench(kit: Kit, args: argparse.Namespace) -> dict[str, Any]:
+    size = min(args.page_size, kit.max_page)
+    # Clients are made before timing: both sides then pay for requests, not TLS set-up.
+    n = args.writes
+    with (
+        Fake(kit.fake, args.speed_records) as url,
+        kit.adapter(url) as adapter,
+        _client(url) as client,
+    ):
+        reads = _compare(
+            lambda k: toolkit_read(adapter, size),
+            lambda k: kit.bare_read(client, size),
+            args.rounds,
+        )
+        # New records for each side and round (emails are unique in HubSpot).
+        base = args.speed_records
+        writes = _compare(
+            lambda k: toolkit_write(adapter, n, base + 2 * k * n),
+            lambda k: kit.bare_write(client, n, base + 2 * k * n + n),
+            args.rounds,
+        )
+    rss: dict[str, float] = {"start": _peak_rss_mb()}
+    for records in (int(s) for s in args.sizes.split(",")):
+        with Fake(kit.fake, records) as url, kit.adapter(url) as adapter:
+            read = toolkit_read(adapter, size)
+        assert read == records, f"{kit.name}: read {read} of {records}"
+        rss[str(records)] = _peak_rss_mb()
+    return {"read": reads, "write": writes, "peak_rss_mb": rss, "page_size": size}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--adapters", default=",".join(k.name for k in KITS))
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--speed-records", type=int, default=5000)
     parser.add_argument("--writes", type=int, default=1000)
     parser.add_argument("--page-size", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    # Clients are made before timing: both sides then pay for requests, not TLS set-up.
-    with Fake(args.speed_records) as url, _adapter(url) as adapter, _client(url) as client:
-        reads = _compare(
-            lambda k: toolkit_read(adapter, args.page_size),
-            lambda k: bare_read(client, args.page_size),
-            args.rounds,
-        )
-        writes = _compare(
-            lambda k: toolkit_write(adapter, args.writes, k * args.writes),
-            lambda k: bare_write(client, args.writes, k * args.writes),
-            args.rounds,
-        )
-    rss: dict[str, float] = {"start": _peak_rss_mb()}
-    for size in (int(s) for s in args.sizes.split(",")):
-        with Fake(size) as url, _adapter(url) as adapter:
-            read = toolkit_read(adapter, args.page_size)
-        assert read == size, f"read {read} of {size}"
-        rss[str(size)] = _peak_rss_mb()
-    figures = {
-        "adapter": "sandbox",
-        "read": reads,
-        "write": writes,
-        "peak_rss_mb": rss,
-        "page_size": args.page_size,
-    }
-    print(json.dumps(figures))
+    chosen = args.adapters.split(",")
+    print(json.dumps({kit.name: bench(kit, args) for kit in KITS if kit.name in chosen}))
 
 
 if __name__ == "__main__":

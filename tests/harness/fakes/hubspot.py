@@ -11,6 +11,7 @@ batch upsert by a unique `idProperty`, bearer auth, `X-HubSpot-RateLimit-*` head
 
 from __future__ import annotations
 
+import bisect
 import hmac
 import json
 import threading
@@ -162,15 +163,18 @@ class HubSpotFake:
         limit = _int(query.get("limit", ["10"])[0], "limit")
         after = _int(query.get("after", ["0"])[0], "after")
         archived = query.get("archived", ["false"])[0] == "true"
-        rows = sorted(
-            (
-                o
-                for o in self._objects[object_type].values()
-                if (o.archived_at is not None) == archived and o.id > after
-            ),
-            key=lambda o: o.id,
-        )
-        return _page(object_type, rows[:limit], more=len(rows) > limit)
+        # Ids only grow and the table keeps insertion order: page from `after` on.
+        table = self._objects[object_type]
+        ids = list(table)
+        start = bisect.bisect_right(ids, after)
+        rows: list[_Object] = []
+        for object_id in ids[start:]:
+            record = table[object_id]
+            if (record.archived_at is not None) == archived:
+                if len(rows) == limit:
+                    return _page(object_type, rows, more=True)
+                rows.append(record)
+        return _page(object_type, rows, more=False)
 
     def _search(self, object_type: str, body: dict[str, Any]) -> dict[str, Any]:
         missing = {"after", "filterGroups", "limit", "properties", "sorts"} - set(body)
