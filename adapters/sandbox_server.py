@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs
@@ -39,23 +40,15 @@ import httpx
 
 from integration_core.clock import from_iso, to_iso, utcnow
 
-__all__ = ["SandboxRecord", "SandboxAccount", "SandboxServer", "in_process_transports"]
+__all__ = [
+    "SandboxRecord",
+    "SandboxAccount",
+    "SandboxServer",
+    "in_process_transports",
+    "status_line",
+]
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-_REASONS = {
-    200: "OK",
-    201: "Created",
-    204: "No Content",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    410: "Gone",
-    412: "Precondition Failed",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
 MAX_PAGE_SIZE = 200
 
 
@@ -175,7 +168,7 @@ class SandboxAccount:
         status, body, headers = self._handle(environ)
         payload = b"" if body is None else json.dumps(body).encode()
         all_headers = [("Content-Type", "application/json"), *headers]
-        start_response(f"{status} {_REASONS.get(status, 'Error')}", all_headers)
+        start_response(status_line(status), all_headers)
         return [payload]
 
     def _handle(self, environ: dict[str, Any]) -> tuple[int, Any, list[tuple[str, str]]]:
@@ -301,6 +294,14 @@ class SandboxAccount:
             ("X-RateLimit-Reset", "1"),
         ]
         return headers, used > self.rate_limit_per_second
+
+
+def status_line(status: int) -> str:
+    """A WSGI status line: "404 Not Found" (a code without a standard phrase: "599 Error")."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Error"
 
 
 class _HttpError(Exception):

@@ -13,8 +13,8 @@ import pytest
 from adapters.hubspot import HubSpotAdapter
 from adapters.toolkit import CursorState
 from integration_core.errors import PreconditionFailedError
-from integration_core.models import Connection
 from integration_core.sync.watermark import Watermark
+from tests.harness.adapters import StaticBearer, hubspot_adapter
 from tests.harness.prism import Prism, provider_spec
 
 pytestmark = pytest.mark.integration
@@ -46,16 +46,9 @@ def recorder() -> _Recorder:
 @pytest.fixture
 def adapter(mocked: tuple[str, str], recorder: _Recorder) -> Iterator[HubSpotAdapter]:
     _, base_url = mocked
-    client = httpx.Client(
-        base_url=base_url, headers={"Authorization": "Bearer pat-mock"}, transport=recorder
-    )
-    connection = Connection(
-        id="hs",
-        tenant_id="t1",
-        system="hubspot",
-        config={"base_url": base_url, "id_property": "lockstep_id"},
-    )
-    with HubSpotAdapter(connection, client=client) as built:
+    with hubspot_adapter(
+        base_url, auth=StaticBearer("pat-mock"), transport=recorder, id_property="lockstep_id"
+    ) as built:
         yield built
 
 
@@ -115,12 +108,9 @@ def test_the_link_id_lookup_is_a_search_the_spec_allows(
     mocked: tuple[str, str], recorder: _Recorder
 ) -> None:
     entity_type, base_url = mocked
-    client = httpx.Client(
-        base_url=base_url, headers={"Authorization": "Bearer pat-mock"}, transport=recorder
-    )
-    config = {"base_url": base_url, "link_property": "lockstep_link"}
-    connection = Connection(id="hs", tenant_id="t1", system="hubspot", config=config)
-    with HubSpotAdapter(connection, client=client) as adapter:
+    with hubspot_adapter(
+        base_url, auth=StaticBearer("pat-mock"), transport=recorder, link_property="lockstep_link"
+    ) as adapter:
         adapter.write(entity_type, None, {"name": "Acme"}, idempotency_key="k-2")
     _all_2xx(recorder)
     assert recorder.statuses[0][1].endswith("/search")

@@ -25,7 +25,13 @@ from tests.harness.http_faults import FaultyTransport
 from tests.harness.prism import SwitchableApp
 from tests.harness.sandbox import SteppingClock, contact, sandbox_connection
 
-__all__ = ["AdapterHarness", "HubSpotHarness", "SandboxHarness", "StaticBearer"]
+__all__ = [
+    "AdapterHarness",
+    "HubSpotHarness",
+    "SandboxHarness",
+    "StaticBearer",
+    "hubspot_adapter",
+]
 
 
 class StaticBearer(httpx.Auth):
@@ -153,6 +159,21 @@ class SandboxHarness:
         return self.account.api_key
 
 
+def hubspot_adapter(
+    base_url: str,
+    *,
+    auth: httpx.Auth,
+    transport: httpx.BaseTransport | None = None,
+    **config: Any,
+) -> HubSpotAdapter:
+    """A HubSpot adapter for a connection with `config` (besides its base URL)."""
+    client = httpx.Client(base_url=base_url, auth=auth, transport=transport)
+    connection = Connection(
+        id="c-hubspot", tenant_id="t1", system="hubspot", config={"base_url": base_url, **config}
+    )
+    return HubSpotAdapter(connection, client=client)
+
+
 class HubSpotHarness:
     """The HubSpot adapter against the HubSpot-shaped fake (tests/harness/fakes/hubspot.py)."""
 
@@ -183,16 +204,10 @@ class HubSpotHarness:
 
     @contextmanager
     def _adapter(self, base_url: str, auth: httpx.Auth | None) -> Iterator[IntegrationAdapter]:
-        client = httpx.Client(
-            base_url=base_url, auth=auth or StaticBearer(self.fake.token), transport=self.faults
-        )
-        connection = Connection(
-            id="c-hubspot",
-            tenant_id="t1",
-            system="hubspot",
-            config={"base_url": base_url, "id_property": "lockstep_id"},
-        )
-        with HubSpotAdapter(connection, client=client) as adapter:
+        auth = auth or StaticBearer(self.fake.token)
+        with hubspot_adapter(
+            base_url, auth=auth, transport=self.faults, id_property="lockstep_id"
+        ) as adapter:
             yield adapter
 
     def create(self, values: dict[str, Any]) -> str:

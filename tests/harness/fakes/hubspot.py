@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from adapters.sandbox_server import status_line
 from integration_core.clock import to_iso, utcnow
 
 __all__ = ["HubSpotFake", "SEARCH_LIMIT"]
@@ -29,16 +30,6 @@ __all__ = ["HubSpotFake", "SEARCH_LIMIT"]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 SEARCH_LIMIT = 10_000
 _MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate"}
-_REASONS = {
-    200: "OK",
-    201: "Created",
-    204: "No Content",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    409: "Conflict",
-    429: "Too Many Requests",
-}
 
 
 @dataclass
@@ -135,7 +126,7 @@ class HubSpotFake:
             ("X-HubSpot-RateLimit-Remaining", "99"),
             ("X-HubSpot-RateLimit-Interval-Milliseconds", "10000"),
         ]
-        start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
+        start_response(status_line(status), headers)
         return [b"" if body is None else json.dumps(body).encode()]
 
     def _route(self, environ: dict[str, Any], method: str, parts: list[str]) -> tuple[int, Any]:

@@ -22,7 +22,8 @@ from adapters.sandbox_server import SandboxServer
 from adapters.toolkit import CursorState
 from integration_core.clock import utcnow
 from integration_core.errors import ConfigurationError, RetryableError
-from integration_core.models import Change, Connection
+from integration_core.models import Change
+from tests.harness.adapters import StaticBearer, hubspot_adapter
 from tests.harness.fakes.hubspot import HubSpotFake
 from tests.harness.sandbox import contact
 
@@ -33,20 +34,13 @@ pytestmark = pytest.mark.unit
 def _served(
     fake: HubSpotFake, *, transport: httpx.BaseTransport | None = None, **config: Any
 ) -> Iterator[HubSpotAdapter]:
-    with SandboxServer(fake) as server:
-        client = httpx.Client(
-            base_url=server.base_url,
-            headers={"Authorization": f"Bearer {fake.token}"},
-            transport=transport,
-        )
-        connection = Connection(
-            id="hs",
-            tenant_id="t1",
-            system="hubspot",
-            config={"base_url": server.base_url, **config},
-        )
-        with HubSpotAdapter(connection, client=client) as adapter:
-            yield adapter
+    with (
+        SandboxServer(fake) as server,
+        hubspot_adapter(
+            server.base_url, auth=StaticBearer(fake.token), transport=transport, **config
+        ) as adapter,
+    ):
+        yield adapter
 
 
 def _listing(
