@@ -5,13 +5,17 @@ its spec-shaped, generated answers must parse.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 
 from adapters.hubspot import HubSpotAdapter
 from adapters.toolkit import CursorState
+from integration_core.clock import utcnow
 from integration_core.errors import PreconditionFailedError
 from integration_core.sync.watermark import Watermark
 from tests.harness.adapters import StaticBearer, hubspot_adapter
@@ -44,12 +48,19 @@ def recorder() -> _Recorder:
 
 
 @pytest.fixture
-def adapter(mocked: tuple[str, str], recorder: _Recorder) -> Iterator[HubSpotAdapter]:
+def make(mocked: tuple[str, str], recorder: _Recorder) -> Iterator[Callable[..., HubSpotAdapter]]:
+    """Fresh adapters (the seeded mock answers a path alike every time, so one adapter
+    reading on would rightly see its page token again and stop at a pagination loop)."""
     _, base_url = mocked
-    with hubspot_adapter(
-        base_url, auth=StaticBearer("pat-mock"), transport=recorder, id_property="lockstep_id"
-    ) as built:
-        yield built
+    with ExitStack() as stack:
+
+        def build(**config: Any) -> HubSpotAdapter:
+            adapter = hubspot_adapter(
+                base_url, auth=StaticBearer("pat-mock"), transport=recorder, **config
+            )
+            return stack.enter_context(adapter)
+
+        yield build
 
 
 def _all_2xx(recorder: _Recorder) -> None:
@@ -58,35 +69,31 @@ def _all_2xx(recorder: _Recorder) -> None:
 
 
 def test_every_read_is_a_request_the_spec_allows_and_its_answer_parses(
-    mocked: tuple[str, str], adapter: HubSpotAdapter, recorder: _Recorder
+    mocked: tuple[str, str], make: Callable[..., HubSpotAdapter], recorder: _Recorder
 ) -> None:
     entity_type, _ = mocked
-    first = adapter.read_changes(entity_type, None, page_size=100)  # list
-    adapter.read_changes(entity_type, first.cursor, page_size=100)  # list, next page
-    searching = CursorState(watermark=Watermark(first.changes[0].modified_at, ""))
-    search = adapter.read_changes(entity_type, searching.encode(), page_size=100)
-    archived = CursorState.decode(search.cursor)
-    adapter.read_changes(
-        entity_type,
-        CursorState(
-            watermark=archived.watermark, since=archived.since, page={"archived": True}
-        ).encode(),
-        page_size=100,
-    )
-    record = adapter.read_record(entity_type, "512")
+    since = Watermark(utcnow() - timedelta(days=1), "")
+    cursors = [
+        None,  # a first sync: the list endpoint
+        CursorState(full=True, page={"after": "page-2"}).encode(),  # its next page
+        CursorState(watermark=since).encode(),  # a later cycle: search
+        CursorState(watermark=since, since=since, page={"archived": True}).encode(),
+    ]
+    pages = [make().read_changes(entity_type, c, page_size=100) for c in cursors]
+    record = make().read_record(entity_type, "512")
     if entity_type == "contact":
-        adapter.health()  # it lists contacts: only in contacts.json
+        make().health()  # it lists contacts: only in contacts.json
     _all_2xx(recorder)
     assert [m for m, _, _ in recorder.statuses][:5] == ["GET", "GET", "POST", "GET", "GET"]
-    assert first.changes
-    assert not first.rejected
+    assert all(page.changes and not page.rejected for page in pages[:3])
     assert record is not None
 
 
 def test_every_write_is_a_request_the_spec_allows_and_its_answer_parses(
-    mocked: tuple[str, str], adapter: HubSpotAdapter, recorder: _Recorder
+    mocked: tuple[str, str], make: Callable[..., HubSpotAdapter], recorder: _Recorder
 ) -> None:
     entity_type, _ = mocked
+    adapter = make(id_property="lockstep_id")
     values = {"email": "ada@example.com"} if entity_type == "contact" else {"name": "Acme"}
     made = adapter.write(entity_type, None, values)  # plain create
     upserted = adapter.write(entity_type, None, values, idempotency_key="k-1")  # batch upsert
@@ -105,12 +112,10 @@ def test_every_write_is_a_request_the_spec_allows_and_its_answer_parses(
 
 
 def test_the_link_id_lookup_is_a_search_the_spec_allows(
-    mocked: tuple[str, str], recorder: _Recorder
+    mocked: tuple[str, str], make: Callable[..., HubSpotAdapter], recorder: _Recorder
 ) -> None:
-    entity_type, base_url = mocked
-    with hubspot_adapter(
-        base_url, auth=StaticBearer("pat-mock"), transport=recorder, link_property="lockstep_link"
-    ) as adapter:
-        adapter.write(entity_type, None, {"name": "Acme"}, idempotency_key="k-2")
+    entity_type, _ = mocked
+    adapter = make(link_property="lockstep_link")
+    adapter.write(entity_type, None, {"name": "Acme"}, idempotency_key="k-2")
     _all_2xx(recorder)
     assert recorder.statuses[0][1].endswith("/search")

@@ -49,14 +49,17 @@ def _free_port() -> int:
 
 
 class Prism:
-    """`prism mock --dynamic SPEC`, or `prism proxy --errors SPEC UPSTREAM`, on loopback."""
+    """`prism mock --dynamic --seed … SPEC`, or `prism proxy --errors SPEC UPSTREAM`, on
+    loopback."""
 
     def __init__(self, spec: Path, *, upstream: str | None = None, timeout: float = 90.0) -> None:
         self.port = _free_port()
         mode = (
             ["proxy", "--errors", str(spec), upstream]
             if upstream
-            else ["mock", "--dynamic", str(spec)]
+            # Seeded, so every run gets the same answers (Prism re-seeds for each request, so
+            # a path always answers alike); "2" generates non-empty lists for HubSpot's files.
+            else ["mock", "--dynamic", "--seed", "2", str(spec)]
         )
         self._argv = [_prism_bin(), *mode, "--host", "127.0.0.1", "--port", str(self.port)]
         self._timeout = timeout
