@@ -18,7 +18,6 @@ import redis
 from azure.core.credentials import TokenCredential
 from pydantic import SecretStr
 
-from adapters.sandbox_server import SandboxAccount
 from integration_core.connectors import Connectors
 from integration_core.credentials.base import SecretStore
 from integration_core.credentials.events import Broadcast, LoggingEventSink
@@ -80,9 +79,9 @@ def _ping_redis(client: redis.Redis) -> None:
 
 
 def build_runtime(
-    settings: Settings, *, sandboxes: Mapping[str, SandboxAccount] | None = None
+    settings: Settings, *, transports: Mapping[str, httpx.BaseTransport] | None = None
 ) -> Runtime:
-    """Wire the backends `settings` name. `sandboxes` serves `sandbox://NAME` base URLs."""
+    """Wire the backends `settings` name. `transports`: in-process ones by host (demo, tests)."""
     register_secrets(_secret_values(settings))
     closers: list[Callable[[], None]] = []
     store = _store(settings, closers)
@@ -115,7 +114,7 @@ def build_runtime(
         limiter.record_response(f"conn:{connection.id}", response.status_code, response.headers)
 
     connectors = Connectors(
-        credentials, policy=policy, sandboxes=sandboxes, on_response=feed_limiter
+        credentials, policy=policy, transports=transports, on_response=feed_limiter
     )
     return Runtime(
         settings=settings,

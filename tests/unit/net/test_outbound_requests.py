@@ -49,7 +49,7 @@ def test_a_connection_to_loopback_is_refused_before_any_request(tmp_path: Path) 
             pytest.raises(ConfigurationError, match="not a public address"),
             rt.connectors.adapter_for(connection) as adapter,
         ):
-            adapter.read_changes("contact", None)
+            adapter.read_changes("contact", None, page_size=10)
         rt.close()
     assert server.received == []  # the bearer token never left
 
@@ -64,7 +64,7 @@ def test_other_schemes_are_a_configuration_error_not_a_retry(tmp_path: Path, bas
         pytest.raises(ConfigurationError),
         rt.connectors.adapter_for(connection) as adapter,
     ):
-        adapter.read_changes("contact", None)
+        adapter.read_changes("contact", None, page_size=10)
     rt.close()
 
 
@@ -185,7 +185,7 @@ def test_error_texts_carry_the_status_and_a_short_redacted_excerpt(tmp_path: Pat
             pytest.raises(PermanentError) as caught,
             rt.connectors.adapter_for(connection) as adapter,
         ):
-            adapter.read_changes("contact", None)
+            adapter.read_changes("contact", None, page_size=10)
         rt.close()
     text = str(caught.value)
     assert "HTTP 422" in text
