@@ -26,7 +26,7 @@ from adapters.toolkit.selectors import PathError, select
 from adapters.toolkit.spec import Concurrency, HttpConnectionConfig, ObjectSpec, ProviderSpec
 from integration_core.clock import utcnow
 from integration_core.errors import (
-    ConfigurationError,
+    ConnectionConfigurationError,
     NotFoundError,
     PermanentError,
     PreconditionFailedError,
@@ -70,7 +70,7 @@ class DeclarativeAdapter:
         self.client = client
         credential_type = getattr(client.auth, "credential_type", None)
         if credential_type is not None and credential_type not in self.spec.credential_types:
-            raise ConfigurationError(
+            raise ConnectionConfigurationError(
                 f"{self.spec.name} does not accept {credential_type} credentials; it takes "
                 f"{sorted(self.spec.credential_types)}"
             )
@@ -87,14 +87,18 @@ class DeclarativeAdapter:
                 f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}"
                 for e in err.errors(include_input=False, include_url=False)
             )
-            raise ConfigurationError(f"{cls.spec.name} connection config: {problems}") from err
+            raise ConnectionConfigurationError(
+                f"{cls.spec.name} connection config: {problems}"
+            ) from err
 
     @classmethod
     def base_url(cls, config: Mapping[str, Any]) -> str:
         validated = cls.validate_config(config)
         url = str(validated.base_url) if validated.base_url is not None else cls.spec.base_url
         if not url:
-            raise ConfigurationError(f"{cls.spec.name} connection config: base_url is required")
+            raise ConnectionConfigurationError(
+                f"{cls.spec.name} connection config: base_url is required"
+            )
         return url
 
     @property
@@ -110,10 +114,11 @@ class DeclarativeAdapter:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def field_map(self, entity_type: str) -> ObjectMapping:
+    @classmethod
+    def field_map(cls, entity_type: str) -> ObjectMapping:
         """The default mapping the provider's module registered for `entity_type`."""
-        self._object(entity_type)
-        return default_mapping(self.spec.name, entity_type)
+        cls._object(entity_type)
+        return default_mapping(cls.spec.name, entity_type)
 
     def rate_limits(self) -> list[Limit]:
         """This connection's budgets: its config's `rate_limits`, else the provider's."""
@@ -352,11 +357,12 @@ class DeclarativeAdapter:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _object(self, entity_type: str) -> ObjectSpec:
+    @classmethod
+    def _object(cls, entity_type: str) -> ObjectSpec:
         try:
-            return self.spec.objects[entity_type]
+            return cls.spec.objects[entity_type]
         except KeyError as err:
-            raise PermanentError(f"{self.spec.name} has no {entity_type!r} objects") from err
+            raise PermanentError(f"{cls.spec.name} has no {entity_type!r} objects") from err
 
     def _send_request(self, request: PageRequest, *, what: str) -> tuple[httpx.Response, Any]:
         return self._send(
