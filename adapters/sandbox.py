@@ -79,7 +79,7 @@ def _object(mapping: ObjectMapping) -> ObjectSpec:
 SANDBOX = ProviderSpec(
     name="sandbox",
     objects={entity_type: _object(mapping) for entity_type, mapping in SANDBOX_MAPPINGS.items()},
-    credential_types=frozenset({CredentialType.BEARER_TOKEN}),
+    credential_types=frozenset({CredentialType.BEARER_TOKEN, CredentialType.API_KEY}),
     health_path="/v1/objects/contacts?limit=1",
     budgets=(Budget("rate", 100, 1.0),),
     errors=ErrorMap((ErrorRule(Outcome.CURSOR_EXPIRED, status=410, when=_expired),)),

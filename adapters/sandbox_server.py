@@ -1,11 +1,12 @@
 """The sandbox: a small SaaS system of our own, for demos, trials and tests.
 
 It behaves like a real CRM API so that everything above the adapter runs for real:
-bearer-token auth, cursor pagination, incremental listing by modification time,
-versions with If-Match, archive-as-delete (tombstones in listings), idempotency keys on
-create, X-RateLimit-* headers, and faults on request (429 with Retry-After, 5xx). It is a
-WSGI app: served on loopback by `SandboxServer`, or in-process through the transports
-`in_process_transports` builds (the demo and tests inject them; production never does).
+bearer-token auth (or the same key as an `api_key` query parameter), cursor pagination,
+incremental listing by modification time, versions with If-Match, archive-as-delete
+(tombstones in listings), idempotency keys on create, X-RateLimit-* headers, and faults on
+request (429 with Retry-After, 5xx). It is a WSGI app: served on loopback by
+`SandboxServer`, or in-process through the transports `in_process_transports` builds (the
+demo and tests inject them; production never does).
 
 API (JSON):
     GET    /v1/health
@@ -186,6 +187,8 @@ class SandboxAccount:
         if parts == ["v1", "health"]:
             return 200, {"status": "ok", "account": self.name}, limit_headers
         token = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ")
+        if not token:
+            token = parse_qs(environ.get("QUERY_STRING", "")).get("api_key", [""])[0]
         if not hmac.compare_digest(token.encode(), self.api_key.encode()):
             return 401, {"error": "invalid or missing bearer token"}, limit_headers
         if len(parts) < 3 or parts[:2] != ["v1", "objects"] or parts[2] not in self.object_types:
