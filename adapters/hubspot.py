@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from adapters.toolkit import (
     Answer,
@@ -40,14 +40,17 @@ from adapters.toolkit import (
     RecordError,
     RecordSpec,
     WriteSpec,
+    webhook_json,
+    webhook_notice,
 )
 from adapters.toolkit.cursors import epoch_ms
 from adapters.toolkit.paginators import Token
 from adapters.toolkit.selectors import select
 from integration_core.credentials.types import CredentialType
+from integration_core.errors import PermanentError
 from integration_core.mapping import ObjectMapping, parse_path, register_default_mappings
 from integration_core.models import Change
-from integration_core.ports import ChangePage, WriteResult
+from integration_core.ports import ChangeNotice, ChangePage, WriteResult
 
 __all__ = [
     "HUBSPOT",
@@ -94,6 +97,57 @@ def mapped_properties(mapping: ObjectMapping) -> list[str]:
     return sorted(
         {parse_path(source).steps[0].key or source for f in mapping.fields for source in f.source}
     )
+
+
+# Webhooks (https://developers.hubspot.com/docs/api/webhooks): the body is a JSON array of
+# events, each with `subscriptionType` ("contact.propertyChange"; generic subscriptions say
+# "object.propertyChange" with an `objectTypeId`), `objectId` and `occurredAt` (epoch ms).
+# Merges name `primaryObjectId` and `mergedObjectIds` (developers.hubspot.com/changelog/
+# new-subscription-types-for-webhooks). Events are read as thin: the record is read by id.
+_WEBHOOK_OBJECTS: dict[str, Literal["contact", "company"]] = {
+    "contact": "contact",
+    "company": "company",
+    "0-1": "contact",
+    "0-2": "company",
+}
+_UPSERTS = frozenset({"creation", "propertyChange", "restore"})
+_DELETES = frozenset({"deletion", "privacyDeletion"})
+
+
+def _webhook_notices(index: int, event: Any) -> list[ChangeNotice]:
+    if not isinstance(event, dict):
+        raise PermanentError(f"hubspot webhook event {index}: not an object")
+    prefix, _, kind = str(event.get("subscriptionType", "")).partition(".")
+    entity_type = _WEBHOOK_OBJECTS.get(
+        str(event.get("objectTypeId")) if prefix == "object" else prefix
+    )
+    if entity_type is None:
+        return []  # deals, tickets, conversations...: objects we do not sync
+    when = event.get("occurredAt")
+    changes: list[tuple[Any, Literal["upsert", "delete"]]]
+    if kind == "merge":
+        merged = event.get("mergedObjectIds") or []
+        if not isinstance(merged, list):
+            raise PermanentError(f"hubspot webhook event {index}: mergedObjectIds is not a list")
+        primary = event.get("primaryObjectId", event.get("objectId"))
+        changes = [(primary, "upsert"), *((gone, "delete") for gone in merged)]
+    elif kind in _UPSERTS:
+        changes = [(event.get("objectId"), "upsert")]
+    elif kind in _DELETES:
+        changes = [(event.get("objectId"), "delete")]
+    else:
+        return []
+    return [
+        webhook_notice(
+            "hubspot",
+            index,
+            object_type=entity_type,
+            external_id=object_id,
+            operation=operation,
+            occurred_at=when,
+        )
+        for object_id, operation in changes
+    ]
 
 
 class HubSpotConfig(HttpConnectionConfig):
@@ -217,6 +271,13 @@ class HubSpotAdapter(DeclarativeAdapter):
                 },
             )
         return obj.paginator.apply(request, token) if token else request
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:
+        events = webhook_json("hubspot", body)
+        if not isinstance(events, list):
+            raise PermanentError("hubspot webhook: the body is not a JSON array of events")
+        return [notice for i, event in enumerate(events) for notice in _webhook_notices(i, event)]
 
     def write(
         self,

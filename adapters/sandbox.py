@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from adapters.toolkit import (
     Budget,
@@ -24,9 +24,13 @@ from adapters.toolkit import (
     ProviderSpec,
     RecordSpec,
     WriteSpec,
+    webhook_json,
+    webhook_notice,
 )
 from integration_core.credentials.types import CredentialType
+from integration_core.errors import PermanentError
 from integration_core.mapping import ObjectMapping, register_default_mappings
+from integration_core.ports import ChangeNotice
 
 __all__ = ["SANDBOX", "SANDBOX_MAPPINGS", "SandboxAdapter"]
 
@@ -76,6 +80,12 @@ def _object(mapping: ObjectMapping) -> ObjectSpec:
     )
 
 
+_ENTITY_TYPES: dict[Any, Literal["contact", "company"]] = {
+    "contacts": "contact",
+    "companies": "company",
+}
+_ACTIONS = frozenset({"created", "updated", "archived"})
+
 SANDBOX = ProviderSpec(
     name="sandbox",
     objects={entity_type: _object(mapping) for entity_type, mapping in SANDBOX_MAPPINGS.items()},
@@ -90,3 +100,33 @@ class SandboxAdapter(DeclarativeAdapter):
     """Connection config: `base_url` of the sandbox API (auth comes from the credential)."""
 
     spec = SANDBOX
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:
+        """The sandbox's thin events (adapters/sandbox_server.py); objects it does not sync
+        are left out."""
+        payload = webhook_json("sandbox", body)
+        events = payload.get("events") if isinstance(payload, dict) else None
+        if not isinstance(events, list):
+            raise PermanentError("sandbox webhook: the body has no 'events' list")
+        notices = []
+        for index, event in enumerate(events):
+            if not isinstance(event, dict):
+                raise PermanentError(f"sandbox webhook event {index}: not an object")
+            entity_type = _ENTITY_TYPES.get(event.get("object"))
+            action = event.get("action")
+            if entity_type is None:
+                continue
+            if action not in _ACTIONS:
+                raise PermanentError(f"sandbox webhook event {index}: unknown action {action!r}")
+            notices.append(
+                webhook_notice(
+                    "sandbox",
+                    index,
+                    object_type=entity_type,
+                    external_id=event.get("id"),
+                    operation="delete" if action == "archived" else "upsert",
+                    occurred_at=event.get("occurredAt"),
+                )
+            )
+        return notices

@@ -18,6 +18,11 @@ API (JSON):
     POST   /v1/objects/{type}                {"properties": {...}}   Idempotency-Key: k
     PATCH  /v1/objects/{type}/{id}           {"properties": {...}}   If-Match: version
     DELETE /v1/objects/{type}/{id}
+
+Webhooks (signed per Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature):
+    {"events": [{"object": "contacts", "id": ID, "action": "created" | "updated" |
+                 "archived", "occurredAt": ISO}]}
+    Events are thin: the subscriber reads the record for its state.
 """
 
 from __future__ import annotations
@@ -135,6 +140,20 @@ class SandboxAccount:
             record.version += 1
             record.modified_at = self._tick()
             return record
+
+    def webhook_event(self, object_type: str, record_id: str) -> dict[str, Any]:
+        """The webhook event the sandbox sends for the record's latest change."""
+        with self._lock:
+            record = self._table(object_type)[record_id]
+            action = (
+                "archived" if record.archived else "created" if record.version == 1 else "updated"
+            )
+            return {
+                "object": object_type,
+                "id": record.id,
+                "action": action,
+                "occurredAt": to_iso(record.modified_at),
+            }
 
     def records(self, object_type: str, *, include_archived: bool = False) -> list[SandboxRecord]:
         with self._lock:

@@ -2,7 +2,8 @@
 
 Modules: `selectors` (dotted paths), `paginators`, `cursors` (strategies and the opaque
 cursor), `errors` (per-provider error maps), `spec` (the provider description, write specs,
-budgets, connection config) and `adapter` (`DeclarativeAdapter`, which runs a spec).
+budgets, connection config), `adapter` (`DeclarativeAdapter`, which runs a spec) and
+`webhooks` (what webhook parsers share).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from adapters.toolkit.spec import (
     RecordSpec,
     WriteSpec,
 )
+from adapters.toolkit.webhooks import webhook_json, webhook_notice
 
 __all__ = [
     "Answer",
@@ -67,4 +69,6 @@ __all__ = [
     "SyncToken",
     "WriteSpec",
     "select",
+    "webhook_json",
+    "webhook_notice",
 ]

@@ -352,8 +352,10 @@ class DeclarativeAdapter:
         # An authenticated call, so that a bad credential shows up as unhealthy.
         self._send("GET", self.spec.health_path, what=f"{self.spec.name} health")
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:
-        raise PermanentError(f"{self.spec.name} does not accept webhooks")
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:
+        """Change notices in a verified delivery (hook; the default takes none)."""
+        raise PermanentError(f"{cls.spec.name} does not accept webhooks")
 
     # -- plumbing ------------------------------------------------------------------------
 

@@ -55,7 +55,14 @@ from integration_core.sync.tombstones import (
     resolve_update_of_deleted,
 )
 
-__all__ = ["process_inbound", "retire_link", "is_retired", "DEAD_LETTERS", "RETIRED"]
+__all__ = [
+    "process_inbound",
+    "apply_changes",
+    "retire_link",
+    "is_retired",
+    "DEAD_LETTERS",
+    "RETIRED",
+]
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +92,7 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         log.info("duplicate delivery of %s ignored", message.message_id)
         return done
     if message.kind is MessageKind.WEBHOOK and is_delivery(message):
-        return process_delivery(rt, message)
+        return process_delivery(rt, message, apply=apply_changes)
     task_id = message.payload.get("task_id")
     if not isinstance(task_id, str):
         raise PermanentError(f"message {message.message_id} names no task_id")
@@ -99,16 +106,7 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         marks_misconfigured(rt.store, connection, tally),
         rt.connectors.adapter_for(connection) as adapter,
     ):
-        context = _Context(
-            rt=rt,
-            message=message,
-            task=task,
-            connection=connection,
-            mapping=task_mapping(adapter, task),
-            policy=Policy.from_dict(task.policy),
-            matcher=matcher_for(task),
-            tally=tally,
-        )
+        context = _context(rt, message, task, connection, adapter, tally)
         try:
             if message.kind is MessageKind.PULL:
                 _pull(context, adapter)
@@ -124,6 +122,40 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
             later = reschedule(rt, INBOUND_QUEUE, message, err)
             tally.errors.append(f"throttled: continues as {later.message_id}")
     return record_result(rt.store, message, tally, direction="inbound", task_id=task.id)
+
+
+def _context(
+    rt: Runtime,
+    message: SyncMessage,
+    task: SyncTask,
+    connection: Connection,
+    adapter: IntegrationAdapter,
+    tally: Tally,
+) -> _Context:
+    return _Context(
+        rt=rt,
+        message=message,
+        task=task,
+        connection=connection,
+        mapping=task_mapping(adapter, task),
+        policy=Policy.from_dict(task.policy),
+        matcher=matcher_for(task),
+        tally=tally,
+    )
+
+
+def apply_changes(
+    rt: Runtime,
+    message: SyncMessage,
+    task: SyncTask,
+    connection: Connection,
+    adapter: IntegrationAdapter,
+    changes: Sequence[Change],
+    tally: Tally,
+) -> None:
+    """Fold changes read outside a pull (a webhook's records) into the hub for `task`,
+    exactly as a pull's page is."""
+    _apply_page(_context(rt, message, task, connection, adapter, tally), changes)
 
 
 def _pull(context: _Context, adapter: IntegrationAdapter) -> None:

@@ -10,7 +10,12 @@ from integration_core.ports.adapter import (
     RejectedRecord,
     WriteResult,
 )
-from integration_core.ports.registry import adapter_factory, register_adapter, validate_connection
+from integration_core.ports.registry import (
+    adapter_factory,
+    parse_webhook,
+    register_adapter,
+    validate_connection,
+)
 
 __all__ = [
     "AdapterFactory",
@@ -20,6 +25,7 @@ __all__ = [
     "RejectedRecord",
     "WriteResult",
     "adapter_factory",
+    "parse_webhook",
     "register_adapter",
     "validate_connection",
 ]

@@ -137,10 +137,6 @@ class IntegrationAdapter(Protocol):
         """Raise if the provider cannot be reached with these credentials."""
         ...
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:
-        """Change notices carried by a delivery whose signature was already verified."""
-        ...
-
 
 class AdapterFactory(Protocol):
     """An adapter class: validates a connection's config and builds the adapter."""
@@ -153,4 +149,9 @@ class AdapterFactory(Protocol):
 
     def base_url(self, config: Mapping[str, Any]) -> str:
         """The API root a connection with this config talks to."""
+        ...
+
+    def parse_webhook(self, *, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:
+        """Change notices carried by a delivery whose signature was already verified (no
+        connection needed). PermanentError when the body is not the provider's format."""
         ...

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Mapping
 from typing import cast
 
 from pydantic import BaseModel
 
 from integration_core.errors import ConfigurationError
 from integration_core.models import Connection
-from integration_core.ports.adapter import AdapterFactory
+from integration_core.ports.adapter import AdapterFactory, ChangeNotice
 
-__all__ = ["adapter_factory", "register_adapter", "validate_connection"]
+__all__ = ["adapter_factory", "parse_webhook", "register_adapter", "validate_connection"]
 
 # system -> "module:attribute" (imported lazily) or the factory itself once loaded.
 _REGISTRY: dict[str, str | AdapterFactory] = {
@@ -66,3 +67,13 @@ def validate_connection(connection: Connection) -> BaseModel:
         ConfigurationError: unknown system, or a config the adapter refuses (naming the field).
     """
     return adapter_factory(connection.system).validate_config(connection.config)
+
+
+def parse_webhook(system: str, *, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:
+    """The change notices in a verified delivery from `system`, by that system's adapter.
+
+    Raises:
+        ConfigurationError: unknown system.
+        PermanentError: the body is not the provider's webhook format.
+    """
+    return adapter_factory(system).parse_webhook(headers=headers, body=body)
