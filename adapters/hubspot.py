@@ -44,11 +44,12 @@ from adapters.toolkit import (
     webhook_notice,
 )
 from adapters.toolkit.cursors import epoch_ms
+from adapters.toolkit.mappings import register_copies
 from adapters.toolkit.paginators import Token
 from adapters.toolkit.selectors import select
 from integration_core.credentials.types import CredentialType
 from integration_core.errors import PermanentError
-from integration_core.mapping import ObjectMapping, parse_path, register_default_mappings
+from integration_core.mapping import ObjectMapping, parse_path
 from integration_core.models import Change
 from integration_core.ports import ChangeNotice, ChangePage, WriteResult
 
@@ -76,19 +77,8 @@ _CONTACT = {
 }
 _COMPANY = {"name": "name", "domain": "domain", "phone": "phone", "city": "city"}
 
-HUBSPOT_MAPPINGS: Mapping[str, ObjectMapping] = register_default_mappings(
-    "hubspot",
-    [
-        {
-            "entity_type": entity_type,
-            "provider_object": provider_object,
-            "fields": [{"source": path, "canonical": name} for name, path in fields.items()],
-        }
-        for entity_type, provider_object, fields in (
-            ("contact", "contacts", _CONTACT),
-            ("company", "companies", _COMPANY),
-        )
-    ],
+HUBSPOT_MAPPINGS: Mapping[str, ObjectMapping] = register_copies(
+    "hubspot", {("contact", "contacts"): _CONTACT, ("company", "companies"): _COMPANY}
 )
 
 

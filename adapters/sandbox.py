@@ -27,9 +27,10 @@ from adapters.toolkit import (
     webhook_json,
     webhook_notice,
 )
+from adapters.toolkit.mappings import register_copies
 from integration_core.credentials.types import CredentialType
 from integration_core.errors import PermanentError
-from integration_core.mapping import ObjectMapping, register_default_mappings
+from integration_core.mapping import ObjectMapping
 from integration_core.ports import ChangeNotice
 
 __all__ = ["SANDBOX", "SANDBOX_MAPPINGS", "SandboxAdapter"]
@@ -48,19 +49,8 @@ _CONTACT = {
 }
 _COMPANY = {"name": "name", "domain": "domain", "phone": "phone", "city": "city"}
 
-SANDBOX_MAPPINGS: Mapping[str, ObjectMapping] = register_default_mappings(
-    "sandbox",
-    [
-        {
-            "entity_type": entity_type,
-            "provider_object": provider_object,
-            "fields": [{"source": path, "canonical": name} for name, path in fields.items()],
-        }
-        for entity_type, provider_object, fields in (
-            ("contact", "contacts", _CONTACT),
-            ("company", "companies", _COMPANY),
-        )
-    ],
+SANDBOX_MAPPINGS: Mapping[str, ObjectMapping] = register_copies(
+    "sandbox", {("contact", "contacts"): _CONTACT, ("company", "companies"): _COMPANY}
 )
 
 

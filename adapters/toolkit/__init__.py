@@ -2,8 +2,8 @@
 
 Modules: `selectors` (dotted paths), `paginators`, `cursors` (strategies and the opaque
 cursor), `errors` (per-provider error maps), `spec` (the provider description, write specs,
-budgets, connection config), `adapter` (`DeclarativeAdapter`, which runs a spec) and
-`webhooks` (what webhook parsers share).
+budgets, connection config), `adapter` (`DeclarativeAdapter`, which runs a spec),
+`webhooks` (what webhook parsers share) and `mappings` (one-to-one default mappings).
 """
 
 from __future__ import annotations
