@@ -1,7 +1,12 @@
-"""Adapters: one per SaaS system, each speaking that system's HTTP API with httpx."""
+"""Adapters: one small module per provider, each a spec run by the toolkit (`adapters.toolkit`).
+
+The contract they implement, `IntegrationAdapter`, lives in `integration_core.ports`; the
+registry there finds them by a connection's `system`. `parse_webhook(system, headers=...,
+body=...)` turns a verified delivery into change notices with that system's parser.
+"""
 
 from __future__ import annotations
 
-from adapters.base import BaseIntegrationAdapter, ChangePage, RateLimitHint, WriteResult
+from integration_core.ports import parse_webhook
 
-__all__ = ["BaseIntegrationAdapter", "ChangePage", "RateLimitHint", "WriteResult"]
+__all__ = ["parse_webhook"]

@@ -1,18 +1,39 @@
-"""Adapter for the sandbox system (adapters/sandbox_server.py), over HTTP like any other."""
+"""The sandbox provider (adapters/sandbox_server.py) as data: the toolkit's reference spec.
+
+Keyset listing by (modifiedAt, id): a new listing starts strictly after the committed
+watermark (no overlap needed, the sandbox lists every committed change in order), pages
+follow the opaque `paging.next` token, and a listing older than the account keeps changes
+is answered 410 CURSOR_EXPIRED, after which the toolkit rescans without inferring deletes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any, Literal
 
-from adapters.base import BaseIntegrationAdapter, ChangePage, WriteResult
-from integration_core.clock import from_iso, to_iso
-from integration_core.mapping import ObjectMapping, register_default_mappings
-from integration_core.models import Change
-from integration_core.sync.watermark import Watermark
+from adapters.toolkit import (
+    Budget,
+    DeclarativeAdapter,
+    ErrorMap,
+    ErrorRule,
+    JsonCursorPaginator,
+    ModifiedSince,
+    ObjectSpec,
+    Outcome,
+    ProviderSpec,
+    RecordSpec,
+    WriteSpec,
+    webhook_json,
+    webhook_notice,
+)
+from adapters.toolkit.mappings import register_copies
+from integration_core.credentials.types import CredentialType
+from integration_core.errors import PermanentError
+from integration_core.mapping import ObjectMapping
+from integration_core.ports import ChangeNotice
 
-__all__ = ["SandboxAdapter", "SANDBOX_MAPPINGS"]
+__all__ = ["SANDBOX", "SANDBOX_MAPPINGS", "SandboxAdapter"]
 
 # One-to-one: the sandbox's property names, and what they mean canonically.
 _CONTACT = {
@@ -28,88 +49,74 @@ _CONTACT = {
 }
 _COMPANY = {"name": "name", "domain": "domain", "phone": "phone", "city": "city"}
 
-SANDBOX_MAPPINGS: Mapping[str, ObjectMapping] = register_default_mappings(
-    "sandbox",
-    [
-        {
-            "entity_type": entity_type,
-            "provider_object": provider_object,
-            "fields": [{"source": path, "canonical": name} for name, path in fields.items()],
-        }
-        for entity_type, provider_object, fields in (
-            ("contact", "contacts", _CONTACT),
-            ("company", "companies", _COMPANY),
-        )
-    ],
+SANDBOX_MAPPINGS: Mapping[str, ObjectMapping] = register_copies(
+    "sandbox", {("contact", "contacts"): _CONTACT, ("company", "companies"): _COMPANY}
 )
 
 
-class SandboxAdapter(BaseIntegrationAdapter):
+def _expired(body: Any) -> bool:
+    return isinstance(body, dict) and body.get("code") == "CURSOR_EXPIRED"
+
+
+def _object(mapping: ObjectMapping) -> ObjectSpec:
+    return ObjectSpec(
+        path=f"/v1/objects/{mapping.provider_object}",
+        records_path="results",
+        paginator=JsonCursorPaginator("paging.next"),
+        cursor=ModifiedSince("after_time", id_param="after_id", overlap=timedelta(0)),
+        record=RecordSpec(deleted="archived"),
+        write=WriteSpec(idempotency_header="Idempotency-Key"),
+        max_page_size=200,
+    )
+
+
+_ENTITY_TYPES: dict[Any, Literal["contact", "company"]] = {
+    "contacts": "contact",
+    "companies": "company",
+}
+_ACTIONS = frozenset({"created", "updated", "archived"})
+
+SANDBOX = ProviderSpec(
+    name="sandbox",
+    objects={entity_type: _object(mapping) for entity_type, mapping in SANDBOX_MAPPINGS.items()},
+    credential_types=frozenset({CredentialType.BEARER_TOKEN, CredentialType.API_KEY}),
+    health_path="/v1/objects/contacts?limit=1",
+    budgets=(Budget("rate", 100, 1.0),),
+    errors=ErrorMap((ErrorRule(Outcome.CURSOR_EXPIRED, status=410, when=_expired),)),
+)
+
+
+class SandboxAdapter(DeclarativeAdapter):
     """Connection config: `base_url` of the sandbox API (auth comes from the credential)."""
 
-    system: ClassVar[str] = "sandbox"
-    # The sandbox lists every committed change at once, in order: no overlap is needed.
-    read_overlap: ClassVar[timedelta] = timedelta(0)
-    default_rate_limits: ClassVar[tuple[tuple[str, int, float], ...]] = (("rate", 100, 1.0),)
+    spec = SANDBOX
 
-    def discover(self) -> list[str]:
-        return sorted(SANDBOX_MAPPINGS)
-
-    def read_changes(
-        self, entity_type: str, after: Watermark | None, *, page_size: int = 100
-    ) -> ChangePage:
-        mapping = self.field_map(entity_type)
-        params: dict[str, str | int] = {"limit": page_size}
-        if after is not None:
-            params["after_time"] = to_iso(after.modified_at)
-            params["after_id"] = after.id
-        response = self._request(
-            "GET", f"/v1/objects/{mapping.provider_object}", params=params, what="list"
-        )
-        body = response.json()
-        changes = [
-            Change(
-                external_id=row["id"],
-                version=row["version"],
-                modified_at=from_iso(row["modifiedAt"]),
-                values=row["properties"],
-                deleted=bool(row.get("archived")),
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:
+        """The sandbox's thin events (adapters/sandbox_server.py); objects it does not sync
+        are left out."""
+        payload = webhook_json("sandbox", body)
+        events = payload.get("events") if isinstance(payload, dict) else None
+        if not isinstance(events, list):
+            raise PermanentError("sandbox webhook: the body has no 'events' list")
+        notices = []
+        for index, event in enumerate(events):
+            if not isinstance(event, dict):
+                raise PermanentError(f"sandbox webhook event {index}: not an object")
+            entity_type = _ENTITY_TYPES.get(event.get("object"))
+            action = event.get("action")
+            if entity_type is None:
+                continue
+            if action not in _ACTIONS:
+                raise PermanentError(f"sandbox webhook event {index}: unknown action {action!r}")
+            notices.append(
+                webhook_notice(
+                    "sandbox",
+                    index,
+                    object_type=entity_type,
+                    external_id=event.get("id"),
+                    operation="delete" if action == "archived" else "upsert",
+                    occurred_at=event.get("occurredAt"),
+                )
             )
-            for row in body["results"]
-        ]
-        return ChangePage(changes=changes, has_more=body.get("paging") is not None)
-
-    def write(
-        self,
-        entity_type: str,
-        external_id: str | None,
-        values: Mapping[str, Any],
-        *,
-        expected_version: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> WriteResult:
-        path = f"/v1/objects/{self.field_map(entity_type).provider_object}"
-        body = {"properties": dict(values)}
-        if external_id is None:
-            headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-            response = self._request("POST", path, json=body, headers=headers, what="create")
-        else:
-            headers = {"If-Match": expected_version} if expected_version else {}
-            response = self._request(
-                "PATCH", f"{path}/{external_id}", json=body, headers=headers, what="update"
-            )
-        row = response.json()
-        # 201 for a record made now, 200 for the one an earlier call with this key made.
-        created = external_id is None and response.status_code == 201
-        return WriteResult(external_id=row["id"], version=row["version"], created=created)
-
-    def delete(
-        self, entity_type: str, external_id: str, *, expected_version: str | None = None
-    ) -> None:
-        path = f"/v1/objects/{self.field_map(entity_type).provider_object}/{external_id}"
-        headers = {"If-Match": expected_version} if expected_version else {}
-        self._request("DELETE", path, headers=headers, what="delete")
-
-    def health(self) -> None:
-        # An authenticated call, so that a bad credential shows up as unhealthy.
-        self._request("GET", "/v1/objects/contacts", params={"limit": 1}, what="health")
+        return notices

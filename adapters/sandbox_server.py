@@ -1,53 +1,60 @@
 """The sandbox: a small SaaS system of our own, for demos, trials and tests.
 
 It behaves like a real CRM API so that everything above the adapter runs for real:
-bearer-token auth, cursor pagination, incremental listing by modification time,
-versions with If-Match, archive-as-delete (tombstones in listings), idempotency keys on
-create, X-RateLimit-* headers, and faults on request (429 with Retry-After, 5xx). It is a
-WSGI app: served on loopback by `SandboxServer`, or in-process through `httpx.WSGITransport`.
+bearer-token auth (or the same key as an `api_key` query parameter), cursor pagination,
+incremental listing by modification time, versions with If-Match, archive-as-delete
+(tombstones in listings), idempotency keys on create, X-RateLimit-* headers, and faults on
+request (429 with Retry-After, 5xx). It is a WSGI app: served on loopback by
+`SandboxServer`, or in-process through the transports `in_process_transports` builds (the
+demo and tests inject them; production never does).
 
 API (JSON):
     GET    /v1/health
-    GET    /v1/objects/{type}?modified_since=ISO&after_time=ISO&after_id=ID&limit=N
-           (sorted by (modifiedAt, id); after_* is strict, modified_since inclusive)
+    GET    /v1/objects/{type}?modified_since=ISO&after_time=ISO&after_id=ID&after=TOKEN&limit=N
+           (sorted by (modifiedAt, id); after_* is strict, modified_since inclusive; `after`
+           is the opaque `paging.next.after` of the previous page; a modified_since or
+           after_time older than the account's `retention` is answered 410 CURSOR_EXPIRED)
     GET    /v1/objects/{type}/{id}
     POST   /v1/objects/{type}                {"properties": {...}}   Idempotency-Key: k
     PATCH  /v1/objects/{type}/{id}           {"properties": {...}}   If-Match: version
     DELETE /v1/objects/{type}/{id}
+
+Webhooks (signed per Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature):
+    {"events": [{"object": "contacts", "id": ID, "action": "created" | "updated" |
+                 "archived", "occurredAt": ISO}]}
+    Events are thin: the subscriber reads the record for its state.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import json
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from http import HTTPStatus
 from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import httpx
+
 from integration_core.clock import from_iso, to_iso, utcnow
 
-__all__ = ["SandboxRecord", "SandboxAccount", "SandboxServer"]
+__all__ = [
+    "SandboxRecord",
+    "SandboxAccount",
+    "SandboxServer",
+    "in_process_transports",
+    "status_line",
+]
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-_REASONS = {
-    200: "OK",
-    201: "Created",
-    204: "No Content",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    412: "Precondition Failed",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
 MAX_PAGE_SIZE = 200
 
 
@@ -85,12 +92,23 @@ class SandboxAccount:
     object_types: tuple[str, ...] = ("contacts", "companies")
     clock: Callable[[], datetime] = utcnow
     rate_limit_per_second: int = 1000
+    # How far back a listing may start (None: forever); older is 410 CURSOR_EXPIRED.
+    retention: timedelta | None = None
     _records: dict[str, dict[str, SandboxRecord]] = field(default_factory=dict)
     _idempotency: dict[str, str] = field(default_factory=dict)
     _faults: list[_Fault] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _window: tuple[int, int] = (0, 0)
     requests: int = 0
+
+    @property
+    def in_process_url(self) -> str:
+        """The base URL `in_process_transports` routes to this account."""
+        return f"http://{self.in_process_host}"
+
+    @property
+    def in_process_host(self) -> str:
+        return f"{self.name}.sandbox.invalid"
 
     # -- direct access (seeding, assertions, the demo's "a user edits a record") --
 
@@ -122,6 +140,20 @@ class SandboxAccount:
             record.version += 1
             record.modified_at = self._tick()
             return record
+
+    def webhook_event(self, object_type: str, record_id: str) -> dict[str, Any]:
+        """The webhook event the sandbox sends for the record's latest change."""
+        with self._lock:
+            record = self._table(object_type)[record_id]
+            action = (
+                "archived" if record.archived else "created" if record.version == 1 else "updated"
+            )
+            return {
+                "object": object_type,
+                "id": record.id,
+                "action": action,
+                "occurredAt": to_iso(record.modified_at),
+            }
 
     def records(self, object_type: str, *, include_archived: bool = False) -> list[SandboxRecord]:
         with self._lock:
@@ -156,7 +188,7 @@ class SandboxAccount:
         status, body, headers = self._handle(environ)
         payload = b"" if body is None else json.dumps(body).encode()
         all_headers = [("Content-Type", "application/json"), *headers]
-        start_response(f"{status} {_REASONS.get(status, 'Error')}", all_headers)
+        start_response(status_line(status), all_headers)
         return [payload]
 
     def _handle(self, environ: dict[str, Any]) -> tuple[int, Any, list[tuple[str, str]]]:
@@ -174,6 +206,8 @@ class SandboxAccount:
         if parts == ["v1", "health"]:
             return 200, {"status": "ok", "account": self.name}, limit_headers
         token = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ")
+        if not token:
+            token = parse_qs(environ.get("QUERY_STRING", "")).get("api_key", [""])[0]
         if not hmac.compare_digest(token.encode(), self.api_key.encode()):
             return 401, {"error": "invalid or missing bearer token"}, limit_headers
         if len(parts) < 3 or parts[:2] != ["v1", "objects"] or parts[2] not in self.object_types:
@@ -183,7 +217,8 @@ class SandboxAccount:
         try:
             status, body = self._route(method, object_type, record_id, environ)
         except _HttpError as err:
-            status, body = err.status, {"error": err.message}
+            status = err.status
+            body = {"error": err.message, **({"code": err.code} if err.code else {})}
         return status, body, limit_headers
 
     def _route(
@@ -225,23 +260,24 @@ class SandboxAccount:
                 if "after_time" in query
                 else None
             )
+            page_after = _decode_token(query["after"][0]) if "after" in query else None
         except ValueError as err:
             raise _HttpError(400, f"bad query: {err}") from err
         if limit <= 0:
             raise _HttpError(400, "limit must be positive")
+        starts = [t for t in (since, after[0] if after else None) if t is not None]
+        if self.retention is not None and starts and min(starts) < self.clock() - self.retention:
+            raise _HttpError(410, "changes that old are no longer kept", code="CURSOR_EXPIRED")
         with self._lock:
             rows = sorted(self._table(object_type).values(), key=lambda r: (r.modified_at, r.id))
             if since is not None:
                 rows = [r for r in rows if r.modified_at >= since]
-            if after is not None:
-                rows = [r for r in rows if (r.modified_at, r.id) > after]
+            for bound in (after, page_after):
+                if bound is not None:
+                    rows = [r for r in rows if (r.modified_at, r.id) > bound]
             page = rows[:limit]
             more = len(rows) > limit
-        paging = (
-            {"next": {"after_time": to_iso(page[-1].modified_at), "after_id": page[-1].id}}
-            if more
-            else None
-        )
+        paging = {"next": {"after": _encode_token(page[-1])}} if more else None
         return {"results": [r.to_json() for r in page], "paging": paging}
 
     def _create(
@@ -282,11 +318,33 @@ class SandboxAccount:
         return headers, used > self.rate_limit_per_second
 
 
+def status_line(status: int) -> str:
+    """A WSGI status line: "404 Not Found" (a code without a standard phrase: "599 Error")."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Error"
+
+
 class _HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
+
+
+def _encode_token(record: SandboxRecord) -> str:
+    raw = f"{to_iso(record.modified_at)}|{record.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_token(token: str) -> tuple[datetime, str]:
+    try:
+        stamp, _, record_id = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
+    except (binascii.Error, UnicodeDecodeError) as err:
+        raise ValueError(f"bad page token {token[:40]!r}") from err
+    return from_iso(stamp), record_id
 
 
 def _read_json(environ: dict[str, Any]) -> dict[str, Any]:
@@ -311,9 +369,15 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class SandboxServer:
-    """Serves one SandboxAccount over HTTP on loopback, in a background thread."""
+    """Serves one SandboxAccount (or any provider fake's WSGI app) on loopback, in a thread."""
 
-    def __init__(self, account: SandboxAccount, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        account: Callable[[dict[str, Any], StartResponse], Iterable[bytes]],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.account = account
         self._host = host
         self._server = make_server(
@@ -334,3 +398,8 @@ class SandboxServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def in_process_transports(accounts: Iterable[SandboxAccount]) -> dict[str, httpx.BaseTransport]:
+    """Transports by host that reach each account at its `in_process_url`, with no network."""
+    return {account.in_process_host: httpx.WSGITransport(app=account) for account in accounts}

@@ -57,7 +57,7 @@ from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.sandbox_server import SandboxAccount  # noqa: E402
+from adapters.sandbox_server import SandboxAccount, in_process_transports  # noqa: E402
 from bench._sync_support import (  # noqa: E402
     RecordingStore,
     Replayer,
@@ -140,7 +140,7 @@ def _recording_runtime(
                 **settings,
             }
         ),
-        sandboxes=sandboxes,
+        transports=in_process_transports(sandboxes.values()),
     )
     recorder = RecordingStore(base.store)
     credentials = CredentialService(recorder, base.secrets)
@@ -148,7 +148,7 @@ def _recording_runtime(
         base,
         store=recorder,
         credentials=credentials,
-        connectors=Connectors(credentials, sandboxes=sandboxes),
+        connectors=Connectors(credentials, transports=in_process_transports(sandboxes.values())),
     )
     return runtime, recorder, credentials
 

@@ -1,10 +1,11 @@
 """Builds the adapter for a connection: its HTTP client, credentials and transport.
 
-Every adapter gets an `httpx.Client` whose base URL comes from the connection's config and
-whose auth and TLS context (a client certificate, for mTLS) come from the credential
-service. Its every connection obeys the OutboundPolicy (`integration_core.net`). A base
-URL of the form `sandbox://NAME` reaches an in-process sandbox account (the embedded demo)
-through `httpx.WSGITransport`, so the same HTTP code runs with or without a network.
+The adapter class comes from the lazy registry by the connection's `system`; it validates
+the connection's config and names the base URL. The client's auth and TLS context (a
+client certificate, for mTLS) come from the credential service, and its every connection
+obeys the OutboundPolicy (`integration_core.net`). `transports` (httpx transports by host
+name) are injected by the demo and the tests to reach in-process sandboxes, so the same
+HTTP code runs with or without a network; production passes none.
 """
 
 from __future__ import annotations
@@ -14,18 +15,14 @@ from typing import Protocol
 
 import httpx
 
-from adapters.base import BaseIntegrationAdapter
-from adapters.registry import adapter_class
-from adapters.sandbox_server import SandboxAccount
 from integration_core.credentials.auth import HttpOptions
-from integration_core.errors import ConnectionConfigurationError
 from integration_core.models import Connection
 from integration_core.net import OutboundPolicy, outbound_client
+from integration_core.ports import IntegrationAdapter, adapter_factory
 
 __all__ = ["CredentialOptions", "Connectors", "ResponseHook"]
 
 ResponseHook = Callable[[Connection, httpx.Response], None]
-SANDBOX_SCHEME = "sandbox://"
 
 
 class CredentialOptions(Protocol):
@@ -39,43 +36,37 @@ class Connectors:
         credentials: CredentialOptions,
         *,
         policy: OutboundPolicy | None = None,
-        sandboxes: Mapping[str, SandboxAccount] | None = None,
+        transports: Mapping[str, httpx.BaseTransport] | None = None,
         on_response: ResponseHook | None = None,
         timeout: float = 30.0,
     ) -> None:
         self._credentials = credentials
         self._policy = policy or OutboundPolicy()
-        self._sandboxes = dict(sandboxes or {})
+        self._transports = dict(transports or {})
         self._on_response = on_response
         self._timeout = timeout
 
-    def adapter_for(self, connection: Connection) -> BaseIntegrationAdapter:
-        cls = adapter_class(connection.system)
-        return cls(connection, client=self.client_for(connection))
+    def adapter_for(self, connection: Connection) -> IntegrationAdapter:
+        factory = adapter_factory(connection.system)
+        return factory(connection, client=self.client_for(connection))
 
     def client_for(self, connection: Connection) -> httpx.Client:
-        base_url = connection.config.get("base_url")
-        if not isinstance(base_url, str) or not base_url:
-            raise ConnectionConfigurationError(
-                f"connection {connection.id} has no base_url in its config"
-            )
+        base_url = httpx.URL(adapter_factory(connection.system).base_url(connection.config))
         hooks: dict[str, list[Callable[[httpx.Response], None]]] = {}
         if self._on_response is not None:
             hook = self._on_response
             hooks["response"] = [lambda response: hook(connection, response)]
-        if base_url.startswith(SANDBOX_SCHEME):
-            name = base_url.removeprefix(SANDBOX_SCHEME)
-            account = self._sandboxes.get(name)
-            if account is None:
-                raise ConnectionConfigurationError(f"no in-process sandbox named {name!r}")
+        transport = self._transports.get(base_url.host)
+        if transport is not None:
+            # An in-process system (the demo's and tests' sandboxes): no network to guard.
             return httpx.Client(
-                base_url=f"http://{name}.sandbox.invalid",
+                base_url=base_url,
                 auth=self._credentials.http_options(connection.tenant_id, connection.id).auth,
-                transport=httpx.WSGITransport(app=account),
+                transport=transport,
                 timeout=self._timeout,
                 event_hooks=hooks,
             )
-        self._policy.check_scheme(httpx.URL(base_url))
+        self._policy.check_scheme(base_url)
         options = self._credentials.http_options(connection.tenant_id, connection.id)
         return outbound_client(
             self._policy,

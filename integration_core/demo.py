@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import TextIO
 
 from adapters.sandbox import SANDBOX_MAPPINGS
-from adapters.sandbox_server import SandboxAccount
+from adapters.sandbox_server import SandboxAccount, in_process_transports
 from integration_core.clock import utcnow
 from integration_core.credentials.local import LocalSecretStore
 from integration_core.models import Connection, SyncResult, SyncTask
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
 from integration_core.pipelines.scheduler import run_scheduler
+from integration_core.ports import validate_connection
 from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import load_settings
 
@@ -170,7 +171,7 @@ def _build(workdir: Path, sandboxes: dict[str, SandboxAccount]) -> Runtime:
         local_secrets_key=LocalSecretStore.generate_key(),
         redis_url=None,
     )
-    return build_runtime(settings, sandboxes=sandboxes)
+    return build_runtime(settings, transports=in_process_transports(sandboxes.values()))
 
 
 def _connect(rt: Runtime, name: str, account: SandboxAccount, targets: list[str]) -> None:
@@ -179,8 +180,9 @@ def _connect(rt: Runtime, name: str, account: SandboxAccount, targets: list[str]
         tenant_id=TENANT,
         system="sandbox",
         display_name=name.upper(),
-        config={"base_url": f"sandbox://{account.name}"},
+        config={"base_url": account.in_process_url},
     )
+    validate_connection(connection)
     rt.store.upsert(Connection.container, connection.to_document())
     rt.credentials.store_credential(
         TENANT, name, {"type": "bearer_token", "token": account.api_key}, owner="demo"

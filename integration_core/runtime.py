@@ -20,7 +20,6 @@ from azure.core.credentials import TokenCredential
 from pydantic import SecretStr
 from redis.credentials import CredentialProvider
 
-from adapters.sandbox_server import SandboxAccount
 from integration_core.connectors import Connectors
 from integration_core.credentials.base import SecretStore
 from integration_core.credentials.events import Broadcast, LoggingEventSink
@@ -87,10 +86,10 @@ def _ping_redis(client: redis.Redis) -> None:
 def build_runtime(
     settings: Settings,
     *,
-    sandboxes: Mapping[str, SandboxAccount] | None = None,
+    transports: Mapping[str, httpx.BaseTransport] | None = None,
     redis_credential: TokenCredential | None = None,
 ) -> Runtime:
-    """Wire the backends `settings` name. `sandboxes` serves `sandbox://NAME` base URLs.
+    """Wire the backends `settings` name. `transports`: in-process ones by host (demo, tests).
 
     `redis_credential` signs in to REDIS_HOST (default: DefaultAzureCredential, which picks
     the managed identity named by AZURE_CLIENT_ID).
@@ -131,7 +130,7 @@ def build_runtime(
         limiter.record_response(f"conn:{connection.id}", response.status_code, response.headers)
 
     connectors = Connectors(
-        credentials, policy=policy, sandboxes=sandboxes, on_response=feed_limiter
+        credentials, policy=policy, transports=transports, on_response=feed_limiter
     )
     return Runtime(
         settings=settings,

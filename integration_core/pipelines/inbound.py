@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import BaseIntegrationAdapter
 from integration_core.clock import utcnow
 from integration_core.dedup import Decision, Matcher
 from integration_core.errors import ConflictError, PermanentError, RetryableError
@@ -57,14 +56,14 @@ from integration_core.pipelines.pushes import push_message
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.pipelines.webhook_delivery import is_delivery, process_delivery
+from integration_core.ports import IntegrationAdapter, RejectedRecord
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.storage.concurrency import get_or_none, update_document
 from integration_core.sync import Policy
 from integration_core.sync.echo import is_echo, is_replay
-from integration_core.sync.watermark import advance, decode_cursor, encode_cursor, rewind
 
-__all__ = ["process_inbound", "DEAD_LETTERS"]
+__all__ = ["process_inbound", "apply_changes", "DEAD_LETTERS"]
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         log.info("duplicate delivery of %s ignored", message.message_id)
         return done
     if message.kind is MessageKind.WEBHOOK and is_delivery(message):
-        return process_delivery(rt, message)
+        return process_delivery(rt, message, apply=apply_changes)
     task_id = message.payload.get("task_id")
     if not isinstance(task_id, str):
         raise PermanentError(f"message {message.message_id} names no task_id")
@@ -103,16 +102,7 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         marks_misconfigured(rt.store, connection, tally),
         rt.connectors.adapter_for(connection) as adapter,
     ):
-        context = _Context(
-            rt=rt,
-            message=message,
-            task=task,
-            connection=connection,
-            mapping=task_mapping(adapter, task),
-            policy=Policy.from_dict(task.policy),
-            matcher=matcher_for(task),
-            tally=tally,
-        )
+        context = _context(rt, message, task, connection, adapter, tally)
         try:
             if message.kind is MessageKind.PULL:
                 _pull(context, adapter)
@@ -130,28 +120,59 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
     return record_result(rt.store, message, tally, direction="inbound", task_id=task.id)
 
 
-def _pull(context: _Context, adapter: BaseIntegrationAdapter) -> None:
-    """Read from an overlap before the committed watermark; commit past each applied page."""
+def _context(
+    rt: Runtime,
+    message: SyncMessage,
+    task: SyncTask,
+    connection: Connection,
+    adapter: IntegrationAdapter,
+    tally: Tally,
+) -> _Context:
+    return _Context(
+        rt=rt,
+        message=message,
+        task=task,
+        connection=connection,
+        mapping=task_mapping(adapter, task),
+        policy=Policy.from_dict(task.policy),
+        matcher=matcher_for(task),
+        tally=tally,
+    )
+
+
+def apply_changes(
+    rt: Runtime,
+    message: SyncMessage,
+    task: SyncTask,
+    connection: Connection,
+    adapter: IntegrationAdapter,
+    changes: Sequence[Change],
+    tally: Tally,
+) -> None:
+    """Fold changes read outside a pull (a webhook's records) into the hub for `task`,
+    exactly as a pull's page is."""
+    _apply_page(_context(rt, message, task, connection, adapter, tally), changes)
+
+
+def _pull(context: _Context, adapter: IntegrationAdapter) -> None:
+    """Read page by page from the task's opaque cursor; store the next one once applied."""
     rt, task = context.rt, context.task
-    committed = decode_cursor(task.cursor) if task.cursor else None
-    position = rewind(committed, adapter.read_overlap)
+    cursor = task.cursor
     for _ in range(MAX_PAGES_PER_MESSAGE):
         take_budget(rt, adapter)
-        page = adapter.read_changes(
-            task.entity_type, position, page_size=rt.settings.sync_page_size
-        )
+        page = adapter.read_changes(task.entity_type, cursor, page_size=rt.settings.sync_page_size)
+        for rejected in page.rejected:
+            _dead_letter_rejected(context, rejected)
         _apply_page(context, page.changes)
-        position = advance(position, page.changes)
-        moved = advance(committed, page.changes)
-        if moved != committed and moved is not None:
-            committed = moved
-            _save_cursor(rt, task, encode_cursor(committed))
+        if page.cursor != cursor:
+            cursor = page.cursor
+            _save_cursor(rt, task, cursor)
         if not page.has_more:
             return
-    # More pages remain: hand them to a follow-up message rather than running unbounded.
-    marker = encode_cursor(position) if position else ""
+    # More pages remain: hand them to a follow-up message, which resumes from the stored
+    # cursor, rather than running unbounded.
     follow_up = context.message.model_copy(
-        update={"message_id": deterministic_id(context.message.message_id, "more", marker)}
+        update={"message_id": deterministic_id(context.message.message_id, "more", cursor or "")}
     )
     rt.queue.send(INBOUND_QUEUE, follow_up)
 
@@ -176,23 +197,46 @@ def _apply_page(context: _Context, changes: Sequence[Change]) -> None:
 
 
 def _dead_letter(context: _Context, change: Change, reason: str) -> None:
+    _store_dead_letter(
+        context,
+        external_id=change.external_id,
+        version=change.version,
+        reason=reason,
+        record=change.model_dump(mode="json"),
+    )
+
+
+def _dead_letter_rejected(context: _Context, rejected: RejectedRecord) -> None:
+    """A record the adapter could not read: kept with its raw form and the reason."""
+    _store_dead_letter(
+        context,
+        external_id=rejected.external_id or "unknown",
+        version=deterministic_id(repr(rejected.raw)),
+        reason=rejected.reason,
+        record={"raw": rejected.raw},
+    )
+
+
+def _store_dead_letter(
+    context: _Context, *, external_id: str, version: str, reason: str, record: dict[str, Any]
+) -> None:
     message = context.message
     document = {
-        "id": deterministic_id("dead", message.message_id, change.external_id, change.version),
+        "id": deterministic_id("dead", message.message_id, external_id, version),
         "tenantId": message.tenant_id,
         "connectionId": context.connection.id,
         "taskId": context.task.id,
         "messageId": message.message_id,
-        "externalId": change.external_id,
+        "externalId": external_id,
         "reason": reason,
-        "change": change.model_dump(mode="json"),
+        "change": record,
         "createdAt": utcnow().isoformat(),
     }
     context.rt.store.upsert(DEAD_LETTERS, document)
-    context.tally.errors.append(f"{change.external_id}: {reason}")
+    context.tally.errors.append(f"{external_id}: {reason}")
     log.warning(
         "dead-lettered %s: %s",
-        change.external_id,
+        external_id,
         reason,
         extra={"correlation_id": message.correlation_id},
     )

@@ -4,22 +4,22 @@ writes to one system always go through the same mapping."""
 
 from __future__ import annotations
 
-from adapters.base import BaseIntegrationAdapter
 from integration_core.mapping import ObjectMapping
 from integration_core.models import SyncTask
+from integration_core.ports import IntegrationAdapter
 from integration_core.storage import DocumentStore, Filter
 
 __all__ = ["connection_mapping", "task_mapping"]
 
 
-def task_mapping(adapter: BaseIntegrationAdapter, task: SyncTask) -> ObjectMapping:
+def task_mapping(adapter: IntegrationAdapter, task: SyncTask) -> ObjectMapping:
     """The task's mapping (MappingError, a PermanentError, when its overrides are bad)."""
     default = adapter.field_map(task.entity_type)
     return default.with_overrides(task.mapping) if task.mapping else default
 
 
 def connection_mapping(
-    store: DocumentStore, adapter: BaseIntegrationAdapter, entity_type: str
+    store: DocumentStore, adapter: IntegrationAdapter, entity_type: str
 ) -> ObjectMapping:
     """The mapping for writes to `adapter`'s connection: that of its sync task for
     `entity_type` (the first by id, should there be several), else the default."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from adapters.base import BaseIntegrationAdapter
 from integration_core.errors import (
     NotFoundError,
     PermanentError,
@@ -49,6 +48,7 @@ from integration_core.pipelines.matching import awaits_duplicate_review
 from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
+from integration_core.ports import IntegrationAdapter
 from integration_core.runtime import Runtime
 from integration_core.storage.concurrency import get_or_none
 from integration_core.sync.echo import values_hash
@@ -97,7 +97,7 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
 def _push(
     rt: Runtime,
     message: SyncMessage,
-    adapter: BaseIntegrationAdapter,
+    adapter: IntegrationAdapter,
     entity: Entity,
     tally: Tally,
 ) -> None:
@@ -152,7 +152,7 @@ def _push(
 def _update(
     rt: Runtime,
     message: SyncMessage,
-    adapter: BaseIntegrationAdapter,
+    adapter: IntegrationAdapter,
     mapping: ObjectMapping,
     entity: Entity,
     link: Link,
@@ -201,7 +201,7 @@ def _update(
 def _create(
     rt: Runtime,
     message: SyncMessage,
-    adapter: BaseIntegrationAdapter,
+    adapter: IntegrationAdapter,
     mapping: ObjectMapping,
     entity: Entity,
     values: dict[str, Any],
@@ -275,7 +275,7 @@ def _create(
 def _withdraw(
     rt: Runtime,
     message: SyncMessage,
-    adapter: BaseIntegrationAdapter,
+    adapter: IntegrationAdapter,
     external_id: str,
     tally: Tally,
 ) -> None:

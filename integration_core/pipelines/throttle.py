@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from adapters.base import BaseIntegrationAdapter
 from integration_core.errors import RetryableError
 from integration_core.models import SyncMessage, deterministic_id
+from integration_core.ports import IntegrationAdapter
 from integration_core.ratelimit import Limit
 from integration_core.runtime import Runtime
 
@@ -29,7 +29,7 @@ class Throttled(RetryableError):
     """The budget is spent for now; `retry_after` says when it returns."""
 
 
-def take_budget(rt: Runtime, adapter: BaseIntegrationAdapter, *, cost: int = 1) -> None:
+def take_budget(rt: Runtime, adapter: IntegrationAdapter, *, cost: int = 1) -> None:
     connection = adapter.connection
     limits = [
         Limit(f"tenant:{connection.tenant_id}", rt.settings.tenant_requests_per_minute, 60.0),

@@ -6,9 +6,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from adapters.sandbox_server import SandboxServer
 from integration_core.messaging import MessageQueue
 from integration_core.storage import DocumentStore
 from integration_core.storage.sqlite import SqliteDocumentStore
+from tests.harness.adapters import AdapterHarness, HubSpotHarness, SandboxHarness
+from tests.harness.prism import Prism, SwitchableApp, provider_spec
 
 
 @pytest.fixture(
@@ -49,3 +52,29 @@ def module_document_store(request: pytest.FixtureRequest) -> Iterator[DocumentSt
 def message_queue(request: pytest.FixtureRequest) -> MessageQueue:
     queue: MessageQueue = request.getfixturevalue(f"{request.param}_queue")
     return queue
+
+
+@pytest.fixture(scope="session")
+def hubspot_via_prism() -> Iterator[tuple[str, SwitchableApp]]:
+    """A HubSpot-shaped fake behind `prism proxy --errors` on HubSpot's contacts spec."""
+    switch = SwitchableApp()
+    with (
+        SandboxServer(switch) as server,
+        Prism(provider_spec("hubspot/contacts.json"), upstream=server.base_url) as prism,
+    ):
+        yield prism.base_url, switch
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sandbox", marks=pytest.mark.unit),
+        pytest.param("hubspot", marks=pytest.mark.unit),
+        pytest.param("hubspot-via-prism", marks=pytest.mark.integration),
+    ]
+)
+def adapter_harness(request: pytest.FixtureRequest) -> AdapterHarness:
+    if request.param == "hubspot-via-prism":
+        return HubSpotHarness(via=request.getfixturevalue("hubspot_via_prism"))
+    harnesses = {"sandbox": SandboxHarness, "hubspot": HubSpotHarness}
+    harness: AdapterHarness = harnesses[request.param]()
+    return harness

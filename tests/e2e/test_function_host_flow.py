@@ -20,12 +20,13 @@ from hypothesis import strategies as st
 from adapters.sandbox_server import SandboxAccount, SandboxRecord, SandboxServer
 from integration_core.clock import to_iso, utcnow
 from integration_core.models import Entity, Link, MessageKind, SyncMessage, SyncResult, SyncTask
+from integration_core.pipelines.dead_letters import DEAD_LETTERS
 from integration_core.runtime import Runtime
 from integration_core.webhooks.registrations import WebhookRegistration, WebhookRegistrations
 from tests.conftest import unique_name
 from tests.harness.function_host import FunctionHost
 from tests.harness.sandbox import GRACE
-from tests.harness.webhooks import github_delivery
+from tests.harness.webhooks import github_delivery, standard_webhooks_delivery
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 WORKERS = ("InboundWorker", "OutboundWorker")
@@ -155,9 +156,31 @@ def test_a_signed_webhook_is_enqueued_once_and_a_forged_one_is_401(
     [message] = _queued(host.queue_client("InboundWorker"))
     assert message.kind is MessageKind.WEBHOOK
     assert base64.b64decode(message.payload["body"]) == body
-    host.drain(("InboundWorker",))  # the worker settles it; nothing goes to the poison queue
+    host.drain(("InboundWorker",))  # a GitHub body is no sandbox event: dead-lettered once
     assert _queued(host.poison_client("InboundWorker")) == []
-    assert rt.store.get(SyncResult.container, "t1", message.message_id)["errors"]
+    [dead] = rt.store.query(DEAD_LETTERS, partition_key="t1")
+    assert "sandbox webhook: the body has no 'events' list" in dead["reason"]
+
+
+def test_a_signed_sandbox_webhook_carries_an_edit_to_the_other_system_without_a_pull(
+    host: FunctionHost, rt: Runtime, systems: dict[str, tuple[SandboxAccount, SandboxServer]]
+) -> None:
+    crm, mkt = systems["crm"][0], systems["mkt"][0]
+    _round(host, rt)
+    record = crm.records("contacts")[0]
+    crm.update("contacts", record.id, {"jobtitle": "Chief Webhook Officer"})
+    registration_id, secret = _webhook_registration(rt, "standard_webhooks")
+    event = crm.webhook_event("contacts", record.id)
+    headers, body = standard_webhooks_delivery(secret, json.dumps({"events": [event]}).encode())
+    response = host.http("POST", f"/api/webhooks/{registration_id}", body=body, headers=headers)
+    assert response.status_code == 202
+    [message] = _queued(host.queue_client("InboundWorker"))  # the delivery, no pull message
+    host.drain(WORKERS)
+    assert _queued(host.poison_client("InboundWorker")) == []
+    result = rt.store.get(SyncResult.container, "t1", message.message_id)
+    assert (result["recordsRead"], result["updated"], result["errors"]) == (1, 1, [])
+    assert _title(systems, record.properties["email"]) == ("Chief Webhook Officer",) * 2
+    assert len(mkt.records("contacts")) == 15
 
 
 def test_a_large_webhook_body_goes_to_blob_storage_and_the_message_carries_its_name(

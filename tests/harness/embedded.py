@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from adapters.sandbox_server import SandboxAccount
+from adapters.sandbox_server import SandboxAccount, in_process_transports
 from integration_core.clock import utcnow
 from integration_core.credentials.local import LocalSecretStore
 from integration_core.models import Connection, SyncResult, SyncTask
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.scheduler import run_scheduler
+from integration_core.ports import validate_connection
 from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import Settings, load_settings
 from tests.harness.outbound import LOOPBACK_CIDRS
@@ -37,7 +38,10 @@ def embedded_settings(tmp_path: Path, **overrides: object) -> Settings:
 def embedded_runtime(
     tmp_path: Path, sandboxes: Mapping[str, SandboxAccount], **overrides: object
 ) -> Runtime:
-    return build_runtime(embedded_settings(tmp_path, **overrides), sandboxes=sandboxes)
+    return build_runtime(
+        embedded_settings(tmp_path, **overrides),
+        transports=in_process_transports(sandboxes.values()),
+    )
 
 
 def connect_sandbox(
@@ -57,8 +61,9 @@ def connect_sandbox(
         id=connection_id,
         tenant_id=tenant_id,
         system="sandbox",
-        config={"base_url": base_url or f"sandbox://{account.name}"},
+        config={"base_url": base_url or account.in_process_url},
     )
+    validate_connection(connection)
     rt.store.upsert(Connection.container, connection.to_document())
     rt.credentials.store_credential(
         tenant_id, connection_id, {"type": "bearer_token", "token": account.api_key}

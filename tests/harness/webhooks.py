@@ -3,6 +3,7 @@ formulas with hmac directly (never through the code under test)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -15,7 +16,13 @@ from integration_core.messaging import MessageQueue
 from integration_core.models import SyncMessage
 from tests.harness.faults import CrashingQueue
 
-__all__ = ["OutageQueue", "github_delivery", "slack_delivery"]
+__all__ = [
+    "OutageQueue",
+    "github_delivery",
+    "hubspot_v3_delivery",
+    "slack_delivery",
+    "standard_webhooks_delivery",
+]
 
 
 def github_delivery(
@@ -41,6 +48,36 @@ def slack_delivery(
     return {
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": "v0=" + mac.hexdigest(),
+        "Content-Type": "application/json",
+    }, body
+
+
+def standard_webhooks_delivery(
+    secret: str, body: bytes, *, msg_id: str | None = None
+) -> tuple[dict[str, str], bytes]:
+    """Headers of a Standard Webhooks delivery signed with a `whsec_` secret (v1 HMAC over
+    `<id>.<timestamp>.<body>`), as the sandbox sends its events."""
+    msg_id = msg_id or "msg_" + uuid.uuid4().hex
+    ts = str(int(time.time()))
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    mac = hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": ts,
+        "webhook-signature": "v1," + base64.b64encode(mac).decode(),
+        "Content-Type": "application/json",
+    }, body
+
+
+def hubspot_v3_delivery(secret: str, url: str, events: Any) -> tuple[dict[str, str], bytes]:
+    """Headers and body of a HubSpot v3 delivery: base64 HMAC-SHA256 over method, URI, body
+    and the millisecond timestamp."""
+    body = json.dumps(events).encode()
+    ts = str(int(time.time() * 1000))
+    mac = hmac.new(secret.encode(), b"POST" + url.encode() + body + ts.encode(), hashlib.sha256)
+    return {
+        "X-HubSpot-Signature-v3": base64.b64encode(mac.digest()).decode(),
+        "X-HubSpot-Request-Timestamp": ts,
         "Content-Type": "application/json",
     }, body
 

@@ -1,104 +1,21 @@
-"""The sandbox behaves like a real SaaS API, over real HTTP on loopback."""
+"""The sandbox behaves like a real SaaS API, over real HTTP on loopback.
+
+What every adapter must do is in tests/contract/test_adapter_contract.py; these are the
+sandbox server's own rules.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from adapters.sandbox_server import SandboxServer
-from integration_core.errors import AuthError, PreconditionFailedError, RetryableError
-from integration_core.sync.watermark import advance
+from integration_core.errors import AuthError
 from tests.harness.sandbox import seeded_account, served_adapter
 
 pytestmark = pytest.mark.unit
-
-
-def test_pages_through_every_record_once_in_modification_order() -> None:
-    account = seeded_account("crm", contacts=25)
-    with served_adapter(account) as adapter:
-        seen, position, pages = [], None, 0
-        while True:
-            page = adapter.read_changes("contact", position, page_size=10)
-            seen.extend(page.changes)
-            position, pages = advance(position, page.changes), pages + 1
-            if not page.has_more:
-                break
-    assert pages == 3
-    assert len({c.external_id for c in seen}) == 25
-    assert [c.modified_at for c in seen] == sorted(c.modified_at for c in seen)
-
-
-def test_records_sharing_a_timestamp_across_a_page_boundary_are_all_read() -> None:
-    account = seeded_account("crm")
-    account.clock = lambda: datetime(2026, 1, 1, tzinfo=UTC)
-    for i in range(7):
-        account.create("contacts", {"email": f"p{i}@example.com"})
-    with served_adapter(account) as adapter:
-        first = adapter.read_changes("contact", None, page_size=4)
-        rest = adapter.read_changes("contact", advance(None, first.changes), page_size=4)
-    ids = [c.external_id for c in [*first.changes, *rest.changes]]
-    assert first.has_more
-    assert not rest.has_more
-    assert sorted(ids) == sorted(r.id for r in account.records("contacts"))
-
-
-def test_reads_are_incremental_and_see_later_edits_and_archives() -> None:
-    account = seeded_account("crm", contacts=3)
-    with served_adapter(account) as adapter:
-        first = adapter.read_changes("contact", None)
-        mark = advance(None, first.changes)
-        assert adapter.read_changes("contact", mark).changes == []
-        target = first.changes[0].external_id
-        account.update("contacts", target, {"city": "Paris"})
-        account.archive("contacts", first.changes[1].external_id)
-        later = adapter.read_changes("contact", mark)
-    assert [c.external_id for c in later.changes] == [target, first.changes[1].external_id]
-    assert later.changes[0].values["city"] == "Paris"
-    assert later.changes[0].version == "2"
-    assert later.changes[1].deleted
-
-
-def test_update_with_a_stale_version_is_refused() -> None:
-    account = seeded_account("crm", contacts=1)
-    record = account.records("contacts")[0]
-    with served_adapter(account) as adapter:
-        written = adapter.write("contact", record.id, {"city": "Oslo"}, expected_version="1")
-        assert written.version == "2"
-        with pytest.raises(PreconditionFailedError):
-            adapter.write("contact", record.id, {"city": "Rome"}, expected_version="1")
-    assert account.records("contacts")[0].properties["city"] == "Oslo"
-
-
-def test_create_with_the_same_idempotency_key_creates_once() -> None:
-    account = seeded_account("crm")
-    with served_adapter(account) as adapter:
-        first = adapter.write("contact", None, {"email": "a@example.com"}, idempotency_key="k1")
-        again = adapter.write("contact", None, {"email": "a@example.com"}, idempotency_key="k1")
-    assert first.external_id == again.external_id
-    assert (first.created, again.created) == (True, False)  # the second made nothing
-    assert len(account.records("contacts")) == 1
-
-
-def test_injected_429_carries_retry_after_then_recovers() -> None:
-    account = seeded_account("crm", contacts=1)
-    account.inject_fault(429, count=1, retry_after=7)
-    with served_adapter(account) as adapter:
-        with pytest.raises(RetryableError) as caught:
-            adapter.read_changes("contact", None)
-        assert caught.value.retry_after == 7
-        assert len(adapter.read_changes("contact", None).changes) == 1
-
-
-def test_injected_5xx_is_retryable() -> None:
-    account = seeded_account("crm")
-    account.inject_fault(503, count=2)
-    with served_adapter(account) as adapter:
-        for _ in range(2):
-            with pytest.raises(RetryableError):
-                adapter.health()
-        adapter.health()
 
 
 def test_wrong_key_is_an_auth_error_and_rate_headers_are_sent() -> None:
@@ -127,3 +44,19 @@ def test_malformed_requests_get_400() -> None:
     assert bad_json.status_code == 400
     assert bad_limit.status_code == 400
     assert bad_time.status_code == 400
+
+
+def test_a_listing_older_than_the_retention_is_gone_but_page_tokens_still_work() -> None:
+    account = seeded_account("crm", contacts=3)
+    with SandboxServer(account) as server:
+        auth = {"Authorization": f"Bearer {account.api_key}"}
+        url = f"{server.base_url}/v1/objects/contacts"
+        first = httpx.get(url, params={"limit": 1}, headers=auth).json()
+        account.retention = timedelta(0)
+        expired = httpx.get(url, params={"after_time": "2020-01-01T00:00:00Z"}, headers=auth)
+        paged = httpx.get(url, params={"limit": 1, **first["paging"]["next"]}, headers=auth)
+        bad_token = httpx.get(url, params={"after": "!!"}, headers=auth)
+    assert (expired.status_code, expired.json()["code"]) == (410, "CURSOR_EXPIRED")
+    assert paged.status_code == 200
+    assert paged.json()["results"][0]["id"] != first["results"][0]["id"]
+    assert bad_token.status_code == 400

@@ -14,11 +14,16 @@ import pytest
 
 from integration_core.credentials import CredentialService
 from integration_core.credentials.local import LocalSecretStore
-from integration_core.errors import ConfigurationError, PermanentError
+from integration_core.errors import (
+    ConfigurationError,
+    ConnectionConfigurationError,
+    PermanentError,
+)
 from integration_core.models import Connection, ConnectionStatus, SyncResult
 from integration_core.net import OutboundPolicy, OutboundPolicyError, outbound_client
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.scheduler import run_scheduler
+from integration_core.ports import validate_connection
 from integration_core.runtime import Runtime
 from integration_core.storage.sqlite import SqliteDocumentStore
 from tests.harness.embedded import connect_sandbox, embedded_runtime
@@ -49,7 +54,7 @@ def test_a_connection_to_loopback_is_refused_before_any_request(tmp_path: Path) 
             pytest.raises(ConfigurationError, match="not a public address"),
             rt.connectors.adapter_for(connection) as adapter,
         ):
-            adapter.read_changes("contact", None)
+            adapter.read_changes("contact", None, page_size=10)
         rt.close()
     assert server.received == []  # the bearer token never left
 
@@ -59,12 +64,13 @@ def test_a_connection_to_loopback_is_refused_before_any_request(tmp_path: Path) 
 )
 def test_other_schemes_are_a_configuration_error_not_a_retry(tmp_path: Path, base_url: str) -> None:
     rt = _runtime(tmp_path, allow="127.0.0.0/8")
-    connection = _connect(rt, base_url)
-    with (
-        pytest.raises(ConfigurationError),
-        rt.connectors.adapter_for(connection) as adapter,
-    ):
-        adapter.read_changes("contact", None)
+    connection = Connection(
+        id="c1", tenant_id=TENANT, system="sandbox", config={"base_url": base_url}
+    )
+    with pytest.raises(ConnectionConfigurationError, match="base_url"):
+        validate_connection(connection)  # refused when it is made
+    with pytest.raises(ConnectionConfigurationError, match="base_url"):
+        rt.connectors.adapter_for(connection)  # and when one made before the check is used
     rt.close()
 
 
@@ -185,7 +191,7 @@ def test_error_texts_carry_the_status_and_a_short_redacted_excerpt(tmp_path: Pat
             pytest.raises(PermanentError) as caught,
             rt.connectors.adapter_for(connection) as adapter,
         ):
-            adapter.read_changes("contact", None)
+            adapter.read_changes("contact", None, page_size=10)
         rt.close()
     text = str(caught.value)
     assert "HTTP 422" in text

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from integration_core.clock import utcnow
+from integration_core.errors import PermanentError
 from integration_core.messaging import INBOUND_QUEUE
 from integration_core.messaging.inline import InlineMessageQueue
 from integration_core.models import MessageKind, SyncMessage
@@ -385,9 +386,7 @@ def test_fuzzed_headers_and_bodies_never_get_a_5xx(
 # --- the worker's side -----------------------------------------------------------------------
 
 
-def test_the_inbound_worker_reads_the_delivery_and_records_it_as_waiting_for_a_parser(
-    rt: Runtime,
-) -> None:
+def test_the_inbound_worker_reads_the_delivery_inline_or_by_claim_check(rt: Runtime) -> None:
     from integration_core.pipelines import process_inbound
     from integration_core.pipelines.webhook_delivery import read_delivery
 
@@ -398,7 +397,6 @@ def test_the_inbound_worker_reads_the_delivery_and_records_it_as_waiting_for_a_p
         assert _post(rt, registration.id, headers, body).status == 202
     messages = _queued(rt)
     assert [read_delivery(rt, m).body for m in messages] == [small[1], large[1]]
-    for message in messages:
-        result = process_inbound(rt, message)
-        assert "kept in the webhook inbox" in result.errors[0]
-        assert process_inbound(rt, message) == result  # done once
+    for message in messages:  # the registration names a connection that was never made
+        with pytest.raises(PermanentError, match="Connection 'gh' does not exist"):
+            process_inbound(rt, message)

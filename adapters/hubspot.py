@@ -1,0 +1,337 @@
+"""HubSpot CRM v3: contacts and companies, as a toolkit spec plus three hooks.
+
+Reads: a first sync lists every object by id (`GET /crm/v3/objects/{type}`, `after`
+paging); later cycles search (`POST …/search`) for `lastmodifieddate` GT the watermark
+minus an overlap window (the search index lags writes), sorted by `hs_object_id`, 100 per
+page. Search refuses to page past 10,000 results, so before `after` would cross it the
+listing restarts with `hs_object_id` GT the last id read — any number of changes, nothing
+lost. Sorting by id makes the listing unordered in time, so the watermark moves to the
+listing's start only when it ends. Each listing ends with the archived objects
+(`?archived=true`), which become tombstones.
+
+Writes: an idempotent create is a batch upsert on the unique `id_property` the connection
+names (the idempotency key is its value); HubSpot has no If-Match, so an update or delete
+first reads `updatedAt` and refuses a stale one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any, Literal
+
+from adapters.toolkit import (
+    Answer,
+    Budget,
+    Concurrency,
+    CursorState,
+    DeclarativeAdapter,
+    ErrorMap,
+    ErrorRule,
+    HttpConnectionConfig,
+    MalformedAnswerError,
+    ModifiedSince,
+    ObjectSpec,
+    Outcome,
+    PageRequest,
+    Paginator,
+    ProviderSpec,
+    RecordError,
+    RecordSpec,
+    WriteSpec,
+    webhook_json,
+    webhook_notice,
+)
+from adapters.toolkit.cursors import epoch_ms
+from adapters.toolkit.mappings import register_copies
+from adapters.toolkit.paginators import Token
+from adapters.toolkit.selectors import select
+from integration_core.credentials.types import CredentialType
+from integration_core.errors import PermanentError
+from integration_core.mapping import ObjectMapping, parse_path
+from integration_core.models import Change
+from integration_core.ports import ChangeNotice, ChangePage, WriteResult
+
+__all__ = [
+    "HUBSPOT",
+    "HUBSPOT_MAPPINGS",
+    "HubSpotAdapter",
+    "HubSpotConfig",
+    "SEARCH_LIMIT",
+    "mapped_properties",
+]
+
+SEARCH_LIMIT = 10_000
+_MODIFIED = {"contact": "lastmodifieddate", "company": "hs_lastmodifieddate"}
+# HubSpot's property names (all text in its API), and what they mean canonically.
+_CONTACT = {
+    "first_name": "firstname",
+    "last_name": "lastname",
+    "email": "email",
+    "phone": "phone",
+    "company": "company",
+    "title": "jobtitle",
+    "city": "city",
+    "country": "country",
+}
+_COMPANY = {"name": "name", "domain": "domain", "phone": "phone", "city": "city"}
+
+HUBSPOT_MAPPINGS: Mapping[str, ObjectMapping] = register_copies(
+    "hubspot", {("contact", "contacts"): _CONTACT, ("company", "companies"): _COMPANY}
+)
+
+
+def mapped_properties(mapping: ObjectMapping) -> list[str]:
+    """The properties a listing asks for: those the mapping's source paths start from."""
+    return sorted(
+        {parse_path(source).steps[0].key or source for f in mapping.fields for source in f.source}
+    )
+
+
+# Webhooks (https://developers.hubspot.com/docs/api/webhooks): the body is a JSON array of
+# events, each with `subscriptionType` ("contact.propertyChange"; generic subscriptions say
+# "object.propertyChange" with an `objectTypeId`), `objectId` and `occurredAt` (epoch ms).
+# Merges name `primaryObjectId` and `mergedObjectIds` (developers.hubspot.com/changelog/
+# new-subscription-types-for-webhooks). Events are read as thin: the record is read by id.
+_WEBHOOK_OBJECTS: dict[str, Literal["contact", "company"]] = {
+    "contact": "contact",
+    "company": "company",
+    "0-1": "contact",
+    "0-2": "company",
+}
+_UPSERTS = frozenset({"creation", "propertyChange", "restore"})
+_DELETES = frozenset({"deletion", "privacyDeletion"})
+
+
+def _webhook_notices(index: int, event: Any) -> list[ChangeNotice]:
+    if not isinstance(event, dict):
+        raise PermanentError(f"hubspot webhook event {index}: not an object")
+    prefix, _, kind = str(event.get("subscriptionType", "")).partition(".")
+    entity_type = _WEBHOOK_OBJECTS.get(
+        str(event.get("objectTypeId")) if prefix == "object" else prefix
+    )
+    if entity_type is None:
+        return []  # deals, tickets, conversations...: objects we do not sync
+    when = event.get("occurredAt")
+    changes: list[tuple[Any, Literal["upsert", "delete"]]]
+    if kind == "merge":
+        merged = event.get("mergedObjectIds") or []
+        if not isinstance(merged, list):
+            raise PermanentError(f"hubspot webhook event {index}: mergedObjectIds is not a list")
+        primary = event.get("primaryObjectId", event.get("objectId"))
+        changes = [(primary, "upsert"), *((gone, "delete") for gone in merged)]
+    elif kind in _UPSERTS:
+        changes = [(event.get("objectId"), "upsert")]
+    elif kind in _DELETES:
+        changes = [(event.get("objectId"), "delete")]
+    else:
+        return []
+    return [
+        webhook_notice(
+            "hubspot",
+            index,
+            object_type=entity_type,
+            external_id=object_id,
+            operation=operation,
+            occurred_at=when,
+        )
+        for object_id, operation in changes
+    ]
+
+
+class HubSpotConfig(HttpConnectionConfig):
+    """How creates stay idempotent (a retry after a lost answer makes nothing twice):
+    `id_property`, a unique property they upsert on (e.g. a custom `lockstep_id`); else
+    `link_property`, a custom property that holds our link id, searched before creating
+    (a weaker guard: the search index lags writes by seconds). With neither, a create
+    retried after a lost answer may create twice.
+    """
+
+    id_property: str | None = None
+    link_property: str | None = None
+
+
+class HubSpotPaginator(Paginator):
+    """`after` paging; a search restarts by id before it crosses 10,000 results; every
+    listing ends with a pass over the archived objects (`{"archived": true}`).
+    """
+
+    def apply(self, request: PageRequest, token: Token) -> PageRequest:
+        token = token if isinstance(token, dict) else {}
+        if request.method != "POST":
+            after = {"after": token["after"]} if "after" in token else {}
+            return replace(request, params={**request.params, **after})
+        body = dict(request.json or {})
+        body["after"] = str(token.get("after", "0"))
+        if "last_id" in token:
+            (group,) = body["filterGroups"]
+            by_id = {"propertyName": "hs_object_id", "operator": "GT", "value": token["last_id"]}
+            body["filterGroups"] = [{"filters": [*group["filters"], by_id]}]
+        return replace(request, json=body)
+
+    def next_token(self, answer: Answer) -> Token | None:
+        current = answer.current if isinstance(answer.current, dict) else {}
+        after = select(answer.body, "paging.next.after", default=None)
+        archived = bool(current.get("archived"))
+        if after is None:
+            return None if archived else {"archived": True}
+        if not isinstance(after, str):
+            raise TypeError(f"paging.next.after is a {type(after).__name__}, not a string")
+        # A list's `after` is opaque (the spec's example: "NTI1Cg%3D%3D"); a search's counts
+        # results, and the search refuses to page past SEARCH_LIMIT of them.
+        searching = answer.response.request.method == "POST"
+        if searching and after.isdigit() and int(after) + answer.page_size > SEARCH_LIMIT:
+            return {"last_id": str(select(answer.body, "results.-1.id"))}
+        return {**current, "after": after}
+
+
+def _object(entity_type: str, mapping: ObjectMapping) -> ObjectSpec:
+    return ObjectSpec(
+        path=f"/crm/v3/objects/{mapping.provider_object}",
+        records_path="results",
+        paginator=HubSpotPaginator(),
+        cursor=ModifiedSince(_MODIFIED[entity_type], overlap=timedelta(minutes=2), ordered=False),
+        record=RecordSpec(modified_at="updatedAt", version="updatedAt", deleted="archived"),
+        # The spec requires `associations` on a create (SimplePublicObjectInputForCreate).
+        write=WriteSpec(
+            created_status=201,
+            concurrency=Concurrency.VERSION_COMPARE,
+            create_body={"associations": []},
+        ),
+        max_page_size=100,
+    )
+
+
+HUBSPOT = ProviderSpec(
+    name="hubspot",
+    objects={entity_type: _object(entity_type, m) for entity_type, m in HUBSPOT_MAPPINGS.items()},
+    credential_types=frozenset(
+        {CredentialType.OAUTH2_AUTHORIZATION_CODE, CredentialType.BEARER_TOKEN}
+    ),
+    health_path="/crm/v3/objects/contacts?limit=1",
+    # 100 requests per 10 s per app (private and public apps alike, the lowest tier).
+    budgets=(Budget("burst", 100, 10.0),),
+    errors=ErrorMap((ErrorRule(Outcome.RETRYABLE, status=423, retry_after=2.0),)),
+    base_url="https://api.hubapi.com",
+)
+
+
+class HubSpotAdapter(DeclarativeAdapter):
+    spec = HUBSPOT
+    config_model = HubSpotConfig
+
+    def read_changes(self, entity_type: str, cursor: str | None, *, page_size: int) -> ChangePage:
+        """As listed, except that the archived pass keeps only objects archived since the
+        listing's window opened (none on a first sync: nothing to delete yet).
+        """
+        page = super().read_changes(entity_type, cursor, page_size=page_size)
+        state = CursorState.decode(cursor)
+        if not (isinstance(state.page, dict) and state.page.get("archived")):
+            return page
+        since = state.since.modified_at if state.since is not None else None
+        kept = [c for c in page.changes if since is not None and c.modified_at > since]
+        return replace(page, changes=kept)
+
+    def list_request(
+        self, entity_type: str, obj: ObjectSpec, state: CursorState, page_size: int
+    ) -> PageRequest:
+        token = state.page if isinstance(state.page, dict) else {}
+        properties = mapped_properties(self.field_map(entity_type))
+        if token.get("archived") or state.since is None:
+            # `properties` is an exploded form array: one parameter per property.
+            params: dict[str, Any] = {"limit": page_size, "properties": properties}
+            if token.get("archived"):
+                params["archived"] = "true"
+            request = PageRequest(url=obj.path, params=params)
+        else:
+            modified = _MODIFIED[entity_type]
+            since = str(epoch_ms(state.since.modified_at))
+            request = PageRequest(
+                url=f"{obj.path}/search",
+                method="POST",
+                json={
+                    "filterGroups": [
+                        {"filters": [{"propertyName": modified, "operator": "GT", "value": since}]}
+                    ],
+                    "sorts": ["hs_object_id"],
+                    "properties": [*properties, modified],
+                    "limit": page_size,
+                    "after": "0",
+                },
+            )
+        return obj.paginator.apply(request, token) if token else request
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:
+        events = webhook_json("hubspot", body)
+        if not isinstance(events, list):
+            raise PermanentError("hubspot webhook: the body is not a JSON array of events")
+        return [notice for i, event in enumerate(events) for notice in _webhook_notices(i, event)]
+
+    def write(
+        self,
+        entity_type: str,
+        external_id: str | None,
+        values: Mapping[str, Any],
+        *,
+        expected_version: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        config = self.config if isinstance(self.config, HubSpotConfig) else HubSpotConfig()
+        if external_id is None and idempotency_key is not None:
+            if config.id_property is not None:
+                return self._upsert(entity_type, values, config.id_property, idempotency_key)
+            if config.link_property is not None:
+                found = self._find(entity_type, config.link_property, idempotency_key)
+                if found is not None:
+                    return WriteResult(found.external_id, found.version, created=False)
+                values = {**values, config.link_property: idempotency_key}
+        return super().write(
+            entity_type,
+            external_id,
+            values,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        )
+
+    def _upsert(
+        self, entity_type: str, values: Mapping[str, Any], id_property: str, key: str
+    ) -> WriteResult:
+        obj = self._object(entity_type)
+        item = {"id": key, "idProperty": id_property, "properties": dict(values)}
+        response, body = self._send(
+            "POST",
+            f"{obj.path}/batch/upsert",
+            what=f"hubspot {entity_type} create",
+            json={"inputs": [item]},
+        )
+        result = self._select(body, "results.0", what=f"hubspot {entity_type} create")
+        new_id, version = self.written(entity_type, response, result)
+        return WriteResult(external_id=new_id, version=version, created=result.get("new") is True)
+
+    def _find(self, entity_type: str, prop: str, value: str) -> Change | None:
+        """The live object whose `prop` is `value`, by search."""
+        obj = self._object(entity_type)
+        what = f"hubspot {entity_type} lookup"
+        _, body = self._send(
+            "POST",
+            f"{obj.path}/search",
+            what=what,
+            json={
+                "filterGroups": [
+                    {"filters": [{"propertyName": prop, "operator": "EQ", "value": value}]}
+                ],
+                "sorts": ["hs_object_id"],
+                "properties": [prop],
+                "limit": 1,
+                "after": "0",
+            },
+        )
+        rows = self._select(body, "results", what=what)
+        if not isinstance(rows, list) or not rows:
+            return None
+        try:
+            return self.parse_record(entity_type, rows[0])
+        except RecordError as err:
+            raise MalformedAnswerError(str(err)) from err

@@ -1,0 +1,446 @@
+"""`DeclarativeAdapter`: runs a `ProviderSpec` as an `IntegrationAdapter`.
+
+The adapter owns what every provider shares: sending requests and mapping their errors,
+the listing loop (cursor strategy, paginator, loop detection), parsing records with errors
+that name the provider, object, record and path, and writes with idempotency and
+optimistic concurrency. A provider that differs in one place overrides one hook:
+`list_request`, `parse_record`, `written` or `parse_webhook`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Self
+from urllib.parse import quote
+
+import httpx
+from pydantic import ValidationError
+
+from adapters.toolkit.cursors import CursorState
+from adapters.toolkit.errors import CursorExpiredError
+from adapters.toolkit.paginators import Answer, PageRequest, Token
+from adapters.toolkit.selectors import PathError, select
+from adapters.toolkit.spec import Concurrency, HttpConnectionConfig, ObjectSpec, ProviderSpec
+from integration_core.clock import utcnow
+from integration_core.errors import (
+    ConnectionConfigurationError,
+    NotFoundError,
+    PermanentError,
+    PreconditionFailedError,
+    RetryableError,
+)
+from integration_core.mapping import ObjectMapping, default_mapping
+from integration_core.models import Change, Connection
+from integration_core.ports.adapter import ChangeNotice, ChangePage, RejectedRecord, WriteResult
+from integration_core.ratelimit import Limit
+
+__all__ = ["DeclarativeAdapter", "MalformedAnswerError", "PaginationLoopError", "RecordError"]
+
+log = logging.getLogger(__name__)
+
+
+class MalformedAnswerError(PermanentError):
+    """The provider answered something that is not what its API describes."""
+
+
+class PaginationLoopError(PermanentError):
+    """The provider sent a page token it had already sent in this listing."""
+
+
+class RecordError(PermanentError):
+    """One listed record cannot be read; it is rejected and the page goes on."""
+
+    def __init__(self, message: str, *, external_id: str | None) -> None:
+        super().__init__(message)
+        self.external_id = external_id
+
+
+class DeclarativeAdapter:
+    """One connection to a provider described by `spec`."""
+
+    spec: ClassVar[ProviderSpec]
+    config_model: ClassVar[type[HttpConnectionConfig]] = HttpConnectionConfig
+
+    def __init__(self, connection: Connection, *, client: httpx.Client) -> None:
+        self._connection = connection
+        self.config = self.validate_config(connection.config)
+        self.client = client
+        credential_type = getattr(client.auth, "credential_type", None)
+        if credential_type is not None and credential_type not in self.spec.credential_types:
+            raise ConnectionConfigurationError(
+                f"{self.spec.name} does not accept {credential_type} credentials; it takes "
+                f"{sorted(self.spec.credential_types)}"
+            )
+        self._seen_pages: dict[str, set[str]] = {}
+
+    # -- configuration -------------------------------------------------------------------
+
+    @classmethod
+    def validate_config(cls, config: Mapping[str, Any]) -> HttpConnectionConfig:
+        try:
+            return cls.config_model.model_validate(dict(config))
+        except ValidationError as err:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}"
+                for e in err.errors(include_input=False, include_url=False)
+            )
+            raise ConnectionConfigurationError(
+                f"{cls.spec.name} connection config: {problems}"
+            ) from err
+
+    @classmethod
+    def base_url(cls, config: Mapping[str, Any]) -> str:
+        validated = cls.validate_config(config)
+        url = str(validated.base_url) if validated.base_url is not None else cls.spec.base_url
+        if not url:
+            raise ConnectionConfigurationError(
+                f"{cls.spec.name} connection config: base_url is required"
+            )
+        return url
+
+    @property
+    def connection(self) -> Connection:
+        return self._connection
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @classmethod
+    def field_map(cls, entity_type: str) -> ObjectMapping:
+        """The default mapping the provider's module registered for `entity_type`."""
+        cls._object(entity_type)
+        return default_mapping(cls.spec.name, entity_type)
+
+    def rate_limits(self) -> list[Limit]:
+        """This connection's budgets: its config's `rate_limits`, else the provider's."""
+        prefix = f"conn:{self.connection.id}"
+        if self.config.rate_limits is not None:
+            return [
+                Limit(
+                    f"{prefix}:{b.bucket}", b.max_requests, b.window_seconds, algorithm=b.algorithm
+                )
+                for b in self.config.rate_limits
+            ]
+        return [
+            Limit(f"{prefix}:{b.bucket}", b.max_requests, b.window_seconds)
+            for b in self.spec.budgets
+        ]
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def read_changes(self, entity_type: str, cursor: str | None, *, page_size: int) -> ChangePage:
+        obj = self._object(entity_type)
+        state = CursorState.decode(cursor)
+        seen = self._seen_pages.setdefault(entity_type, set())
+        if not state.listing:
+            seen.clear()
+            state = obj.cursor.start(state, now=utcnow())
+        size = max(1, min(page_size, obj.max_page_size))
+        what = f"{self.spec.name} {entity_type} list"
+        try:
+            response, body = self._send_request(
+                self.list_request(entity_type, obj, state, size), what=what
+            )
+        except CursorExpiredError:
+            # A watermark, sync token or page token the provider no longer honours: rescan
+            # from the start (delete-safe). Only a rescan's own first page has no way back.
+            if state.full and not state.listing:
+                raise
+            seen.clear()
+            state = obj.cursor.expired(state, now=utcnow())
+            response, body = self._send_request(
+                self.list_request(entity_type, obj, state, size), what=what
+            )
+        rows = self._select(body, obj.records_path, what=what)
+        if not isinstance(rows, list):
+            raise MalformedAnswerError(
+                f"{what}: malformed answer: {obj.records_path!r} is a {type(rows).__name__}, "
+                "not a list"
+            )
+        changes: list[Change] = []
+        rejected: list[RejectedRecord] = []
+        for raw in rows:
+            try:
+                changes.append(self.parse_record(entity_type, raw))
+            except RecordError as err:
+                rejected.append(RejectedRecord(err.external_id, str(err), raw))
+        try:
+            next_page = obj.paginator.next_token(
+                Answer(response, body, state.page, len(rows), size)
+            )
+        except (PathError, TypeError) as err:
+            raise MalformedAnswerError(f"{what}: malformed answer: {err}") from err
+        self._check_loop(seen, state.page, next_page, what=what)
+        state = obj.cursor.after_page(state, changes, next_page, body)
+        return ChangePage(
+            changes=changes,
+            cursor=state.encode(),
+            has_more=next_page is not None,
+            rejected=rejected,
+        )
+
+    def list_request(
+        self, entity_type: str, obj: ObjectSpec, state: CursorState, page_size: int
+    ) -> PageRequest:
+        """The request for the page `state` is at (hook: e.g. a search body)."""
+        params = dict(obj.list_params)
+        if obj.page_size_param:
+            params[obj.page_size_param] = page_size
+        request = obj.cursor.request(
+            state, PageRequest(url=obj.path, method=obj.list_method, params=params)
+        )
+        if state.page is not None:
+            request = obj.paginator.apply(request, state.page)
+        return request
+
+    def read_record(self, entity_type: str, external_id: str) -> Change | None:
+        obj = self._object(entity_type)
+        url = obj.read_path.format(path=obj.path, id=quote(external_id, safe=""))
+        try:
+            _, body = self._send("GET", url, what=f"{self.spec.name} {entity_type} read")
+        except NotFoundError:
+            return None
+        try:
+            return self.parse_record(entity_type, body)
+        except RecordError as err:
+            raise MalformedAnswerError(str(err)) from err
+
+    def parse_record(self, entity_type: str, raw: Any) -> Change:
+        """One listed record as a Change (hook). Raises RecordError naming the path."""
+        spec = self._object(entity_type).record
+        where = f"{self.spec.name} {entity_type}"
+        if not isinstance(raw, dict):
+            raise RecordError(f"{where}: record is a {type(raw).__name__}", external_id=None)
+        raw_id = select(raw, spec.id, default=None)
+        if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or raw_id == "":
+            raise RecordError(f"{where}: record without an id at {spec.id!r}", external_id=None)
+        external_id = str(raw_id)
+        try:
+            modified_at = _time(spec.time, _field(raw, spec.modified_at), spec.modified_at)
+            version = _field(raw, spec.version) if spec.version else None
+            if isinstance(version, bool) or not isinstance(version, str | int | None):
+                raise ValueError(f"field {spec.version!r} is a {type(version).__name__}")
+            values = _field(raw, spec.values)
+            if not isinstance(values, dict):
+                raise ValueError(f"field {spec.values!r} is a {type(values).__name__}")
+        except ValueError as err:
+            raise RecordError(f"{where} {external_id}: {err}", external_id=external_id) from err
+        deleted = select(raw, spec.deleted, default=False) if spec.deleted else False
+        return Change(
+            external_id=external_id,
+            version=str(version) if version is not None else modified_at.isoformat(),
+            modified_at=modified_at,
+            values=values,
+            deleted=deleted is True,
+        )
+
+    # -- writes --------------------------------------------------------------------------
+
+    def write(
+        self,
+        entity_type: str,
+        external_id: str | None,
+        values: Mapping[str, Any],
+        *,
+        expected_version: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        obj = self._object(entity_type)
+        if external_id is None:
+            return self._create(obj, entity_type, values, idempotency_key)
+        headers = self._precondition(entity_type, external_id, expected_version)
+        method, template = obj.write.update
+        url = template.format(path=obj.path, id=quote(external_id, safe=""))
+        return self._write(obj, entity_type, "update", method, url, values, headers)
+
+    def _create(
+        self,
+        obj: ObjectSpec,
+        entity_type: str,
+        values: Mapping[str, Any],
+        idempotency_key: str | None,
+    ) -> WriteResult:
+        spec = obj.write
+        headers: dict[str, str] = {}
+        if idempotency_key and spec.upsert_field:
+            values = {**values, spec.upsert_field: idempotency_key}
+            method, template = spec.upsert
+            url = template.format(
+                path=obj.path, field=spec.upsert_field, key=quote(idempotency_key, safe="")
+            )
+        else:
+            method, url = spec.create[0], spec.create[1].format(path=obj.path)
+            if idempotency_key and spec.idempotency_header:
+                headers[spec.idempotency_header] = idempotency_key
+        return self._write(obj, entity_type, "create", method, url, values, headers)
+
+    def _write(
+        self,
+        obj: ObjectSpec,
+        entity_type: str,
+        operation: str,
+        method: str,
+        url: str,
+        values: Mapping[str, Any],
+        headers: Mapping[str, str],
+    ) -> WriteResult:
+        key = obj.write.body_key
+        payload = {key: dict(values)} if key else dict(values)
+        if operation == "create":
+            payload = {**obj.write.create_body, **payload}
+        response, body = self._send(
+            method,
+            url,
+            what=f"{self.spec.name} {entity_type} {operation}",
+            json=payload,
+            headers=headers,
+        )
+        new_id, version = self.written(entity_type, response, body)
+        status = obj.write.created_status
+        created = operation == "create" and (status is None or response.status_code == status)
+        return WriteResult(external_id=new_id, version=version, created=created)
+
+    def delete(
+        self, entity_type: str, external_id: str, *, expected_version: str | None = None
+    ) -> None:
+        obj = self._object(entity_type)
+        headers = self._precondition(entity_type, external_id, expected_version)
+        method, template = obj.write.delete
+        url = template.format(path=obj.path, id=quote(external_id, safe=""))
+        self._send(method, url, what=f"{self.spec.name} {entity_type} delete", headers=headers)
+
+    def written(self, entity_type: str, response: httpx.Response, body: Any) -> tuple[str, str]:
+        """(external id, version) from a write's answer (hook)."""
+        try:
+            change = self.parse_record(entity_type, body)
+        except RecordError as err:
+            raise MalformedAnswerError(f"malformed answer to a write: {err}") from err
+        return change.external_id, change.version
+
+    def _precondition(
+        self, entity_type: str, external_id: str, expected_version: str | None
+    ) -> dict[str, str]:
+        """If-Match headers, or a read that refuses a stale write before it is sent."""
+        if expected_version is None:
+            return {}
+        concurrency = self._object(entity_type).write.concurrency
+        if concurrency is Concurrency.IF_MATCH:
+            return {"If-Match": expected_version}
+        if concurrency is Concurrency.VERSION_COMPARE:
+            current = self.read_record(entity_type, external_id)
+            if current is None:
+                raise NotFoundError(f"{self.spec.name} {entity_type} {external_id} not found")
+            if current.version != expected_version:
+                raise PreconditionFailedError(
+                    f"{self.spec.name} {entity_type} {external_id}: version is "
+                    f"{current.version}, not {expected_version}"
+                )
+        return {}
+
+    # -- health and webhooks -------------------------------------------------------------
+
+    def health(self) -> None:
+        # An authenticated call, so that a bad credential shows up as unhealthy.
+        self._send("GET", self.spec.health_path, what=f"{self.spec.name} health")
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:
+        """Change notices in a verified delivery (hook; the default takes none)."""
+        raise PermanentError(f"{cls.spec.name} does not accept webhooks")
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @classmethod
+    def _object(cls, entity_type: str) -> ObjectSpec:
+        try:
+            return cls.spec.objects[entity_type]
+        except KeyError as err:
+            raise PermanentError(f"{cls.spec.name} has no {entity_type!r} objects") from err
+
+    def _send_request(self, request: PageRequest, *, what: str) -> tuple[httpx.Response, Any]:
+        return self._send(
+            request.method, request.url, what=what, params=request.params, json=request.json
+        )
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[httpx.Response, Any]:
+        """Send, map the answer's status and body through the error map, return the body."""
+        try:
+            # No params at all (not an empty dict): httpx would drop a next URL's own query.
+            response = self.client.request(
+                method, url, params=dict(params) if params else None, json=json, headers=headers
+            )
+        except httpx.TimeoutException as err:
+            raise RetryableError(f"{what}: timed out") from err
+        except httpx.TransportError as err:
+            raise RetryableError(f"{what}: {type(err).__name__}") from err
+        body, problem = _json_body(response)
+        error = self.spec.errors.error_for(response, body, what=what)
+        if error is not None:
+            raise error
+        if problem is not None:
+            raise MalformedAnswerError(f"{what}: malformed answer: {problem}")
+        return response, body
+
+    @staticmethod
+    def _select(body: Any, path: str, *, what: str) -> Any:
+        try:
+            return select(body, path)
+        except PathError as err:
+            raise MalformedAnswerError(f"{what}: malformed answer: {err}") from err
+
+    @staticmethod
+    def _check_loop(
+        seen: set[str], current: Token | None, next_page: Token | None, *, what: str
+    ) -> None:
+        if current is not None:
+            seen.add(json.dumps(current, sort_keys=True))
+        if next_page is None:
+            return
+        key = json.dumps(next_page, sort_keys=True)
+        if key in seen:
+            raise PaginationLoopError(
+                f"{what}: pagination loop: the provider sent page token {key[:80]} again"
+            )
+
+
+def _field(raw: dict[str, Any], path: str) -> Any:
+    try:
+        return select(raw, path)
+    except PathError as err:
+        raise ValueError(f"missing {path!r}") from err
+
+
+def _time(parse: Callable[[Any], datetime], value: Any, path: str) -> datetime:
+    try:
+        return parse(value)
+    except ValueError as err:
+        raise ValueError(f"field {path!r}: {err}") from err
+
+
+def _json_body(response: httpx.Response) -> tuple[Any, str | None]:
+    """The parsed body (None if empty) and, when it is not JSON, what it is instead."""
+    if not response.content:
+        return None, None
+    try:
+        return response.json(), None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        return None, f"not JSON ({kind}, {len(response.content)} bytes: {err})"

@@ -1,0 +1,153 @@
+"""A provider as data: its objects, how their records read, how writes go, its budgets.
+
+One `ProviderSpec` describes a provider in a few dozen lines; `DeclarativeAdapter` runs it.
+The pieces follow dlt's `rest_api` source config (client, paginator, incremental with a
+lag, per-resource endpoint) and Nango's `providers.yaml` (auth types, base URL, rate-limit
+headers), cut down to what two-way record sync needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from adapters.toolkit.cursors import CursorStrategy
+from adapters.toolkit.errors import ErrorMap
+from adapters.toolkit.paginators import Paginator
+from integration_core.clock import from_iso
+from integration_core.credentials.types import CredentialType
+
+__all__ = [
+    "Budget",
+    "BudgetOverride",
+    "Concurrency",
+    "HttpConnectionConfig",
+    "ObjectSpec",
+    "ProviderSpec",
+    "RecordSpec",
+    "WriteSpec",
+    "parse_time",
+]
+
+
+def parse_time(value: Any) -> datetime:
+    """An ISO-8601 string with a zone, or epoch milliseconds (int or digit string).
+
+    Raises:
+        ValueError: anything else, including a time without a zone.
+    """
+    if isinstance(value, str) and not value.isdigit():
+        return from_iso(value)
+    if isinstance(value, bool):
+        raise ValueError(f"not a time: {value!r}")
+    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    raise ValueError(f"not a time: {value!r}")
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """Dotted paths into one listed record; `values` "" is the record itself."""
+
+    id: str = "id"
+    modified_at: str = "modifiedAt"
+    version: str | None = "version"  # None: the modification time is the version
+    values: str = "properties"
+    deleted: str | None = None  # a boolean path; True makes the record a tombstone
+    time: Callable[[Any], datetime] = parse_time
+
+
+class Concurrency(StrEnum):
+    """How an update refuses to overwrite an edit it has not seen."""
+
+    IF_MATCH = "if_match"  # the provider checks an If-Match header (412 when stale)
+    VERSION_COMPARE = "version_compare"  # read the version first and compare
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class WriteSpec:
+    """Endpoints are (method, path template); `{path}` is the object's path, `{id}` the
+    record's, `{field}`/`{key}` the upsert field and idempotency key.
+
+    Idempotent creates: an `idempotency_header` the provider honours, or an `upsert_field`
+    (an external-id property) written with the key, through the `upsert` endpoint.
+    `created_status`: the status that means "made by this call"; None: every 2xx does.
+    `create_body`: fields a create's body needs besides the values (HubSpot's
+    `associations`).
+    """
+
+    create: tuple[str, str] = ("POST", "{path}")
+    update: tuple[str, str] = ("PATCH", "{path}/{id}")
+    delete: tuple[str, str] = ("DELETE", "{path}/{id}")
+    upsert: tuple[str, str] = ("PATCH", "{path}/{field}/{key}")
+    body_key: str | None = "properties"
+    create_body: Mapping[str, Any] = field(default_factory=dict)  # more fields of a create
+    idempotency_header: str | None = None
+    upsert_field: str | None = None
+    created_status: int | None = 201
+    concurrency: Concurrency = Concurrency.IF_MATCH
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """One provider object (a canonical entity type): listing, record shape, writes."""
+
+    path: str
+    records_path: str
+    paginator: Paginator
+    cursor: CursorStrategy
+    record: RecordSpec = field(default_factory=RecordSpec)
+    write: WriteSpec = field(default_factory=WriteSpec)
+    list_method: str = "GET"
+    list_params: Mapping[str, Any] = field(default_factory=dict)
+    page_size_param: str | None = "limit"
+    max_page_size: int = 100
+    read_path: str = "{path}/{id}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A published provider limit: `max_requests` per `window_seconds` in `bucket`."""
+
+    bucket: str
+    max_requests: int
+    window_seconds: float
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    name: str
+    objects: Mapping[str, ObjectSpec]
+    credential_types: frozenset[CredentialType]
+    health_path: str
+    budgets: tuple[Budget, ...] = ()
+    errors: ErrorMap = field(default_factory=ErrorMap)
+    base_url: str | None = None
+
+
+class BudgetOverride(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bucket: str = Field(min_length=1)
+    max_requests: int = Field(gt=0)
+    window_seconds: float = Field(gt=0)
+    algorithm: Literal["exact", "bucketed"] = "exact"
+
+
+class HttpConnectionConfig(BaseModel):
+    """The connection config every HTTP adapter takes; providers extend it.
+
+    `base_url` may be left out when the provider has one; `rate_limits` overrides the
+    provider's budgets (e.g. a paid tier).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: HttpUrl | None = None
+    rate_limits: list[BudgetOverride] | None = None

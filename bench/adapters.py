@@ -1,0 +1,258 @@
+"""Adapter benchmark: prints ONE JSON line of figures.
+
+Per adapter (sandbox, hubspot), against its provider's fake served on loopback from a
+child process (so the fake's own CPU and memory are not counted here):
+- `read.per_s` / `write.per_s`: records read (a first sync, pages as large as the
+  provider allows up to `--page-size`) and created per second through the adapter;
+- `cpu_us_per_record`: this process's CPU per record through the adapter, beside a bare
+  httpx loop making the same requests (same URLs, headers and JSON parsing) in the same
+  run, interleaved, best of `--rounds`; `overhead_pct` is the toolkit's cost over the bare
+  loop (goal <= 25);
+- `peak_rss_mb`: this process's peak RSS after paging through `--sizes` records in turn
+  (pages are streamed: it should stay flat from 10k to 100k).
+
+    .venv/bin/python bench/adapters.py [--sizes 10000,100000] [--writes 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection as Pipe
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from adapters.hubspot import HUBSPOT_MAPPINGS, HubSpotAdapter, mapped_properties  # noqa: E402
+from adapters.sandbox import SandboxAdapter  # noqa: E402
+from adapters.sandbox_server import SandboxAccount, SandboxServer  # noqa: E402
+from integration_core.models import Connection  # noqa: E402
+from integration_core.ports import IntegrationAdapter  # noqa: E402
+from tests.harness.fakes.hubspot import HubSpotFake  # noqa: E402
+from tests.harness.sandbox import SteppingClock, contact, sandbox_connection  # noqa: E402
+
+TOKEN = "bench-key"  # noqa: S105 - the fakes' own test token
+WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
+
+
+def _sandbox(records: int) -> WsgiApp:
+    account = SandboxAccount(
+        name="bench", api_key=TOKEN, clock=SteppingClock(), rate_limit_per_second=10**9
+    )
+    for i in range(records):
+        account.create("contacts", contact(i))
+    return account
+
+
+def _hubspot(records: int) -> WsgiApp:
+    fake = HubSpotFake(token=TOKEN, clock=SteppingClock())
+    for i in range(records):
+        fake.create("contacts", contact(i))
+    return fake
+
+
+def _client(base_url: str) -> httpx.Client:
+    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+def _sandbox_bare_read(client: httpx.Client, page_size: int) -> int:
+    count, params = 0, {"limit": page_size}
+    while True:
+        body = client.get("/v1/objects/contacts", params=params).json()
+        count += len(body["results"])
+        if body["paging"] is None:
+            return count
+        params = {"limit": page_size, **body["paging"]["next"]}
+
+
+def _hubspot_bare_read(client: httpx.Client, page_size: int) -> int:
+    count = 0
+    properties = mapped_properties(HUBSPOT_MAPPINGS["contact"])
+    for archived in ("false", "true"):  # the adapter's listing ends with the archived pass
+        params: dict[str, Any] = {"limit": page_size, "properties": properties}
+        if archived == "true":
+            params["archived"] = "true"
+        while True:
+            body = client.get("/crm/v3/objects/contacts", params=params).json()
+            count += len(body["results"]) if archived == "false" else 0
+            after = body.get("paging", {}).get("next", {}).get("after")
+            if after is None:
+                break
+            params = {**params, "after": after}
+    return count
+
+
+def _bare_write(path: str, extra: dict[str, Any]) -> Callable[[httpx.Client, int, int], int]:
+    def write(client: httpx.Client, n: int, offset: int) -> int:
+        for i in range(n):
+            response = client.post(path, json={**extra, "properties": contact(offset + i)})
+            response.raise_for_status()
+            response.json()
+        return n
+
+    return write
+
+
+@dataclass(frozen=True)
+class Kit:
+    """One adapter, its fake, and the bare loop that makes the same requests."""
+
+    name: str
+    fake: Callable[[int], WsgiApp]
+    adapter: Callable[[str], IntegrationAdapter]
+    bare_read: Callable[[httpx.Client, int], int]
+    bare_write: Callable[[httpx.Client, int, int], int]
+    max_page: int
+
+
+KITS = (
+    Kit(
+        "sandbox",
+        _sandbox,
+        lambda url: SandboxAdapter(sandbox_connection("bench", url), client=_client(url)),
+        _sandbox_bare_read,
+        _bare_write("/v1/objects/contacts", {}),
+        200,
+    ),
+    Kit(
+        "hubspot",
+        _hubspot,
+        lambda url: HubSpotAdapter(
+            Connection(id="bench", tenant_id="t", system="hubspot", config={"base_url": url}),
+            client=_client(url),
+        ),
+        _hubspot_bare_read,
+        _bare_write("/crm/v3/objects/contacts", {"associations": []}),
+        100,
+    ),
+)
+
+
+def _serve(make: Callable[[int], WsgiApp], records: int, pipe: Pipe) -> None:
+    with SandboxServer(make(records)) as server:
+        pipe.send(server.base_url)
+        pipe.recv()  # until the parent is done
+
+
+class Fake:
+    """A provider fake with `records` contacts in a (forked) child process, on loopback."""
+
+    def __init__(self, make: Callable[[int], WsgiApp], records: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(make, records, child), daemon=True)
+
+    def __enter__(self) -> str:
+        self._process.start()
+        url: str = self._pipe.recv()
+        return url
+
+    def __exit__(self, *exc: object) -> None:
+        self._pipe.send("done")
+        self._process.join(timeout=10)
+
+
+def toolkit_read(adapter: IntegrationAdapter, page_size: int) -> int:
+    count, cursor = 0, None
+    while True:
+        page = adapter.read_changes("contact", cursor, page_size=page_size)
+        count += len(page.changes)
+        cursor = page.cursor
+        if not page.has_more:
+            return count
+
+
+def toolkit_write(adapter: IntegrationAdapter, n: int, offset: int) -> int:
+    for i in range(n):
+        adapter.write("contact", None, contact(offset + i))
+    return n
+
+
+def _measure(fn: Callable[[], int]) -> tuple[int, float, float]:
+    """(records, wall seconds, this process's CPU seconds)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    n = fn()
+    return n, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _compare(
+    toolkit: Callable[[int], int], bare: Callable[[int], int], rounds: int
+) -> dict[str, Any]:
+    """Interleaved rounds; the best round of each (least disturbed by the shared machine)."""
+    best: dict[str, tuple[float, float]] = {}
+    for k in range(rounds):
+        for name, fn in (("toolkit", toolkit), ("bare", bare)):
+            n, wall, cpu = _measure(lambda fn=fn, k=k: fn(k))
+            per = (wall / n, cpu / n)
+            if name not in best or per[1] < best[name][1]:
+                best[name] = per
+    tool_cpu, bare_cpu = best["toolkit"][1], best["bare"][1]
+    return {
+        "per_s": round(1 / best["toolkit"][0], 1),
+        "bare_per_s": round(1 / best["bare"][0], 1),
+        "cpu_us_per_record": {
+            "toolkit": round(tool_cpu * 1e6, 1),
+            "bare": round(bare_cpu * 1e6, 1),
+            "overhead_pct": round((tool_cpu / bare_cpu - 1) * 100, 1),
+        },
+    }
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def bench(kit: Kit, args: argparse.Namespace) -> dict[str, Any]:
+    size = min(args.page_size, kit.max_page)
+    # Clients are made before timing: both sides then pay for requests, not TLS set-up.
+    n = args.writes
+    with (
+        Fake(kit.fake, args.speed_records) as url,
+        kit.adapter(url) as adapter,
+        _client(url) as client,
+    ):
+        reads = _compare(
+            lambda k: toolkit_read(adapter, size),
+            lambda k: kit.bare_read(client, size),
+            args.rounds,
+        )
+        # New records for each side and round (emails are unique in HubSpot).
+        base = args.speed_records
+        writes = _compare(
+            lambda k: toolkit_write(adapter, n, base + 2 * k * n),
+            lambda k: kit.bare_write(client, n, base + 2 * k * n + n),
+            args.rounds,
+        )
+    rss: dict[str, float] = {"start": _peak_rss_mb()}
+    for records in (int(s) for s in args.sizes.split(",")):
+        with Fake(kit.fake, records) as url, kit.adapter(url) as adapter:
+            read = toolkit_read(adapter, size)
+        assert read == records, f"{kit.name}: read {read} of {records}"
+        rss[str(records)] = _peak_rss_mb()
+    return {"read": reads, "write": writes, "peak_rss_mb": rss, "page_size": size}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--adapters", default=",".join(k.name for k in KITS))
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--speed-records", type=int, default=5000)
+    parser.add_argument("--writes", type=int, default=1000)
+    parser.add_argument("--page-size", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    chosen = args.adapters.split(",")
+    print(json.dumps({kit.name: bench(kit, args) for kit in KITS if kit.name in chosen}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""The contract the pipelines call on a provider adapter, kept small on purpose.
+
+Adapters (the `adapters` package, or a third party's) implement it; the pipelines know
+nothing else about a provider. The read cursor is opaque: the adapter serialises whatever
+it needs to resume (time window, page token, watermark, sync token) into a string that the
+pipeline stores on the sync task once the page is applied, and hands back on the next read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, Self
+
+import httpx
+from pydantic import BaseModel
+
+from integration_core.mapping import ObjectMapping
+from integration_core.models import Change, Connection, UtcDatetime
+from integration_core.ratelimit import Limit
+
+__all__ = [
+    "AdapterFactory",
+    "ChangeNotice",
+    "ChangePage",
+    "IntegrationAdapter",
+    "RejectedRecord",
+    "WriteResult",
+]
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A record in a listing that could not be read; the rest of its page goes on."""
+
+    external_id: str | None
+    reason: str
+    raw: Any = None
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """One page of a listing.
+
+    `changes` holds records and tombstones (`Change.deleted`); `cursor` is where the next
+    read resumes, to be stored only after this page is applied; `has_more`: more pages
+    follow in this listing (False: the listing is done and `cursor` rests until next time).
+    """
+
+    changes: Sequence[Change]
+    cursor: str
+    has_more: bool
+    rejected: Sequence[RejectedRecord] = field(default_factory=tuple)
+
+    @property
+    def records(self) -> list[Change]:
+        return [c for c in self.changes if not c.deleted]
+
+    @property
+    def tombstones(self) -> list[Change]:
+        return [c for c in self.changes if c.deleted]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    external_id: str
+    version: str
+    # True only when this call made the record. A create repeated with an idempotency key
+    # the provider has seen answers with the record the first call made (created False):
+    # it holds what that call sent, which may be older than what this one did.
+    created: bool
+
+
+class ChangeNotice(BaseModel):
+    """What a webhook delivery says changed; `values` None means "read the record"."""
+
+    provider: str
+    object_type: Literal["contact", "company", "task"]
+    external_id: str
+    operation: Literal["upsert", "delete"]
+    occurred_at: UtcDatetime | None = None
+    values: dict[str, Any] | None = None
+
+
+class IntegrationAdapter(Protocol):
+    """One connection's view of one provider."""
+
+    @property
+    def connection(self) -> Connection: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+    def field_map(self, entity_type: str) -> ObjectMapping:
+        """How this provider's records of `entity_type` map to canonical fields: its
+        default mapping (`register_default_mappings`), which a sync task may override."""
+        ...
+
+    def rate_limits(self) -> list[Limit]:
+        """This connection's provider budgets (keys `conn:{connection id}:{bucket}`)."""
+        ...
+
+    def read_changes(self, entity_type: str, cursor: str | None, *, page_size: int) -> ChangePage:
+        """The page after `cursor` (None: a first sync from the beginning)."""
+        ...
+
+    def read_record(self, entity_type: str, external_id: str) -> Change | None:
+        """One record by id (None: it does not exist); thin webhook events need it."""
+        ...
+
+    def write(
+        self,
+        entity_type: str,
+        external_id: str | None,
+        values: Mapping[str, Any],
+        *,
+        expected_version: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> WriteResult:
+        """Create (external_id None) or update a record, in the provider's field names.
+
+        `expected_version`: refuse (PreconditionFailedError) if the record moved on.
+        `idempotency_key`: a repeated create answers with the first one's record.
+        """
+        ...
+
+    def delete(
+        self, entity_type: str, external_id: str, *, expected_version: str | None = None
+    ) -> None:
+        """Delete or archive a record (only that version, when `expected_version` is set)."""
+        ...
+
+    def health(self) -> None:
+        """Raise if the provider cannot be reached with these credentials."""
+        ...
+
+
+class AdapterFactory(Protocol):
+    """An adapter class: validates a connection's config and builds the adapter."""
+
+    def __call__(self, connection: Connection, *, client: httpx.Client) -> IntegrationAdapter: ...
+
+    def validate_config(self, config: Mapping[str, Any]) -> BaseModel:
+        """The connection's config as the adapter's pydantic model (ConfigurationError if not)."""
+        ...
+
+    def base_url(self, config: Mapping[str, Any]) -> str:
+        """The API root a connection with this config talks to."""
+        ...
+
+    def parse_webhook(self, *, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:
+        """Change notices carried by a delivery whose signature was already verified (no
+        connection needed). PermanentError when the body is not the provider's format."""
+        ...

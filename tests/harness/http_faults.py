@@ -1,0 +1,75 @@
+"""An httpx transport that misbehaves on request, in front of any provider (or fake).
+
+The adapter contract suite uses it so that every adapter meets the same faults the same
+way: a scripted status, an answer lost after the provider acted on the request, a body
+that is not what the API describes, and the previous answer served again (a provider
+stuck on one page token).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import httpx
+
+__all__ = ["FaultyTransport"]
+
+Fault = Callable[[httpx.Request], httpx.Response]
+
+
+class FaultyTransport(httpx.BaseTransport):
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.requests: list[httpx.Request] = []
+        self._faults: list[Fault] = []
+        self._last: httpx.Response | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self._faults:
+            return self._faults.pop(0)(request)
+        return self._forward(request)
+
+    def _forward(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        content = response.read()
+        response.close()
+        self._last = httpx.Response(response.status_code, headers=response.headers, content=content)
+        return httpx.Response(response.status_code, headers=response.headers, content=content)
+
+    def answer(
+        self,
+        status: int,
+        *,
+        content: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        count: int = 1,
+    ) -> None:
+        """The next `count` requests get this answer without reaching the provider."""
+        for _ in range(count):
+            self._faults.append(
+                lambda request: httpx.Response(status, headers=headers, content=content)
+            )
+
+    def lose_next_answer(self) -> None:
+        """The provider handles the next request, but its answer never arrives."""
+
+        def lost(request: httpx.Request) -> httpx.Response:
+            self._forward(request)
+            raise httpx.ReadError("connection reset after the request was sent", request=request)
+
+        self._faults.append(lost)
+
+    def repeat_last_answer(self) -> None:
+        """The next request gets the previous answer again (the same next-page token)."""
+
+        def repeat(request: httpx.Request) -> httpx.Response:
+            assert self._last is not None, "nothing answered yet"
+            return httpx.Response(
+                self._last.status_code, headers=self._last.headers, content=self._last.content
+            )
+
+        self._faults.append(repeat)
+
+    def close(self) -> None:
+        self.inner.close()

@@ -1,0 +1,111 @@
+"""A sandbox CRM and the HubSpot-shaped fake kept in lockstep through the real pipelines."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters.sandbox_server import SandboxAccount
+from integration_core.clock import utcnow
+from integration_core.connectors import Connectors
+from integration_core.models import Connection, SyncResult, SyncTask
+from integration_core.pipelines.drain import drain_queues
+from integration_core.pipelines.scheduler import run_scheduler
+from integration_core.ports import validate_connection
+from integration_core.runtime import Runtime
+from tests.harness.embedded import connect_sandbox, embedded_runtime
+from tests.harness.fakes.hubspot import HubSpotFake
+from tests.harness.sandbox import seeded_account
+
+pytestmark = pytest.mark.unit
+
+HUBSPOT_HOST = "portal.hubspot.invalid"
+FIELDS = ("firstname", "lastname", "email", "jobtitle", "city")
+
+
+class World:
+    def __init__(self, tmp_path: Path) -> None:
+        self.crm: SandboxAccount = seeded_account("crm", contacts=5)
+        self.hubspot = HubSpotFake(token="pat-portal")
+        self.rt: Runtime = embedded_runtime(tmp_path, {"crm": self.crm})
+        self.rt.connectors = Connectors(
+            self.rt.credentials,
+            transports={
+                self.crm.in_process_host: httpx.WSGITransport(app=self.crm),
+                HUBSPOT_HOST: httpx.WSGITransport(app=self.hubspot),
+            },
+        )
+        connect_sandbox(self.rt, "crm", self.crm, targets=("hubspot",))
+        hubspot = Connection(
+            id="hubspot",
+            tenant_id="t1",
+            system="hubspot",
+            config={"base_url": f"http://{HUBSPOT_HOST}", "id_property": "lockstep_id"},
+        )
+        validate_connection(hubspot)
+        self.rt.store.upsert(Connection.container, hubspot.to_document())
+        self.rt.credentials.store_credential(
+            "t1", "hubspot", {"type": "bearer_token", "token": self.hubspot.token}
+        )
+        task = SyncTask(
+            id="hubspot-contact",
+            tenant_id="t1",
+            connection_id="hubspot",
+            entity_type="contact",
+            target_connection_ids=["crm"],
+        )
+        self.rt.store.upsert(SyncTask.container, task.to_document())
+        self.round = 0
+
+    def sync(self) -> list[SyncResult]:
+        run_scheduler(self.rt, now=utcnow() + timedelta(minutes=10 * self.round))
+        self.round += 1
+        report = drain_queues(self.rt)
+        assert not report.poisoned
+        return report.results
+
+    def snapshot(self) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+        crm = sorted(
+            tuple(str(r.properties.get(f)) for f in FIELDS) for r in self.crm.records("contacts")
+        )
+        hub = sorted(
+            tuple(str(o.properties.get(f)) for f in FIELDS)
+            for o in self.hubspot._objects["contacts"].values()
+            if o.archived_at is None
+        )
+        return crm, hub
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    built = World(tmp_path)
+    yield built
+    built.rt.close()
+
+
+def test_contacts_sync_both_ways_with_hubspot_and_an_idle_round_writes_nothing(
+    world: World,
+) -> None:
+    world.sync()
+    crm, hub = world.snapshot()
+    assert crm == hub
+    assert len(hub) == 5
+
+    edited = sorted(world.hubspot.live_ids("contacts"))[0]
+    world.hubspot.update("contacts", edited, {"city": "Paris"})
+    world.sync()
+    crm, hub = world.snapshot()
+    assert crm == hub
+    assert [r for r in world.crm.records("contacts") if r.properties["city"] == "Paris"]
+
+    idle = world.sync()
+    assert sum(r.pushed for r in idle) == 0
+
+    world.hubspot.archive("contacts", edited)
+    world.sync()
+    crm, hub = world.snapshot()
+    assert crm == hub
+    assert len(crm) == 4
