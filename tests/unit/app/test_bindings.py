@@ -23,6 +23,10 @@ EXPECTED = {
     "AdminDecideConflict": "httpTrigger",
     "AdminListDuplicates": "httpTrigger",
     "AdminDecideDuplicate": "httpTrigger",
+    "AdminIssueKey": "httpTrigger",
+    "AdminListKeys": "httpTrigger",
+    "AdminRevokeKey": "httpTrigger",
+    "AdminAuditLog": "httpTrigger",
 }
 
 
