@@ -17,11 +17,22 @@ from integration_core.admin import (
     ApiKey,
     PageQuery,
     authenticate,
+    connections,
+    entities,
     issue_key,
     list_audit,
     list_keys,
+    ratelimits,
     record_write,
     revoke_key,
+    tasks,
+)
+from integration_core.admin.requests import (
+    ConnectionCreate,
+    ConnectionUpdate,
+    EntityEdit,
+    TaskCreate,
+    TaskUpdate,
 )
 from integration_core.pipelines import check_app_health
 from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
@@ -42,11 +53,18 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     def caller_of(presented: str) -> ApiKey:
         return authenticate(runtime().store, presented)
 
+    def actor(caller: ApiKey) -> str:
+        return f"key:{caller.id}"
+
+    def page(found: Any) -> dict[str, Any]:
+        dumped: dict[str, Any] = found.model_dump(mode="json", by_alias=True)
+        return dumped
+
     def audit(caller: ApiKey, action: str, resource: str, resource_id: str) -> None:
         record_write(
             runtime().store,
             caller.tenant_id,
-            actor=f"key:{caller.id}",
+            actor=actor(caller),
             action=action,
             resource=resource,
             resource_id=resource_id,
@@ -113,6 +131,186 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     def admin_audit_log(caller: ApiKey, query: PageQuery) -> dict[str, Any]:
         page = list_audit(runtime().store, caller.tenant_id, after=query.after, limit=query.limit)
         return page.model_dump(mode="json", by_alias=True)
+
+    # -- connections -------------------------------------------------------------------
+
+    @bp.function_name("AdminCreateConnection")
+    @bp.route(route="admin/connections", methods=["POST"])
+    @endpoint(auth=caller_of, body=ConnectionCreate)
+    def admin_create_connection(caller: ApiKey, body: ConnectionCreate) -> func.HttpResponse:
+        created = connections.create_connection(
+            runtime(), caller.tenant_id, body, actor=actor(caller)
+        )
+        return json_response(created.to_document(), 201)
+
+    @bp.function_name("AdminListConnections")
+    @bp.route(route="admin/connections", methods=["GET"])
+    @endpoint(auth=caller_of, query=PageQuery)
+    def admin_list_connections(caller: ApiKey, query: PageQuery) -> dict[str, Any]:
+        return page(
+            connections.list_connections(
+                runtime(), caller.tenant_id, after=query.after, limit=query.limit
+            )
+        )
+
+    @bp.function_name("AdminGetConnection")
+    @bp.route(route="admin/connections/{connection_id}", methods=["GET"])
+    @endpoint(auth=caller_of)
+    def admin_get_connection(caller: ApiKey, connection_id: str) -> dict[str, Any]:
+        return connections.get_connection(runtime(), caller.tenant_id, connection_id).to_document()
+
+    @bp.function_name("AdminUpdateConnection")
+    @bp.route(route="admin/connections/{connection_id}", methods=["PATCH"])
+    @endpoint(auth=caller_of, body=ConnectionUpdate)
+    def admin_update_connection(
+        caller: ApiKey, connection_id: str, body: ConnectionUpdate
+    ) -> dict[str, Any]:
+        updated = connections.update_connection(
+            runtime(), caller.tenant_id, connection_id, body, actor=actor(caller)
+        )
+        return updated.to_document()
+
+    @bp.function_name("AdminDeleteConnection")
+    @bp.route(route="admin/connections/{connection_id}", methods=["DELETE"])
+    @endpoint(auth=caller_of)
+    def admin_delete_connection(caller: ApiKey, connection_id: str) -> func.HttpResponse:
+        connections.delete_connection(
+            runtime(), caller.tenant_id, connection_id, actor=actor(caller)
+        )
+        return func.HttpResponse(status_code=204)
+
+    @bp.function_name("AdminDisableConnection")
+    @bp.route(route="admin/connections/{connection_id}/disable", methods=["POST"])
+    @endpoint(auth=caller_of)
+    def admin_disable_connection(caller: ApiKey, connection_id: str) -> dict[str, Any]:
+        disabled = connections.disable_connection(
+            runtime(), caller.tenant_id, connection_id, actor=actor(caller)
+        )
+        return disabled.to_document()
+
+    @bp.function_name("AdminTestConnection")
+    @bp.route(route="admin/connections/{connection_id}/test", methods=["POST"])
+    @endpoint(auth=caller_of)
+    def admin_test_connection(caller: ApiKey, connection_id: str) -> dict[str, Any]:
+        return connections.check_connection(runtime(), caller.tenant_id, connection_id)
+
+    @bp.function_name("AdminRateLimitStatus")
+    @bp.route(route="admin/connections/{connection_id}/limits", methods=["GET"])
+    @endpoint(auth=caller_of)
+    def admin_rate_limit_status(caller: ApiKey, connection_id: str) -> list[dict[str, Any]]:
+        return ratelimits.limit_status(runtime(), caller.tenant_id, connection_id)
+
+    @bp.function_name("AdminConfigureRateLimits")
+    @bp.route(route="admin/connections/{connection_id}/limits", methods=["PUT"])
+    @endpoint(auth=caller_of, body=ratelimits.RateLimitConfig)
+    def admin_configure_rate_limits(
+        caller: ApiKey, connection_id: str, body: ratelimits.RateLimitConfig
+    ) -> list[dict[str, Any]]:
+        return ratelimits.configure_limits(
+            runtime(), caller.tenant_id, connection_id, body, actor=actor(caller)
+        )
+
+    @bp.function_name("AdminResetRateLimits")
+    @bp.route(route="admin/connections/{connection_id}/limits/reset", methods=["POST"])
+    @endpoint(auth=caller_of)
+    def admin_reset_rate_limits(caller: ApiKey, connection_id: str) -> list[dict[str, Any]]:
+        return ratelimits.reset_limits(
+            runtime(), caller.tenant_id, connection_id, actor=actor(caller)
+        )
+
+    # -- sync tasks and results ----------------------------------------------------------
+
+    @bp.function_name("AdminCreateTask")
+    @bp.route(route="admin/tasks", methods=["POST"])
+    @endpoint(auth=caller_of, body=TaskCreate)
+    def admin_create_task(caller: ApiKey, body: TaskCreate) -> func.HttpResponse:
+        created = tasks.create_task(runtime(), caller.tenant_id, body, actor=actor(caller))
+        return json_response(created.to_document(), 201)
+
+    @bp.function_name("AdminListTasks")
+    @bp.route(route="admin/tasks", methods=["GET"])
+    @endpoint(auth=caller_of, query=PageQuery)
+    def admin_list_tasks(caller: ApiKey, query: PageQuery) -> dict[str, Any]:
+        return page(
+            tasks.list_tasks(runtime(), caller.tenant_id, after=query.after, limit=query.limit)
+        )
+
+    @bp.function_name("AdminGetTask")
+    @bp.route(route="admin/tasks/{task_id}", methods=["GET"])
+    @endpoint(auth=caller_of)
+    def admin_get_task(caller: ApiKey, task_id: str) -> dict[str, Any]:
+        return tasks.get_task(runtime(), caller.tenant_id, task_id).to_document()
+
+    @bp.function_name("AdminUpdateTask")
+    @bp.route(route="admin/tasks/{task_id}", methods=["PATCH"])
+    @endpoint(auth=caller_of, body=TaskUpdate)
+    def admin_update_task(caller: ApiKey, task_id: str, body: TaskUpdate) -> dict[str, Any]:
+        updated = tasks.update_task(runtime(), caller.tenant_id, task_id, body, actor=actor(caller))
+        return updated.to_document()
+
+    @bp.function_name("AdminDeleteTask")
+    @bp.route(route="admin/tasks/{task_id}", methods=["DELETE"])
+    @endpoint(auth=caller_of)
+    def admin_delete_task(caller: ApiKey, task_id: str) -> func.HttpResponse:
+        tasks.delete_task(runtime(), caller.tenant_id, task_id, actor=actor(caller))
+        return func.HttpResponse(status_code=204)
+
+    @bp.function_name("AdminRunTask")
+    @bp.route(route="admin/tasks/{task_id}/run", methods=["POST"])
+    @endpoint(auth=caller_of)
+    def admin_run_task(caller: ApiKey, task_id: str) -> func.HttpResponse:
+        message_id = tasks.run_task_now(runtime(), caller.tenant_id, task_id, actor=actor(caller))
+        return json_response({"resultId": message_id}, 202)
+
+    @bp.function_name("AdminPauseTask")
+    @bp.route(route="admin/tasks/{task_id}/pause", methods=["POST"])
+    @endpoint(auth=caller_of)
+    def admin_pause_task(caller: ApiKey, task_id: str) -> dict[str, Any]:
+        paused = tasks.set_task_enabled(
+            runtime(), caller.tenant_id, task_id, enabled=False, actor=actor(caller)
+        )
+        return paused.to_document()
+
+    @bp.function_name("AdminResumeTask")
+    @bp.route(route="admin/tasks/{task_id}/resume", methods=["POST"])
+    @endpoint(auth=caller_of)
+    def admin_resume_task(caller: ApiKey, task_id: str) -> dict[str, Any]:
+        resumed = tasks.set_task_enabled(
+            runtime(), caller.tenant_id, task_id, enabled=True, actor=actor(caller)
+        )
+        return resumed.to_document()
+
+    @bp.function_name("AdminListResults")
+    @bp.route(route="admin/tasks/{task_id}/results", methods=["GET"])
+    @endpoint(auth=caller_of, query=PageQuery)
+    def admin_list_results(caller: ApiKey, task_id: str, query: PageQuery) -> dict[str, Any]:
+        found = tasks.list_results(
+            runtime(), caller.tenant_id, task_id, after=query.after, limit=query.limit
+        )
+        return {"items": [tasks.result_view(r) for r in found.items], "next": found.next}
+
+    @bp.function_name("AdminGetResult")
+    @bp.route(route="admin/results/{result_id}", methods=["GET"])
+    @endpoint(auth=caller_of)
+    def admin_get_result(caller: ApiKey, result_id: str) -> dict[str, Any]:
+        return tasks.get_result(runtime(), caller.tenant_id, result_id)
+
+    # -- entities ------------------------------------------------------------------------
+
+    @bp.function_name("AdminGetEntity")
+    @bp.route(route="admin/entities/{entity_id}", methods=["GET"])
+    @endpoint(auth=caller_of)
+    def admin_get_entity(caller: ApiKey, entity_id: str) -> dict[str, Any]:
+        return entities.entity_view(entities.get_entity(runtime(), caller.tenant_id, entity_id))
+
+    @bp.function_name("AdminEditEntity")
+    @bp.route(route="admin/entities/{entity_id}", methods=["PATCH"])
+    @endpoint(auth=caller_of, body=EntityEdit)
+    def admin_edit_entity(caller: ApiKey, entity_id: str, body: EntityEdit) -> dict[str, Any]:
+        edited = entities.edit_entity(
+            runtime(), caller.tenant_id, entity_id, body, actor=actor(caller)
+        )
+        return entities.entity_view(edited)
 
     @bp.function_name("Health")
     @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
