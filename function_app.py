@@ -2,7 +2,8 @@
 
 Settings are validated at import, so a bad deployment fails at start with the name of the
 setting; backends are built on first use. The areas (blueprints/): workers (timers and
-queue workers), webhooks (the receiver), admin (the admin API and health).
+queue workers), webhooks (the receiver), admin (the admin API and health), openapi (the
+admin API's document).
 
 This module deliberately has no `from __future__ import annotations`: the Functions Python
 worker reads the trigger parameters' annotations as real types to bind them.
@@ -13,7 +14,7 @@ import logging
 
 import azure.functions as func
 
-from blueprints import admin, webhooks, workers
+from blueprints import admin, openapi, webhooks, workers
 from integration_core.observability import install_redaction
 from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import load_host_settings
@@ -30,6 +31,11 @@ def runtime() -> Runtime:
     return build_runtime(SETTINGS)
 
 
-app.register_functions(workers.blueprint(runtime, queue_backend=SETTINGS.queue_backend))
-app.register_functions(webhooks.blueprint(runtime))
-app.register_functions(admin.blueprint(runtime))
+AREAS = [
+    workers.blueprint(runtime, queue_backend=SETTINGS.queue_backend),
+    webhooks.blueprint(runtime),
+    admin.blueprint(runtime),
+]
+for area in AREAS:
+    app.register_functions(area)
+app.register_functions(openapi.blueprint(AREAS, runtime))

@@ -9,7 +9,11 @@ The decorator does, the same way for every route, what each used to repeat by ha
   type, title, status, detail): not found 404, conflict 409 (with the decision that won,
   when one did), permanent 422, retryable 503 with Retry-After, anything else 500 with
   nothing of the error in the body;
-- whatever the route returns is sent as JSON with 200, an HttpResponse as it is.
+- whatever the route returns is sent as JSON with `status` (204: no body), an
+  HttpResponse as it is.
+
+What it knows of a route (body, query, auth, the `response` type and `status`) is kept in
+`ROUTE_DOCS` under the handler, from which the OpenAPI document is generated.
 
 With `auth=`, the request must carry `Authorization: Bearer <Lockstep API key>`; `auth`
 turns the key into the caller (an `ApiKey`, whose tenant scopes every call) or refuses it,
@@ -30,7 +34,9 @@ import json
 import logging
 import math
 import re
+import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
@@ -48,6 +54,8 @@ from integration_core.errors import (
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "ROUTE_DOCS",
+    "RouteDoc",
     "ROUTE_ID",
     "HttpProblem",
     "endpoint",
@@ -66,6 +74,19 @@ PROBLEM_JSON = "application/problem+json"
 Route = Callable[..., object]
 Handler = Callable[[func.HttpRequest], func.HttpResponse]
 Authenticate = Callable[[str], ApiKey]
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    auth: bool
+    response: Any
+    status: int
+    summary: str
+
+
+ROUTE_DOCS: weakref.WeakKeyDictionary[Handler, RouteDoc] = weakref.WeakKeyDictionary()
 
 
 class HttpProblem(Exception):
@@ -106,6 +127,8 @@ def endpoint(
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     auth: Authenticate | None = None,
+    response: Any = None,
+    status: int = 200,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Callable[[Route], Handler]:
     """Wrap a route: the caller's key, checked ids, a capped and validated body and query,
@@ -133,13 +156,17 @@ def endpoint(
                 result = route(**arguments)
                 if isinstance(result, func.HttpResponse):
                     return result
-                return json_response(result)
+                if status == 204:
+                    return func.HttpResponse(status_code=204)
+                return json_response(result, status)
             except Exception as err:  # every failure becomes a problem detail, none a bare 500
                 return _answer(err, route.__name__)
 
         handler.__name__ = route.__name__
         handler.__qualname__ = route.__qualname__
         handler.__doc__ = route.__doc__
+        summary = (route.__doc__ or route.__name__.replace("_", " ")).strip().split("\n")[0]
+        ROUTE_DOCS[handler] = RouteDoc(body, query, auth is not None, response, status, summary)
         return handler
 
     return decorate

@@ -158,6 +158,8 @@ def load_app(stack: Stack, workdir: Path) -> ModuleType:
     embedded (the app itself refuses that backend, since no host trigger could read it).
     """
     apply_local_settings(stack, workdir)
+    if stack == "embedded":  # registered as on Azure; the runtime is switched below
+        os.environ["QUEUE_BACKEND"] = QueueBackend.STORAGE.value
     module = importlib.import_module("function_app")
     if stack == "embedded":
         settings = module.SETTINGS

@@ -2,7 +2,8 @@
 
 The environment wins; what it leaves unset comes from local.settings.sample.json. On the
 embedded stack (the default) the store is a SQLite file and secrets a local encrypted file
-under `workdir`, without Redis; the `local` stack keeps the sample's emulators.
+under `workdir`, the queue is in-process, without Redis; the `local` stack keeps the
+sample's emulators.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def apply_local_settings(stack: Stack, workdir: Path) -> None:
             "SQLITE_PATH": str(workdir / "lockstep.sqlite3"),
             "LOCAL_SECRETS_PATH": str(workdir / "secrets.enc"),
             "REDIS_URL": "",
+            "QUEUE_BACKEND": "inline",
         }
     for key, value in sample.items():
         os.environ.setdefault(key, value)

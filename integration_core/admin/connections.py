@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
 from adapters.registry import adapter_class
 from integration_core.admin.audit import record_write
@@ -31,6 +32,7 @@ from integration_core.storage import ETAG
 from integration_core.storage.concurrency import get_or_none
 
 __all__ = [
+    "ConnectionCheck",
     "InvalidRequestError",
     "check_connection",
     "create_connection",
@@ -121,8 +123,9 @@ def update_connection(
         connection.credential_id = rt.credentials.store_credential(
             tenant_id, connection_id, secret, owner=actor
         ).id
-    changes = request.model_dump(exclude_unset=True, exclude={"credential"})
-    updated = connection.model_copy(update=changes)
+    changes = request.model_dump(exclude_none=True, exclude={"credential"})
+    # Validated as a whole: what is stored must be a connection every reader can parse.
+    updated = Connection.model_validate(connection.model_dump() | changes)
     rt.store.upsert(Connection.container, updated.to_document(), if_match=document[ETAG])
     record_write(
         rt.store,
@@ -182,6 +185,12 @@ def delete_connection(rt: Runtime, tenant_id: str, connection_id: str, *, actor:
     )
 
 
+class ConnectionCheck(BaseModel):
+    ok: bool
+    error: str | None = None
+    detail: str | None = None
+
+
 def check_connection(rt: Runtime, tenant_id: str, connection_id: str) -> dict[str, Any]:
     """Calls the adapter's health check with the stored credential. A failure is the
     answer, not an error: its kind, and Lockstep's own message (never a provider body).
@@ -190,7 +199,11 @@ def check_connection(rt: Runtime, tenant_id: str, connection_id: str) -> dict[st
     try:
         rt.connectors.adapter_for(connection).health()
     except LockstepError as err:
-        return {"ok": False, "error": type(err).__name__, "detail": str(err)}
+        found = ConnectionCheck(ok=False, error=type(err).__name__, detail=str(err))
     except httpx.HTTPError as err:
-        return {"ok": False, "error": type(err).__name__, "detail": "the system did not answer"}
-    return {"ok": True}
+        found = ConnectionCheck(
+            ok=False, error=type(err).__name__, detail="the system did not answer"
+        )
+    else:
+        found = ConnectionCheck(ok=True)
+    return found.model_dump(exclude_none=True)

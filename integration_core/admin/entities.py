@@ -9,31 +9,43 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
 from integration_core.admin.audit import record_write
 from integration_core.admin.requests import EntityEdit
-from integration_core.clock import to_iso, utcnow
+from integration_core.clock import utcnow
 from integration_core.errors import ConflictError
-from integration_core.models import Entity
+from integration_core.models import Entity, UtcDatetime
 from integration_core.pipelines.pushes import push_everywhere
 from integration_core.runtime import Runtime
 from integration_core.storage import ETAG
 from integration_core.sync.policy import ADMIN
 
-__all__ = ["edit_entity", "entity_view", "get_entity"]
+__all__ = ["EntityView", "FieldProvenance", "edit_entity", "entity_view", "get_entity"]
+
+
+class FieldProvenance(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    source: str | None = None
+    modified_at: UtcDatetime | None = None
+
+
+class EntityView(Entity):
+    """The entity, and for each field which system last wrote it and when."""
+
+    provenance: dict[str, FieldProvenance]
 
 
 def entity_view(entity: Entity) -> dict[str, Any]:
-    """The entity, and for each field which system last wrote it and when."""
     provenance = {
-        name: {
-            "source": entity.sources.get(name),
-            "modifiedAt": (
-                to_iso(entity.field_modified_at[name]) if name in entity.field_modified_at else None
-            ),
-        }
+        name: FieldProvenance(
+            source=entity.sources.get(name), modified_at=entity.field_modified_at.get(name)
+        )
         for name in entity.values
     }
-    return entity.to_document() | {"provenance": provenance}
+    return EntityView.model_validate(entity.model_dump() | {"provenance": provenance}).to_document()
 
 
 def get_entity(rt: Runtime, tenant_id: str, entity_id: str) -> Entity:

@@ -12,6 +12,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import Field
 
@@ -23,6 +24,8 @@ from integration_core.storage import DocumentStore, Filter
 
 __all__ = [
     "ApiKey",
+    "ApiKeyView",
+    "IssuedKeyView",
     "ApiKeyRefusedError",
     "IssuedKey",
     "authenticate",
@@ -38,18 +41,29 @@ class ApiKeyRefusedError(LockstepError):
     """The key is missing, malformed, unknown or revoked (the caller is not told which)."""
 
 
-class ApiKey(Document):
+class ApiKeyView(Document):
+    """A key as the API shows it: never its hash."""
+
+    name: str
+    created_at: UtcDatetime = Field(default_factory=utcnow)
+    revoked_at: UtcDatetime | None = None
+
+
+class IssuedKeyView(ApiKeyView):
+    """A new key as the API shows it, the one time: `key` is the only copy of the key."""
+
+    key: str
+
+
+class ApiKey(ApiKeyView):
     """A key's record; `key_hash` is never sent out (see `public`)."""
 
     container = "api-keys"
 
-    name: str
     key_hash: str
-    created_at: UtcDatetime = Field(default_factory=utcnow)
-    revoked_at: UtcDatetime | None = None
 
-    def public(self) -> dict[str, object]:
-        return self.model_dump(mode="json", by_alias=True, exclude={"key_hash"})
+    def public(self) -> dict[str, Any]:
+        return ApiKeyView.model_validate(self.model_dump()).to_document()
 
 
 @dataclass(frozen=True)

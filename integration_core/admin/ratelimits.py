@@ -27,7 +27,7 @@ __all__ = ["Budget", "RateLimitConfig", "configure_limits", "limit_status", "res
 class Budget(AdminRequest):
     bucket: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     max_requests: int = Field(ge=1, le=1_000_000)
-    window_seconds: float = Field(gt=0, le=86_400)
+    window_seconds: float = Field(ge=0.001, le=86_400)
 
 
 class RateLimitConfig(AdminRequest):

@@ -43,6 +43,8 @@ class ConnectionCreate(AdminRequest):
 
 
 class ConnectionUpdate(AdminRequest):
+    """What to change; a field absent or null is left as it is."""
+
     display_name: Name | None = None
     config: dict[str, Any] | None = None
     credential: dict[str, Any] | None = None
@@ -62,6 +64,8 @@ class TaskCreate(AdminRequest):
 
 
 class TaskUpdate(AdminRequest):
+    """What to change; a field absent or null is left as it is."""
+
     target_connection_ids: list[Id] | None = Field(default=None, max_length=50)
     interval_seconds: int | None = Field(default=None, ge=10, le=7 * 24 * 3600)
     priority: int | None = Field(default=None, ge=-1000, le=1000)

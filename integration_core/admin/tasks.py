@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
 from integration_core.admin.audit import record_write
 from integration_core.admin.connections import InvalidRequestError
 from integration_core.admin.pages import Page, paginate
@@ -25,6 +28,8 @@ from integration_core.sync.policy import Policy
 
 __all__ = [
     "ResultStatus",
+    "ResultView",
+    "RunStarted",
     "create_task",
     "delete_task",
     "get_result",
@@ -38,6 +43,18 @@ __all__ = [
 ]
 
 ResultStatus = Literal["success", "partial", "failed"]
+
+
+class ResultView(SyncResult):
+    """A stored result with its status."""
+
+    status: ResultStatus
+
+
+class RunStarted(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    result_id: str
 
 
 def _validated(rt: Runtime, tenant_id: str, task: SyncTask) -> None:
@@ -80,7 +97,8 @@ def create_task(rt: Runtime, tenant_id: str, request: TaskCreate, *, actor: str)
 def update_task(
     rt: Runtime, tenant_id: str, task_id: str, request: TaskUpdate, *, actor: str
 ) -> SyncTask:
-    return _change(rt, tenant_id, task_id, request.model_dump(exclude_unset=True), actor, "update")
+    changes = request.model_dump(exclude_none=True)
+    return _change(rt, tenant_id, task_id, changes, actor, "update")
 
 
 def set_task_enabled(
@@ -98,8 +116,8 @@ def _change(
 ) -> SyncTask:
     """Applied to the version read, or ConflictError if the task changed meanwhile."""
     document = rt.store.get(SyncTask.container, tenant_id, task_id)
-    task = SyncTask.from_document(document).model_copy(update=changes)
-    task = SyncTask.model_validate(task.model_dump())
+    # Validated as a whole: what is stored must be a task every reader can parse.
+    task = SyncTask.model_validate(SyncTask.from_document(document).model_dump() | changes)
     _validated(rt, tenant_id, task)
     rt.store.upsert(SyncTask.container, task.to_document(), if_match=document[ETAG])
     _audit(rt, tenant_id, actor, action, task_id)
@@ -128,7 +146,7 @@ def result_view(result: SyncResult) -> dict[str, Any]:
     status: ResultStatus = "success"
     if result.errors:
         status = "partial" if done else "failed"
-    return result.to_document() | {"status": status}
+    return ResultView.model_validate(result.model_dump() | {"status": status}).to_document()
 
 
 def get_result(rt: Runtime, tenant_id: str, result_id: str) -> dict[str, Any]:

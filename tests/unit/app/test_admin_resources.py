@@ -33,10 +33,15 @@ pytestmark = pytest.mark.unit
 
 OTHER = "t2"
 CONTAINERS = [
-    Connection.container, SyncTask.container, SyncResult.container, Entity.container,
-    Conflict.container, DuplicateCandidate.container, ApiKey.container,
+    Connection.container,
+    SyncTask.container,
+    SyncResult.container,
+    Entity.container,
+    Conflict.container,
+    DuplicateCandidate.container,
+    ApiKey.container,
     CredentialRecord.container,
-]  # fmt: skip
+]
 
 
 @pytest.fixture
@@ -107,9 +112,7 @@ def test_connections_are_created_with_a_credential_tested_updated_disabled_and_d
     problem(call(host, "GET", "connections/crm"), 404)
     assert rt.store.query(CredentialRecord.container, partition_key=TENANT) == []
     actions = [(e["action"], e["resourceId"]) for e in ok(call(host, "GET", "audit"))["items"]]
-    assert actions == [
-        ("create", "crm"), ("update", "crm"), ("disable", "crm"), ("delete", "crm")
-    ]  # fmt: skip
+    assert actions == [("create", "crm"), ("update", "crm"), ("disable", "crm"), ("delete", "crm")]
     assert "not-the-key" not in json.dumps(rt.store.query(AuditEntry.container))
 
 
@@ -138,8 +141,13 @@ def test_a_task_runs_now_and_its_result_says_what_it_did(
     crm, mkt = served
     connect(host, crm, "crm")
     connect(host, mkt, "mkt")
-    task = {"id": "crm-contacts", "connectionId": "crm", "entityType": "contact",
-            "targetConnectionIds": ["mkt"], "policy": {"strategy": "source_wins"}}  # fmt: skip
+    task = {
+        "id": "crm-contacts",
+        "connectionId": "crm",
+        "entityType": "contact",
+        "targetConnectionIds": ["mkt"],
+        "policy": {"strategy": "source_wins"},
+    }
     ok(call(host, "POST", "tasks", task), 201)
     problem(call(host, "POST", "tasks", task), 409)
     problem(call(host, "DELETE", "connections/crm"), 409)  # a task still uses it
@@ -170,8 +178,12 @@ def test_an_admin_edit_is_sourced_admin_and_reaches_every_linked_system(
     crm, mkt = served
     connect(host, crm, "crm")
     connect(host, mkt, "mkt")
-    task = {"id": "crm-contacts", "connectionId": "crm", "entityType": "contact",
-            "targetConnectionIds": ["mkt"]}  # fmt: skip
+    task = {
+        "id": "crm-contacts",
+        "connectionId": "crm",
+        "entityType": "contact",
+        "targetConnectionIds": ["mkt"],
+    }
     ok(call(host, "POST", "tasks", task), 201)
     ok(call(host, "POST", "tasks/crm-contacts/run"), 202)
     drain_queues(host.runtime())
@@ -214,8 +226,12 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
     crm, mkt = served
     connect(host, crm, "crm")
     connect(host, mkt, "mkt")
-    task = {"id": "crm-contacts", "connectionId": "crm", "entityType": "contact",
-            "targetConnectionIds": ["mkt"]}  # fmt: skip
+    task = {
+        "id": "crm-contacts",
+        "connectionId": "crm",
+        "entityType": "contact",
+        "targetConnectionIds": ["mkt"],
+    }
     ok(call(host, "POST", "tasks", task), 201)
     result_id = ok(call(host, "POST", "tasks/crm-contacts/run"), 202)["resultId"]
     rt = host.runtime()
@@ -262,3 +278,34 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
         items = ok(call(host, "GET", listing, tenant=OTHER))["items"]
         assert listing == "keys" or items == [], listing
     assert ok(call(host, "GET", "conflicts", tenant=OTHER)) == []
+
+
+def test_null_in_an_update_changes_nothing_and_leaves_the_document_readable(
+    host: FunctionHost, served: tuple[SandboxServer, SandboxServer]
+) -> None:
+    """Found by schemathesis: a PATCH of nulls stored a connection no read could parse."""
+    connect(host, served[0], "crm")
+    connect(host, served[1], "mkt")
+    nulls = {"displayName": None, "config": None, "credential": None}
+    assert ok(call(host, "PATCH", "connections/crm", nulls))["displayName"] == "CRM"
+    assert ok(call(host, "GET", "connections/crm"))["config"]["base_url"] == served[0].base_url
+    task = {
+        "id": "crm-c",
+        "connectionId": "crm",
+        "entityType": "contact",
+        "targetConnectionIds": ["mkt"],
+    }
+    ok(call(host, "POST", "tasks", task), 201)
+    nulls = {"matching": None, "policy": None, "deleteRule": None, "targetConnectionIds": None}
+    assert ok(call(host, "PATCH", "tasks/crm-c", nulls))["targetConnectionIds"] == ["mkt"]
+    assert ok(call(host, "GET", "tasks/crm-c"))["deleteRule"] == "propagate"
+
+
+def test_a_budget_window_too_small_to_measure_is_refused(
+    host: FunctionHost, served: tuple[SandboxServer, SandboxServer]
+) -> None:
+    """Found by schemathesis: windowSeconds 5e-324 reached the limiter and failed there."""
+    connect(host, served[0], "crm")
+    tiny = {"rateLimits": [{"bucket": "api", "maxRequests": 1, "windowSeconds": 5e-324}]}
+    problem(call(host, "PUT", "connections/crm/limits", tiny), 400)
+    assert ok(call(host, "GET", "connections/crm/limits"))

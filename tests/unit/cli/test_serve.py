@@ -5,12 +5,9 @@ HTTP on the embedded stack, driven end to end, then stopped with SIGINT (Ctrl-C)
 from __future__ import annotations
 
 import json
-import re
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,52 +15,11 @@ import pytest
 
 from adapters.sandbox_server import SandboxServer
 from tests.harness.sandbox import seeded_account
+from tests.unit.cli.conftest import lockstep
 
 pytestmark = [pytest.mark.unit, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def lockstep(
-    *args: str, workdir: Path, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "integration_core", "--workdir", str(workdir), *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=120,
-        cwd=workdir,
-        check=False,
-    )
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "integration_core",
-            "--workdir",
-            str(tmp_path / "data"),
-            "serve",
-            "--port",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.search(r"serving (http://\S+/api)", line)
-    assert match, (line, process.stderr.read() if process.poll() is not None else "")
-    yield process, match.group(1)
-    if process.poll() is None:
-        process.kill()
-        process.wait(30)
 
 
 def wait_for(client: httpx.Client, path: str) -> httpx.Response:
@@ -119,7 +75,8 @@ def test_serve_runs_the_app_over_http_and_stops_cleanly_on_sigint(
         assert client.post("admin/tasks", content=b"{").status_code == 400
 
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    process.wait(timeout=60)
+    stderr = (tmp_path / "serve.log").read_text()
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
     # Stopped with nothing half-written: the store opens and holds what was done.
