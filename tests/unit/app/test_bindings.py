@@ -43,6 +43,7 @@ ADMIN_FUNCTIONS = [
     "AdminGetResult",
     "AdminGetEntity",
     "AdminEditEntity",
+    "AdminOpenApi",
 ]
 EXPECTED = {
     "SyncScheduler": "timerTrigger",
