@@ -88,6 +88,22 @@ def connect(host: FunctionHost, server: SandboxServer, name: str) -> dict[str, A
     return ok(call(host, "POST", "connections", body), 201)  # type: ignore[no-any-return]
 
 
+def synced(host: FunctionHost, served: tuple[SandboxServer, SandboxServer]) -> str:
+    """crm and mkt connected, task crm-contacts (crm -> mkt) run once; its result id."""
+    for name, server in zip(("crm", "mkt"), served, strict=True):
+        connect(host, server, name)
+    task = {
+        "id": "crm-contacts",
+        "connectionId": "crm",
+        "entityType": "contact",
+        "targetConnectionIds": ["mkt"],
+    }
+    ok(call(host, "POST", "tasks", task), 201)
+    result_id: str = ok(call(host, "POST", "tasks/crm-contacts/run"), 202)["resultId"]
+    drain_queues(host.runtime())
+    return result_id
+
+
 def test_connections_are_created_with_a_credential_tested_updated_disabled_and_deleted(
     host: FunctionHost, served: tuple[SandboxServer, SandboxServer]
 ) -> None:
@@ -175,18 +191,7 @@ def test_a_task_runs_now_and_its_result_says_what_it_did(
 def test_an_admin_edit_is_sourced_admin_and_reaches_every_linked_system(
     host: FunctionHost, served: tuple[SandboxServer, SandboxServer]
 ) -> None:
-    crm, mkt = served
-    connect(host, crm, "crm")
-    connect(host, mkt, "mkt")
-    task = {
-        "id": "crm-contacts",
-        "connectionId": "crm",
-        "entityType": "contact",
-        "targetConnectionIds": ["mkt"],
-    }
-    ok(call(host, "POST", "tasks", task), 201)
-    ok(call(host, "POST", "tasks/crm-contacts/run"), 202)
-    drain_queues(host.runtime())
+    synced(host, served)
     entity_id = host.runtime().store.query(Entity.container, partition_key=TENANT)[0]["id"]
 
     before = ok(call(host, "GET", f"entities/{entity_id}"))
@@ -223,19 +228,8 @@ def test_rate_limits_are_shown_configured_and_reset(
 def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
     host: FunctionHost, served: tuple[SandboxServer, SandboxServer]
 ) -> None:
-    crm, mkt = served
-    connect(host, crm, "crm")
-    connect(host, mkt, "mkt")
-    task = {
-        "id": "crm-contacts",
-        "connectionId": "crm",
-        "entityType": "contact",
-        "targetConnectionIds": ["mkt"],
-    }
-    ok(call(host, "POST", "tasks", task), 201)
-    result_id = ok(call(host, "POST", "tasks/crm-contacts/run"), 202)["resultId"]
+    result_id = synced(host, served)
     rt = host.runtime()
-    drain_queues(rt)
     seed_conflict(rt)
     seed_duplicate(rt)
     ids = {
