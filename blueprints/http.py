@@ -9,10 +9,20 @@ The decorator does, the same way for every route, what each used to repeat by ha
   type, title, status, detail): not found 404, conflict 409 (with the decision that won,
   when one did), permanent 422, retryable 503 with Retry-After, anything else 500 with
   nothing of the error in the body;
-- whatever the route returns is sent as JSON with 200, an HttpResponse as it is.
+- whatever the route returns is sent as JSON with `status` (204: no body), an
+  HttpResponse as it is.
+
+What it knows of a route (body, query, auth, the `response` type and `status`) is kept in
+`ROUTE_DOCS` under the handler, from which the OpenAPI document is generated.
+
+With `auth=`, the request must carry `Authorization: Bearer <Lockstep API key>`; `auth`
+turns the key into the caller (an `ApiKey`, whose tenant scopes every call) or refuses it,
+and a missing or refused key is a 401 that does not say why. With `query=`, the query
+string is validated by that model like a body.
 
 The route gets its route parameters as keyword arguments, `body` (the validated model)
-when it names one, and `req` (the request) if it has a parameter of that name.
+when it names one, `query` when it names one, `caller` with `auth=`, and `req` (the
+request) if it has a parameter of that name.
 
 Like function_app.py, this module has no `from __future__ import annotations`: the
 Functions worker reads the handler's annotations as real types to bind the request.
@@ -24,12 +34,15 @@ import json
 import logging
 import math
 import re
+import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
+from integration_core.admin import ApiKey, ApiKeyRefusedError
 from integration_core.errors import (
     AlreadyDecidedError,
     ConflictError,
@@ -41,6 +54,8 @@ from integration_core.errors import (
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "ROUTE_DOCS",
+    "RouteDoc",
     "ROUTE_ID",
     "HttpProblem",
     "endpoint",
@@ -58,6 +73,20 @@ PROBLEM_JSON = "application/problem+json"
 
 Route = Callable[..., object]
 Handler = Callable[[func.HttpRequest], func.HttpResponse]
+Authenticate = Callable[[str], ApiKey]
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    auth: bool
+    response: Any
+    status: int
+    summary: str
+
+
+ROUTE_DOCS: weakref.WeakKeyDictionary[Handler, RouteDoc] = weakref.WeakKeyDictionary()
 
 
 class HttpProblem(Exception):
@@ -94,33 +123,50 @@ def problem_response(
 
 
 def endpoint(
-    *, body: type[BaseModel] | None = None, max_body_bytes: int = MAX_BODY_BYTES
+    *,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    auth: Authenticate | None = None,
+    response: Any = None,
+    status: int = 200,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Callable[[Route], Handler]:
-    """Wrap a route: checked ids, a capped and validated body, errors as problem details."""
+    """Wrap a route: the caller's key, checked ids, a capped and validated body and query,
+    errors as problem details.
+    """
 
     def decorate(route: Route) -> Handler:
         wants_request = "req" in inspect.signature(route).parameters
 
         def handler(req: func.HttpRequest) -> func.HttpResponse:
             try:
-                arguments: dict[str, Any] = _route_ids(req.route_params)
+                arguments: dict[str, Any] = {}
+                if auth is not None:
+                    arguments["caller"] = _caller(auth, req.headers.get("Authorization"))
+                arguments |= _route_ids(req.route_params)
                 raw = req.get_body() or b""
                 if len(raw) > max_body_bytes:
                     raise HttpProblem(413, f"the body is over {max_body_bytes} bytes")
                 if body is not None:
                     arguments["body"] = _parse(body, raw)
+                if query is not None:
+                    arguments["query"] = _validated(query, dict(req.params), "the query")
                 if wants_request:
                     arguments["req"] = req
                 result = route(**arguments)
                 if isinstance(result, func.HttpResponse):
                     return result
-                return json_response(result)
+                if status == 204:
+                    return func.HttpResponse(status_code=204)
+                return json_response(result, status)
             except Exception as err:  # every failure becomes a problem detail, none a bare 500
                 return _answer(err, route.__name__)
 
         handler.__name__ = route.__name__
         handler.__qualname__ = route.__qualname__
         handler.__doc__ = route.__doc__
+        summary = (route.__doc__ or route.__name__.replace("_", " ")).strip().split("\n")[0]
+        ROUTE_DOCS[handler] = RouteDoc(body, query, auth is not None, response, status, summary)
         return handler
 
     return decorate
@@ -137,24 +183,42 @@ def _route_ids(params: Mapping[str, str]) -> dict[str, Any]:
     return dict(params)
 
 
+def _caller(auth: Authenticate, header: str | None) -> ApiKey:
+    scheme, _, presented = (header or "").partition(" ")
+    refused = HttpProblem(401, "a valid Lockstep API key is required (Authorization: Bearer)")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise refused
+    try:
+        return auth(presented.strip())
+    except ApiKeyRefusedError:
+        raise refused from None
+
+
 def _parse(model: type[BaseModel], raw: bytes) -> BaseModel:
     """pydantic's own JSON parser: invalid UTF-8, nesting past its recursion limit and
     numbers out of range are validation errors like any other, not Python exceptions.
     """
+    return _validated(model, raw, "the body")
+
+
+def _validated(model: type[BaseModel], data: bytes | dict[str, str], what: str) -> BaseModel:
     try:
-        return model.model_validate_json(raw)
+        if isinstance(data, bytes):
+            return model.model_validate_json(data)
+        return model.model_validate(data)
     except ValidationError as err:
         errors = [
             {"location": ".".join(map(str, e["loc"])) or "body", "message": e["msg"]}
             for e in err.errors(include_input=False, include_url=False, include_context=False)
         ]
-        raise HttpProblem(400, "the body is not a valid request", errors=errors) from None
+        raise HttpProblem(400, f"{what} is not a valid request", errors=errors) from None
 
 
 def _answer(err: Exception, name: str) -> func.HttpResponse:
     """The problem detail for an error a route raised."""
     if isinstance(err, HttpProblem):
-        return problem_response(err)
+        bearer = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+        return problem_response(err, headers=bearer)
     if isinstance(err, InvalidIdError):
         return problem_response(HttpProblem(400, str(err)))
     if isinstance(err, AlreadyDecidedError):

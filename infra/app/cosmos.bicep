@@ -36,6 +36,8 @@ var containers = [
   { name: 'webhook-audit', defaultTtl: 2592000, compositeIndexes: [] }
   { name: 'credentials', defaultTtl: -1, compositeIndexes: [] }
   { name: 'token-refresh', defaultTtl: 7776000, compositeIndexes: [] }
+  { name: 'api-keys', defaultTtl: -1, compositeIndexes: [] }
+  { name: 'admin-audit', defaultTtl: 31536000, compositeIndexes: [] }
 ]
 var dataContributorRoleId = '00000000-0000-0000-0000-000000000002' // Cosmos DB Built-in Data Contributor
 

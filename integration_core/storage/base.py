@@ -33,6 +33,8 @@ CONTAINERS: Mapping[str, int | None] = {
     "webhook-audit": 30 * 24 * 3600,
     "credentials": None,
     "token-refresh": 90 * 24 * 3600,
+    "api-keys": None,
+    "admin-audit": 365 * 24 * 3600,
 }
 
 

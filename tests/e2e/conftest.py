@@ -43,7 +43,7 @@ def host(
         "SYNC_PAGE_SIZE": "4",
         "WEBHOOK_REQUESTS_PER_MINUTE": "20",
     }
-    host = FunctionHost(settings, visibility_timeout=0)
+    host = FunctionHost(settings, visibility_timeout=0, tenant="t1")
     for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE):
         for name in (queue, f"{queue}-poison"):
             client = QueueClient.from_connection_string(storage_connection_string, name)

@@ -30,12 +30,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import azure.functions as func
 from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient
 
+from integration_core.admin import issue_key
 from integration_core.runtime import Runtime
 from integration_core.settings import QueueBackend
 
@@ -74,11 +76,15 @@ class FunctionHost:
         *,
         visibility_timeout: int | None = None,
         inline_queue: bool = False,
+        tenant: str | None = None,
     ):
         """`inline_queue`: the app refuses QUEUE_BACKEND=inline (no host trigger would read
         it), so for the embedded stack the app is loaded as the settings say and its runtime
         then runs on the in-process queue, which the tests drain themselves.
+        `tenant`: requests to /api/admin/ carry an API key of that tenant unless they name
+        a tenant or send their own Authorization header.
         """
+        self.tenant = tenant
         self.settings = dict(settings)
         self._environment_lock = threading.Lock()
         self._environment_users = 0
@@ -100,6 +106,9 @@ class FunctionHost:
                     update={"queue_backend": QueueBackend.INLINE}
                 )
         self.functions = {r.name: r for r in self._registrations()}
+        self._api_keys: dict[str, str] = {}
+        if tenant is not None:  # now, so that tests counting store writes do not see it
+            self.api_key(tenant)
 
     @contextmanager
     def _environment(self) -> Iterator[None]:
@@ -142,6 +151,14 @@ class FunctionHost:
         rt: Runtime = self.module.runtime()
         return rt
 
+    def api_key(self, tenant: str) -> str:
+        """An API key of `tenant`, issued once per host."""
+        if tenant not in self._api_keys:
+            with self._environment():
+                issued = issue_key(self.runtime().store, tenant, name="test host")
+            self._api_keys[tenant] = issued.secret
+        return self._api_keys[tenant]
+
     def setting(self, value: str) -> str:
         """Resolve `%NAME%` references the way the host does."""
 
@@ -173,10 +190,17 @@ class FunctionHost:
         *,
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
+        tenant: str | None = None,
     ) -> func.HttpResponse:
+        """`tenant`: send an API key of that tenant (issued on first use)."""
+        if tenant is None and path.startswith("/api/admin/"):
+            tenant = None if "Authorization" in (headers or {}) else self.tenant
+        if tenant is not None:
+            headers = {"Authorization": f"Bearer {self.api_key(tenant)}"} | dict(headers or {})
         prefix = "/" + self.host_json.get("extensions", {}).get("http", {}).get(
             "routePrefix", "api"
         )
+        path, _, query = path.partition("?")
         route = path.removeprefix(prefix).strip("/")
         for registration in self.functions.values():
             if registration.trigger_type != "httpTrigger":
@@ -189,6 +213,7 @@ class FunctionHost:
                     f"http://localhost{prefix}/{route}",
                     headers=dict(headers or {}),
                     route_params=params,
+                    params=dict(parse_qsl(query)),
                     body=body,
                 )
                 response: func.HttpResponse = self._call(registration, request)

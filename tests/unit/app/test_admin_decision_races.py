@@ -56,7 +56,7 @@ def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FunctionHos
             "COSMOS_VERIFY_TLS": str(stack.cosmos_verify_tls).lower(),
             "COSMOS_DATABASE": unique_name("lockstep-race-"),
         }
-    host = FunctionHost(settings, inline_queue=True)
+    host = FunctionHost(settings, inline_queue=True, tenant=TENANT)
     yield host
     rt = host.runtime()
     if request.param == "cosmos":
@@ -80,11 +80,11 @@ def _post(host: FunctionHost, path: str, body: dict[str, Any]) -> tuple[int, dic
 
 
 def conflict_path(conflict_id: str) -> str:
-    return f"/api/admin/tenants/{TENANT}/conflicts/{conflict_id}/decision"
+    return f"/api/admin/conflicts/{conflict_id}/decision"
 
 
 def duplicate_path(candidate_id: str) -> str:
-    return f"/api/admin/tenants/{TENANT}/duplicates/{candidate_id}/decision"
+    return f"/api/admin/duplicates/{candidate_id}/decision"
 
 
 def crash_at(rt: Runtime, nth: int, *, after: bool = False) -> None:

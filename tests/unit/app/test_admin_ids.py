@@ -13,13 +13,9 @@ pytestmark = pytest.mark.unit
 
 HOSTILE = ["..", ".", "a\\b", "a#b", "x" * 300, "a\x01b"]
 ROUTES = [
-    ("GET", "/api/admin/tenants/{bad}/conflicts", b""),
-    ("GET", "/api/admin/tenants/{bad}/duplicates", b""),
-    ("POST", "/api/admin/tenants/t1/conflicts/{bad}/decision",
+    ("POST", "/api/admin/conflicts/{bad}/decision",
      b'{"winner": "hub", "decided_by": "me"}'),
-    ("POST", "/api/admin/tenants/t1/duplicates/{bad}/decision",
-     b'{"same": true, "decided_by": "me"}'),
-    ("POST", "/api/admin/tenants/{bad}/duplicates/d1/decision",
+    ("POST", "/api/admin/duplicates/{bad}/decision",
      b'{"same": true, "decided_by": "me"}'),
 ]  # fmt: skip
 
@@ -34,7 +30,8 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> FunctionHost:
             "SQLITE_PATH": str(where / "store.sqlite3"),
             "LOCAL_SECRETS_PATH": str(where / "secrets.enc"),
             "REDIS_URL": "",
-        }
+        },
+        tenant="t1",
     )
 
 

@@ -12,6 +12,39 @@ from tests.harness.function_host import REPO, FunctionHost, sample_settings
 
 pytestmark = pytest.mark.unit
 
+ADMIN_FUNCTIONS = [
+    "AdminListConflicts",
+    "AdminDecideConflict",
+    "AdminListDuplicates",
+    "AdminDecideDuplicate",
+    "AdminIssueKey",
+    "AdminListKeys",
+    "AdminRevokeKey",
+    "AdminAuditLog",
+    "AdminCreateConnection",
+    "AdminListConnections",
+    "AdminGetConnection",
+    "AdminUpdateConnection",
+    "AdminDeleteConnection",
+    "AdminDisableConnection",
+    "AdminTestConnection",
+    "AdminRateLimitStatus",
+    "AdminConfigureRateLimits",
+    "AdminResetRateLimits",
+    "AdminCreateTask",
+    "AdminListTasks",
+    "AdminGetTask",
+    "AdminUpdateTask",
+    "AdminDeleteTask",
+    "AdminRunTask",
+    "AdminPauseTask",
+    "AdminResumeTask",
+    "AdminListResults",
+    "AdminGetResult",
+    "AdminGetEntity",
+    "AdminEditEntity",
+    "AdminOpenApi",
+]
 EXPECTED = {
     "SyncScheduler": "timerTrigger",
     "TokenRefresher": "timerTrigger",
@@ -19,11 +52,7 @@ EXPECTED = {
     "OutboundWorker": "queueTrigger",
     "WebhookReceiver": "httpTrigger",
     "Health": "httpTrigger",
-    "AdminListConflicts": "httpTrigger",
-    "AdminDecideConflict": "httpTrigger",
-    "AdminListDuplicates": "httpTrigger",
-    "AdminDecideDuplicate": "httpTrigger",
-}
+} | dict.fromkeys(ADMIN_FUNCTIONS, "httpTrigger")
 
 
 @pytest.fixture(scope="module")

@@ -69,7 +69,9 @@ _HEADERS = st.dictionaries(
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionHost]:
-    host = FunctionHost(embedded_settings(tmp_path_factory.mktemp("fuzz")), inline_queue=True)
+    host = FunctionHost(
+        embedded_settings(tmp_path_factory.mktemp("fuzz")), inline_queue=True, tenant=TENANT
+    )
     rt = host.runtime()
     seed_conflict(rt)
     seed_duplicate(rt)

@@ -431,10 +431,12 @@ def _looks_secret(value: Any) -> bool:
 
 
 def _trigger_connections() -> set[str]:
-    tree = ast.parse((ROOT / "function_app.py").read_text())
+    """Every `connection=` of the function app and its blueprints."""
+    sources = [ROOT / "function_app.py", *sorted((ROOT / "blueprints").glob("*.py"))]
     return {
         keyword.value.value
-        for node in ast.walk(tree)
+        for source in sources
+        for node in ast.walk(ast.parse(source.read_text()))
         if isinstance(node, ast.Call)
         for keyword in node.keywords
         if keyword.arg == "connection" and isinstance(keyword.value, ast.Constant)
