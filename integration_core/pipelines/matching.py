@@ -26,7 +26,7 @@ from integration_core.models import (
 )
 from integration_core.pipelines._private import hub_side, oldest_first
 from integration_core.pipelines.decisions import DuplicateDecision, Lifecycle, checked, claimed
-from integration_core.pipelines.links import being_created
+from integration_core.pipelines.links import being_created, withdraw_copies
 from integration_core.pipelines.pushes import push_everywhere
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
@@ -295,6 +295,11 @@ def _merge(rt: Runtime, candidate: DuplicateCandidate) -> Entity:
         Link.container, partition_key=tenant, filters=[Filter("entityId", "=", held.id)]
     ):
         document["entityId"] = candidate.candidate_entity_id
+        moved = Link.from_document(document)
+        if not moved.created_by_push:
+            # The held record is that system's own: a copy of the entity we pushed there
+            # before it was read is one record too many (links.py).
+            withdraw_copies(rt, moved, correlation_id=f"duplicate:{candidate.id}")
         rt.store.upsert(Link.container, document)
 
     def retire(document: dict[str, Any]) -> dict[str, Any]:

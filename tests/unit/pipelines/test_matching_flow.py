@@ -150,3 +150,29 @@ def test_a_task_s_own_matching_rules_decide_in_the_pipeline(world: World) -> Non
     (entity,) = world.live_entities()
     assert world.links_of(entity.id) == {"crm", "mkt"}
     assert (world.graces(world.crm), world.graces(world.mkt)) == (1, 1)
+
+
+def test_a_confirmed_duplicate_withdraws_the_copy_pushed_before_it_was_read(
+    world: World,
+) -> None:
+    """crm's Grace reaches mkt as our copy before mkt's own Grace (another address) is read;
+    confirming that the two are one person must leave one Grace in mkt, not the copy too."""
+    world.crm.create("contacts", GRACE)
+    world.sync()
+    assert world.graces(world.mkt) == 1  # our copy
+    world.mkt.create("contacts", GRACE | {"email": "g.hopper@navy.example.org"})
+    world.sync()
+    (candidate,) = list_duplicates(world.rt, "t1")
+
+    decide_duplicate(world.rt, "t1", candidate.id, same=True, decided_by="admin")
+    drain_queues(world.rt)
+    world.sync()
+    world.sync()
+    (entity,) = world.live_entities()
+    assert (world.graces(world.crm), world.graces(world.mkt)) == (1, 1)
+    live = [
+        d
+        for d in world.rt.store.query(Link.container, partition_key="t1")
+        if d["entityId"] == entity.id and d["connectionId"] == "mkt"
+    ]
+    assert len(live) == 1
