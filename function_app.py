@@ -16,7 +16,7 @@ import azure.functions as func
 
 from integration_core.errors import ConflictError, NotFoundError, PermanentError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
-from integration_core.observability import install_redaction
+from integration_core.observability import install_log_context, install_redaction, log_context
 from integration_core.pipelines import check_health
 from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
@@ -28,6 +28,7 @@ from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import QueueBackend, load_settings
 
 install_redaction()
+install_log_context()
 SETTINGS = load_settings()
 logging.getLogger("integration_core").setLevel(SETTINGS.log_level)
 log = logging.getLogger("function_app")
@@ -49,6 +50,11 @@ def _json(body: object, status: int, headers: dict[str, str] | None = None) -> f
 @app.function_name("SyncScheduler")
 @app.timer_trigger(schedule="%SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def sync_scheduler(timer: func.TimerRequest) -> None:
+    with log_context():
+        _run_scheduler(timer)
+
+
+def _run_scheduler(timer: func.TimerRequest) -> None:
     report = run_scheduler(runtime())
     log.info(
         "SyncScheduler: %d enqueued, %d skipped (past due: %s)",
@@ -61,6 +67,11 @@ def sync_scheduler(timer: func.TimerRequest) -> None:
 @app.function_name("TokenRefresher")
 @app.timer_trigger(schedule="%TOKEN_REFRESH_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def token_refresher(timer: func.TimerRequest) -> None:
+    with log_context():
+        _run_token_refresh(timer)
+
+
+def _run_token_refresh(timer: func.TimerRequest) -> None:
     report = run_token_refresh(
         runtime().credentials,
         window=timedelta(minutes=SETTINGS.token_refresh_window_minutes),
@@ -114,9 +125,10 @@ _register_worker("OutboundWorker", OUTBOUND_QUEUE)
     route="webhooks/{registration_id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS
 )
 def webhook_receiver(req: func.HttpRequest) -> func.HttpResponse:
-    reply = receive_webhook(
-        runtime(), req.route_params["registration_id"], dict(req.headers), req.get_body()
-    )
+    with log_context():
+        reply = receive_webhook(
+            runtime(), req.route_params["registration_id"], dict(req.headers), req.get_body()
+        )
     return _json(reply.body, reply.status, reply.headers)
 
 

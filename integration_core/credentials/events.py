@@ -15,6 +15,7 @@ from typing import Protocol
 
 from integration_core.clock import utcnow
 from integration_core.credentials.records import CredentialRecord
+from integration_core.observability import log_context
 
 __all__ = [
     "CredentialEventKind",
@@ -98,18 +99,18 @@ class LoggingEventSink:
 
     def emit(self, event: CredentialEvent) -> None:
         level = logging.WARNING if event.kind is CredentialEventKind.NEEDS_REAUTH else logging.INFO
-        _log.log(
-            level,
-            "credential event %s",
-            event.kind.value,
-            extra={
-                "event_kind": event.kind.value,
-                "tenant_id": event.tenant_id,
-                "connection_id": event.connection_id,
-                "credential_id": event.credential_id,
-                **{f"detail_{k}": v for k, v in event.detail.items()},
-            },
-        )
+        with log_context(tenant_id=event.tenant_id):
+            _log.log(
+                level,
+                "credential event %s",
+                event.kind.value,
+                extra={
+                    "event_kind": event.kind.value,
+                    "connection_id": event.connection_id,
+                    "credential_id": event.credential_id,
+                    **{f"detail_{k}": v for k, v in event.detail.items()},
+                },
+            )
 
 
 class MemoryEventSink:

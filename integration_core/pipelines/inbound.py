@@ -187,7 +187,6 @@ def _dead_letter(context: _Context, change: Change, reason: str) -> None:
         "dead-lettered %s: %s",
         change.external_id,
         reason,
-        extra={"correlation_id": message.correlation_id},
     )
 
 

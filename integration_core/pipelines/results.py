@@ -80,6 +80,5 @@ def record_result(
         result.unchanged,
         result.pushed,
         len(result.errors),
-        extra={"correlation_id": message.correlation_id},
     )
     return result

@@ -65,6 +65,5 @@ def reschedule(rt: Runtime, queue: str, message: SyncMessage, cause: RetryableEr
         message.message_id,
         copy.message_id,
         retry_after,
-        extra={"correlation_id": message.correlation_id},
     )
     return copy

@@ -1,0 +1,113 @@
+"""The correlation id and tenant of the work in hand, on every log line it writes.
+
+A trigger (timer tick, webhook delivery, queue message) opens a `log_context`; a context
+variable carries it through every call below, and `ContextFilter` copies it onto each log
+record, so no call site threads the id by hand (the job the Meltano SDK's per-stream
+LoggerAdapter does). Installed like the redaction filter (`install_log_context`), through
+the log record factory, so every logger and handler — the Functions host's too — sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+from typing import Any
+
+__all__ = [
+    "ContextFilter",
+    "LogContext",
+    "current_context",
+    "install_log_context",
+    "log_context",
+    "new_correlation_id",
+]
+
+# Records made outside any trigger (start-up, a CLI command) still carry the fields.
+NO_CORRELATION = "-"
+
+
+@dataclass(frozen=True)
+class LogContext:
+    correlation_id: str
+    tenant_id: str | None = None
+
+
+_CURRENT: ContextVar[LogContext | None] = ContextVar("lockstep_log_context", default=None)
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+def current_context() -> LogContext | None:
+    return _CURRENT.get()
+
+
+@contextmanager
+def log_context(
+    *, correlation_id: str | None = None, tenant_id: str | None = None
+) -> Iterator[LogContext]:
+    """Every log line inside carries `correlation_id` and `tenant_id`.
+
+    A missing correlation id keeps the enclosing one (a tenant learned part-way through a
+    delivery), or starts a new one at the top.
+    """
+    outer = _CURRENT.get()
+    if outer is not None:
+        context = replace(
+            outer,
+            correlation_id=correlation_id or outer.correlation_id,
+            tenant_id=tenant_id if tenant_id is not None else outer.tenant_id,
+        )
+    else:
+        context = LogContext(correlation_id or new_correlation_id(), tenant_id)
+    token = _CURRENT.set(context)
+    try:
+        yield context
+    finally:
+        _CURRENT.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Sets `correlation_id` and `tenant_id` on a record from the current context."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = _CURRENT.get()
+        record.correlation_id = context.correlation_id if context else NO_CORRELATION
+        record.tenant_id = (context.tenant_id if context else None) or NO_CORRELATION
+        return True
+
+
+_FILTER = ContextFilter()
+_install_lock = threading.Lock()
+
+
+class _ContextFactory:
+    """The log record factory, wrapped: each record gets the context as it is made."""
+
+    def __init__(self, make: Callable[..., logging.LogRecord]) -> None:
+        self._make = make
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self._make(*args, **kwargs)
+        _FILTER.filter(record)
+        return record
+
+
+def install_log_context() -> None:
+    """Put the current context on every log record of this process from now on (idempotent)."""
+    with _install_lock:
+        factory = logging.getLogRecordFactory()
+        while True:
+            if isinstance(factory, _ContextFactory):
+                return
+            inner = getattr(factory, "_make", None)
+            if inner is None:
+                break
+            factory = inner
+        logging.setLogRecordFactory(_ContextFactory(logging.getLogRecordFactory()))
