@@ -27,6 +27,7 @@ from integration_core.models import Connection
 from integration_core.net import OutboundPolicy
 from integration_core.observability import register_secrets
 from integration_core.ratelimit import RateLimiter
+from integration_core.resilience import BreakerConfig, CircuitBreaker
 from integration_core.settings import QueueBackend, SecretBackend, Settings, StoreBackend
 from integration_core.storage import DocumentStore
 
@@ -47,6 +48,7 @@ class Runtime:
     connectors: Connectors
     limiter: RateLimiter
     redis: redis.Redis | None = None
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def health_probes(self) -> dict[str, Callable[[], None]]:
@@ -106,14 +108,23 @@ def build_runtime(
     closers.append(credentials.close)
     limiter = _limiter(settings)
     closers.append(limiter.close)
+    breaker = CircuitBreaker(
+        config=BreakerConfig(
+            failures=settings.breaker_failures,
+            window_seconds=settings.breaker_window_seconds,
+            cooldown_seconds=settings.breaker_cooldown_seconds,
+        ),
+        client=redis_client,
+    )
 
-    def feed_limiter(connection: Connection, response: httpx.Response) -> None:
+    def observe_response(connection: Connection, response: httpx.Response) -> None:
         limiter.record_response(f"conn:{connection.id}", response.status_code, response.headers)
+        rt.breaker.record_status(connection.id, response.status_code)
 
     connectors = Connectors(
-        credentials, policy=policy, sandboxes=sandboxes, on_response=feed_limiter
+        credentials, policy=policy, sandboxes=sandboxes, on_response=observe_response
     )
-    return Runtime(
+    rt = Runtime(
         settings=settings,
         store=store,
         queue=queue,
@@ -122,8 +133,10 @@ def build_runtime(
         connectors=connectors,
         limiter=limiter,
         redis=redis_client,
+        breaker=breaker,
         _closers=closers,
     )
+    return rt
 
 
 def _secret_values(settings: Settings) -> list[str]:

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     webhook_requests_per_minute: int = Field(default=1200, gt=0)
     throttle_max_wait_seconds: float = Field(default=2.0, ge=0)
     max_reschedules: int = Field(default=50, ge=0)
+    breaker_failures: int = Field(default=5, gt=0)
+    breaker_window_seconds: float = Field(default=60.0, gt=0)
+    breaker_cooldown_seconds: float = Field(default=60.0, gt=0)
 
     token_refresh_window_minutes: int = Field(default=60, gt=0)
     token_refresh_concurrency: int = Field(default=8, gt=0)

@@ -72,8 +72,10 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         rt.connectors.adapter_for(connection) as adapter,
     ):
         try:
+            rt.breaker.admit(connection.id)
             _push(rt, message, adapter, entity, link, tally)
         except RetryableError as err:
+            rt.breaker.record_error(connection.id, err)
             if err.retry_after is None:
                 raise
             later = reschedule(rt, OUTBOUND_QUEUE, message, err)
