@@ -16,6 +16,7 @@ import azure.functions as func
 
 from integration_core.errors import ConflictError, NotFoundError, PermanentError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
+from integration_core.notify import run_notifier
 from integration_core.observability import install_log_context, install_redaction, log_context
 from integration_core.pipelines import check_health
 from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
@@ -83,6 +84,14 @@ def _run_token_refresh(timer: func.TimerRequest) -> None:
         report.outcomes,
         timer.past_due,
     )
+
+
+@app.function_name("Notifier")
+@app.timer_trigger(schedule="%NOTIFY_SCHEDULE%", arg_name="timer", run_on_startup=False)
+def notifier(timer: func.TimerRequest) -> None:
+    with log_context():
+        report = run_notifier(runtime())
+    log.info("Notifier: %s, past due: %s", report, timer.past_due)
 
 
 def _deliver(queue: str, body: bytes, delivery_id: str | None, count: int | None) -> None:

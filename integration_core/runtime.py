@@ -95,6 +95,7 @@ def build_runtime(
     )
     # Lazy: the pipelines import this module. The subscriber pauses a connection's syncs
     # when its credential needs re-authorization, and resumes them after it.
+    from integration_core.notify.sources import CredentialAlerts
     from integration_core.pipelines.reauth import PauseSyncsOnReauth
 
     policy = OutboundPolicy.from_setting(settings.outbound_allow_private_cidrs)
@@ -102,7 +103,7 @@ def build_runtime(
         store,
         secrets,
         redis_client=redis_client,
-        events=Broadcast(PauseSyncsOnReauth(store), LoggingEventSink()),
+        events=Broadcast(PauseSyncsOnReauth(store), CredentialAlerts(store), LoggingEventSink()),
         outbound=policy,
     )
     closers.append(credentials.close)

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     breaker_failures: int = Field(default=5, gt=0)
     breaker_window_seconds: float = Field(default=60.0, gt=0)
     breaker_cooldown_seconds: float = Field(default=60.0, gt=0)
+    notify_schedule: str = "0 */1 * * * *"
+    notify_digest_minutes: int = Field(default=15, gt=0)
 
     token_refresh_window_minutes: int = Field(default=60, gt=0)
     token_refresh_concurrency: int = Field(default=8, gt=0)

@@ -32,6 +32,9 @@ CONTAINERS: Mapping[str, int | None] = {
     "webhook-audit": 30 * 24 * 3600,
     "credentials": None,
     "token-refresh": 90 * 24 * 3600,
+    "notification-destinations": None,
+    "notification-incidents": 90 * 24 * 3600,
+    "notification-outbox": 7 * 24 * 3600,
 }
 
 

@@ -1,0 +1,39 @@
+"""Events that raise and resolve alerts, wired where the events happen."""
+
+from __future__ import annotations
+
+import logging
+
+from integration_core.credentials.events import CredentialEvent, CredentialEventKind
+from integration_core.errors import LockstepError
+from integration_core.notify.incidents import raise_alert, resolve
+from integration_core.notify.messages import Alert, AlertKind
+from integration_core.storage import DocumentStore
+
+__all__ = ["CredentialAlerts"]
+
+log = logging.getLogger(__name__)
+_RESOLVING = frozenset({CredentialEventKind.REAUTHORIZED, CredentialEventKind.STORED})
+
+
+class CredentialAlerts:
+    """An event sink: a connection needing re-auth opens an alert; a working credential
+    stored for it resolves the alert.
+    """
+
+    def __init__(self, store: DocumentStore) -> None:
+        self._store = store
+
+    def emit(self, event: CredentialEvent) -> None:
+        try:
+            if event.kind is CredentialEventKind.NEEDS_REAUTH:
+                alert = Alert(
+                    tenant_id=event.tenant_id,
+                    kind=AlertKind.NEEDS_REAUTH,
+                    subject_id=event.connection_id,
+                )
+                raise_alert(self._store, alert)
+            elif event.kind in _RESOLVING:
+                resolve(self._store, event.tenant_id, AlertKind.NEEDS_REAUTH, event.connection_id)
+        except LockstepError as err:  # an alert lost is logged; the credential flow goes on
+            log.warning("alert for %s not recorded: %s", event.kind.value, type(err).__name__)
