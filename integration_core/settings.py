@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     breaker_cooldown_seconds: float = Field(default=60.0, gt=0)
     notify_schedule: str = "0 */1 * * * *"
     notify_digest_minutes: int = Field(default=15, gt=0)
+    mass_delete_share: float = Field(default=0.2, gt=0, le=1)
+    mass_delete_min_records: int = Field(default=10, ge=0)
 
     token_refresh_window_minutes: int = Field(default=60, gt=0)
     token_refresh_concurrency: int = Field(default=8, gt=0)

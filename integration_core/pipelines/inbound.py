@@ -36,6 +36,7 @@ from integration_core.models import (
 from integration_core.pipelines._private import hub_side, named
 from integration_core.pipelines.conflicts import record_conflicts
 from integration_core.pipelines.dead_letters import DEAD_LETTERS
+from integration_core.pipelines.mass_delete import guard_deletes
 from integration_core.pipelines.matching import find_twin, matcher_for, propose_duplicate
 from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.pushes import push_message
@@ -160,7 +161,9 @@ def _save_cursor(rt: Runtime, task: SyncTask, cursor: str) -> None:
 
 
 def _apply_page(context: _Context, changes: Sequence[Change]) -> None:
-    for change in changes:
+    kept = guard_deletes(context.rt, context.message, context.task, context.connection, changes)
+    context.tally.records_read += len(changes) - len(kept)  # held deletes were read too
+    for change in kept:
         context.tally.records_read += 1
         try:
             canonical = context.field_map.to_canonical(change.values)

@@ -35,6 +35,7 @@ CONTAINERS: Mapping[str, int | None] = {
     "notification-destinations": None,
     "notification-incidents": 90 * 24 * 3600,
     "notification-outbox": 7 * 24 * 3600,
+    "held-deletes": None,
 }
 
 
