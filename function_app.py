@@ -18,6 +18,7 @@ from integration_core.errors import ConflictError, NotFoundError, PermanentError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
 from integration_core.notify import run_notifier
 from integration_core.observability import install_log_context, install_redaction, log_context
+from integration_core.observability.telemetry import setup_telemetry
 from integration_core.pipelines import check_health
 from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
@@ -31,6 +32,12 @@ from integration_core.settings import QueueBackend, load_settings
 install_redaction()
 install_log_context()
 SETTINGS = load_settings()
+setup_telemetry(
+    connection_string=SETTINGS.applicationinsights_connection_string.get_secret_value()
+    if SETTINGS.applicationinsights_connection_string
+    else None,
+    console=SETTINGS.otel_console,
+)
 logging.getLogger("integration_core").setLevel(SETTINGS.log_level)
 log = logging.getLogger("function_app")
 

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     notify_digest_minutes: int = Field(default=15, gt=0)
     mass_delete_share: float = Field(default=0.2, gt=0, le=1)
     mass_delete_min_records: int = Field(default=10, ge=0)
+    applicationinsights_connection_string: SecretStr | None = None
+    otel_console: bool = False
 
     token_refresh_window_minutes: int = Field(default=60, gt=0)
     token_refresh_concurrency: int = Field(default=8, gt=0)

@@ -33,6 +33,7 @@ from integration_core.models import (
     SyncTask,
     deterministic_id,
 )
+from integration_core.observability.metrics import timed
 from integration_core.pipelines._private import hub_side, named
 from integration_core.pipelines.conflicts import record_conflicts
 from integration_core.pipelines.dead_letters import DEAD_LETTERS
@@ -133,9 +134,10 @@ def _pull(context: _Context, adapter: BaseIntegrationAdapter) -> None:
     position = rewind(committed, adapter.read_overlap)
     for _ in range(MAX_PAGES_PER_MESSAGE):
         take_budget(rt, adapter)
-        page = adapter.read_changes(
-            task.entity_type, position, page_size=rt.settings.sync_page_size
-        )
+        with timed("fetch", connection=context.connection.id):
+            page = adapter.read_changes(
+                task.entity_type, position, page_size=rt.settings.sync_page_size
+            )
         _apply_page(context, page.changes)
         position = advance(position, page.changes)
         moved = advance(committed, page.changes)

@@ -30,6 +30,7 @@ from integration_core.models import (
     deterministic_id,
 )
 from integration_core.notify import Alert, AlertKind, raise_alert, resolve
+from integration_core.observability.metrics import count
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.storage.concurrency import get_or_none, update_document
@@ -74,15 +75,16 @@ def guard_deletes(
             rt.store.create(HELD_DELETES, run)
     held = [c.model_dump(mode="json") for c in deletes] if holding else []
 
-    def count(document: dict[str, Any]) -> dict[str, Any]:
+    def note(document: dict[str, Any]) -> dict[str, Any]:
         if not holding:
             return document | {"passed": int(document["passed"]) + len(deletes)}
         status = "held" if document["status"] == "counting" else document["status"]
         return document | {"status": status, "held": [*document["held"], *held]}
 
-    update_document(rt.store, HELD_DELETES, tenant, run_id, count)
+    update_document(rt.store, HELD_DELETES, tenant, run_id, note)
     if not holding:
         return list(changes)
+    count("deletes_held", len(deletes), connection=connection.id)
     log.warning("mass delete: %d deletes held for an admin (hold %s)", len(deletes), run_id)
     raise_alert(
         rt.store,

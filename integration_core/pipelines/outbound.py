@@ -31,6 +31,7 @@ from integration_core.models import (
     SyncResult,
     deterministic_id,
 )
+from integration_core.observability.metrics import timed
 from integration_core.pipelines._private import named
 from integration_core.pipelines.conflicts import pending_fields
 from integration_core.pipelines.inbound import is_retired, retire_link
@@ -73,7 +74,8 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
     ):
         try:
             rt.breaker.admit(connection.id)
-            _push(rt, message, adapter, entity, link, tally)
+            with timed("push", connection=connection.id):
+                _push(rt, message, adapter, entity, link, tally)
         except RetryableError as err:
             rt.breaker.record_error(connection.id, err)
             if err.retry_after is None:

@@ -24,6 +24,7 @@ from integration_core.models import (
     deterministic_id,
 )
 from integration_core.observability import log_context
+from integration_core.observability.telemetry import span
 from integration_core.runtime import Runtime
 from integration_core.storage import ETAG, Filter
 from integration_core.storage.concurrency import get_or_none
@@ -80,9 +81,10 @@ def run_scheduler(rt: Runtime, *, now: datetime | None = None) -> SchedulerRepor
         if status is not ConnectionStatus.ACTIVE:
             report.skipped[task.id] = f"connection {task.connection_id} is {status or 'missing'}"
             continue
-        message = pull_message(task, task.next_due_at)
-        with log_context(correlation_id=message.correlation_id, tenant_id=task.tenant_id):
-            _enqueue(rt, task, document[ETAG], message, now)
+        with span("lockstep.schedule", tenant=task.tenant_id, task=task.id):
+            message = pull_message(task, task.next_due_at)
+            with log_context(correlation_id=message.correlation_id, tenant_id=task.tenant_id):
+                _enqueue(rt, task, document[ETAG], message, now)
         report.enqueued.append(message.message_id)
     return report
 

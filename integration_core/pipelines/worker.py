@@ -23,6 +23,8 @@ from integration_core.errors import PermanentError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
 from integration_core.models import MessageKind, SyncMessage, SyncResult
 from integration_core.observability import log_context
+from integration_core.observability.metrics import timed
+from integration_core.observability.telemetry import span_from
 from integration_core.pipelines.dead_letters import dead_letter_body, dead_letter_message
 from integration_core.pipelines.inbound import process_inbound
 from integration_core.pipelines.outbound import process_outbound
@@ -80,7 +82,17 @@ def handle_message(
     rt: Runtime, queue: str, message: SyncMessage, *, delivery_id: str, dequeue_count: int
 ) -> SyncResult | None:
     """Run the queue's worker on `message`; None when it was dead-lettered."""
-    with log_context(correlation_id=message.correlation_id, tenant_id=message.tenant_id):
+    with (
+        log_context(correlation_id=message.correlation_id, tenant_id=message.tenant_id),
+        span_from(
+            message.traceparent,
+            f"lockstep.{queue}",
+            tenant=message.tenant_id,
+            connection=message.connection_id,
+            correlation_id=message.correlation_id,
+        ),
+        timed(queue, connection=message.connection_id),
+    ):
         return _run_worker(rt, queue, message, delivery_id=delivery_id, dequeue_count=dequeue_count)
 
 

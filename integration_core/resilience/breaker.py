@@ -24,6 +24,7 @@ import httpx
 import redis
 
 from integration_core.errors import RetryableError
+from integration_core.observability.metrics import count
 from integration_core.resilience._machine import CLOSED, Event, Machine, Snapshot, step
 
 __all__ = ["BreakerConfig", "BreakerState", "CircuitBreaker", "CircuitOpen"]
@@ -168,6 +169,7 @@ class CircuitBreaker:
     @staticmethod
     def _remember(connection_id: str, before: Snapshot, after: Snapshot) -> None:
         if before.state != after.state:
+            count("breaker_transition", connection=connection_id, state=after.state)
             log.warning(
                 "circuit for connection %s: %s -> %s", connection_id, before.state, after.state
             )
