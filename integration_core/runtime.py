@@ -95,7 +95,7 @@ def build_runtime(
     )
     # Lazy: the pipelines import this module. The subscriber pauses a connection's syncs
     # when its credential needs re-authorization, and resumes them after it.
-    from integration_core.notify.sources import CredentialAlerts
+    from integration_core.notify.sources import BreakerAlerts, CredentialAlerts
     from integration_core.pipelines.reauth import PauseSyncsOnReauth
 
     policy = OutboundPolicy.from_setting(settings.outbound_allow_private_cidrs)
@@ -116,11 +116,12 @@ def build_runtime(
             cooldown_seconds=settings.breaker_cooldown_seconds,
         ),
         client=redis_client,
+        on_transition=BreakerAlerts(store),
     )
 
     def observe_response(connection: Connection, response: httpx.Response) -> None:
         limiter.record_response(f"conn:{connection.id}", response.status_code, response.headers)
-        rt.breaker.record_status(connection.id, response.status_code)
+        rt.breaker.record_status(connection.tenant_id, connection.id, response.status_code)
 
     connectors = Connectors(
         credentials, policy=policy, sandboxes=sandboxes, on_response=observe_response

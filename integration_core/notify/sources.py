@@ -10,7 +10,7 @@ from integration_core.notify.incidents import raise_alert, resolve
 from integration_core.notify.messages import Alert, AlertKind
 from integration_core.storage import DocumentStore
 
-__all__ = ["CredentialAlerts"]
+__all__ = ["BreakerAlerts", "CredentialAlerts"]
 
 log = logging.getLogger(__name__)
 _RESOLVING = frozenset({CredentialEventKind.REAUTHORIZED, CredentialEventKind.STORED})
@@ -37,3 +37,24 @@ class CredentialAlerts:
                 resolve(self._store, event.tenant_id, AlertKind.NEEDS_REAUTH, event.connection_id)
         except LockstepError as err:  # an alert lost is logged; the credential flow goes on
             log.warning("alert for %s not recorded: %s", event.kind.value, type(err).__name__)
+
+
+class BreakerAlerts:
+    """A circuit breaker's transition callback: an open circuit alerts, a closed one
+    resolves the alert (a half-open probe changes nothing).
+    """
+
+    def __init__(self, store: DocumentStore) -> None:
+        self._store = store
+
+    def __call__(self, tenant_id: str, connection_id: str, state: str) -> None:
+        try:
+            if state == "open":
+                alert = Alert(
+                    tenant_id=tenant_id, kind=AlertKind.CIRCUIT_OPEN, subject_id=connection_id
+                )
+                raise_alert(self._store, alert)
+            elif state == "closed":
+                resolve(self._store, tenant_id, AlertKind.CIRCUIT_OPEN, connection_id)
+        except LockstepError as err:  # an alert lost is logged; the sync goes on
+            log.warning("breaker alert not recorded: %s", type(err).__name__)

@@ -109,7 +109,7 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
             tally=tally,
         )
         try:
-            rt.breaker.admit(connection.id)
+            rt.breaker.admit(connection.tenant_id, connection.id)
             if message.kind is MessageKind.PULL:
                 _pull(context, adapter)
             elif message.kind is MessageKind.WEBHOOK:
@@ -118,7 +118,7 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
             else:
                 raise PermanentError(f"inbound cannot handle {message.kind} messages")
         except RetryableError as err:
-            rt.breaker.record_error(connection.id, err)
+            rt.breaker.record_error(connection.tenant_id, connection.id, err)
             if err.retry_after is None:
                 raise
             # Pages applied so far are committed (cursor); the follow-up resumes after them.

@@ -73,11 +73,11 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         rt.connectors.adapter_for(connection) as adapter,
     ):
         try:
-            rt.breaker.admit(connection.id)
+            rt.breaker.admit(connection.tenant_id, connection.id)
             with timed("push", connection=connection.id):
                 _push(rt, message, adapter, entity, link, tally)
         except RetryableError as err:
-            rt.breaker.record_error(connection.id, err)
+            rt.breaker.record_error(connection.tenant_id, connection.id, err)
             if err.retry_after is None:
                 raise
             later = reschedule(rt, OUTBOUND_QUEUE, message, err)

@@ -65,6 +65,7 @@ class CircuitBreaker:
         client: redis.Redis | None = None,
         key_prefix: str = "breaker",
         clock: Callable[[], float] = time.time,
+        on_transition: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self.config = config or BreakerConfig()
         self._machine = Machine(
@@ -76,67 +77,71 @@ class CircuitBreaker:
         self._client = client
         self._prefix = key_prefix
         self._clock = clock
+        self._on_transition = on_transition
         self._lock = threading.Lock()
         self._local: dict[str, Snapshot] = {}
         self._redis_down_until = 0.0
 
-    def admit(self, connection_id: str) -> None:
+    def admit(self, tenant_id: str, connection_id: str) -> None:
         """Return if a call to the connection may go ahead; else raise `CircuitOpen`."""
-        wait = self._apply(connection_id, "admit")
+        wait = self._apply(tenant_id, connection_id, "admit")
         if wait > 0:
             raise CircuitOpen(f"circuit open for connection {connection_id}", retry_after=wait)
 
-    def record_success(self, connection_id: str) -> None:
-        self._apply(connection_id, "success")
+    def record_success(self, tenant_id: str, connection_id: str) -> None:
+        self._apply(tenant_id, connection_id, "success")
 
-    def record_failure(self, connection_id: str) -> None:
-        self._apply(connection_id, "failure")
+    def record_failure(self, tenant_id: str, connection_id: str) -> None:
+        self._apply(tenant_id, connection_id, "failure")
 
-    def record_status(self, connection_id: str, status: int) -> None:
+    def record_status(self, tenant_id: str, connection_id: str, status: int) -> None:
         """A provider's answer: 5xx is a hard failure, anything else shows it is up."""
         if status >= 500:
-            self.record_failure(connection_id)
+            self.record_failure(tenant_id, connection_id)
         else:
-            self.record_success(connection_id)
+            self.record_success(tenant_id, connection_id)
 
-    def record_error(self, connection_id: str, err: BaseException) -> None:
+    def record_error(self, tenant_id: str, connection_id: str, err: BaseException) -> None:
         """A failed call: a hard failure when no answer came (timeout, refused, reset)."""
         cause: BaseException | None = err
         while cause is not None:
             if isinstance(cause, httpx.TransportError):
-                self.record_failure(connection_id)
+                self.record_failure(tenant_id, connection_id)
                 return
             cause = cause.__cause__
 
-    def state(self, connection_id: str) -> BreakerState:
-        snapshot, shared = self._read(connection_id)
+    def state(self, tenant_id: str, connection_id: str) -> BreakerState:
+        snapshot, shared = self._read(_ident(tenant_id, connection_id))
         return BreakerState(state=snapshot.state, failures=snapshot.failures, shared=shared)
 
-    def _key(self, connection_id: str) -> str:
-        return f"{self._prefix}:{connection_id}"
+    def _key(self, ident: str) -> str:
+        return f"{self._prefix}:{ident}"
 
-    def _apply(self, connection_id: str, event: Event) -> float:
+    def _apply(self, tenant_id: str, connection_id: str, event: Event) -> float:
         now = self._clock()
+        ident = _ident(tenant_id, connection_id)
         if self._client is not None and now >= self._redis_down_until:
             try:
-                return self._apply_shared(self._client, connection_id, event, now)
+                before, after, wait = self._apply_shared(self._client, ident, event, now)
+                self._remember(tenant_id, connection_id, before, after)
+                return wait
             except _REDIS_DOWN as err:
                 self._redis_down_until = now + self.config.retry_redis_seconds
                 log.warning("circuit breaker falls back to local state: %s", type(err).__name__)
         with self._lock:
-            before = self._local.get(connection_id, CLOSED)
+            before = self._local.get(ident, CLOSED)
             after, wait = step(now, before, event, self._machine)
-            self._remember(connection_id, before, after)
             if after == CLOSED:
-                self._local.pop(connection_id, None)
+                self._local.pop(ident, None)
             else:
-                self._local[connection_id] = after
-            return wait
+                self._local[ident] = after
+        self._remember(tenant_id, connection_id, before, after)
+        return wait
 
     def _apply_shared(
-        self, client: redis.Redis, connection_id: str, event: Event, now: float
-    ) -> float:
-        key = self._key(connection_id)
+        self, client: redis.Redis, ident: str, event: Event, now: float
+    ) -> tuple[Snapshot, Snapshot, float]:
+        key = self._key(ident)
         # Kept while it may matter; a closed circuit with no failures is no key at all.
         ttl = int(max(self.config.window_seconds, self.config.cooldown_seconds) * 10) + 1
         with client.pipeline() as pipe:
@@ -152,27 +157,34 @@ class CircuitBreaker:
                         else:
                             pipe.set(key, json.dumps(after.to_json()), ex=ttl)
                         pipe.execute()
-                    self._remember(connection_id, before, after)
-                    return wait
+                    return before, after, wait
                 except redis.WatchError:
                     continue
 
-    def _read(self, connection_id: str) -> tuple[Snapshot, bool]:
+    def _read(self, ident: str) -> tuple[Snapshot, bool]:
         if self._client is not None and self._clock() >= self._redis_down_until:
             try:
-                return _parse(self._client.get(self._key(connection_id))), True
+                return _parse(self._client.get(self._key(ident))), True
             except _REDIS_DOWN:
                 pass
         with self._lock:
-            return self._local.get(connection_id, CLOSED), False
+            return self._local.get(ident, CLOSED), False
 
-    @staticmethod
-    def _remember(connection_id: str, before: Snapshot, after: Snapshot) -> None:
-        if before.state != after.state:
-            count("breaker_transition", connection=connection_id, state=after.state)
-            log.warning(
-                "circuit for connection %s: %s -> %s", connection_id, before.state, after.state
-            )
+    def _remember(
+        self, tenant_id: str, connection_id: str, before: Snapshot, after: Snapshot
+    ) -> None:
+        """Count, log and report a change of state (this instance made it)."""
+        if before.state == after.state:
+            return
+        count("breaker_transition", connection=connection_id, state=after.state)
+        log.warning("circuit for connection %s: %s -> %s", connection_id, before.state, after.state)
+        if self._on_transition is not None:
+            self._on_transition(tenant_id, connection_id, after.state)
+
+
+def _ident(tenant_id: str, connection_id: str) -> str:
+    # Connection ids are unique within a tenant only.
+    return f"{tenant_id}/{connection_id}"
 
 
 def _parse(raw: object) -> Snapshot:

@@ -37,14 +37,14 @@ def _pair(url: str, clock: Clock) -> tuple[CircuitBreaker, CircuitBreaker]:
 def test_failures_seen_by_one_instance_open_the_circuit_for_all(redis_server_url: str) -> None:
     clock = Clock()
     one, two = _pair(redis_server_url, clock)
-    one.record_status("c1", 500)
-    two.record_status("c1", 504)
+    one.record_status("t1", "c1", 500)
+    two.record_status("t1", "c1", 504)
     with pytest.raises(CircuitOpen) as raised:
-        one.admit("c1")
+        one.admit("t1", "c1")
     assert raised.value.retry_after == pytest.approx(60)
-    assert two.state("c1") == one.state("c1")
-    assert one.state("c1").shared
-    two.admit("c2")  # another connection is not affected
+    assert two.state("t1", "c1") == one.state("t1", "c1")
+    assert one.state("t1", "c1").shared
+    two.admit("t1", "c2")  # another connection is not affected
 
 
 def test_only_one_instance_probes_half_open_and_its_success_closes_for_all(
@@ -53,15 +53,15 @@ def test_only_one_instance_probes_half_open_and_its_success_closes_for_all(
     clock = Clock()
     one, two = _pair(redis_server_url, clock)
     for _ in range(2):
-        one.record_status("c1", 503)
+        one.record_status("t1", "c1", 503)
     clock.now += 61
-    one.admit("c1")  # the probe
+    one.admit("t1", "c1")  # the probe
     with pytest.raises(CircuitOpen) as raised:
-        two.admit("c1")  # waits for the probe's outcome
+        two.admit("t1", "c1")  # waits for the probe's outcome
     assert raised.value.retry_after == pytest.approx(30)
-    one.record_status("c1", 200)
-    two.admit("c1")
-    assert two.state("c1").state == "closed"
+    one.record_status("t1", "c1", 200)
+    two.admit("t1", "c1")
+    assert two.state("t1", "c1").state == "closed"
 
 
 def test_without_redis_each_instance_keeps_its_own_breaker(own_redis: RedisServer) -> None:
@@ -72,8 +72,8 @@ def test_without_redis_each_instance_keeps_its_own_breaker(own_redis: RedisServe
         clock=clock,
     )
     own_redis.stop()
-    breaker.record_status("c1", 500)
-    breaker.record_status("c1", 500)
+    breaker.record_status("t1", "c1", 500)
+    breaker.record_status("t1", "c1", 500)
     with pytest.raises(CircuitOpen):
-        breaker.admit("c1")
-    assert not breaker.state("c1").shared
+        breaker.admit("t1", "c1")
+    assert not breaker.state("t1", "c1").shared

@@ -16,6 +16,8 @@ from adapters.sandbox_server import SandboxAccount
 from integration_core.errors import RetryableError
 from integration_core.messaging import INBOUND_QUEUE
 from integration_core.models import Entity, SyncMessage
+from integration_core.notify.incidents import INCIDENTS
+from integration_core.notify.sources import BreakerAlerts
 from integration_core.pipelines.inbound import process_inbound
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.resilience import BreakerConfig, CircuitBreaker
@@ -48,7 +50,9 @@ def clock() -> Clock:
 def rt(tmp_path: Path, crm: SandboxAccount, clock: Clock) -> Iterator[Runtime]:
     runtime = embedded_runtime(tmp_path, {"crm": crm}, throttle_max_wait_seconds=0.0)
     runtime.breaker = CircuitBreaker(
-        config=BreakerConfig(failures=3, window_seconds=60, cooldown_seconds=60), clock=clock
+        config=BreakerConfig(failures=3, window_seconds=60, cooldown_seconds=60),
+        clock=clock,
+        on_transition=BreakerAlerts(runtime.store),
     )
     connect_sandbox(runtime, "crm", crm)
     yield runtime
@@ -76,33 +80,41 @@ def test_a_failing_provider_is_left_alone_then_probed_half_open(
     for _ in range(3):
         with pytest.raises(RetryableError):
             process_inbound(rt, message)  # the host redelivers it each time
-    assert rt.breaker.state("crm").state == "open"
+    assert rt.breaker.state("t1", "crm").state == "open"
+    (incident,) = rt.store.query(INCIDENTS, partition_key="t1")
+    assert (incident["kind"], incident["subjectId"], incident["state"]) == (
+        "circuit_open",
+        "crm",
+        "open",
+    )
 
     # Open: no call goes out (the 503 stays unanswered), and the message is postponed.
     later = _postponed(rt, message)
     clock.now += 61
     with pytest.raises(RetryableError):
         process_inbound(rt, later)  # the half-open probe meets the 503: open again
-    assert rt.breaker.state("crm").state == "open"
+    assert rt.breaker.state("t1", "crm").state == "open"
     later = _postponed(rt, later)
 
     clock.now += 61
     result = process_inbound(rt, later)  # the probe succeeds; the pull completes
     assert result.errors == []
-    assert rt.breaker.state("crm").state == "closed"
+    assert rt.breaker.state("t1", "crm").state == "closed"
     assert len(rt.store.query(Entity.container, partition_key="t1")) == 12
+    (incident,) = rt.store.query(INCIDENTS, partition_key="t1")
+    assert (incident["state"], incident["occurrences"]) == ("resolved", 2)  # opened twice
 
 
 def test_failures_spread_beyond_the_window_never_open_the_circuit(
     rt: Runtime, crm: SandboxAccount, clock: Clock
 ) -> None:
     for _ in range(5):
-        rt.breaker.record_status("crm", 502)
-        rt.breaker.record_status("crm", 502)
+        rt.breaker.record_status("t1", "crm", 502)
+        rt.breaker.record_status("t1", "crm", 502)
         clock.now += 61
-    assert rt.breaker.state("crm").state == "closed"
-    rt.breaker.record_status("crm", 200)
-    assert rt.breaker.state("crm").failures == 0
+    assert rt.breaker.state("t1", "crm").state == "closed"
+    rt.breaker.record_status("t1", "crm", 200)
+    assert rt.breaker.state("t1", "crm").failures == 0
 
 
 def test_a_success_closes_the_count_and_timeouts_count_as_hard_failures(
@@ -112,13 +124,15 @@ def test_a_success_closes_the_count_and_timeouts_count_as_hard_failures(
 
     timeout = RetryableError("read: timed out")
     timeout.__cause__ = httpx.ReadTimeout("slow")
-    rt.breaker.record_error("crm", RetryableError("HTTP 429"))  # no answer missing: not counted
-    assert rt.breaker.state("crm").failures == 0
+    rt.breaker.record_error(
+        "t1", "crm", RetryableError("HTTP 429")
+    )  # no answer missing: not counted
+    assert rt.breaker.state("t1", "crm").failures == 0
     for _ in range(2):
-        rt.breaker.record_error("crm", timeout)
-    rt.breaker.record_status("crm", 404)  # the provider answered: it is up
-    rt.breaker.record_error("crm", timeout)
-    assert rt.breaker.state("crm").state == "closed"
-    rt.breaker.record_error("crm", timeout)
-    rt.breaker.record_error("crm", timeout)
-    assert rt.breaker.state("crm").state == "open"
+        rt.breaker.record_error("t1", "crm", timeout)
+    rt.breaker.record_status("t1", "crm", 404)  # the provider answered: it is up
+    rt.breaker.record_error("t1", "crm", timeout)
+    assert rt.breaker.state("t1", "crm").state == "closed"
+    rt.breaker.record_error("t1", "crm", timeout)
+    rt.breaker.record_error("t1", "crm", timeout)
+    assert rt.breaker.state("t1", "crm").state == "open"
