@@ -116,6 +116,8 @@ def build_runtime(
             cooldown_seconds=settings.breaker_cooldown_seconds,
         ),
         client=redis_client,
+        # Deployments sharing one Redis keep their own breakers, as they keep their data.
+        key_prefix=f"breaker:{settings.cosmos_database}",
         on_transition=BreakerAlerts(store),
     )
 

@@ -76,22 +76,30 @@ def emit(
 
 
 class Broadcast:
-    """Delivers each event to every sink in turn; one failing sink does not stop the rest."""
+    """Delivers each event to every sink in turn; one failing sink does not stop the rest.
+
+    The sinks' log lines carry the event's tenant.
+    """
 
     def __init__(self, *sinks: EventSink) -> None:
         self._sinks = sinks
 
     def emit(self, event: CredentialEvent) -> None:
-        for sink in self._sinks:
-            try:
-                sink.emit(event)
-            except Exception as err:  # noqa: BLE001 - isolate each subscriber
-                _log.warning(
-                    "%s failed on a %s event (%s)",
-                    type(sink).__name__,
-                    event.kind.value,
-                    type(err).__name__,
-                )
+        with log_context(tenant_id=event.tenant_id):
+            for sink in self._sinks:
+                self._emit(sink, event)
+
+    @staticmethod
+    def _emit(sink: EventSink, event: CredentialEvent) -> None:
+        try:
+            sink.emit(event)
+        except Exception as err:  # noqa: BLE001 - isolate each subscriber
+            _log.warning(
+                "%s failed on a %s event (%s)",
+                type(sink).__name__,
+                event.kind.value,
+                type(err).__name__,
+            )
 
 
 class LoggingEventSink:
@@ -99,18 +107,17 @@ class LoggingEventSink:
 
     def emit(self, event: CredentialEvent) -> None:
         level = logging.WARNING if event.kind is CredentialEventKind.NEEDS_REAUTH else logging.INFO
-        with log_context(tenant_id=event.tenant_id):
-            _log.log(
-                level,
-                "credential event %s",
-                event.kind.value,
-                extra={
-                    "event_kind": event.kind.value,
-                    "connection_id": event.connection_id,
-                    "credential_id": event.credential_id,
-                    **{f"detail_{k}": v for k, v in event.detail.items()},
-                },
-            )
+        _log.log(
+            level,
+            "credential event %s",
+            event.kind.value,
+            extra={
+                "event_kind": event.kind.value,
+                "connection_id": event.connection_id,
+                "credential_id": event.credential_id,
+                **{f"detail_{k}": v for k, v in event.detail.items()},
+            },
+        )
 
 
 class MemoryEventSink:

@@ -10,13 +10,13 @@ the log record factory, so every logger and handler — the Functions host's too
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from typing import Any
+
+from integration_core.observability._private import wrap_record_factory
 
 __all__ = [
     "ContextFilter",
@@ -84,30 +84,8 @@ class ContextFilter(logging.Filter):
 
 
 _FILTER = ContextFilter()
-_install_lock = threading.Lock()
-
-
-class _ContextFactory:
-    """The log record factory, wrapped: each record gets the context as it is made."""
-
-    def __init__(self, make: Callable[..., logging.LogRecord]) -> None:
-        self._make = make
-
-    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = self._make(*args, **kwargs)
-        _FILTER.filter(record)
-        return record
 
 
 def install_log_context() -> None:
     """Put the current context on every log record of this process from now on (idempotent)."""
-    with _install_lock:
-        factory = logging.getLogRecordFactory()
-        while True:
-            if isinstance(factory, _ContextFactory):
-                return
-            inner = getattr(factory, "_make", None)
-            if inner is None:
-                break
-            factory = inner
-        logging.setLogRecordFactory(_ContextFactory(logging.getLogRecordFactory()))
+    wrap_record_factory(_FILTER)

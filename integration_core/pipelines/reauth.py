@@ -16,7 +16,6 @@ from typing import Any
 from integration_core.credentials.events import CredentialEvent, CredentialEventKind
 from integration_core.errors import NotFoundError
 from integration_core.models import Connection, ConnectionStatus, SyncTask
-from integration_core.observability import log_context
 from integration_core.storage import DocumentStore, Filter
 from integration_core.storage.concurrency import get_or_none, update_document
 
@@ -62,13 +61,12 @@ class PauseSyncsOnReauth:
             }
 
         update_document(self._store, Connection.container, tenant, connection_id, mark)
-        with log_context(tenant_id=tenant):
-            log.warning(
-                "connection %s needs re-authorization; %d sync tasks paused",
-                connection_id,
-                len(paused),
-                extra={"connection_id": connection_id},
-            )
+        log.warning(
+            "connection %s needs re-authorization; %d sync tasks paused",
+            connection_id,
+            len(paused),
+            extra={"connection_id": connection_id},
+        )
 
     def _resume(self, event: CredentialEvent) -> None:
         tenant, connection_id = event.tenant_id, event.connection_id
@@ -96,13 +94,12 @@ class PauseSyncsOnReauth:
             )
 
         update_document(self._store, Connection.container, tenant, connection_id, activate)
-        with log_context(tenant_id=tenant):
-            log.info(
-                "connection %s re-authorized; %d sync tasks resumed",
-                connection_id,
-                len(resumed),
-                extra={"connection_id": connection_id},
-            )
+        log.info(
+            "connection %s re-authorized; %d sync tasks resumed",
+            connection_id,
+            len(resumed),
+            extra={"connection_id": connection_id},
+        )
 
     def _retry_misconfigured(self, event: CredentialEvent) -> None:
         """A new credential may be the fix; if not, the next sync marks it again."""
