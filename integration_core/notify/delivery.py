@@ -49,6 +49,10 @@ class _Refused(Exception):
     """The destination refused the message for good (a 4xx other than 429)."""
 
 
+class _Skipped(Exception):
+    """Not tried in this run; tried again in a later one."""
+
+
 def deliver_outbox(
     rt: Runtime,
     *,
@@ -72,12 +76,20 @@ def deliver_outbox(
         retry=retry_if_exception_type(RetryableError),
         reraise=False,
     )
+    # A destination that failed this run is not tried again in it: one slow or broken
+    # destination costs one message's retries per run, and the others still get theirs.
+    failing: set[str] = set()
     with outbound_client(rt.connectors.policy, timeout=timeout) as client:
         for message in due:
+            if message["destinationId"] in failing:
+                _failed(rt, message, _Skipped("its destination failed in this run"), now, report)
+                continue
             try:
                 url = destination_url(rt, message["tenantId"], message["destinationId"])
                 retrying(_post, client, url, message["payload"])
             except (RetryError, _Refused, NotFoundError) as err:
+                if isinstance(err, RetryError):
+                    failing.add(message["destinationId"])
                 _failed(rt, message, err, now, report)
             else:
                 rt.store.delete(OUTBOX, message["tenantId"], message["id"])
@@ -101,7 +113,7 @@ def _failed(
 ) -> None:
     runs = int(message["attempts"]) + 1
     cause = err.last_attempt.exception() if isinstance(err, RetryError) else err
-    gave_up = not isinstance(err, RetryError) or runs >= MAX_RUNS
+    gave_up = isinstance(err, _Refused | NotFoundError) or runs >= MAX_RUNS
     later = now + timedelta(minutes=min(2**runs, 60))
     rt.store.upsert(
         OUTBOX,

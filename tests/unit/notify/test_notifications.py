@@ -177,3 +177,19 @@ def test_a_connection_needing_reauth_alerts_and_a_working_credential_resolves(
         "Resolved: A connection needs to be re-authorized",
     ]
     assert all("crm" in r.body.decode() for r in slack.received)
+
+
+def test_a_failing_destination_is_tried_once_per_run_and_others_still_get_theirs(
+    rt: Runtime, slack: RecordingServer, teams: RecordingServer
+) -> None:
+    add_destination(rt, "t1", kind="slack", name="ops", url=f"{slack.url}/hook")
+    add_destination(rt, "t1", kind="teams", name="oncall", url=f"{teams.url}/hook")
+    slack.reply.status = 500
+    for subject in ("crm", "mkt", "erp"):
+        raise_alert(
+            rt.store, Alert(tenant_id="t1", kind=AlertKind.NEEDS_REAUTH, subject_id=subject)
+        )
+    report = deliver_outbox(rt, attempts=2, backoff_seconds=0)
+    assert len(teams.received) == 3
+    assert len(slack.received) == 2  # one message's attempts; the others wait for a later run
+    assert (report.sent, report.postponed) == (3, 3)
