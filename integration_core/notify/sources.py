@@ -6,14 +6,45 @@ import logging
 
 from integration_core.credentials.events import CredentialEvent, CredentialEventKind
 from integration_core.errors import LockstepError
+from integration_core.models import SyncMessage
 from integration_core.notify.incidents import raise_alert, resolve
 from integration_core.notify.messages import Alert, AlertKind
 from integration_core.storage import DocumentStore
 
-__all__ = ["BreakerAlerts", "CredentialAlerts"]
+__all__ = ["FAILING_AFTER", "BreakerAlerts", "CredentialAlerts", "sync_failed", "sync_succeeded"]
 
 log = logging.getLogger(__name__)
 _RESOLVING = frozenset({CredentialEventKind.REAUTHORIZED, CredentialEventKind.STORED})
+# A message failing this many deliveries in a row is a sync failing repeatedly.
+FAILING_AFTER = 3
+
+
+def _subject(message: SyncMessage) -> str:
+    """The task a pull or webhook message runs, or the connection a push goes to."""
+    task_id = message.payload.get("task_id")
+    return task_id if isinstance(task_id, str) else message.connection_id
+
+
+def sync_failed(store: DocumentStore, message: SyncMessage, *, dequeue_count: int) -> None:
+    if dequeue_count < FAILING_AFTER:
+        return
+    alert = Alert(
+        tenant_id=message.tenant_id,
+        kind=AlertKind.SYNC_FAILING,
+        subject_id=_subject(message),
+        counts={"deliveries_failed": dequeue_count},
+    )
+    try:
+        raise_alert(store, alert)
+    except LockstepError as err:  # an alert lost is logged; the retry goes on
+        log.warning("sync failure alert not recorded: %s", type(err).__name__)
+
+
+def sync_succeeded(store: DocumentStore, message: SyncMessage) -> None:
+    try:
+        resolve(store, message.tenant_id, AlertKind.SYNC_FAILING, _subject(message))
+    except LockstepError as err:
+        log.warning("sync failure alert not resolved: %s", type(err).__name__)
 
 
 class CredentialAlerts:

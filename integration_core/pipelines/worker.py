@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from integration_core.errors import PermanentError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
 from integration_core.models import MessageKind, SyncMessage, SyncResult
+from integration_core.notify.sources import sync_failed, sync_succeeded
 from integration_core.observability import log_context
 from integration_core.observability.metrics import timed
 from integration_core.observability.telemetry import span_from
@@ -101,7 +102,7 @@ def _run_worker(
 ) -> SyncResult | None:
     try:
         _check_envelope(queue, message)
-        return HANDLERS[queue](rt, message)
+        result = HANDLERS[queue](rt, message)
     except (PermanentError, ValidationError) as err:
         reason = _problems(err) if isinstance(err, ValidationError) else str(err)
         dead_letter_message(
@@ -113,6 +114,11 @@ def _run_worker(
             dequeue_count=dequeue_count,
         )
         return None
+    except Exception:
+        sync_failed(rt.store, message, dequeue_count=dequeue_count)
+        raise
+    sync_succeeded(rt.store, message)
+    return result
 
 
 def _check_envelope(queue: str, message: SyncMessage) -> None:

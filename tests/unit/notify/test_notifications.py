@@ -193,3 +193,25 @@ def test_a_failing_destination_is_tried_once_per_run_and_others_still_get_theirs
     assert len(teams.received) == 3
     assert len(slack.received) == 2  # one message's attempts; the others wait for a later run
     assert (report.sent, report.postponed) == (3, 3)
+
+
+def test_a_sync_failing_repeatedly_alerts_once_and_resolves_when_it_succeeds(
+    tmp_path: Path, slack: RecordingServer
+) -> None:
+    crm = seeded_account("crm", contacts=3)
+    rt = embedded_runtime(tmp_path, {"crm": crm})
+    try:
+        connect_sandbox(rt, "crm", crm)
+        add_destination(rt, "t1", kind="slack", name="ops", url=f"{slack.url}/hook")
+        crm.inject_fault(500, count=4)  # four failed deliveries, below the breaker's five
+        run_scheduler(rt)
+        report = drain_queues(rt, max_attempts=5)
+        deliver_outbox(rt)
+    finally:
+        rt.close()
+    assert (report.failures, report.poisoned) == (4, [])
+    assert _titles(slack) == [
+        "Alert: A sync task keeps failing",
+        "Resolved: A sync task keeps failing",
+    ]
+    assert "crm-contact" in slack.received[0].body.decode()
