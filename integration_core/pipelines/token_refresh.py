@@ -22,6 +22,7 @@ from integration_core.credentials.refresher import RefreshResult
 from integration_core.credentials.service import CredentialService
 from integration_core.errors import LockstepError, RetryableError
 from integration_core.observability import log_context
+from integration_core.observability.metrics import count
 
 __all__ = ["TokenRefreshReport", "run_token_refresh"]
 
@@ -115,6 +116,8 @@ def run_token_refresh(
             ]
             results = [f.result() for f in futures]
     counts = Counter(r.outcome.value for r in results)
+    for outcome, value in counts.items():
+        count("token_refresh", value, outcome=outcome)
     report = TokenRefreshReport(
         considered=len(due),
         outcomes=dict(counts),

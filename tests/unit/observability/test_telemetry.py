@@ -9,15 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from opentelemetry import metrics, trace
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from adapters.sandbox_server import SandboxAccount
 from integration_core.models import SyncMessage
@@ -25,22 +18,16 @@ from integration_core.observability.telemetry import current_traceparent, span
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.runtime import Runtime
+from tests.harness import telemetry
 from tests.harness.embedded import connect_sandbox, embedded_runtime
 from tests.harness.sandbox import seeded_account
 
 pytestmark = pytest.mark.unit
-SPANS = InMemorySpanExporter()
-READER = InMemoryMetricReader()
 
 
 @pytest.fixture(scope="module", autouse=True)
 def providers() -> None:
-    """The SDK providers, installed once for the process (OpenTelemetry allows one)."""
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(SPANS))
-        trace.set_tracer_provider(provider)
-        metrics.set_meter_provider(MeterProvider(metric_readers=[READER]))
+    telemetry.install()
 
 
 @pytest.fixture
@@ -57,26 +44,18 @@ def rt(tmp_path: Path, systems: dict[str, SandboxAccount]) -> Iterator[Runtime]:
     runtime.close()
 
 
-def _points(name: str) -> list[Any]:
-    data = READER.get_metrics_data()
-    return [
-        point
-        for resource in (data.resource_metrics if data else [])
-        for scope in resource.scope_metrics
-        for metric in scope.metrics
-        if metric.name == name
-        for point in metric.data.data_points
-    ]
-
-
 def _records(connection: str, direction: str, outcome: str) -> int:
     wanted = {"connection": connection, "direction": direction, "outcome": outcome}
-    return sum(p.value for p in _points("lockstep.records") if dict(p.attributes) == wanted)
+    return sum(
+        p.value for p in telemetry.points("lockstep.records") if dict(p.attributes) == wanted
+    )
 
 
 def _stage_count(stage: str) -> int:
     return sum(
-        p.count for p in _points("lockstep.stage.duration") if p.attributes["stage"] == stage
+        p.count
+        for p in telemetry.points("lockstep.stage.duration")
+        if p.attributes["stage"] == stage
     )
 
 
@@ -96,10 +75,10 @@ def test_a_message_carries_the_trace_context_of_the_span_that_made_it() -> None:
 
 
 def test_one_trace_spans_the_scheduler_and_both_workers(rt: Runtime) -> None:
-    SPANS.clear()
+    telemetry.SPANS.clear()
     run_scheduler(rt)
     drain_queues(rt)
-    spans = SPANS.get_finished_spans()
+    spans = telemetry.SPANS.get_finished_spans()
     (schedule,) = [
         s
         for s in spans
@@ -119,6 +98,9 @@ def test_one_trace_spans_the_scheduler_and_both_workers(rt: Runtime) -> None:
 def test_metrics_count_records_per_connection_and_time_each_stage(rt: Runtime) -> None:
     before = (_records("crm", "inbound", "read"), _records("mkt", "outbound", "pushed"))
     stages = {s: _stage_count(s) for s in ("fetch", "push", "sync-inbound", "sync-outbound")}
+    allowed = telemetry.event_total(
+        "limiter_decision", connection="crm", allowed="true", shared="true"
+    )
     run_scheduler(rt)
     drain_queues(rt)
     assert _records("crm", "inbound", "read") - before[0] == 5
@@ -127,3 +109,7 @@ def test_metrics_count_records_per_connection_and_time_each_stage(rt: Runtime) -
     assert _stage_count("push") - stages["push"] == 5
     assert _stage_count("sync-inbound") - stages["sync-inbound"] == 2  # crm's pull and mkt's
     assert _stage_count("sync-outbound") - stages["sync-outbound"] == 5
+    assert (
+        telemetry.event_total("limiter_decision", connection="crm", allowed="true", shared="true")
+        > allowed
+    )
