@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from adapters.sandbox_server import SandboxAccount
 from integration_core.clock import utcnow
 from integration_core.errors import PermanentError
 from integration_core.notify import (
@@ -42,10 +43,23 @@ OUTAGE = Alert(
 
 
 @pytest.fixture
-def rt(tmp_path: Path) -> Iterator[Runtime]:
-    runtime = embedded_runtime(tmp_path, {})
+def crm() -> SandboxAccount:
+    return seeded_account("crm", contacts=3)
+
+
+@pytest.fixture
+def rt(tmp_path: Path, crm: SandboxAccount) -> Iterator[Runtime]:
+    runtime = embedded_runtime(tmp_path, {"crm": crm})
     yield runtime
     runtime.close()
+
+
+@pytest.fixture
+def crm_to_slack(rt: Runtime, crm: SandboxAccount, slack: RecordingServer) -> Runtime:
+    """The crm sandbox connected; the tenant's alerts go to the Slack receiver."""
+    connect_sandbox(rt, "crm", crm)
+    add_destination(rt, "t1", kind="slack", name="ops", url=f"{slack.url}/hook")
+    return rt
 
 
 @pytest.fixture
@@ -157,20 +171,14 @@ def test_bad_destinations_are_refused_with_a_clear_error(rt: Runtime) -> None:
 
 
 def test_a_connection_needing_reauth_alerts_and_a_working_credential_resolves(
-    tmp_path: Path, slack: RecordingServer
+    crm_to_slack: Runtime, crm: SandboxAccount, slack: RecordingServer
 ) -> None:
-    crm = seeded_account("crm", contacts=3)
-    rt = embedded_runtime(tmp_path, {"crm": crm})
-    try:
-        connect_sandbox(rt, "crm", crm)
-        add_destination(rt, "t1", kind="slack", name="ops", url=f"{slack.url}/hook")
-        crm.api_key = "revoked-by-the-provider"  # noqa: S105 - a test value
-        run_scheduler(rt)
-        drain_queues(rt)
-        rt.credentials.store_credential("t1", "crm", {"type": "bearer_token", "token": crm.api_key})
-        deliver_outbox(rt)
-    finally:
-        rt.close()
+    rt = crm_to_slack
+    crm.api_key = "revoked-by-the-provider"  # noqa: S105 - a test value
+    run_scheduler(rt)
+    drain_queues(rt)
+    rt.credentials.store_credential("t1", "crm", {"type": "bearer_token", "token": crm.api_key})
+    deliver_outbox(rt)
     titles = _titles(slack)
     assert titles == [
         "Alert: A connection needs to be re-authorized",
@@ -196,19 +204,13 @@ def test_a_failing_destination_is_tried_once_per_run_and_others_still_get_theirs
 
 
 def test_a_sync_failing_repeatedly_alerts_once_and_resolves_when_it_succeeds(
-    tmp_path: Path, slack: RecordingServer
+    crm_to_slack: Runtime, crm: SandboxAccount, slack: RecordingServer
 ) -> None:
-    crm = seeded_account("crm", contacts=3)
-    rt = embedded_runtime(tmp_path, {"crm": crm})
-    try:
-        connect_sandbox(rt, "crm", crm)
-        add_destination(rt, "t1", kind="slack", name="ops", url=f"{slack.url}/hook")
-        crm.inject_fault(500, count=4)  # four failed deliveries, below the breaker's five
-        run_scheduler(rt)
-        report = drain_queues(rt, max_attempts=5)
-        deliver_outbox(rt)
-    finally:
-        rt.close()
+    rt = crm_to_slack
+    crm.inject_fault(500, count=4)  # four failed deliveries, below the breaker's five
+    run_scheduler(rt)
+    report = drain_queues(rt, max_attempts=5)
+    deliver_outbox(rt)
     assert (report.failures, report.poisoned) == (4, [])
     assert _titles(slack) == [
         "Alert: A sync task keeps failing",
