@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
-        format="%(levelname)s %(name)s [%(correlation_id)s %(tenant_id)s] %(message)s",
+        format="%(levelname)s %(name)s [%(correlation_id)s %(tenant)s] %(message)s",
     )
     install_redaction()
     install_log_context()

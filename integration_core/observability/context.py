@@ -52,7 +52,7 @@ def current_context() -> LogContext | None:
 def log_context(
     *, correlation_id: str | None = None, tenant_id: str | None = None
 ) -> Iterator[LogContext]:
-    """Every log line inside carries `correlation_id` and `tenant_id`.
+    """Every log line inside carries `correlation_id` and `tenant`.
 
     A missing correlation id keeps the enclosing one (a tenant learned part-way through a
     delivery), or starts a new one at the top.
@@ -74,12 +74,18 @@ def log_context(
 
 
 class ContextFilter(logging.Filter):
-    """Sets `correlation_id` and `tenant_id` on a record from the current context."""
+    """Sets `correlation_id` and `tenant` on a record from the current context.
+
+    The record factory sets them, so `extra=` may not name them (logging refuses to
+    overwrite a record's attribute): the context carries them instead. The tenant is
+    `tenant`, not `tenant_id`, so the `extra={"tenant_id": ...}` some call sites pass stays
+    allowed.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         context = _CURRENT.get()
         record.correlation_id = context.correlation_id if context else NO_CORRELATION
-        record.tenant_id = (context.tenant_id if context else None) or NO_CORRELATION
+        record.tenant = (context.tenant_id if context else None) or NO_CORRELATION
         return True
 
 

@@ -41,7 +41,7 @@ def test_every_log_line_of_a_sync_carries_its_correlation_id_and_tenant(
     sync = [r for r in ours if r not in tick]
     assert len(tick) == 1
     assert tick[0].correlation_id not in ("-", sync_id)  # type: ignore[attr-defined]
-    assert {(r.correlation_id, r.tenant_id) for r in sync} == {(sync_id, "t1")}  # type: ignore[attr-defined]
+    assert {(r.correlation_id, r.tenant) for r in sync} == {(sync_id, "t1")}  # type: ignore[attr-defined]
     # The lines cover the whole way: the scheduler, both workers and the write to mkt.
     messages = [r.getMessage() for r in sync]
     assert any(m.startswith("enqueued pull") for m in messages)

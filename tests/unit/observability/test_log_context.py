@@ -27,7 +27,7 @@ def fresh_logging() -> Iterator[None]:
 
 
 def _fields(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
-    return [(r.correlation_id, r.tenant_id) for r in caplog.records]  # type: ignore[attr-defined]
+    return [(r.correlation_id, r.tenant) for r in caplog.records]  # type: ignore[attr-defined]
 
 
 def test_nested_contexts_keep_the_id_and_learn_the_tenant(caplog: pytest.LogCaptureFixture) -> None:
@@ -67,3 +67,13 @@ def test_work_handed_to_threads_in_a_copied_context_keeps_it(
         for future in futures:
             future.result()
     assert sorted(_fields(caplog)) == [("run", "a"), ("run", "b")]
+
+
+def test_call_sites_may_still_pass_their_own_tenant_id_extra(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    with log_context(correlation_id="c1", tenant_id="t1"):
+        log.info("registration disabled", extra={"tenant_id": "t1", "registration_id": "r1"})
+    (record,) = caplog.records
+    assert (record.correlation_id, record.tenant, record.tenant_id) == ("c1", "t1", "t1")  # type: ignore[attr-defined]
