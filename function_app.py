@@ -16,7 +16,9 @@ import azure.functions as func
 
 from blueprints.http import endpoint, json_response
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
-from integration_core.observability import install_redaction
+from integration_core.notify import run_notifier
+from integration_core.observability import install_log_context, install_redaction, log_context
+from integration_core.observability.telemetry import setup_telemetry
 from integration_core.pipelines import check_app_health
 from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
 from integration_core.pipelines.decisions import ConflictDecision, DuplicateDecision
@@ -30,7 +32,14 @@ from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import QueueBackend, load_host_settings
 
 install_redaction()
+install_log_context()
 SETTINGS = load_host_settings()
+setup_telemetry(
+    connection_string=SETTINGS.applicationinsights_connection_string.get_secret_value()
+    if SETTINGS.applicationinsights_connection_string
+    else None,
+    console=SETTINGS.otel_console,
+)
 logging.getLogger("integration_core").setLevel(SETTINGS.log_level)
 log = logging.getLogger("function_app")
 
@@ -45,6 +54,11 @@ def runtime() -> Runtime:
 @app.function_name("SyncScheduler")
 @app.timer_trigger(schedule="%SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def sync_scheduler(timer: func.TimerRequest) -> None:
+    with log_context():
+        _run_scheduler(timer)
+
+
+def _run_scheduler(timer: func.TimerRequest) -> None:
     report = run_scheduler(runtime())
     log.info(
         "SyncScheduler: %d enqueued, %d skipped (past due: %s)",
@@ -57,6 +71,11 @@ def sync_scheduler(timer: func.TimerRequest) -> None:
 @app.function_name("TokenRefresher")
 @app.timer_trigger(schedule="%TOKEN_REFRESH_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def token_refresher(timer: func.TimerRequest) -> None:
+    with log_context():
+        _run_token_refresh(timer)
+
+
+def _run_token_refresh(timer: func.TimerRequest) -> None:
     report = run_token_refresh(
         runtime().credentials,
         window=timedelta(minutes=SETTINGS.token_refresh_window_minutes),
@@ -68,6 +87,14 @@ def token_refresher(timer: func.TimerRequest) -> None:
         report.outcomes,
         timer.past_due,
     )
+
+
+@app.function_name("Notifier")
+@app.timer_trigger(schedule="%NOTIFY_SCHEDULE%", arg_name="timer", run_on_startup=False)
+def notifier(timer: func.TimerRequest) -> None:
+    with log_context():
+        report = run_notifier(runtime())
+    log.info("Notifier: %s, past due: %s", report, timer.past_due)
 
 
 def _deliver(queue: str, body: bytes, delivery_id: str | None, count: int | None) -> None:
@@ -111,14 +138,15 @@ _register_worker("OutboundWorker", OUTBOUND_QUEUE)
 )
 @endpoint(max_body_bytes=WEBHOOK_MAX_BODY_BYTES)
 def webhook_receiver(req: func.HttpRequest, registration_id: str) -> func.HttpResponse:
-    reply = receive_webhook(
-        runtime(),
-        registration_id,
-        headers=dict(req.headers),
-        body=req.get_body(),
-        url=req.url,
-        method=req.method,
-    )
+    with log_context():
+        reply = receive_webhook(
+            runtime(),
+            registration_id,
+            headers=dict(req.headers),
+            body=req.get_body(),
+            url=req.url,
+            method=req.method,
+        )
     return func.HttpResponse(
         reply.body, status_code=reply.status, headers=reply.headers, mimetype=reply.content_type
     )

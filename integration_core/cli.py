@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from integration_core.demo import run_demo
 from integration_core.errors import ConfigurationError
-from integration_core.observability import install_redaction
+from integration_core.observability import install_log_context, install_redaction
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.runtime import build_runtime
@@ -66,8 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sync.add_subparsers(dest="action", required=True).add_parser("run").set_defaults(run=_sync_run)
     commands.add_parser("status", help="check every backend").set_defaults(run=_status)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(levelname)s %(name)s [%(correlation_id)s %(tenant)s] %(message)s",
+    )
     install_redaction()
+    install_log_context()
     try:
         code: int = args.run(args)
     except ConfigurationError as err:

@@ -105,6 +105,15 @@ class Settings(BaseSettings):
     # Finite, and well within host.json's functionTimeout (10 min).
     throttle_max_wait_seconds: float = Field(default=2.0, ge=0, le=300, allow_inf_nan=False)
     max_reschedules: int = Field(default=50, ge=0)
+    breaker_failures: int = Field(default=5, gt=0)
+    breaker_window_seconds: float = Field(default=60.0, gt=0)
+    breaker_cooldown_seconds: float = Field(default=60.0, gt=0)
+    notify_schedule: str = "0 */1 * * * *"
+    notify_digest_minutes: int = Field(default=15, gt=0)
+    mass_delete_share: float = Field(default=0.2, gt=0, le=1)
+    mass_delete_min_records: int = Field(default=10, ge=0)
+    applicationinsights_connection_string: SecretStr | None = None
+    otel_console: bool = False
 
     token_refresh_window_minutes: int = Field(default=60, gt=0)
     token_refresh_concurrency: int = Field(default=8, gt=0)

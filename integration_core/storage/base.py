@@ -33,6 +33,10 @@ CONTAINERS: Mapping[str, int | None] = {
     "webhook-audit": 30 * 24 * 3600,
     "credentials": None,
     "token-refresh": 90 * 24 * 3600,
+    "notification-destinations": None,
+    "notification-incidents": 90 * 24 * 3600,
+    "notification-outbox": 7 * 24 * 3600,
+    "held-deletes": None,
 }
 
 
