@@ -25,7 +25,7 @@ from tenacity import (
 
 from integration_core.clock import to_iso, utcnow
 from integration_core.errors import NotFoundError, RetryableError
-from integration_core.net import outbound_client
+from integration_core.net import OutboundPolicyError, outbound_client
 from integration_core.notify.destinations import destination_url
 from integration_core.notify.incidents import OUTBOX
 from integration_core.runtime import Runtime
@@ -102,6 +102,9 @@ def _post(client: httpx.Client, url: str, payload: dict[str, Any]) -> None:
         response = client.post(url, json=payload)
     except httpx.TransportError as err:
         raise RetryableError(f"notification: {type(err).__name__}") from err
+    except OutboundPolicyError as err:
+        # Where the URL leads now (a name can start resolving inside): refused, not retried.
+        raise _Refused(f"notification: {err}") from err
     if response.status_code == 429 or response.status_code >= 500:
         raise RetryableError(f"notification: HTTP {response.status_code}")
     if response.status_code >= 400:

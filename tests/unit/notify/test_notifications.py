@@ -7,6 +7,7 @@ caller; no message carries a secret or anything but ids and counts.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -145,6 +146,20 @@ def test_a_destination_refusing_the_message_fails_it_at_once(
     report = deliver_outbox(rt, backoff_seconds=0)
     assert (report.failed, len(slack.received)) == (1, 1)
     assert deliver_outbox(rt, now=utcnow() + timedelta(days=1)).sent == 0
+
+
+def test_a_destination_the_outbound_policy_refuses_fails_and_the_others_still_get_theirs(
+    rt: Runtime, slack: RecordingServer
+) -> None:
+    """A tenant's URL naming a private address (as a rebinding name would at send time) is
+    refused when connecting: that message fails, the run goes on."""
+    add_destination(rt, "t0", kind="slack", name="inside", url="https://10.255.255.1/hook")
+    add_destination(rt, "t1", kind="slack", name="ops", url=f"{slack.url}/hook")
+    start = utcnow()
+    raise_alert(rt.store, dataclasses.replace(OUTAGE, tenant_id="t0"), now=start)
+    raise_alert(rt.store, OUTAGE, now=start + timedelta(seconds=1))
+    report = deliver_outbox(rt, now=start + timedelta(seconds=2), backoff_seconds=0)
+    assert (report.sent, report.failed, len(slack.received)) == (1, 1, 1)
 
 
 def test_no_message_or_listing_carries_a_secret_or_the_url(
