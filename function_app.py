@@ -15,12 +15,20 @@ import logging
 import azure.functions as func
 
 from blueprints import admin, openapi, webhooks, workers
-from integration_core.observability import install_redaction
+from integration_core.observability import install_log_context, install_redaction
+from integration_core.observability.telemetry import setup_telemetry
 from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import load_host_settings
 
 install_redaction()
+install_log_context()
 SETTINGS = load_host_settings()
+setup_telemetry(
+    connection_string=SETTINGS.applicationinsights_connection_string.get_secret_value()
+    if SETTINGS.applicationinsights_connection_string
+    else None,
+    console=SETTINGS.otel_console,
+)
 logging.getLogger("integration_core").setLevel(SETTINGS.log_level)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)

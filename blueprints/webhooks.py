@@ -9,6 +9,7 @@ from collections.abc import Callable
 import azure.functions as func
 
 from blueprints.http import endpoint
+from integration_core.observability import log_context
 from integration_core.pipelines.webhook_intake import MAX_BODY_BYTES as WEBHOOK_MAX_BODY_BYTES
 from integration_core.pipelines.webhook_intake import receive_webhook
 from integration_core.runtime import Runtime
@@ -25,14 +26,15 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     )
     @endpoint(max_body_bytes=WEBHOOK_MAX_BODY_BYTES)
     def webhook_receiver(req: func.HttpRequest, registration_id: str) -> func.HttpResponse:
-        reply = receive_webhook(
-            runtime(),
-            registration_id,
-            headers=dict(req.headers),
-            body=req.get_body(),
-            url=req.url,
-            method=req.method,
-        )
+        with log_context():
+            reply = receive_webhook(
+                runtime(),
+                registration_id,
+                headers=dict(req.headers),
+                body=req.get_body(),
+                url=req.url,
+                method=req.method,
+            )
         return func.HttpResponse(
             reply.body, status_code=reply.status, headers=reply.headers, mimetype=reply.content_type
         )

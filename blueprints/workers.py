@@ -11,6 +11,8 @@ from datetime import timedelta
 import azure.functions as func
 
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
+from integration_core.notify import run_notifier
+from integration_core.observability import log_context
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.pipelines.token_refresh import run_token_refresh
 from integration_core.pipelines.worker import handle_body
@@ -29,7 +31,8 @@ def blueprint(runtime: Callable[[], Runtime], *, queue_backend: QueueBackend) ->
     @bp.function_name("SyncScheduler")
     @bp.timer_trigger(schedule="%SYNC_SCHEDULE%", arg_name="timer", run_on_startup=False)
     def sync_scheduler(timer: func.TimerRequest) -> None:
-        report = run_scheduler(runtime())
+        with log_context():
+            report = run_scheduler(runtime())
         log.info(
             "SyncScheduler: %d enqueued, %d skipped (past due: %s)",
             len(report.enqueued),
@@ -41,17 +44,25 @@ def blueprint(runtime: Callable[[], Runtime], *, queue_backend: QueueBackend) ->
     @bp.timer_trigger(schedule="%TOKEN_REFRESH_SCHEDULE%", arg_name="timer", run_on_startup=False)
     def token_refresher(timer: func.TimerRequest) -> None:
         rt = runtime()
-        report = run_token_refresh(
-            rt.credentials,
-            window=timedelta(minutes=rt.settings.token_refresh_window_minutes),
-            concurrency=rt.settings.token_refresh_concurrency,
-        )
+        with log_context():
+            report = run_token_refresh(
+                rt.credentials,
+                window=timedelta(minutes=rt.settings.token_refresh_window_minutes),
+                concurrency=rt.settings.token_refresh_concurrency,
+            )
         log.info(
             "TokenRefresher: %d considered, outcomes %s, past due: %s",
             report.considered,
             report.outcomes,
             timer.past_due,
         )
+
+    @bp.function_name("Notifier")
+    @bp.timer_trigger(schedule="%NOTIFY_SCHEDULE%", arg_name="timer", run_on_startup=False)
+    def notifier(timer: func.TimerRequest) -> None:
+        with log_context():
+            report = run_notifier(runtime())
+        log.info("Notifier: %s, past due: %s", report, timer.past_due)
 
     for name, queue in (("InboundWorker", INBOUND_QUEUE), ("OutboundWorker", OUTBOUND_QUEUE)):
         _register_worker(bp, runtime, name=name, queue=queue, backend=queue_backend)

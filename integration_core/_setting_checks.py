@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -16,12 +18,14 @@ from integration_core.errors import ConfigurationError
 
 __all__ = [
     "LOG_LEVELS",
+    "check_applicationinsights_connection_string",
     "check_cosmos_endpoint",
     "check_cosmos_key",
     "check_local_secrets_key",
     "check_log_level",
     "check_key_vault_url",
     "check_redis_url",
+    "check_schedule",
     "check_servicebus_connection_string",
     "check_sqlite_path",
     "check_storage_connection_string",
@@ -35,6 +39,37 @@ def check_log_level(value: str) -> str:
     if level not in LOG_LEVELS:
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+# An NCRONTAB expression (five fields, or six with seconds first) or a TimeSpan, the two
+# forms the Functions timer trigger accepts.
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?-]+")
+_TIMESPAN = re.compile(r"(\d+\.)?\d{1,2}:\d{2}(:\d{2})?")
+
+
+def check_schedule(value: str) -> str:
+    fields = value.split()
+    cron = len(fields) in (5, 6) and all(_CRON_FIELD.fullmatch(f) for f in fields)
+    if not cron and not _TIMESPAN.fullmatch(value.strip()):
+        raise ValueError("must be an NCRONTAB expression, e.g. '0 */5 * * * *'")
+    return value
+
+
+def check_applicationinsights_connection_string(value: str) -> None:
+    """`InstrumentationKey=<uuid>;IngestionEndpoint=https://...`, as the portal shows it."""
+    parts = {}
+    for part in value.split(";"):
+        name, sep, setting = part.partition("=")
+        if part.strip() and not sep:
+            raise ValueError("is not an Application Insights connection string")
+        parts[name.strip().lower()] = setting.strip()
+    try:
+        uuid.UUID(parts["instrumentationkey"])
+    except (KeyError, ValueError):
+        raise ValueError("needs an InstrumentationKey (a GUID)") from None
+    for name, setting in parts.items():
+        if name.endswith("endpoint"):
+            _check_https_url(setting, "https://<region>.in.applicationinsights.azure.com/")
 
 
 def check_local_secrets_key(value: str) -> None:

@@ -28,7 +28,7 @@ from integration_core.admin_cli import (
 from integration_core.demo import run_demo
 from integration_core.errors import ConfigurationError, LockstepError
 from integration_core.localstack import apply_local_settings
-from integration_core.observability import install_redaction
+from integration_core.observability import install_log_context, install_redaction
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.runtime import build_runtime
@@ -163,8 +163,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.set_defaults(run=_serve)
     add_admin_commands(commands, _admin)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(levelname)s %(name)s [%(correlation_id)s %(tenant)s] %(message)s",
+    )
     install_redaction()
+    install_log_context()
     try:
         if args.command not in ("demo", "serve"):
             apply_local_settings(args.stack, Path(args.workdir))

@@ -46,6 +46,11 @@ class Connectors:
         self._on_response = on_response
         self._timeout = timeout
 
+    @property
+    def policy(self) -> OutboundPolicy:
+        """Where clients built here may connect; other tenant-supplied URLs obey it too."""
+        return self._policy
+
     def adapter_for(self, connection: Connection) -> IntegrationAdapter:
         factory = adapter_factory(connection.system)
         return factory(connection, client=self.client_for(connection))

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 from pydantic.alias_generators import to_camel
 
 from integration_core.clock import to_iso, utcnow
+from integration_core.observability.telemetry import current_traceparent
 from integration_core.sync.tombstones import DeleteRule
 
 __all__ = [
@@ -276,6 +277,8 @@ class SyncMessage(BaseModel):
     correlation_id: str
     attempt: int = 0
     payload: dict[str, Any] = Field(default_factory=dict)
+    # W3C trace context of the span that made the message: one trace spans both queues.
+    traceparent: str | None = Field(default_factory=current_traceparent)
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True)

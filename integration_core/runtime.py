@@ -31,6 +31,7 @@ from integration_core.net import OutboundPolicy
 from integration_core.observability import register_secrets
 from integration_core.ratelimit import RateLimiter
 from integration_core.ratelimit.limiter import LimiterOptions
+from integration_core.resilience import BreakerConfig, CircuitBreaker
 from integration_core.settings import QueueBackend, SecretBackend, Settings, StoreBackend
 from integration_core.storage import DocumentStore
 from integration_core.webhooks.bodies import BodyStore, FileBodyStore
@@ -55,6 +56,7 @@ class Runtime:
     limiter: RateLimiter
     bodies: BodyStore
     redis: redis.Redis | None = None
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def health_probes(self) -> dict[str, Callable[[], None]]:
@@ -112,6 +114,7 @@ def build_runtime(
     )
     # Lazy: the pipelines import this module. The subscriber pauses a connection's syncs
     # when its credential needs re-authorization, and resumes them after it.
+    from integration_core.notify.sources import BreakerAlerts, CredentialAlerts
     from integration_core.pipelines.reauth import PauseSyncsOnReauth
 
     policy = OutboundPolicy.from_setting(settings.outbound_allow_private_cidrs)
@@ -119,20 +122,32 @@ def build_runtime(
         store,
         secrets,
         redis_client=redis_client,
-        events=Broadcast(PauseSyncsOnReauth(store), LoggingEventSink()),
+        events=Broadcast(PauseSyncsOnReauth(store), CredentialAlerts(store), LoggingEventSink()),
         outbound=policy,
     )
     closers.append(credentials.close)
     limiter = _limiter(settings, redis_target)
     closers.append(limiter.close)
+    breaker = CircuitBreaker(
+        config=BreakerConfig(
+            failures=settings.breaker_failures,
+            window_seconds=settings.breaker_window_seconds,
+            cooldown_seconds=settings.breaker_cooldown_seconds,
+        ),
+        client=redis_client,
+        # Deployments sharing one Redis keep their own breakers, as they keep their data.
+        key_prefix=f"breaker:{settings.cosmos_database}",
+        on_transition=BreakerAlerts(store),
+    )
 
-    def feed_limiter(connection: Connection, response: httpx.Response) -> None:
+    def observe_response(connection: Connection, response: httpx.Response) -> None:
         limiter.record_response(f"conn:{connection.id}", response.status_code, response.headers)
+        rt.breaker.record_status(connection.tenant_id, connection.id, response.status_code)
 
     connectors = Connectors(
-        credentials, policy=policy, transports=transports, on_response=feed_limiter
+        credentials, policy=policy, transports=transports, on_response=observe_response
     )
-    return Runtime(
+    rt = Runtime(
         settings=settings,
         store=store,
         queue=queue,
@@ -142,8 +157,10 @@ def build_runtime(
         limiter=limiter,
         bodies=_bodies(settings, closers),
         redis=redis_client,
+        breaker=breaker,
         _closers=closers,
     )
+    return rt
 
 
 def _secret_values(settings: Settings) -> list[str]:

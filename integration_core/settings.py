@@ -44,6 +44,7 @@ _CHECKS: dict[str, Callable[[str], None]] = {
     "key_vault_url": checks.check_key_vault_url,
     "local_secrets_key": checks.check_local_secrets_key,
     "redis_url": checks.check_redis_url,
+    "applicationinsights_connection_string": checks.check_applicationinsights_connection_string,
 }
 
 
@@ -105,6 +106,16 @@ class Settings(BaseSettings):
     # Finite, and well within host.json's functionTimeout (10 min).
     throttle_max_wait_seconds: float = Field(default=2.0, ge=0, le=300, allow_inf_nan=False)
     max_reschedules: int = Field(default=50, ge=0)
+    # Bounded: a day's window or cooling-off at most, a week between digests at most.
+    breaker_failures: int = Field(default=5, gt=0, le=1000)
+    breaker_window_seconds: float = Field(default=60.0, gt=0, le=86400, allow_inf_nan=False)
+    breaker_cooldown_seconds: float = Field(default=60.0, gt=0, le=86400, allow_inf_nan=False)
+    notify_schedule: str = "0 */1 * * * *"
+    notify_digest_minutes: int = Field(default=15, gt=0, le=7 * 24 * 60)
+    mass_delete_share: float = Field(default=0.2, gt=0, le=1, allow_inf_nan=False)
+    mass_delete_min_records: int = Field(default=10, ge=0)
+    applicationinsights_connection_string: SecretStr | None = None
+    otel_console: bool = False
 
     token_refresh_window_minutes: int = Field(default=60, gt=0)
     token_refresh_concurrency: int = Field(default=8, gt=0)
@@ -115,6 +126,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Private networks outbound requests may reach (local development only; empty in Azure).
     outbound_allow_private_cidrs: str = ""
+
+    @field_validator("sync_schedule", "token_refresh_schedule", "notify_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        return checks.check_schedule(value)
 
     @field_validator("log_level")
     @classmethod

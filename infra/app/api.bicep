@@ -57,6 +57,9 @@ var lockstepSettings = {
   // endpoint (local auth is off); the identity authenticates the telemetry.
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // telemetryMode OpenTelemetry (host.json): the Python worker exports its own telemetry
+  // (azure-monitor-opentelemetry), and the host does not send the same again.
+  PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
   QUEUE_BACKEND: queueBackend
   STORE_BACKEND: 'cosmos'
   COSMOS_ENDPOINT: cosmosEndpoint
@@ -77,6 +80,13 @@ var lockstepSettings = {
   WEBHOOK_REQUESTS_PER_MINUTE: '1200'
   THROTTLE_MAX_WAIT_SECONDS: '2'
   MAX_RESCHEDULES: '50'
+  BREAKER_FAILURES: '5'
+  BREAKER_WINDOW_SECONDS: '60'
+  BREAKER_COOLDOWN_SECONDS: '60'
+  NOTIFY_SCHEDULE: '0 */1 * * * *'
+  NOTIFY_DIGEST_MINUTES: '15'
+  MASS_DELETE_SHARE: '0.2'
+  MASS_DELETE_MIN_RECORDS: '10'
   SYNC_SCHEDULE: '0 */5 * * * *'
   TOKEN_REFRESH_SCHEDULE: '0 */10 * * * *'
   TOKEN_REFRESH_WINDOW_MINUTES: '60'

@@ -38,6 +38,10 @@ var containers = [
   { name: 'token-refresh', defaultTtl: 7776000, compositeIndexes: [] }
   { name: 'api-keys', defaultTtl: -1, compositeIndexes: [] }
   { name: 'admin-audit', defaultTtl: 31536000, compositeIndexes: [] }
+  { name: 'notification-destinations', defaultTtl: -1, compositeIndexes: [] }
+  { name: 'notification-incidents', defaultTtl: 7776000, compositeIndexes: [] }
+  { name: 'notification-outbox', defaultTtl: 604800, compositeIndexes: [] }
+  { name: 'held-deletes', defaultTtl: -1, compositeIndexes: [] }
 ]
 var dataContributorRoleId = '00000000-0000-0000-0000-000000000002' // Cosmos DB Built-in Data Contributor
 

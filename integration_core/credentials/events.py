@@ -15,6 +15,7 @@ from typing import Protocol
 
 from integration_core.clock import utcnow
 from integration_core.credentials.records import CredentialRecord
+from integration_core.observability import log_context
 
 __all__ = [
     "CredentialEventKind",
@@ -75,22 +76,30 @@ def emit(
 
 
 class Broadcast:
-    """Delivers each event to every sink in turn; one failing sink does not stop the rest."""
+    """Delivers each event to every sink in turn; one failing sink does not stop the rest.
+
+    The sinks' log lines carry the event's tenant.
+    """
 
     def __init__(self, *sinks: EventSink) -> None:
         self._sinks = sinks
 
     def emit(self, event: CredentialEvent) -> None:
-        for sink in self._sinks:
-            try:
-                sink.emit(event)
-            except Exception as err:  # noqa: BLE001 - isolate each subscriber
-                _log.warning(
-                    "%s failed on a %s event (%s)",
-                    type(sink).__name__,
-                    event.kind.value,
-                    type(err).__name__,
-                )
+        with log_context(tenant_id=event.tenant_id):
+            for sink in self._sinks:
+                self._emit(sink, event)
+
+    @staticmethod
+    def _emit(sink: EventSink, event: CredentialEvent) -> None:
+        try:
+            sink.emit(event)
+        except Exception as err:  # noqa: BLE001 - isolate each subscriber
+            _log.warning(
+                "%s failed on a %s event (%s)",
+                type(sink).__name__,
+                event.kind.value,
+                type(err).__name__,
+            )
 
 
 class LoggingEventSink:
@@ -104,7 +113,6 @@ class LoggingEventSink:
             event.kind.value,
             extra={
                 "event_kind": event.kind.value,
-                "tenant_id": event.tenant_id,
                 "connection_id": event.connection_id,
                 "credential_id": event.credential_id,
                 **{f"detail_{k}": v for k, v in event.detail.items()},

@@ -92,8 +92,8 @@ def raise_if_needs_reauth(record: CredentialRecord) -> None:
 
 
 def log_fields(record: CredentialRecord) -> dict[str, Any]:
+    """A credential's ids for `extra=`; the tenant comes from the log context."""
     return {
-        "tenant_id": record.tenant_id,
         "connection_id": record.connection_id,
         "credential_id": record.id,
     }

@@ -17,8 +17,9 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+
+from integration_core.observability._private import wrap_record_factory
 
 __all__ = ["MASK", "RedactingFilter", "install_redaction", "redact", "register_secrets"]
 
@@ -153,18 +154,6 @@ _FILTER = RedactingFilter()
 _install_lock = threading.Lock()
 
 
-class _RedactingFactory:
-    """The log record factory, wrapped: each record is redacted as it is made."""
-
-    def __init__(self, make: Callable[..., logging.LogRecord]) -> None:
-        self._make = make
-
-    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = self._make(*args, **kwargs)
-        _FILTER.filter(record)
-        return record
-
-
 def install_redaction() -> None:
     """Redact every log record of this process from now on (idempotent).
 
@@ -172,10 +161,8 @@ def install_redaction() -> None:
     the root logger's handlers also covers `extra=` fields, which are set after the
     factory has made the record.
     """
+    wrap_record_factory(_FILTER)
     with _install_lock:
-        current = logging.getLogRecordFactory()
-        if not isinstance(current, _RedactingFactory):
-            logging.setLogRecordFactory(_RedactingFactory(current))
         for handler in logging.getLogger().handlers:
             if _FILTER not in handler.filters:
                 handler.addFilter(_FILTER)

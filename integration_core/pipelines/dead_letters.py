@@ -110,5 +110,4 @@ def _record(
         delivery_id,
         queue,
         reason,
-        extra={"correlation_id": fields.get("correlationId")},
     )

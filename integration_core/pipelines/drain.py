@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from integration_core.messaging import ReceivedMessage
 from integration_core.models import SyncResult
+from integration_core.observability import log_context
 from integration_core.pipelines.worker import HANDLERS, handle_message
 from integration_core.runtime import Runtime
 
@@ -35,7 +36,11 @@ def drain_queues(rt: Runtime, *, max_attempts: int = 5, max_rounds: int = 10_000
         for queue in HANDLERS:
             for received in rt.queue.receive(queue, max_messages=32, visibility_timeout=60.0):
                 handled += 1
-                _handle_one(rt, received, report, max_attempts)
+                message = received.message
+                with log_context(
+                    correlation_id=message.correlation_id, tenant_id=message.tenant_id
+                ):
+                    _handle_one(rt, received, report, max_attempts)
         if handled == 0:
             return report
     raise RuntimeError(f"queues still busy after {max_rounds} rounds")
@@ -62,7 +67,6 @@ def _handle_one(
             received.message.message_id,
             received.dequeue_count,
             type(err).__name__,
-            extra={"correlation_id": received.message.correlation_id},
         )
         if received.dequeue_count >= max_attempts:
             report.poisoned.append(received)

@@ -32,6 +32,7 @@ from integration_core.models import (
     SyncTask,
     deterministic_id,
 )
+from integration_core.observability.metrics import timed
 from integration_core.pipelines._private import named
 from integration_core.pipelines.conflicts import record_conflicts
 from integration_core.pipelines.dead_letters import DEAD_LETTERS
@@ -50,6 +51,7 @@ from integration_core.pipelines.links import (
     withdraw_copies,
 )
 from integration_core.pipelines.mappings import task_mapping
+from integration_core.pipelines.mass_delete import guard_deletes
 from integration_core.pipelines.matching import find_twin, matcher_for, propose_duplicate
 from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.pushes import push_message
@@ -104,6 +106,7 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
     ):
         context = _context(rt, message, task, connection, adapter, tally)
         try:
+            rt.breaker.admit(connection.tenant_id, connection.id)
             if message.kind is MessageKind.PULL:
                 _pull(context, adapter)
             elif message.kind is MessageKind.WEBHOOK:
@@ -112,6 +115,7 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
             else:
                 raise PermanentError(f"inbound cannot handle {message.kind} messages")
         except RetryableError as err:
+            rt.breaker.record_error(connection.tenant_id, connection.id, err)
             if err.retry_after is None:
                 raise
             # Pages applied so far are committed (cursor); the follow-up resumes after them.
@@ -160,7 +164,10 @@ def _pull(context: _Context, adapter: IntegrationAdapter) -> None:
     cursor = task.cursor
     for _ in range(MAX_PAGES_PER_MESSAGE):
         take_budget(rt, adapter)
-        page = adapter.read_changes(task.entity_type, cursor, page_size=rt.settings.sync_page_size)
+        with timed("fetch", connection=context.connection.id):
+            page = adapter.read_changes(
+                task.entity_type, cursor, page_size=rt.settings.sync_page_size
+            )
         for rejected in page.rejected:
             _dead_letter_rejected(context, rejected)
         _apply_page(context, page.changes)
@@ -186,7 +193,9 @@ def _save_cursor(rt: Runtime, task: SyncTask, cursor: str) -> None:
 
 
 def _apply_page(context: _Context, changes: Sequence[Change]) -> None:
-    for change in changes:
+    kept = guard_deletes(context.rt, context.message, context.task, context.connection, changes)
+    context.tally.records_read += len(changes) - len(kept)  # held deletes were read too
+    for change in kept:
         context.tally.records_read += 1
         try:
             canonical = context.mapping.to_canonical(change.values, record_id=change.external_id)
@@ -238,7 +247,6 @@ def _store_dead_letter(
         "dead-lettered %s: %s",
         external_id,
         reason,
-        extra={"correlation_id": message.correlation_id},
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from integration_core.errors import ConnectionConfigurationError
 from integration_core.models import Connection, ConnectionStatus
+from integration_core.observability import log_context
 from integration_core.pipelines.results import Tally
 from integration_core.storage import DocumentStore
 from integration_core.storage.concurrency import update_document
@@ -40,10 +41,11 @@ def marks_misconfigured(
             return {**document, "status": ConnectionStatus.MISCONFIGURED.value}
 
         update_document(store, Connection.container, connection.tenant_id, connection.id, mark)
-        log.warning(
-            "connection %s marked misconfigured: %s",
-            connection.id,
-            err,
-            extra={"tenant_id": connection.tenant_id, "connection_id": connection.id},
-        )
+        with log_context(tenant_id=connection.tenant_id):
+            log.warning(
+                "connection %s marked misconfigured: %s",
+                connection.id,
+                err,
+                extra={"connection_id": connection.id},
+            )
         tally.errors.append(f"connection {connection.id} is misconfigured: {err}")

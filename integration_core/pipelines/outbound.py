@@ -31,6 +31,7 @@ from integration_core.models import (
     SyncResult,
     deterministic_id,
 )
+from integration_core.observability.metrics import timed
 from integration_core.pipelines._private import named
 from integration_core.pipelines.conflicts import pending_fields
 from integration_core.pipelines.links import (
@@ -81,12 +82,15 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         rt.connectors.adapter_for(connection) as adapter,
     ):
         try:
+            rt.breaker.admit(connection.tenant_id, connection.id)
             withdraw = message.payload.get(WITHDRAW)
-            if isinstance(withdraw, str):
-                _withdraw(rt, message, adapter, withdraw, tally)
-            else:
-                _push(rt, message, adapter, entity, tally)
+            with timed("push", connection=connection.id):
+                if isinstance(withdraw, str):
+                    _withdraw(rt, message, adapter, withdraw, tally)
+                else:
+                    _push(rt, message, adapter, entity, tally)
         except RetryableError as err:
+            rt.breaker.record_error(connection.tenant_id, connection.id, err)
             if err.retry_after is None:
                 raise
             later = reschedule(rt, OUTBOUND_QUEUE, message, err)

@@ -65,7 +65,7 @@ class PauseSyncsOnReauth:
             "connection %s needs re-authorization; %d sync tasks paused",
             connection_id,
             len(paused),
-            extra={"tenant_id": tenant, "connection_id": connection_id},
+            extra={"connection_id": connection_id},
         )
 
     def _resume(self, event: CredentialEvent) -> None:
@@ -98,7 +98,7 @@ class PauseSyncsOnReauth:
             "connection %s re-authorized; %d sync tasks resumed",
             connection_id,
             len(resumed),
-            extra={"tenant_id": tenant, "connection_id": connection_id},
+            extra={"connection_id": connection_id},
         )
 
     def _retry_misconfigured(self, event: CredentialEvent) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from integration_core.clock import utcnow
 from integration_core.errors import ConflictError
 from integration_core.models import SyncMessage, SyncResult
+from integration_core.observability.metrics import record_sync_counts
 from integration_core.storage import DocumentStore
 from integration_core.storage.concurrency import get_or_none
 
@@ -65,6 +66,19 @@ def record_result(
         pushed=tally.pushed,
         errors=tally.errors,
     )
+    record_sync_counts(
+        message.connection_id,
+        direction,
+        {
+            "read": result.records_read,
+            "created": result.created,
+            "linked": result.linked,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "pushed": result.pushed,
+            "failed": len(result.errors),
+        },
+    )
     try:
         store.create(SyncResult.container, result.to_document())
     except ConflictError:
@@ -80,6 +94,5 @@ def record_result(
         result.unchanged,
         result.pushed,
         len(result.errors),
-        extra={"correlation_id": message.correlation_id},
     )
     return result

@@ -23,6 +23,8 @@ from integration_core.models import (
     SyncTask,
     deterministic_id,
 )
+from integration_core.observability import log_context
+from integration_core.observability.telemetry import span
 from integration_core.runtime import Runtime
 from integration_core.storage import ETAG, Filter
 from integration_core.storage.concurrency import get_or_none
@@ -79,19 +81,21 @@ def run_scheduler(rt: Runtime, *, now: datetime | None = None) -> SchedulerRepor
         if status is not ConnectionStatus.ACTIVE:
             report.skipped[task.id] = f"connection {task.connection_id} is {status or 'missing'}"
             continue
-        message = pull_message(task, task.next_due_at)
-        rt.queue.send(INBOUND_QUEUE, message)
-        advanced = task.model_copy(
-            update={"next_due_at": next_due_after(task, now), "last_enqueued_at": now}
-        )
-        try:
-            rt.store.upsert(SyncTask.container, advanced.to_document(), if_match=document[ETAG])
-        except PreconditionFailedError:
-            log.info("task %s changed while scheduling; its message id dedupes any repeat", task.id)
+        with span("lockstep.schedule", tenant=task.tenant_id, task=task.id):
+            message = pull_message(task, task.next_due_at)
+            with log_context(correlation_id=message.correlation_id, tenant_id=task.tenant_id):
+                _enqueue(rt, task, document[ETAG], message, now)
         report.enqueued.append(message.message_id)
-        log.info(
-            "enqueued pull for task %s",
-            task.id,
-            extra={"correlation_id": message.correlation_id, "task_id": task.id},
-        )
     return report
+
+
+def _enqueue(rt: Runtime, task: SyncTask, etag: str, message: SyncMessage, now: datetime) -> None:
+    rt.queue.send(INBOUND_QUEUE, message)
+    advanced = task.model_copy(
+        update={"next_due_at": next_due_after(task, now), "last_enqueued_at": now}
+    )
+    try:
+        rt.store.upsert(SyncTask.container, advanced.to_document(), if_match=etag)
+    except PreconditionFailedError:
+        log.info("task %s changed while scheduling; its message id dedupes any repeat", task.id)
+    log.info("enqueued pull for task %s", task.id)

@@ -12,6 +12,7 @@ import logging
 
 from integration_core.errors import RetryableError
 from integration_core.models import SyncMessage, deterministic_id
+from integration_core.observability.metrics import count
 from integration_core.ports import IntegrationAdapter
 from integration_core.ratelimit import Limit
 from integration_core.runtime import Runtime
@@ -36,6 +37,12 @@ def take_budget(rt: Runtime, adapter: IntegrationAdapter, *, cost: int = 1) -> N
         *adapter.rate_limits(),
     ]
     decision = rt.limiter.wait(limits, cost, timeout=rt.settings.throttle_max_wait_seconds)
+    count(
+        "limiter_decision",
+        connection=connection.id,
+        allowed=str(decision.allowed).lower(),
+        shared=str(not rt.limiter.degraded).lower(),
+    )
     if not decision.allowed:
         raise Throttled(
             f"rate limit for connection {connection.id}", retry_after=decision.retry_after
@@ -65,6 +72,5 @@ def reschedule(rt: Runtime, queue: str, message: SyncMessage, cause: RetryableEr
         message.message_id,
         copy.message_id,
         retry_after,
-        extra={"correlation_id": message.correlation_id},
     )
     return copy

@@ -8,6 +8,7 @@ failure of one credential never stops the others.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections import Counter
@@ -20,6 +21,8 @@ from integration_core.credentials.records import CredentialRecord, RefreshOutcom
 from integration_core.credentials.refresher import RefreshResult
 from integration_core.credentials.service import CredentialService
 from integration_core.errors import LockstepError, RetryableError
+from integration_core.observability import log_context
+from integration_core.observability.metrics import count
 
 __all__ = ["TokenRefreshReport", "run_token_refresh"]
 
@@ -51,6 +54,13 @@ class TokenRefreshReport:
         )
 
 
+def _refresh_in_context(
+    service: CredentialService, record: CredentialRecord, window: timedelta
+) -> RefreshResult:
+    with log_context(tenant_id=record.tenant_id):
+        return _refresh_one(service, record, window)
+
+
 def _refresh_one(
     service: CredentialService, record: CredentialRecord, window: timedelta
 ) -> RefreshResult:
@@ -68,7 +78,6 @@ def _refresh_one(
             "token refresh failed: %s",
             type(err).__name__,
             extra={
-                "tenant_id": record.tenant_id,
                 "connection_id": record.connection_id,
                 "credential_id": record.id,
                 "outcome": outcome.value,
@@ -100,8 +109,15 @@ def run_token_refresh(
         with ThreadPoolExecutor(
             max_workers=max(1, min(concurrency, len(due))), thread_name_prefix="token-refresh"
         ) as pool:
-            results = list(pool.map(lambda r: _refresh_one(service, r, window), due))
+            # Each refresh runs in a copy of this context: its lines keep the run's correlation id.
+            futures = [
+                pool.submit(contextvars.copy_context().run, _refresh_in_context, service, r, window)
+                for r in due
+            ]
+            results = [f.result() for f in futures]
     counts = Counter(r.outcome.value for r in results)
+    for outcome, value in counts.items():
+        count("token_refresh", value, outcome=outcome)
     report = TokenRefreshReport(
         considered=len(due),
         outcomes=dict(counts),

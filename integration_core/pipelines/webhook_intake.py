@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from integration_core.errors import LockstepError
+from integration_core.observability import log_context
 from integration_core.pipelines.webhook_lookups import LookupBudget
 from integration_core.ratelimit import Limit
 from integration_core.runtime import Runtime
@@ -140,7 +141,8 @@ def receive_webhook(
         return _json_reply(404, {"error": "unknown webhook registration"})
     _lookups.found(registration_id)
     delivery = _Delivery(rt, registrations, registration, headers, body, url, method, began)
-    return _receive(delivery)
+    with log_context(tenant_id=registration.tenant_id):
+        return _receive(delivery)
 
 
 def _receive(delivery: _Delivery) -> WebhookReply:

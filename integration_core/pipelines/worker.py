@@ -22,6 +22,10 @@ from pydantic import ValidationError
 from integration_core.errors import PermanentError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
 from integration_core.models import MessageKind, SyncMessage, SyncResult
+from integration_core.notify.sources import sync_failed, sync_succeeded
+from integration_core.observability import log_context
+from integration_core.observability.metrics import timed
+from integration_core.observability.telemetry import span_from
 from integration_core.pipelines.dead_letters import dead_letter_body, dead_letter_message
 from integration_core.pipelines.inbound import process_inbound
 from integration_core.pipelines.outbound import process_outbound
@@ -54,18 +58,23 @@ def parse_body(body: bytes) -> SyncMessage:
 def handle_body(
     rt: Runtime, queue: str, body: bytes, *, delivery_id: str, dequeue_count: int
 ) -> SyncResult | None:
-    """Handle one delivery as the host hands it over; None when it was dead-lettered."""
+    """Handle one delivery as the host hands it over; None when it was dead-lettered.
+
+    A body that is no envelope has no correlation id of its own: its lines carry the
+    delivery id instead.
+    """
     try:
         message = parse_body(body)
     except PermanentError as err:
-        dead_letter_body(
-            rt.store,
-            body,
-            str(err),
-            queue=queue,
-            delivery_id=delivery_id,
-            dequeue_count=dequeue_count,
-        )
+        with log_context(correlation_id=delivery_id or None):
+            dead_letter_body(
+                rt.store,
+                body,
+                str(err),
+                queue=queue,
+                delivery_id=delivery_id,
+                dequeue_count=dequeue_count,
+            )
         return None
     return handle_message(rt, queue, message, delivery_id=delivery_id, dequeue_count=dequeue_count)
 
@@ -74,9 +83,26 @@ def handle_message(
     rt: Runtime, queue: str, message: SyncMessage, *, delivery_id: str, dequeue_count: int
 ) -> SyncResult | None:
     """Run the queue's worker on `message`; None when it was dead-lettered."""
+    with (
+        log_context(correlation_id=message.correlation_id, tenant_id=message.tenant_id),
+        span_from(
+            message.traceparent,
+            f"lockstep.{queue}",
+            tenant=message.tenant_id,
+            connection=message.connection_id,
+            correlation_id=message.correlation_id,
+        ),
+        timed(queue, connection=message.connection_id),
+    ):
+        return _run_worker(rt, queue, message, delivery_id=delivery_id, dequeue_count=dequeue_count)
+
+
+def _run_worker(
+    rt: Runtime, queue: str, message: SyncMessage, *, delivery_id: str, dequeue_count: int
+) -> SyncResult | None:
     try:
         _check_envelope(queue, message)
-        return HANDLERS[queue](rt, message)
+        result = HANDLERS[queue](rt, message)
     except (PermanentError, ValidationError) as err:
         reason = _problems(err) if isinstance(err, ValidationError) else str(err)
         dead_letter_message(
@@ -88,6 +114,11 @@ def handle_message(
             dequeue_count=dequeue_count,
         )
         return None
+    except Exception:
+        sync_failed(rt.store, message, dequeue_count=dequeue_count)
+        raise
+    sync_succeeded(rt.store, message)
+    return result
 
 
 def _check_envelope(queue: str, message: SyncMessage) -> None:

@@ -35,6 +35,10 @@ CONTAINERS: Mapping[str, int | None] = {
     "token-refresh": 90 * 24 * 3600,
     "api-keys": None,
     "admin-audit": 365 * 24 * 3600,
+    "notification-destinations": None,
+    "notification-incidents": 90 * 24 * 3600,
+    "notification-outbox": 7 * 24 * 3600,
+    "held-deletes": None,
 }
 
 

@@ -24,6 +24,7 @@ class ReceivedRequest:
     method: str
     path: str
     headers: dict[str, str]
+    body: bytes = b""
 
 
 @dataclass
@@ -52,8 +53,10 @@ class _Server:
                 return None
 
             def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
                 owner.received.append(
-                    ReceivedRequest(self.command, self.path, dict(self.headers.items()))
+                    ReceivedRequest(self.command, self.path, dict(self.headers.items()), body)
                 )
                 reply = owner._answer(self)
                 self.send_response(reply.status)

@@ -48,6 +48,7 @@ ADMIN_FUNCTIONS = [
 EXPECTED = {
     "SyncScheduler": "timerTrigger",
     "TokenRefresher": "timerTrigger",
+    "Notifier": "timerTrigger",
     "InboundWorker": "queueTrigger",
     "OutboundWorker": "queueTrigger",
     "WebhookReceiver": "httpTrigger",
@@ -81,7 +82,7 @@ def test_queue_names_match_the_pipelines(host: FunctionHost) -> None:
 
 
 def test_schedules_resolve_to_six_field_cron(host: FunctionHost) -> None:
-    for name in ("SyncScheduler", "TokenRefresher"):
+    for name in ("SyncScheduler", "TokenRefresher", "Notifier"):
         schedule = host.setting(host.functions[name].binding["schedule"])
         assert len(schedule.split()) == 6, schedule
 

@@ -47,6 +47,31 @@ def _bad_values(tmp: Path) -> list[tuple[str, dict[str, str]]]:
             {"QUEUE_BACKEND": "servicebus", "ServiceBusConnection": "Endpoint=sb://x/"},
         ),
         ("LOG_LEVEL", {"LOG_LEVEL": "LOUD"}),
+        ("BREAKER_FAILURES", {"BREAKER_FAILURES": "0"}),
+        ("BREAKER_WINDOW_SECONDS", {"BREAKER_WINDOW_SECONDS": "inf"}),
+        ("BREAKER_COOLDOWN_SECONDS", {"BREAKER_COOLDOWN_SECONDS": "inf"}),
+        ("BREAKER_COOLDOWN_SECONDS", {"BREAKER_COOLDOWN_SECONDS": "1e300"}),
+        ("NOTIFY_DIGEST_MINUTES", {"NOTIFY_DIGEST_MINUTES": "100000000000"}),
+        ("NOTIFY_SCHEDULE", {"NOTIFY_SCHEDULE": "every minute"}),
+        ("NOTIFY_SCHEDULE", {"NOTIFY_SCHEDULE": "0 */5 * * * * *"}),
+        ("SYNC_SCHEDULE", {"SYNC_SCHEDULE": "soon"}),
+        ("MASS_DELETE_SHARE", {"MASS_DELETE_SHARE": "nan"}),
+        ("MASS_DELETE_SHARE", {"MASS_DELETE_SHARE": "1.5"}),
+        ("MASS_DELETE_MIN_RECORDS", {"MASS_DELETE_MIN_RECORDS": "-1"}),
+        (
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            {"APPLICATIONINSIGHTS_CONNECTION_STRING": "not-a-connection-string"},
+        ),
+        (
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            {
+                "APPLICATIONINSIGHTS_CONNECTION_STRING": (
+                    "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
+                    "IngestionEndpoint=ingest.example"
+                )
+            },
+        ),
+        ("OTEL_CONSOLE", {"OTEL_CONSOLE": "loud"}),
         ("QUEUE_BACKEND", {"QUEUE_BACKEND": "inline"}),
     ]
 
@@ -60,7 +85,7 @@ def test_every_bad_value_stops_the_app_at_start_naming_only_the_setting(tmp_path
             message = str(err)
             assert setting in message, message
             for value in overrides.values():
-                if value not in ("sqlite", "inline", "inf", "nan", "keyvault", "servicebus"):
+                if value not in ("sqlite", "inline", "inf", "nan", "keyvault", "servicebus", "0"):
                     assert value not in message, f"{setting}: the message echoes the value"
         else:
             accepted.append(f"{setting}={overrides[setting]!r}")

@@ -19,6 +19,7 @@ from integration_core.credentials.local import LocalSecretStore
 from integration_core.models import Connection
 from integration_core.pipelines.token_refresh import run_token_refresh
 from integration_core.storage.base import CONTAINERS
+from tests.harness import telemetry
 from tests.harness.oauth_server import OAuthServer
 from tests.unit.credentials.support import TENANT, Stack
 
@@ -66,7 +67,10 @@ def test_refreshes_every_credential_due_within_the_window(
     due = [_store(stack, server, f"due-{n}", 10 + n) for n in range(5)]
     later = _store(stack, server, "later", 180)
     stack.service.store_credential(TENANT, "static", {"type": "api_key", "key": "k"})
+    telemetry.install()
+    counted = telemetry.event_total("token_refresh", outcome="refreshed")
     report = run_token_refresh(stack.service, window=timedelta(minutes=60), concurrency=3)
+    assert telemetry.event_total("token_refresh", outcome="refreshed") - counted == 5
     assert report.considered == 5
     assert report.refreshed == 5
     assert report.failed == 0

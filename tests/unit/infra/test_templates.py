@@ -58,6 +58,7 @@ NOT_DEPLOYED = {
     "LOCAL_SECRETS_PATH": "local secret file only",
     "LOCAL_SECRETS_KEY": "a key for the local secret file; Key Vault is used instead",
     "REDIS_URL": "a URL may carry a password: REDIS_HOST with Entra ID is used instead",
+    "OTEL_CONSOLE": "console exporters for local development; Azure gets Application Insights",
 }
 # The one deployed setting named like a connection string: it names the ingestion endpoint
 # and instrumentation key, which cannot send telemetry with local auth off (the identity
@@ -495,7 +496,18 @@ def test_the_deployed_settings_load(
     assert settings.redis_url is None
     assert settings.redis_host == computed["REDIS_HOST"]
     defaults = Settings.model_fields
-    for name in ("sync_schedule", "token_refresh_schedule", "max_tasks_per_tick"):
+    for name in (
+        "sync_schedule",
+        "token_refresh_schedule",
+        "notify_schedule",
+        "max_tasks_per_tick",
+        "breaker_failures",
+        "breaker_window_seconds",
+        "breaker_cooldown_seconds",
+        "notify_digest_minutes",
+        "mass_delete_share",
+        "mass_delete_min_records",
+    ):
         assert getattr(settings, name) == defaults[name].default, name
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from integration_core.errors import PermanentError
 from integration_core.messaging import INBOUND_QUEUE
 from integration_core.messaging.inline import InlineMessageQueue
 from integration_core.models import MessageKind, SyncMessage
+from integration_core.observability import install_log_context, log_context
 from integration_core.pipelines.webhook_intake import MAX_BODY_BYTES, receive_webhook
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
@@ -235,6 +237,25 @@ def test_a_queue_outage_answers_503_and_the_retry_enqueues_exactly_once(rt: Runt
     assert _post(rt, registration.id, headers, body).status == 202
     assert _post(rt, registration.id, headers, body).status == 200
     assert len(_queued(rt)) == 1
+
+
+def test_a_delivery_s_log_lines_carry_its_registration_s_tenant(
+    rt: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    factory = logging.getLogRecordFactory()
+    install_log_context()
+    caplog.set_level(logging.INFO, logger="integration_core")
+    registration, secret = _register(rt)
+    rt.queue.down = True  # type: ignore[attr-defined]
+    caplog.clear()
+    try:
+        with log_context(correlation_id="delivery-1"):  # as the function opens it
+            assert _post(rt, registration.id, *github_delivery(secret)).status == 503
+    finally:
+        logging.setLogRecordFactory(factory)
+    lines = [r for r in caplog.records if r.name.startswith("integration_core")]
+    assert lines
+    assert {(r.correlation_id, r.tenant) for r in lines} == {("delivery-1", TENANT)}  # type: ignore[attr-defined]
 
 
 def test_an_inbox_write_failure_answers_503_and_the_retry_succeeds(
