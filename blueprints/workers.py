@@ -33,12 +33,12 @@ def blueprint(runtime: Callable[[], Runtime], *, queue_backend: QueueBackend) ->
     def sync_scheduler(timer: func.TimerRequest) -> None:
         with log_context():
             report = run_scheduler(runtime())
-        log.info(
-            "SyncScheduler: %d enqueued, %d skipped (past due: %s)",
-            len(report.enqueued),
-            len(report.skipped),
-            timer.past_due,
-        )
+            log.info(
+                "SyncScheduler: %d enqueued, %d skipped (past due: %s)",
+                len(report.enqueued),
+                len(report.skipped),
+                timer.past_due,
+            )
 
     @bp.function_name("TokenRefresher")
     @bp.timer_trigger(schedule="%TOKEN_REFRESH_SCHEDULE%", arg_name="timer", run_on_startup=False)
@@ -50,19 +50,19 @@ def blueprint(runtime: Callable[[], Runtime], *, queue_backend: QueueBackend) ->
                 window=timedelta(minutes=rt.settings.token_refresh_window_minutes),
                 concurrency=rt.settings.token_refresh_concurrency,
             )
-        log.info(
-            "TokenRefresher: %d considered, outcomes %s, past due: %s",
-            report.considered,
-            report.outcomes,
-            timer.past_due,
-        )
+            log.info(
+                "TokenRefresher: %d considered, outcomes %s, past due: %s",
+                report.considered,
+                report.outcomes,
+                timer.past_due,
+            )
 
     @bp.function_name("Notifier")
     @bp.timer_trigger(schedule="%NOTIFY_SCHEDULE%", arg_name="timer", run_on_startup=False)
     def notifier(timer: func.TimerRequest) -> None:
         with log_context():
             report = run_notifier(runtime())
-        log.info("Notifier: %s, past due: %s", report, timer.past_due)
+            log.info("Notifier: %s, past due: %s", report, timer.past_due)
 
     for name, queue in (("InboundWorker", INBOUND_QUEUE), ("OutboundWorker", OUTBOUND_QUEUE)):
         _register_worker(bp, runtime, name=name, queue=queue, backend=queue_backend)

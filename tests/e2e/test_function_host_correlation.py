@@ -18,7 +18,7 @@ from integration_core.runtime import Runtime
 from tests.harness.function_host import FunctionHost
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-OURS = ("integration_core", "adapters", "function_app")
+OURS = ("integration_core", "adapters", "function_app", "blueprints")
 
 
 def test_every_log_line_of_a_sync_carries_its_correlation_id_and_tenant(
