@@ -341,6 +341,7 @@ def _merge_into_entity(
         values=canonical,
         modified_at=change.modified_at,
         deleted=change.deleted,
+        from_copy=link.withdrawn,
     )
     decision: ChangeDecision | None = None
 
@@ -426,7 +427,7 @@ def _resend_pushes(context: _Context, link: Link, canonical: dict[str, Any]) -> 
     found = get_or_none(context.rt.store, Entity.container, link.tenant_id, link.entity_id)
     if found is not None:
         entity = Entity.from_document(found)
-        lacks = _source_lacks(context, entity, canonical)
+        lacks = link.withdrawn or _source_lacks(context, entity, canonical)
         _enqueue_pushes(context, entity, source_record=link.external_id if lacks else None)
 
 
@@ -491,9 +492,10 @@ def _enqueue_pushes(
 ) -> None:
     """Tell every system linked to or targeted for this entity; outbound skips no-ops.
 
-    `source_record`: the source's record, when the merge gave it values it lacks; the
-    source hears too, in a push that names that record (the same state may have been
-    pushed there before, as a copy since withdrawn: that push is done, this one is not).
+    `source_record`: the source's record, when the merge gave it values it lacks (or it is
+    a copy being withdrawn: the source's own record lacks what it brought); the source
+    hears too, in a push that names that record (the same state may have been pushed
+    there before, as a copy since withdrawn: that push is done, this one is not).
     A `fresh` entity (created by this very change) has no links yet to look up.
     """
     if entity.archived or entity.held_for_review:

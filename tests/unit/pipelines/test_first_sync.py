@@ -170,3 +170,22 @@ def test_a_crash_at_any_write_or_send_of_a_first_sync(ordering: str) -> None:
         if (failed := _survives(first_sync, port, nth, after))
     }
     assert not failures, f"{len(failures)} of {2 * (writes + sends)} crash points: {failures}"
+
+
+def test_an_edit_of_our_copy_reaches_the_systems_own_record() -> None:
+    """Beta's first pull times out, so alpha's person reaches beta first as a copy, and a
+    user tags that copy. Beta's pull then reads its own record (older) before the copy:
+    the own record is linked and the copy withdrawn, and the copy's tag, merged into the
+    hub, must reach the own record too (it is beta's, but not the record it came from).
+    """
+    world = _seeded(1)
+    try:
+        world.accounts["beta"].time_out(after=False)
+        world.sync_round()  # beta's pull comes back only once its lease expires
+        (copy,) = (link for link in world.links() if link.connection_id == "beta")
+        assert copy.created_by_push
+        world.tag("beta", [r.id for r in world.live("beta")].index(copy.external_id), "vip", True)
+        _assert_one_of_each(world, 1)
+        assert world.live("beta")[0].properties["tags"] == ["vip"]
+    finally:
+        world.close()
