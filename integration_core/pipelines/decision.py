@@ -33,17 +33,12 @@ __all__ = ["Incoming", "ChangeDecision", "decide_change", "source_lacks"]
 
 @dataclass(frozen=True)
 class Incoming:
-    """A change read from `source`, mapped to canonical values.
-
-    `from_copy`: it was read from a copy we made there and are withdrawing (links.py); the
-    source's own record of the entity is another one, which has not seen these values.
-    """
+    """A change read from `source`, mapped to canonical values."""
 
     source: str
     values: Mapping[str, Any]
     modified_at: datetime
     deleted: bool = False
-    from_copy: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,7 +72,7 @@ def decide_change(
     to_source = (
         push
         and not decision.recreate_in_source
-        and (incoming.from_copy or source_lacks(decision.entity, incoming.values, fields))
+        and source_lacks(decision.entity, incoming.values, fields)
     )
     return ChangeDecision(
         entity=decision.entity,

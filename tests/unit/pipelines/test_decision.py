@@ -41,15 +41,12 @@ def _decide(
     base: dict[str, Any] | None = ADA,
     at: datetime = T0 + timedelta(minutes=1),
     deleted: bool = False,
-    from_copy: bool = False,
     strategy: str = "field_merge",
     rule: DeleteRule = DeleteRule.PROPAGATE,
 ) -> ChangeDecision:
     return decide_change(
         entity,
-        Incoming(
-            source="beta", values=values, modified_at=at, deleted=deleted, from_copy=from_copy
-        ),
+        Incoming(source="beta", values=values, modified_at=at, deleted=deleted),
         base=base,
         policy=Policy.from_dict({"strategy": strategy}),
         delete_rule=rule,
@@ -82,14 +79,6 @@ def test_changes_on_both_sides_merge_and_the_source_hears_of_the_hubs() -> None:
     hub = _entity({**ADA, "title": "Countess"})  # the hub learned a title since the base
     decision = _decide(hub, {**ADA, "city": "Paris"})
     assert decision.entity.values == {**ADA, "title": "Countess", "city": "Paris"}
-    assert decision.push_to_source
-
-
-def test_a_change_from_a_copy_being_withdrawn_reaches_the_sources_own_record() -> None:
-    """The source holds the merged values in the copy only: its own record must hear."""
-    decision = _decide(_entity(), {**ADA, "city": "Paris"}, from_copy=True)
-    assert decision.entity.values["city"] == "Paris"
-    assert decision.push
     assert decision.push_to_source
 
 

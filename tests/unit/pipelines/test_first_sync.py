@@ -189,3 +189,52 @@ def test_an_edit_of_our_copy_reaches_the_systems_own_record() -> None:
         assert world.live("beta")[0].properties["tags"] == ["vip"]
     finally:
         world.close()
+
+
+def test_our_copy_read_before_its_create_is_answered_does_not_undo_an_edit() -> None:
+    """A user edits beta's own record; alpha's pull and its push run first, and the push's
+    create in beta times out after making the copy. Beta's pull then reads its edited
+    record, then the copy (newer, holding what the hub sent): the copy is no news, and
+    must not win over the edit by its later time.
+    """
+    world = _seeded(1)
+    try:
+        world.tick()
+        world.edit("beta", 0, "jobtitle")
+        for received in world.queue.receive(INBOUND_QUEUE, max_messages=2, visibility_timeout=60):
+            if received.message.connection_id == "alpha":
+                world.handle(received)
+            else:
+                world.queue.abandon(received)
+        world.accounts["beta"].time_out(after=True)
+        world.deliver(OUTBOUND_QUEUE, 1, 0)  # the copy is made; the answer is lost
+        assert len(world.live("beta")) == 2
+        _assert_one_of_each(world, 1)
+        assert world.live("alpha")[0].properties["jobtitle"] == "jobtitle-1"
+    finally:
+        world.close()
+
+
+def test_an_edit_of_our_copy_read_before_its_create_is_answered_reaches_the_own_record() -> None:
+    """As above, but a user tags the copy before beta's pull reads it (after beta's own
+    record): the tag is merged in from a record the hub does not know yet as ours. When
+    the push's replayed create answers that it is ours, the copy is withdrawn and the
+    push goes to beta's own record, which must get the tag.
+    """
+    world = _seeded(1)
+    try:
+        world.tick()
+        for received in world.queue.receive(INBOUND_QUEUE, max_messages=2, visibility_timeout=60):
+            if received.message.connection_id == "alpha":
+                world.handle(received)
+            else:
+                world.queue.abandon(received)
+        world.accounts["beta"].time_out(after=True)
+        world.deliver(OUTBOUND_QUEUE, 1, 0)  # the copy is made; the answer is lost
+        copy = max(world.live("beta"), key=lambda record: record.id)
+        world.tag("beta", [r.id for r in world.live("beta")].index(copy.id), "vip", True)
+        world.drain_queue(INBOUND_QUEUE)  # beta's own record, then the tagged copy
+        _assert_one_of_each(world, 1)
+        assert world.live("beta")[0].properties["tags"] == ["vip"]
+    finally:
+        world.close()
