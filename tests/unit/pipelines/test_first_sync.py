@@ -46,6 +46,26 @@ def _assert_one_of_each(world: props.World, people: int = PEOPLE) -> None:
     world.check_no_outage_deletes()
 
 
+def _only_pull_of(world: props.World, system: str) -> None:
+    """Of the pulls the scheduler queued, `system`'s runs; the other comes back later."""
+    world.tick()
+    for received in world.queue.receive(INBOUND_QUEUE, max_messages=2, visibility_timeout=60):
+        if received.message.connection_id == system:
+            world.handle(received)
+        else:
+            world.queue.abandon(received)
+
+
+def _copy_with_its_answer_lost(world: props.World) -> None:
+    """Alpha's pull and its push run first; the create in beta makes the copy, then times
+    out: the hub does not know the copy is its own yet.
+    """
+    _only_pull_of(world, "alpha")
+    world.accounts["beta"].time_out(after=True)
+    world.deliver(OUTBOUND_QUEUE, 1, 0)
+    assert len(world.live("beta")) == 2
+
+
 def test_reads_first(world: props.World) -> None:
     world.sync_round()
     _assert_one_of_each(world)
@@ -75,12 +95,7 @@ def test_the_first_call_of_one_system_fails(world: props.World, fault: str) -> N
 
 def test_a_webhook_of_the_original_after_our_copy(world: props.World) -> None:
     """Beta's pull and pushes run first; alpha's originals arrive one by one, as webhooks."""
-    world.tick()
-    for received in world.queue.receive(INBOUND_QUEUE, max_messages=2, visibility_timeout=60):
-        if received.message.connection_id == "beta":
-            world.handle(received)
-        else:
-            world.queue.abandon(received)  # alpha's pull comes again much later
+    _only_pull_of(world, "beta")  # alpha's pull comes again much later
     world.drain_queue(OUTBOUND_QUEUE)
     for record in world.live("alpha"):
         world.note_webhook("alpha", record)
@@ -99,12 +114,7 @@ def test_the_original_gets_the_values_the_hub_kept_over_it() -> None:
     try:
         world.edit("alpha", 0, "jobtitle")
         world.edit("beta", 0, "jobtitle")
-        world.tick()
-        for received in world.queue.receive(INBOUND_QUEUE, max_messages=2, visibility_timeout=60):
-            if received.message.connection_id == "beta":
-                world.handle(received)
-            else:
-                world.queue.abandon(received)
+        _only_pull_of(world, "beta")
         world.drain_queue(OUTBOUND_QUEUE)
         world.drain()
         _assert_one_of_each(world, 1)
@@ -199,16 +209,8 @@ def test_our_copy_read_before_its_create_is_answered_does_not_undo_an_edit() -> 
     """
     world = _seeded(1)
     try:
-        world.tick()
         world.edit("beta", 0, "jobtitle")
-        for received in world.queue.receive(INBOUND_QUEUE, max_messages=2, visibility_timeout=60):
-            if received.message.connection_id == "alpha":
-                world.handle(received)
-            else:
-                world.queue.abandon(received)
-        world.accounts["beta"].time_out(after=True)
-        world.deliver(OUTBOUND_QUEUE, 1, 0)  # the copy is made; the answer is lost
-        assert len(world.live("beta")) == 2
+        _copy_with_its_answer_lost(world)
         _assert_one_of_each(world, 1)
         assert world.live("alpha")[0].properties["jobtitle"] == "jobtitle-1"
     finally:
@@ -217,20 +219,13 @@ def test_our_copy_read_before_its_create_is_answered_does_not_undo_an_edit() -> 
 
 def test_an_edit_of_our_copy_read_before_its_create_is_answered_reaches_the_own_record() -> None:
     """As above, but a user tags the copy before beta's pull reads it (after beta's own
-    record): the tag is merged in from a record the hub does not know yet as ours. When
-    the push's replayed create answers that it is ours, the copy is withdrawn and the
-    push goes to beta's own record, which must get the tag.
+    record): the tag is merged in from a record the hub does not know yet as ours, beside
+    beta's own. Once the replayed create answers that the copy is ours, it is withdrawn,
+    and beta's own record must have the tag.
     """
     world = _seeded(1)
     try:
-        world.tick()
-        for received in world.queue.receive(INBOUND_QUEUE, max_messages=2, visibility_timeout=60):
-            if received.message.connection_id == "alpha":
-                world.handle(received)
-            else:
-                world.queue.abandon(received)
-        world.accounts["beta"].time_out(after=True)
-        world.deliver(OUTBOUND_QUEUE, 1, 0)  # the copy is made; the answer is lost
+        _copy_with_its_answer_lost(world)
         copy = max(world.live("beta"), key=lambda record: record.id)
         world.tag("beta", [r.id for r in world.live("beta")].index(copy.id), "vip", True)
         world.drain_queue(INBOUND_QUEUE)  # beta's own record, then the tagged copy
