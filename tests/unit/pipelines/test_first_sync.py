@@ -49,7 +49,12 @@ def _assert_one_of_each(world: props.World, people: int = PEOPLE) -> None:
 def _only_pull_of(world: props.World, system: str) -> None:
     """Of the pulls the scheduler queued, `system`'s runs; the other comes back later."""
     world.tick()
-    for received in world.queue.receive(INBOUND_QUEUE, max_messages=2, visibility_timeout=60):
+    _only_from(world, system)
+
+
+def _only_from(world: props.World, system: str) -> None:
+    """Of the inbound messages waiting, `system`'s are handled; the others come back later."""
+    for received in world.queue.receive(INBOUND_QUEUE, max_messages=9, visibility_timeout=60):
         if received.message.connection_id == system:
             world.handle(received)
         else:
@@ -231,5 +236,28 @@ def test_an_edit_of_our_copy_read_before_its_create_is_answered_reaches_the_own_
         world.drain_queue(INBOUND_QUEUE)  # beta's own record, then the tagged copy
         _assert_one_of_each(world, 1)
         assert world.live("beta")[0].properties["tags"] == ["vip"]
+    finally:
+        world.close()
+
+
+def test_a_copy_keeps_what_its_first_create_sent_through_replays() -> None:
+    """Alpha's title changes after its pull and before its push makes the copy (so the
+    copy is newer, with the old title); the new title's push replays the create, and that
+    answer is lost too. Beta's pull then reads the copy: it holds what the first request
+    sent, not what the replay sent, and must not win over the newer title by its time.
+    """
+    world = _seeded(1)
+    try:
+        _only_pull_of(world, "alpha")
+        world.edit("alpha", 0, "jobtitle")
+        world.accounts["beta"].time_out(after=True)
+        world.deliver(OUTBOUND_QUEUE, 1, 0)  # the copy, with the old title
+        world.deliver_webhooks("deliver", 1, 0)  # the edit reaches the hub
+        _only_from(world, "alpha")
+        world.accounts["beta"].time_out(after=False)
+        world.deliver(OUTBOUND_QUEUE, 1, 0)  # the new title's push replays the create
+        world.drain_queue(INBOUND_QUEUE)  # beta's pull: its own record, then the copy
+        _assert_one_of_each(world, 1)
+        assert world.live("beta")[0].properties["jobtitle"] == "jobtitle-1"
     finally:
         world.close()
