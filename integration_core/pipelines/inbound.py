@@ -44,6 +44,7 @@ from integration_core.pipelines.decision import (
 )
 from integration_core.pipelines.links import (
     RETIRED,
+    intent_values,
     is_retired,
     new_link,
     relink,
@@ -345,7 +346,7 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
         )
     # Pushes first, the link last: the link marks the change as applied, so a crash in
     # between re-runs this (and repeated pushes are dropped as duplicates).
-    _enqueue_pushes(context, entity, source_record=None, fresh=True)
+    _enqueue_pushes(context, entity, fresh=True)
     store.upsert(Link.container, _new_link(context, change, canonical, entity.id).to_document())
     context.tally.created += 1
 
@@ -373,10 +374,15 @@ def _link_to(context: _Context, change: Change, canonical: dict[str, Any], entit
     same person or company from another system (a twin), or this record's own entity.
 
     There is no common base, so the merge is a first contact (base None): fields the two
-    disagree on are conflicts for the task's policy.
+    disagree on are conflicts for the task's policy. Unless the record holds exactly what
+    a standing create of the entity there sent (our copy, its answer lost: links.py):
+    those values are its base, so that it brings nothing the hub has moved on from.
     """
     link = _new_link(context, change, canonical, entity_id)
-    _merge_into_entity(context, link, change, canonical, base=None)
+    sent = intent_values(context.rt.store, link.tenant_id, entity_id, link.connection_id)
+    written = {f: canonical[f] for f in context.mapping.written_fields if f in canonical}
+    base = sent if sent is not None and sent == written else None
+    _merge_into_entity(context, link, change, canonical, base=base, first=True)
 
 
 def _merge_into_entity(
@@ -386,8 +392,11 @@ def _merge_into_entity(
     canonical: dict[str, Any],
     *,
     base: Mapping[str, Any] | None,
+    first: bool = False,
 ) -> None:
-    """Fold a change into the linked entity; `base` None means first contact (a new link)."""
+    """Fold a change into the linked entity; `first`: through a new link (`base` None: a
+    first contact, no common base).
+    """
     incoming = Incoming(
         source=context.connection.id,
         values=canonical,
@@ -418,8 +427,8 @@ def _merge_into_entity(
     assert stored is not None
     assert decision is not None
     entity = Entity.from_document(stored)
-    _carry_out(context, link, change, canonical, entity, decision, first=base is None)
-    if base is None:
+    _carry_out(context, link, change, canonical, entity, decision, first=first)
+    if first:
         context.tally.linked += 1
     elif decision.changed:
         context.tally.updated += 1
@@ -455,8 +464,7 @@ def _carry_out(
         # A new link first: a push to the source must find it, or it would create a twin.
         _write_new_link(context, link)
     if decision.push:
-        source_record = link.external_id if decision.push_to_source else None
-        _enqueue_pushes(context, entity, source_record=source_record)
+        _enqueue_pushes(context, entity, via=link, lacking=decision.push_to_source)
     if first or decision.recreate_in_source:
         return
     # After the pushes: the link marks the change as applied, so a crash before this point
@@ -478,8 +486,9 @@ def _resend_pushes(context: _Context, link: Link, canonical: dict[str, Any]) -> 
     found = get_or_none(context.rt.store, Entity.container, link.tenant_id, link.entity_id)
     if found is not None:
         entity = Entity.from_document(found)
-        lacks = _source_lacks(context, entity, canonical)
-        _enqueue_pushes(context, entity, source_record=link.external_id if lacks else None)
+        _enqueue_pushes(
+            context, entity, via=link, lacking=_source_lacks(context, entity, canonical)
+        )
 
 
 def _retire(context: _Context, link: Link, change: Change) -> None:
@@ -539,33 +548,42 @@ def _resend_recreate(context: _Context, link: Link) -> None:
 
 
 def _enqueue_pushes(
-    context: _Context, entity: Entity, *, source_record: str | None, fresh: bool = False
+    context: _Context,
+    entity: Entity,
+    *,
+    via: Link | None = None,
+    lacking: bool = False,
+    fresh: bool = False,
 ) -> None:
     """Tell every system linked to or targeted for this entity; outbound skips no-ops.
 
-    `source_record`: the source's record, when the merge gave it values it lacks; the
-    source hears too, in a push that names that record (the same state may have been
-    pushed there before, as a copy since withdrawn: that push is done, this one is not).
+    `via`: the source's record the change came from. The source hears too, in a push that
+    names that record (the same state may have been pushed there before, as a copy since
+    withdrawn: that push is done, this one is not), when the merge gave the record values
+    it lacks (`lacking`), or when the source holds the entity in another record as well:
+    `via` is a copy of ours (withdrawn, or not yet known as ours: its create's answer was
+    lost), and the record that stays there has not seen what the copy brought.
     A `fresh` entity (created by this very change) has no links yet to look up.
     """
     if entity.archived or entity.held_for_review:
         return  # archived: no longer synced; held: waits for a duplicate decision
     source = context.connection.id
-    linked = (
-        set()
+    links = (
+        []
         if fresh
-        else {
-            document["connectionId"]
+        else [
+            Link.from_document(document)
             for document in context.rt.store.query(
                 Link.container,
                 partition_key=entity.tenant_id,
                 filters=[Filter("entityId", "=", entity.id)],
             )
-        }
+        ]
     )
+    linked = {link.connection_id for link in links}
     generations = dict.fromkeys((linked | set(context.task.target_connection_ids)) - {source}, "")
-    if source_record is not None:
-        generations[source] = f"to:{source_record}"
+    if via is not None and (lacking or via.withdrawn or _held_elsewhere(links, via)):
+        generations[source] = f"to:{via.external_id}"
     for target, generation in sorted(generations.items()):
         context.rt.queue.send(
             OUTBOUND_QUEUE,
@@ -577,3 +595,13 @@ def _enqueue_pushes(
                 generation=generation,
             ),
         )
+
+
+def _held_elsewhere(links: Sequence[Link], via: Link) -> bool:
+    """Whether `via`'s system holds the entity in another record that stays there."""
+    return any(
+        link.connection_id == via.connection_id
+        and link.external_id != via.external_id
+        and not link.withdrawn
+        for link in links
+    )

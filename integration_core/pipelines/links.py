@@ -19,10 +19,13 @@ redelivery at any point repeats it rather than skipping it.
 
 A crash between a push's create and its link leaves a copy nobody knows is ours. So a
 create first records an intent (a link-shaped document, `CREATING` + entity id, naming
-the create's generation, hence its idempotency key). While an intent stands, the twin
-search keeps the entity as a candidate even if the system's own record is linked, and the
-push replays the create with the same key: the provider answers with the record it made,
-which is then known to be a copy, withdrawn if the entity has another record there.
+the create's generation, hence its idempotency key, with the values it sends as its
+base). While an intent stands, the twin search keeps the entity as a candidate even if
+the system's own record is linked, and the push replays the create with the same key: the
+provider answers with the record it made, which is then known to be a copy, withdrawn if
+the entity has another record there. A pull may read that record first: holding exactly
+what the create sent, it has those values as its base with the hub (no news, whatever its
+modification time), not a first contact that the policy would decide by that time.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ __all__ = [
     "is_retired",
     "record_intent",
     "intent_of",
+    "intent_values",
     "clear_intent",
     "being_created",
     "new_link",
@@ -213,8 +217,13 @@ def record_intent(
     entity_id: str,
     entity_type: str,
     generation: str,
+    values: dict[str, Any],
 ) -> None:
-    """Before a create: the push of `entity_id` to `connection_id` may make a record."""
+    """Before a create: the push of `entity_id` to `connection_id` may make a record.
+
+    A replay under the same key keeps the values the intent holds: a provider that made
+    the record answers a replay with it as the first request made it.
+    """
     intent = Link(
         id=_intent_id(connection_id, entity_id),
         tenant_id=tenant_id,
@@ -222,8 +231,12 @@ def record_intent(
         external_id=CREATING + generation,
         entity_id=CREATING + entity_id,
         entity_type=entity_type,
+        base=values,
         created_by_push=True,
     )
+    standing = get_or_none(store, Link.container, tenant_id, intent.id)
+    if standing is not None and Link.from_document(standing).external_id == intent.external_id:
+        return
     store.upsert(Link.container, intent.to_document())
 
 
@@ -233,6 +246,14 @@ def intent_of(
     """The generation of a create that may have made a record we have no link for."""
     found = get_or_none(store, Link.container, tenant_id, _intent_id(connection_id, entity_id))
     return Link.from_document(found).external_id.removeprefix(CREATING) if found else None
+
+
+def intent_values(
+    store: DocumentStore, tenant_id: str, entity_id: str, connection_id: str
+) -> dict[str, Any] | None:
+    """The values a standing create of `entity_id` in `connection_id` sent (None: none stands)."""
+    found = get_or_none(store, Link.container, tenant_id, _intent_id(connection_id, entity_id))
+    return Link.from_document(found).base if found else None
 
 
 def clear_intent(store: DocumentStore, tenant_id: str, entity_id: str, connection_id: str) -> None:

@@ -222,6 +222,7 @@ def _create(
         entity_id=entity.id,
         entity_type=entity.entity_type,
         generation=generation,
+        values=values,
     )
     written = adapter.write(
         entity.entity_type,

@@ -776,10 +776,14 @@ class PipelineMachine(RuleBasedStateMachine):
         assert world.state() == before, "an idle round wrote something"
 
 
+# 40 runs of up to 25 steps: about 10 s of CPU (a minute is a lot more than that on a
+# loaded machine). A failure is shrunk for up to 5 minutes more (hypothesis's own limit,
+# MAX_SHRINKING_SECONDS), so the timeout leaves room for that, slowed down as well: a
+# timeout would report no example at all.
 PipelineMachine.TestCase.settings = settings(
     max_examples=40,
     stateful_step_count=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-TestPipelineProperties = PipelineMachine.TestCase
+TestPipelineProperties = pytest.mark.timeout(900)(PipelineMachine.TestCase)
