@@ -19,6 +19,7 @@ from typing import NoReturn
 from urllib.parse import urlparse
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from integration_core.errors import LockstepError
 from integration_core.messaging.inline import InlineMessageQueue
@@ -26,6 +27,15 @@ from integration_core.messaging.storage_queue import StorageQueueMessageQueue
 from integration_core.storage.cosmos import CosmosDocumentStore
 from integration_core.storage.sqlite import SqliteDocumentStore
 from tests.harness.redis_server import RedisServer
+
+# CI tests the same examples on every run (derived from each test), so a red CI is a
+# regression, not a new random find; a developer's run explores new examples each time.
+# HYPOTHESIS_PROFILE=explore in CI, or =ci locally, switches.
+hypothesis_settings.register_profile("ci", derandomize=True)
+hypothesis_settings.register_profile("explore")
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "explore")
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK_ENV_FILE = ROOT / ".local-stack" / "env"
