@@ -300,7 +300,7 @@ def sample_settings() -> dict[str, str]:
     return values
 
 
-def embedded_settings(directory: Path) -> dict[str, str]:
+def embedded_app_settings(directory: Path) -> dict[str, str]:
     """The sample's settings on the embedded stack: a SQLite file in `directory`, local
     secrets and no Redis. With `FunctionHost(..., inline_queue=True)` it needs no service.
     """
@@ -316,4 +316,4 @@ def embedded_settings(directory: Path) -> dict[str, str]:
     }
 
 
-__all__ = ["FunctionHost", "QueueRun", "Registration", "embedded_settings", "sample_settings"]
+__all__ = ["FunctionHost", "QueueRun", "Registration", "embedded_app_settings", "sample_settings"]

@@ -34,7 +34,7 @@ from integration_core.runtime import Runtime
 from tests.conftest import tcp_check, unique_name
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
 from tests.harness.faults import CrashingStore, MeetingStore
-from tests.harness.function_host import FunctionHost, embedded_settings
+from tests.harness.function_host import FunctionHost, embedded_app_settings
 
 BACKENDS = [
     pytest.param("sqlite", marks=pytest.mark.unit),
@@ -44,7 +44,7 @@ BACKENDS = [
 
 @pytest.fixture(params=BACKENDS)
 def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FunctionHost]:
-    settings = embedded_settings(tmp_path)
+    settings = embedded_app_settings(tmp_path)
     if request.param == "cosmos":
         stack = request.getfixturevalue("local_stack")
         tcp_check("Cosmos DB emulator", stack.cosmos_endpoint)

@@ -15,7 +15,7 @@ import pytest
 from integration_core.admin import ApiKey
 from integration_core.models import Conflict
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
-from tests.harness.function_host import FunctionHost, embedded_settings
+from tests.harness.function_host import FunctionHost, embedded_app_settings
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +29,7 @@ BODIES = {
 
 @pytest.fixture
 def host(tmp_path: Path) -> Iterator[FunctionHost]:
-    host = FunctionHost(embedded_settings(tmp_path), inline_queue=True)
+    host = FunctionHost(embedded_app_settings(tmp_path), inline_queue=True)
     rt = host.runtime()
     seed_conflict(rt)
     seed_duplicate(rt)

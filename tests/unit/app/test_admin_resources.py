@@ -26,7 +26,7 @@ from integration_core.models import (
 )
 from integration_core.pipelines.drain import drain_queues
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
-from tests.harness.function_host import FunctionHost, embedded_settings
+from tests.harness.function_host import FunctionHost, embedded_app_settings
 from tests.harness.sandbox import seeded_account
 
 pytestmark = pytest.mark.unit
@@ -55,7 +55,7 @@ def served() -> Iterator[tuple[SandboxServer, SandboxServer]]:
 
 @pytest.fixture
 def host(tmp_path: Path) -> Iterator[FunctionHost]:
-    host = FunctionHost(embedded_settings(tmp_path), inline_queue=True, tenant=TENANT)
+    host = FunctionHost(embedded_app_settings(tmp_path), inline_queue=True, tenant=TENANT)
     yield host
     host.runtime().close()
 

@@ -27,7 +27,7 @@ from integration_core.pipelines.decisions import DECIDED_BY_MAX_LENGTH
 from integration_core.pipelines.matching import decide_duplicate
 from integration_core.runtime import Runtime
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
-from tests.harness.function_host import FunctionHost, embedded_settings
+from tests.harness.function_host import FunctionHost, embedded_app_settings
 
 pytestmark = pytest.mark.unit
 
@@ -37,7 +37,7 @@ DEEP = b"[" * 1000 + b"]" * 1000  # 2 KB, 1,000 levels
 
 @pytest.fixture
 def host(tmp_path: Path) -> Iterator[FunctionHost]:
-    host = FunctionHost(embedded_settings(tmp_path), inline_queue=True, tenant=TENANT)
+    host = FunctionHost(embedded_app_settings(tmp_path), inline_queue=True, tenant=TENANT)
     yield host
     host.runtime().close()
 

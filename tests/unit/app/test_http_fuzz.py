@@ -21,7 +21,7 @@ from blueprints.http import MAX_BODY_BYTES
 from integration_core.models import DuplicateCandidate
 from integration_core.pipelines.decisions import DECIDED_BY_MAX_LENGTH
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
-from tests.harness.function_host import FunctionHost, Registration, embedded_settings
+from tests.harness.function_host import FunctionHost, Registration, embedded_app_settings
 
 pytestmark = pytest.mark.unit
 
@@ -70,7 +70,7 @@ _HEADERS = st.dictionaries(
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionHost]:
     host = FunctionHost(
-        embedded_settings(tmp_path_factory.mktemp("fuzz")), inline_queue=True, tenant=TENANT
+        embedded_app_settings(tmp_path_factory.mktemp("fuzz")), inline_queue=True, tenant=TENANT
     )
     rt = host.runtime()
     seed_conflict(rt)

@@ -15,7 +15,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from adapters.sandbox_server import SandboxServer
-from tests.harness.function_host import FunctionHost, embedded_settings
+from tests.harness.function_host import FunctionHost, embedded_app_settings
 from tests.harness.sandbox import seeded_account
 from tests.unit.cli.conftest import lockstep
 
@@ -26,7 +26,7 @@ SCHEMATHESIS = shutil.which("schemathesis", path=str(Path(sys.executable).parent
 def test_the_document_is_valid_openapi_31_and_names_every_admin_function(
     tmp_path: Path,
 ) -> None:
-    host = FunctionHost(embedded_settings(tmp_path), inline_queue=True, tenant="t1")
+    host = FunctionHost(embedded_app_settings(tmp_path), inline_queue=True, tenant="t1")
     response = host.http("GET", "/api/admin/openapi.json")
     assert response.status_code == 200
     document = json.loads(response.get_body())
