@@ -285,7 +285,12 @@ class HubSpotAdapter(DeclarativeAdapter):
             if config.link_property is not None:
                 found = self._find(entity_type, config.link_property, idempotency_key)
                 if found is not None:
-                    return WriteResult(found.external_id, found.version, created=False)
+                    return WriteResult(
+                        found.external_id,
+                        found.version,
+                        created=False,
+                        modified_at=found.modified_at,
+                    )
                 values = {**values, config.link_property: idempotency_key}
         return super().write(
             entity_type,
@@ -308,7 +313,12 @@ class HubSpotAdapter(DeclarativeAdapter):
         )
         result = self._select(body, "results.0", what=f"hubspot {entity_type} create")
         new_id, version = self.written(entity_type, response, result)
-        return WriteResult(external_id=new_id, version=version, created=result.get("new") is True)
+        return WriteResult(
+            external_id=new_id,
+            version=version,
+            created=result.get("new") is True,
+            modified_at=self.written_at(entity_type, result),
+        )
 
     def _find(self, entity_type: str, prop: str, value: str) -> Change | None:
         """The live object whose `prop` is `value`, by search."""

@@ -307,7 +307,12 @@ class DeclarativeAdapter:
         new_id, version = self.written(entity_type, response, body)
         status = obj.write.created_status
         created = operation == "create" and (status is None or response.status_code == status)
-        return WriteResult(external_id=new_id, version=version, created=created)
+        return WriteResult(
+            external_id=new_id,
+            version=version,
+            created=created,
+            modified_at=self.written_at(entity_type, body),
+        )
 
     def delete(
         self, entity_type: str, external_id: str, *, expected_version: str | None = None
@@ -325,6 +330,14 @@ class DeclarativeAdapter:
         except RecordError as err:
             raise MalformedAnswerError(f"malformed answer to a write: {err}") from err
         return change.external_id, change.version
+
+    def written_at(self, entity_type: str, body: Any) -> datetime | None:
+        """The record's modification time from a write's answer, None if it has none (hook)."""
+        spec = self._object(entity_type).record
+        try:
+            return _time(spec.time, _field(body, spec.modified_at), spec.modified_at)
+        except (ValueError, TypeError):
+            return None
 
     def _precondition(
         self, entity_type: str, external_id: str, expected_version: str | None

@@ -49,7 +49,7 @@ from integration_core.pipelines.matching import awaits_duplicate_review
 from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.results import Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
-from integration_core.ports import IntegrationAdapter
+from integration_core.ports import IntegrationAdapter, WriteResult
 from integration_core.runtime import Runtime
 from integration_core.storage.concurrency import get_or_none
 from integration_core.sync.echo import values_hash
@@ -197,7 +197,7 @@ def _update(
             rt, message, adapter, mapping, entity, values, f"recreate:{link.external_id}", tally
         )
         return
-    _record_write(rt, link, values, written.version, message)
+    _record_write(rt, link, values, written, message)
     tally.updated += 1
     tally.pushed += 1
 
@@ -271,7 +271,7 @@ def _create(
         rt.store.upsert(Link.container, link.to_document())
         _update(rt, message, adapter, mapping, entity, link, values, tally)
     else:
-        _record_write(rt, link, values, written.version, message)
+        _record_write(rt, link, values, written, message)
         tally.created += 1
         tally.pushed += 1
     clear_intent(rt.store, tenant, entity.id, connection.id)
@@ -327,13 +327,19 @@ def _wait_for_inbound(
 
 
 def _record_write(
-    rt: Runtime, link: Link, values: dict[str, Any], version: str, message: SyncMessage
+    rt: Runtime, link: Link, values: dict[str, Any], written: WriteResult, message: SyncMessage
 ) -> None:
+    """The target now holds `values` at `written.version`. Its modification time, when the
+    provider tells, dates what we know of the record: a late report of an earlier state
+    (a reordered webhook) is then recognised as older, never applied over our write.
+    """
+    known = [t for t in (link.applied_modified_at, written.modified_at) if t is not None]
     updated = link.model_copy(
         update={
             "base": values,
             "written_hash": values_hash(values),
-            "external_version": version,
+            "external_version": written.version,
+            "applied_modified_at": max(known, default=None),
             "last_message_id": message.message_id,
         }
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol, Self
 
 import httpx
@@ -69,6 +70,9 @@ class WriteResult:
     # the provider has seen answers with the record the first call made (created False):
     # it holds what that call sent, which may be older than what this one did.
     created: bool
+    # When the provider says the record was last modified, if its answer tells: any report
+    # of the record from before then is older than what this write left (links.py).
+    modified_at: datetime | None = None
 
 
 class ChangeNotice(BaseModel):

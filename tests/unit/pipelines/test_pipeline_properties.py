@@ -63,6 +63,7 @@ from integration_core.pipelines.links import is_retired
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.ratelimit import RateLimiter
+from integration_core.resilience import CircuitBreaker
 from integration_core.runtime import Runtime
 from tests.harness.embedded import connect_sandbox, embedded_runtime
 from tests.harness.faults import CrashingQueue, CrashingStore, InjectedCrash, ManualClock
@@ -204,6 +205,8 @@ class World:
         # (the provider's own 429s still reach the pipelines through the adapter).
         self.rt.limiter = RateLimiter.local()
         self.queue_clock = ManualClock()
+        # The breakers cool off in queue time: a postponed message comes due as time moves.
+        self.rt.breaker = CircuitBreaker(clock=self.queue_clock)
         self.store = CrashingStore(self.rt.store)
         self.queue = CrashingQueue(InlineMessageQueue(clock=self.queue_clock))
         for name, account in self.accounts.items():

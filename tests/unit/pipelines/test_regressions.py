@@ -202,3 +202,24 @@ def test_an_edit_made_while_a_crashed_pull_waits_is_kept() -> None:
         assert world.live("beta")[0].properties["firstname"] == "firstname-1"
     finally:
         world.close()
+
+
+def test_a_report_of_a_state_older_than_our_write_is_not_applied(merge: props.World) -> None:
+    """A webhook of alpha's record as it was before we pushed beta's edit there arrives
+    after the push: it must not take the edit back (it once did, through field_merge:
+    the old first name looked like a change made in alpha since the base we wrote).
+    """
+    merge.create("alpha", tagged=False)
+    merge.sync_round()
+    merge.webhooks.clear()
+    merge.note_webhook("alpha", merge.live("alpha")[0])  # alpha's record before the push
+    stale = merge.webhooks.pop()
+    merge.edit("beta", 0, "firstname")
+    merge.sync_round()
+    assert merge.live("alpha")[0].properties["firstname"] == "firstname-1"
+    merge.webhooks = [stale]
+    merge.deliver_webhooks("deliver", 1, 0)
+    merge.drain()
+    assert merge.hub_snapshot()["ada.lovelace@example.com"]["firstname"] == "firstname-1"
+    _settle_and_check(merge)
+    merge.check_one_sided_changes_kept()
