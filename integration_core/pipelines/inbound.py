@@ -261,7 +261,7 @@ def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) 
     link = Link.from_document(found)
     if is_retired(link):
         context.tally.unchanged += 1  # the record is gone from this system: late news
-        _resend_recreate(context, link)
+        _after_retired(context, link, change)
         return
     if link.withdrawn and change.deleted:
         context.tally.unchanged += 1  # a copy we withdrew is gone: its person lives on
@@ -519,11 +519,15 @@ def _send_recreate(context: _Context, entity: Entity, external_id: str) -> None:
     )
 
 
-def _resend_recreate(context: _Context, link: Link) -> None:
-    """A live entity with no record in this system after a lost delete: re-create it.
+def _after_retired(context: _Context, link: Link, change: Change) -> None:
+    """News of a record whose link is retired: finish what retiring it may have left undone.
 
-    Covers a crash between retiring the link and sending the re-create (same message id,
-    so a re-create already sent is dropped as a duplicate).
+    A live entity with no record in this system after a lost delete is re-created there
+    (a crash between retiring the link and sending the re-create). An entity this very
+    tombstone deleted has its delete pushed again: the link may have been retired by
+    someone else (a push of the deleted state back to this record) while the message that
+    applied the delete failed before all its pushes went out. Either push carries the
+    message id it had the first time, so one already sent is dropped as a duplicate.
     """
     store, entity_id = context.rt.store, link.entity_id.removeprefix(RETIRED)
     if not entity_id:
@@ -532,7 +536,15 @@ def _resend_recreate(context: _Context, link: Link) -> None:
     if found is None:
         return
     entity = Entity.from_document(found)
-    if entity.deleted or entity.archived or entity.merged_into is not None:
+    if entity.merged_into is not None:
+        return
+    if entity.deleted or entity.archived:
+        if (
+            change.deleted
+            and entity.deleted_by == context.connection.id
+            and entity.deleted_at == change.modified_at
+        ):
+            _enqueue_pushes(context, entity)
         return
     linked = store.query(
         Link.container,

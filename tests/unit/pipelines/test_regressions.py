@@ -223,3 +223,27 @@ def test_a_report_of_a_state_older_than_our_write_is_not_applied(merge: props.Wo
     assert merge.hub_snapshot()["ada.lovelace@example.com"]["firstname"] == "firstname-1"
     _settle_and_check(merge)
     merge.check_one_sided_changes_kept()
+
+
+def test_a_delete_whose_pushes_failed_is_pushed_after_its_link_was_retired() -> None:
+    """alpha's delete reached the hub, then sending its pushes failed; before the message
+    came back, an older push to alpha carried the deleted state there and retired alpha's
+    link. The redelivery met a retired link ("late news") and beta kept the person.
+    """
+    world = props.World("field_merge", ("alpha", "beta"), retry_later=True)
+    try:
+        world.create("alpha", tagged=False)
+        world.sync_round()
+        world.edit("beta", 0, "city")
+        world.tick()
+        world.drain_queue(INBOUND_QUEUE)  # beta's edit: a push to alpha waits
+        world.archive("alpha", 0)
+        world.tick()
+        world.queue.switch.arm(1)  # the delete's push to beta is never sent
+        world.drain_queue(INBOUND_QUEUE)
+        world.drain_queue(OUTBOUND_QUEUE)  # the waiting push deletes in alpha: link retired
+        assert world.live("beta") != []
+        _settle_and_check(world)
+        assert world.live("beta") == []
+    finally:
+        world.close()
