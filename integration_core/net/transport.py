@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Iterable
-from typing import Any, Literal
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, TypeVar
 
 import httpcore
 import httpx
@@ -22,6 +22,7 @@ from integration_core.net.policy import OutboundPolicy, OutboundPolicyError
 __all__ = ["GuardedTransport", "outbound_client"]
 
 Scheme = Literal["http", "https"]
+ClientT = TypeVar("ClientT", bound=httpx.Client)
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
@@ -93,16 +94,21 @@ class GuardedTransport(httpx.HTTPTransport):
 
 
 def outbound_client(
-    policy: OutboundPolicy, *, verify: ssl.SSLContext | None = None, **options: Any
-) -> httpx.Client:
+    policy: OutboundPolicy,
+    *,
+    verify: ssl.SSLContext | None = None,
+    factory: Callable[..., ClientT] = httpx.Client,  # type: ignore[assignment]
+    **options: Any,
+) -> ClientT:
     """An `httpx.Client` whose every request, redirect and connection obeys `policy`.
 
     `verify` is the TLS context when not the default (e.g. one presenting a client
-    certificate; certificates are always verified); `options`
-    go to `httpx.Client` (base_url, auth, timeout, event_hooks...). Proxies from the
-    environment are ignored: the policy decides where requests go.
+    certificate; certificates are always verified); `factory` is the client class (an
+    `httpx.Client` subclass such as authlib's `OAuth2Client`, which takes the same
+    options); `options` go to it (base_url, auth, timeout, event_hooks...). Proxies from
+    the environment are ignored: the policy decides where requests go.
     """
-    return httpx.Client(
+    return factory(
         transport=GuardedTransport(policy, scheme="https", verify=verify),
         mounts={"http://": GuardedTransport(policy, scheme="http")},
         trust_env=False,
