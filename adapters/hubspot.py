@@ -220,7 +220,7 @@ HUBSPOT = ProviderSpec(
     # scopes a two-way contact and company sync needs.
     oauth=OAuthSpec(
         authorize_url="https://app.hubspot.com/oauth/authorize",
-        token_url="https://api.hubapi.com/oauth/v1/token",
+        token_url="https://api.hubapi.com/oauth/v1/token",  # noqa: S106 - a URL
         scopes=(
             "crm.objects.contacts.read",
             "crm.objects.contacts.write",

@@ -95,7 +95,7 @@ SANDBOX = ProviderSpec(
     # oauth_server.py serves them.
     oauth=OAuthSpec(
         authorize_url="/oauth/authorize",
-        token_url="/oauth/token",
+        token_url="/oauth/token",  # noqa: S106 - a path
         scopes=("contacts", "companies"),
     ),
 )

@@ -104,7 +104,9 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
             except LockstepError as err:
                 page = error_page(err)
                 log.warning(
-                    "connect callback refused: %s", type(err).__name__, extra={"status": page.status}
+                    "connect callback refused: %s",
+                    type(err).__name__,
+                    extra={"status": page.status},
                 )
                 return _html(page)
         return _html(connected_page(connection))

@@ -91,7 +91,7 @@ def _operation(name: str, route: str, doc: RouteDoc, schemas: _Schemas) -> dict[
     if doc.response is not None:
         schema = schemas.of(doc.response, mode="serialization")
         success["content"] = {doc.media_type: {"schema": schema}}
-    problems = {
+    problems: dict[str, dict[str, Any]] = {
         code: {
             "description": text,
             "content": {

@@ -5,7 +5,7 @@ the provider's authorize URL: client id, redirect URI, scopes, state and an S256
 challenge, built by authlib. The person who owns the provider account opens it and
 consents; the provider sends the browser back to the callback with `code` and `state`.
 `finish_connect` (the anonymous callback) spends the state, exchanges the code with
-authlib's `OAuth2Client` — an httpx client built by `outbound_client`, so the token
+authlib's `OAuth2Client` — an httpx client with `outbound_options`, so the token
 endpoint obeys the outbound policy like every other request for a connection — stores the
 tokens through the credential service and marks the connection active.
 
@@ -33,14 +33,14 @@ from integration_core.credentials.oauth import _oauth_grant
 from integration_core.credentials.types import OAuth2AuthorizationCode
 from integration_core.errors import AuthError, NotFoundError, PermanentError, RetryableError
 from integration_core.models import Connection, ConnectionStatus, UtcDatetime
-from integration_core.net import OutboundPolicy, outbound_client
+from integration_core.net import OutboundPolicy, outbound_options
 from integration_core.ports.oauth import oauth_spec
 from integration_core.storage.concurrency import get_or_none, update_document
 
 with warnings.catch_warnings():
     # authlib 1.9 prefers the `httpx2` package and warns when it falls back to httpx. We
     # stay on httpx: the outbound policy's transport (integration_core/net/) is httpx's.
-    import authlib.deprecate  # its import adds an "always" filter; ours goes in front
+    import authlib.deprecate  # noqa: F401 - its import adds an "always" filter; ours goes in front
 
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     from authlib.integrations.httpx_client import OAuth2Client, OAuthError
@@ -121,9 +121,8 @@ def _oauth_client(
     rt: Runtime, client: OAuthClient, endpoints: OAuthEndpoints, *, redirect_uri: str, scope: str
 ) -> OAuth2Client:
     secret = client.client_secret.get_secret_value() if client.client_secret else None
-    return outbound_client(
-        OutboundPolicy.from_setting(rt.settings.outbound_allow_private_cidrs),
-        factory=OAuth2Client,
+    policy = OutboundPolicy.from_setting(rt.settings.outbound_allow_private_cidrs)
+    return OAuth2Client(
         client_id=client.client_id,
         client_secret=secret,
         # A public client (no secret) authenticates with its id alone (RFC 6749 §2.3).
@@ -132,6 +131,7 @@ def _oauth_client(
         redirect_uri=redirect_uri,
         code_challenge_method="S256",
         timeout=TOKEN_TIMEOUT_SECONDS,
+        **outbound_options(policy),
     )
 
 

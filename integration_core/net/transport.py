@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Callable, Iterable
-from typing import Any, Literal, TypeVar
+from collections.abc import Iterable
+from typing import Any, Literal
 
 import httpcore
 import httpx
 
 from integration_core.net.policy import OutboundPolicy, OutboundPolicyError
 
-__all__ = ["GuardedTransport", "outbound_client"]
+__all__ = ["GuardedTransport", "outbound_client", "outbound_options"]
 
 Scheme = Literal["http", "https"]
-ClientT = TypeVar("ClientT", bound=httpx.Client)
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
@@ -93,24 +92,27 @@ class GuardedTransport(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
+def outbound_options(
+    policy: OutboundPolicy, *, verify: ssl.SSLContext | None = None
+) -> dict[str, Any]:
+    """The `httpx.Client` options that make it obey `policy`: guarded transports for https
+    and http, and no proxies from the environment (the policy decides where requests go).
+    For clients that subclass `httpx.Client`, e.g. authlib's `OAuth2Client`.
+    """
+    return {
+        "transport": GuardedTransport(policy, scheme="https", verify=verify),
+        "mounts": {"http://": GuardedTransport(policy, scheme="http")},
+        "trust_env": False,
+    }
+
+
 def outbound_client(
-    policy: OutboundPolicy,
-    *,
-    verify: ssl.SSLContext | None = None,
-    factory: Callable[..., ClientT] = httpx.Client,  # type: ignore[assignment]
-    **options: Any,
-) -> ClientT:
+    policy: OutboundPolicy, *, verify: ssl.SSLContext | None = None, **options: Any
+) -> httpx.Client:
     """An `httpx.Client` whose every request, redirect and connection obeys `policy`.
 
     `verify` is the TLS context when not the default (e.g. one presenting a client
-    certificate; certificates are always verified); `factory` is the client class (an
-    `httpx.Client` subclass such as authlib's `OAuth2Client`, which takes the same
-    options); `options` go to it (base_url, auth, timeout, event_hooks...). Proxies from
-    the environment are ignored: the policy decides where requests go.
+    certificate; certificates are always verified); `options`
+    go to `httpx.Client` (base_url, auth, timeout, event_hooks...).
     """
-    return factory(
-        transport=GuardedTransport(policy, scheme="https", verify=verify),
-        mounts={"http://": GuardedTransport(policy, scheme="http")},
-        trust_env=False,
-        **options,
-    )
+    return httpx.Client(**outbound_options(policy, verify=verify), **options)

@@ -94,9 +94,7 @@ def page(response: Any, status: int) -> str:
 
 
 def connection(host: FunctionHost, name: str = "crm") -> Connection:
-    return Connection.from_document(
-        host.runtime().store.get(Connection.container, TENANT, name)
-    )
+    return Connection.from_document(host.runtime().store.get(Connection.container, TENANT, name))
 
 
 def the_state(host: FunctionHost) -> dict[str, Any]:
@@ -137,7 +135,8 @@ def test_connecting_stores_the_tokens_activates_the_connection_and_the_first_syn
     location = authorize(started["authorizeUrl"])
     assert query_of(location)["state"] == params["state"]
     text = page(callback(host, location), 200)
-    assert "Connected" in text and "crm" in text
+    assert "Connected" in text
+    assert "crm" in text
     assert_no_secret_in(text, provider, query_of(location)["code"], params["state"])
     assert code_grants(provider.oauth) == [200]
 
@@ -187,7 +186,8 @@ def test_denied_consent_is_a_clear_page_and_connects_nothing(
     location = authorize(start(host)["authorizeUrl"])
     assert query_of(location)["error"] == "access_denied"
     text = page(callback(host, location), 400)
-    assert "Access was not granted" in text and "crm" in text
+    assert "Access was not granted" in text
+    assert "crm" in text
     assert connection(host).credential_id is None
     assert code_grants(provider.oauth) == []
     # The flow is over: its state cannot be used for a code afterwards.
@@ -238,7 +238,8 @@ def test_a_verifier_that_does_not_match_the_challenge_is_refused_by_the_provider
     wrong = secrets.token_urlsafe(64)
     store.upsert(ConnectState.container, state | {"codeVerifier": wrong}, if_match=state[ETAG])
     text = page(callback(host, location), 502)
-    assert "refused" in text and "invalid_grant" in text
+    assert "refused" in text
+    assert "invalid_grant" in text
     assert_no_secret_in(text, provider, wrong, query_of(location)["code"])
     assert code_grants(provider.oauth) == [400]
     assert connection(host).credential_id is None
@@ -253,7 +254,8 @@ def test_a_failing_token_endpoint_is_a_try_again_page(
     response = callback(host, location)
     text = page(response, 503)
     assert int(response.headers["Retry-After"]) > 0
-    assert "not answering" in text and "503" in text
+    assert "not answering" in text
+    assert "503" in text
     assert connection(host).credential_id is None
     assert connection(host).status.value == "active"  # untouched: it was never connected
 
@@ -266,9 +268,14 @@ def test_a_key_of_another_tenant_cannot_start_the_connect_flow(
     assert response.status_code == 404, response.get_body()
     assert response.mimetype == "application/problem+json"
     assert host.runtime().store.query(ConnectState.container) == []
-    assert host.http("POST", "/api/admin/connections/crm/oauth/start", headers={
-        "Authorization": "Bearer nope"
-    }).status_code == 401
+    assert (
+        host.http(
+            "POST",
+            "/api/admin/connections/crm/oauth/start",
+            headers={"Authorization": "Bearer nope"},
+        ).status_code
+        == 401
+    )
 
 
 def test_a_connection_that_cannot_use_oauth_is_refused_with_the_reason(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -20,10 +19,9 @@ from tests.harness.sandbox import seeded_account
 from tests.unit.cli.conftest import lockstep
 from tests.unit.cli.test_serve import wait_for
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.slow]
 
 
-@pytest.mark.slow
 def test_serve_connects_a_connection_with_oauth_and_syncs_with_the_stored_token(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -58,9 +56,9 @@ def test_serve_connects_a_connection_with_oauth_and_syncs_with_the_stored_token(
             assert "Access was not granted" in denied.text
 
             oauth.consent = "approve"
-            location = authorize(client.post("admin/connections/crm/oauth/start").json()[
-                "authorizeUrl"
-            ])
+            location = authorize(
+                client.post("admin/connections/crm/oauth/start").json()["authorizeUrl"]
+            )
             assert location.startswith(base + "/connect/callback?")
             connected = httpx.get(location, timeout=30)
             assert connected.status_code == 200, connected.text
@@ -143,4 +141,3 @@ def test_the_cli_prints_the_authorize_url_of_a_connection(
         )
         assert bad.returncode == 2
     assert oauth.client_secret not in printed.stdout + printed.stderr + as_json.stdout
-
