@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -306,3 +307,40 @@ def test_the_connection_s_scopes_replace_the_provider_s(
 def test_an_oversized_callback_query_is_a_400(host: FunctionHost) -> None:
     response = host.http("GET", f"/api/connect/callback?state={'a' * 600}&code=x")
     assert response.status_code == 400
+
+
+def test_concurrent_callbacks_with_one_state_connect_once(
+    host: FunctionHost, provider: Provider
+) -> None:
+    create_connection(host, provider)
+    location = authorize(start(host)["authorizeUrl"])
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(
+            r.status_code for r in pool.map(lambda _: callback(host, location), range(4))
+        )
+    assert statuses == [200, 400, 400, 400]
+    assert code_grants(provider.oauth) == [200]
+
+
+def test_the_token_endpoint_is_called_through_the_outbound_policy(
+    tmp_path: Path, provider: Provider
+) -> None:
+    """An OAuth app whose token endpoint is a cloud metadata address: refused, whatever
+    the allow-list says, before any request leaves."""
+    clients = {
+        "sandbox": {
+            "client_id": provider.oauth.client_id,
+            "client_secret": provider.oauth.client_secret,
+            "authorize_url": provider.oauth.authorize_url,
+            "token_url": "http://169.254.169.254/oauth/token",
+        }
+    }
+    settings = embedded_app_settings(tmp_path) | {"OAUTH_CLIENTS": json.dumps(clients)}
+    host = FunctionHost(settings, inline_queue=True, tenant=TENANT)
+    try:
+        create_connection(host, provider)
+        text = page(callback(host, authorize(start(host)["authorizeUrl"])), 502)
+        assert "cannot reach the provider" in text
+        assert connection(host).credential_id is None
+    finally:
+        host.runtime().close()
