@@ -9,6 +9,7 @@ import base64
 import json
 import logging
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from integration_core.errors import ConfigurationError
 from integration_core.observability import redact
 from integration_core.ports.oauth import OAuthSpec, oauth_spec
 from integration_core.runtime import build_runtime
+from integration_core.storage import DocumentStore
 from integration_core.storage.sqlite import SqliteDocumentStore
 from tests.harness.embedded import embedded_settings
 from tests.harness.oauth_connect import authorize, query_of
@@ -157,8 +159,17 @@ def test_client_secrets_are_redacted_from_logs(tmp_path: Path) -> None:
 # -- the state ---------------------------------------------------------------------------
 
 
-def test_of_concurrent_callbacks_with_one_state_exactly_one_wins(tmp_path: Path) -> None:
-    store = SqliteDocumentStore(tmp_path / "s.sqlite3")
+@pytest.fixture(params=["sqlite", pytest.param("cosmos", marks=pytest.mark.integration)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DocumentStore]:
+    if request.param == "cosmos":
+        yield request.getfixturevalue("cosmos_store")
+        return
+    sqlite = SqliteDocumentStore(tmp_path / "s.sqlite3")
+    yield sqlite
+    sqlite.close()
+
+
+def test_of_concurrent_callbacks_with_one_state_exactly_one_wins(store: DocumentStore) -> None:
     state, issued = issue_state(
         store, "t1", "crm", system="sandbox", redirect_uri=REDIRECT, actor="key:k"
     )
@@ -181,11 +192,9 @@ def test_of_concurrent_callbacks_with_one_state_exactly_one_wins(tmp_path: Path)
     assert sorted(outcomes) == ["used"] * 7 + ["won"]
     stored = ConnectState.from_document(store.get(ConnectState.container, "t1", issued.id))
     assert stored.used_at is not None
-    store.close()
 
 
-def test_a_state_expires_after_its_ttl(tmp_path: Path) -> None:
-    store = SqliteDocumentStore(tmp_path / "s.sqlite3")
+def test_a_state_expires_after_its_ttl(store: DocumentStore) -> None:
     state, issued = issue_state(
         store, "t1", "crm", system="sandbox", redirect_uri=REDIRECT, actor="key:k"
     )
@@ -193,7 +202,8 @@ def test_a_state_expires_after_its_ttl(tmp_path: Path) -> None:
         consume_state(store, state, now=issued.expires_at + timedelta(microseconds=1))
     assert refused.value.problem is StateProblem.EXPIRED
     assert consume_state(store, state, now=utcnow()).connection_id == "crm"
-    store.close()
+    with pytest.raises(StateRefusedError, match="unknown"):
+        consume_state(store, state[:-1] + ("A" if state[-1] != "A" else "B"))
 
 
 def test_no_log_line_of_a_flow_carries_its_state(
