@@ -83,7 +83,7 @@ def test_serve_connects_a_connection_with_oauth_and_syncs_with_the_stored_token(
         process.wait(timeout=60)
     serve_log = (tmp_path / "serve.log").read_text()
     assert process.returncode == 0, serve_log
-    for secret in (*oauth.issued_tokens(), oauth.client_secret):
+    for secret in (*oauth.issued_tokens(), oauth.client_secret, query_of(location)["state"]):
         assert secret not in serve_log
 
 
