@@ -52,6 +52,7 @@ from integration_core.errors import PermanentError
 from integration_core.mapping import ObjectMapping, parse_path
 from integration_core.models import Change
 from integration_core.ports import ChangeNotice, ChangePage, WriteResult
+from integration_core.ports.oauth import OAuthSpec
 
 __all__ = [
     "HUBSPOT",
@@ -214,6 +215,19 @@ HUBSPOT = ProviderSpec(
     budgets=(Budget("burst", 100, 10.0),),
     errors=ErrorMap((ErrorRule(Outcome.RETRYABLE, status=423, retry_after=2.0),)),
     base_url="https://api.hubapi.com",
+    # developers.hubspot.com/docs/api/working-with-oauth: the install URL on app.hubspot.com,
+    # tokens from /oauth/v1/token with the client id and secret in the form body; the
+    # scopes a two-way contact and company sync needs.
+    oauth=OAuthSpec(
+        authorize_url="https://app.hubspot.com/oauth/authorize",
+        token_url="https://api.hubapi.com/oauth/v1/token",  # noqa: S106 - a URL
+        scopes=(
+            "crm.objects.contacts.read",
+            "crm.objects.contacts.write",
+            "crm.objects.companies.read",
+            "crm.objects.companies.write",
+        ),
+    ),
 )
 
 

@@ -32,6 +32,7 @@ from integration_core.credentials.types import CredentialType
 from integration_core.errors import PermanentError
 from integration_core.mapping import ObjectMapping
 from integration_core.ports import ChangeNotice
+from integration_core.ports.oauth import OAuthSpec
 
 __all__ = ["SANDBOX", "SANDBOX_MAPPINGS", "SandboxAdapter"]
 
@@ -79,10 +80,24 @@ _ACTIONS = frozenset({"created", "updated", "archived"})
 SANDBOX = ProviderSpec(
     name="sandbox",
     objects={entity_type: _object(mapping) for entity_type, mapping in SANDBOX_MAPPINGS.items()},
-    credential_types=frozenset({CredentialType.BEARER_TOKEN, CredentialType.API_KEY}),
+    credential_types=frozenset(
+        {
+            CredentialType.BEARER_TOKEN,
+            CredentialType.API_KEY,
+            CredentialType.OAUTH2_AUTHORIZATION_CODE,
+        }
+    ),
     health_path="/v1/objects/contacts?limit=1",
     budgets=(Budget("rate", 100, 1.0),),
     errors=ErrorMap((ErrorRule(Outcome.CURSOR_EXPIRED, status=410, when=_expired),)),
+    # The sandbox runs wherever it is deployed: its OAuth endpoints are paths, placed by the
+    # deployment's OAuth client entry (`base_url` in OAUTH_CLIENTS); tests/harness/
+    # oauth_server.py serves them.
+    oauth=OAuthSpec(
+        authorize_url="/oauth/authorize",
+        token_url="/oauth/token",  # noqa: S106 - a path
+        scopes=("contacts", "companies"),
+    ),
 )
 
 

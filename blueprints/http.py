@@ -12,8 +12,9 @@ The decorator does, the same way for every route, what each used to repeat by ha
 - whatever the route returns is sent as JSON with `status` (204: no body), an
   HttpResponse as it is.
 
-What it knows of a route (body, query, auth, the `response` type and `status`) is kept in
-`ROUTE_DOCS` under the handler, from which the OpenAPI document is generated.
+What it knows of a route (body, query, auth, the `response` type, `status` and the
+`media_type` of a success, when not JSON) is kept in `ROUTE_DOCS` under the handler, from
+which the OpenAPI document is generated.
 
 With `auth=`, the request must carry `Authorization: Bearer <Lockstep API key>`; `auth`
 turns the key into the caller (an `ApiKey`, whose tenant scopes every call) or refuses it,
@@ -84,6 +85,7 @@ class RouteDoc:
     response: Any
     status: int
     summary: str
+    media_type: str = "application/json"
 
 
 ROUTE_DOCS: weakref.WeakKeyDictionary[Handler, RouteDoc] = weakref.WeakKeyDictionary()
@@ -130,6 +132,7 @@ def endpoint(
     response: Any = None,
     status: int = 200,
     max_body_bytes: int = MAX_BODY_BYTES,
+    media_type: str = "application/json",
 ) -> Callable[[Route], Handler]:
     """Wrap a route: the caller's key, checked ids, a capped and validated body and query,
     errors as problem details.
@@ -166,7 +169,9 @@ def endpoint(
         handler.__qualname__ = route.__qualname__
         handler.__doc__ = route.__doc__
         summary = (route.__doc__ or route.__name__.replace("_", " ")).strip().split("\n")[0]
-        ROUTE_DOCS[handler] = RouteDoc(body, query, auth is not None, response, status, summary)
+        ROUTE_DOCS[handler] = RouteDoc(
+            body, query, auth is not None, response, status, summary, media_type
+        )
         return handler
 
     return decorate

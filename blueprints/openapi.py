@@ -41,6 +41,16 @@ _PROBLEMS = {
     "422": "valid, but cannot be done as asked",
     "503": "a backend is unavailable; try again later (Retry-After)",
 }
+# A route answering pages for people (the OAuth callback) answers its failures as pages too.
+_PAGE_FAILURES = {
+    "400": "the link is not valid, used or expired, or the provider refused the consent",
+    "404": "the connection no longer exists",
+    "422": "the deployment cannot connect this system with OAuth",
+    "502": "the provider refused the authorization code",
+    "503": "the provider is not answering; try again later (Retry-After)",
+}
+# The routes the document describes: the admin API and the OAuth callback.
+DOCUMENTED_ROUTES = ("admin/", "connect/")
 
 
 class _Schemas:
@@ -80,8 +90,8 @@ def _operation(name: str, route: str, doc: RouteDoc, schemas: _Schemas) -> dict[
     success: dict[str, Any] = {"description": "done"}
     if doc.response is not None:
         schema = schemas.of(doc.response, mode="serialization")
-        success["content"] = {"application/json": {"schema": schema}}
-    problems = {
+        success["content"] = {doc.media_type: {"schema": schema}}
+    problems: dict[str, dict[str, Any]] = {
         code: {
             "description": text,
             "content": {
@@ -91,6 +101,10 @@ def _operation(name: str, route: str, doc: RouteDoc, schemas: _Schemas) -> dict[
         for code, text in _PROBLEMS.items()
         if (code != "401" or doc.auth) and (code != "404" or ids)
     }
+    if doc.media_type != "application/json":
+        page = {doc.media_type: {"schema": {"type": "string"}}}
+        for code, text in _PAGE_FAILURES.items():
+            problems.setdefault(code, {"description": text, "content": {}})["content"] |= page
     operation: dict[str, Any] = {
         "operationId": name,
         "summary": doc.summary,
@@ -108,14 +122,16 @@ def _operation(name: str, route: str, doc: RouteDoc, schemas: _Schemas) -> dict[
 
 
 def build_document(functions: Iterable[Any]) -> dict[str, Any]:
-    """The document for the admin HTTP functions among `functions` (app.get_functions())."""
+    """The document for the admin HTTP functions and the OAuth callback among `functions`
+    (app.get_functions())."""
     schemas = _Schemas()
     paths: dict[str, dict[str, Any]] = {}
     for function in functions:
         binding = function.get_trigger().get_dict_repr()
         route = binding.get("route", "")
         doc = ROUTE_DOCS.get(function.get_user_function())
-        if binding["type"] != "httpTrigger" or not route.startswith("admin/") or doc is None:
+        documented = route.startswith(DOCUMENTED_ROUTES)
+        if binding["type"] != "httpTrigger" or not documented or doc is None:
             continue
         for method in binding["methods"]:
             verb = str(getattr(method, "value", method)).lower()

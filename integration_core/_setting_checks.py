@@ -19,6 +19,7 @@ from integration_core.errors import ConfigurationError
 __all__ = [
     "LOG_LEVELS",
     "check_applicationinsights_connection_string",
+    "check_redirect_url",
     "check_cosmos_endpoint",
     "check_cosmos_key",
     "check_local_secrets_key",
@@ -138,6 +139,20 @@ def check_cosmos_endpoint(value: str) -> None:
 
 def check_key_vault_url(value: str) -> None:
     _check_https_url(value, "https://<vault>.vault.azure.net")
+
+
+def check_redirect_url(value: str) -> None:
+    """An OAuth redirect URI: absolute http(s), no fragment (RFC 6749 §3.1.2)."""
+    try:
+        parsed = urlparse(value)
+        parsed.port  # noqa: B018 (raises for a port that is not a number)
+    except ValueError:
+        raise ValueError("is not a URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.fragment:
+        raise ValueError(
+            "must be an absolute http(s) URL without a fragment,"
+            " e.g. https://<app>.azurewebsites.net/api/connect/callback"
+        )
 
 
 def _check_https_url(value: str, example: str) -> None:

@@ -13,6 +13,7 @@ import argparse
 import getpass
 import json
 import sys
+import webbrowser
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -21,10 +22,12 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from integration_core._setting_checks import check_redirect_url
 from integration_core.admin import connections, entities, ratelimits, tasks
 from integration_core.admin.audit import list_audit
 from integration_core.admin.keys import issue_key, list_keys, revoke_key
 from integration_core.admin.requests import ConnectionCreate, EntityEdit, TaskCreate
+from integration_core.connect.flow import LOCAL_REDIRECT_URI, start_connect
 from integration_core.errors import ConflictError, NotFoundError, PermanentError
 from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
 from integration_core.pipelines.drain import drain_queues
@@ -65,6 +68,14 @@ def _json_argument(text: str) -> Any:
         raise argparse.ArgumentTypeError(f"not JSON: {err.msg}") from None
 
 
+def _redirect_url(text: str) -> str:
+    try:
+        check_redirect_url(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def _dump(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
@@ -79,6 +90,9 @@ def print_output(value: Any, *, as_json: bool, columns: Iterable[str] = ()) -> N
     data = _dump(value)
     if as_json:
         print(json.dumps(data, indent=2))
+        return
+    if isinstance(data, str):  # a URL or a line to copy: no table around it
+        print(data)
         return
     console = Console()
     rows = data["items"] if isinstance(data, dict) and "items" in data else data
@@ -143,6 +157,21 @@ def _connections_create(rt: Runtime, a: argparse.Namespace) -> Output:
 def _connections_test(rt: Runtime, a: argparse.Namespace) -> Output:
     outcome = connections.check_connection(rt, a.tenant, a.id)
     return outcome, 0 if outcome["ok"] else 1
+
+
+def _connections_connect(rt: Runtime, a: argparse.Namespace) -> Output:
+    """Start connecting with OAuth: print the provider's authorize URL (and open it)."""
+    redirect = a.redirect_url or rt.settings.oauth_redirect_url or LOCAL_REDIRECT_URI
+    started = start_connect(rt, a.tenant, a.id, actor=_actor(), redirect_uri=redirect)
+    if not a.json:
+        print(
+            f"Open this URL as the {a.id} account's owner before {started.expires_at:%H:%M} UTC;"
+            f" the provider sends the browser back to {started.redirect_uri}",
+            file=sys.stderr,
+        )
+    if a.open:
+        webbrowser.open(started.authorize_url)
+    return (started if a.json else started.authorize_url), 0
 
 
 def _connections_delete(rt: Runtime, a: argparse.Namespace) -> Output:
@@ -304,6 +333,21 @@ def add_admin_commands(
         _connections_test,
         "lockstep --tenant t1 connections test crm",
         with_id=True,
+    )
+    connect = action(
+        conns,
+        "connect",
+        "connections",
+        _connections_connect,
+        "lockstep --tenant t1 connections connect hubspot-main --open",
+        with_id=True,
+    )
+    connect.add_argument("--open", action="store_true", help="open the URL in a browser")
+    connect.add_argument(
+        "--redirect-url",
+        type=_redirect_url,
+        help="the callback the provider returns to (default: OAUTH_REDIRECT_URL, else"
+        f" {LOCAL_REDIRECT_URI}, where `lockstep serve` listens)",
     )
     action(
         conns,

@@ -167,7 +167,7 @@ def _secret_values(settings: Settings) -> list[str]:
     """The settings' secrets, and the password inside any secret URL (e.g. REDIS_URL)."""
     values = [v.get_secret_value() for v in vars(settings).values() if isinstance(v, SecretStr)]
     passwords = [urlsplit(v).password for v in values if "://" in v]
-    return values + [p for p in passwords if p]
+    return values + [p for p in passwords if p] + settings.oauth_client_secrets()
 
 
 def _redis_target(

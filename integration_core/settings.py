@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from pydantic import (
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -23,6 +24,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from integration_core import _setting_checks as checks
+from integration_core.connect.clients import OAuthClient, parse_clients
 from integration_core.errors import ConfigurationError
 from integration_core.net.policy import parse_cidrs
 
@@ -126,6 +128,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Private networks outbound requests may reach (local development only; empty in Azure).
     outbound_allow_private_cidrs: str = ""
+    # The deployment's OAuth apps by system (JSON; integration_core/connect/clients.py).
+    oauth_clients: SecretStr | None = None
+    # Where providers send the browser back; empty: /api/connect/callback on the host the
+    # start request came to.
+    oauth_redirect_url: str = ""
+    _oauth_clients: dict[str, OAuthClient] = PrivateAttr(default_factory=dict)
 
     @field_validator("sync_schedule", "token_refresh_schedule", "notify_schedule")
     @classmethod
@@ -192,7 +200,29 @@ class Settings(BaseSettings):
                 raise ValueError(f"SQLITE_PATH: {err}") from None
         if self.redis_url is not None and self.redis_host:
             raise ValueError("set REDIS_URL or REDIS_HOST (Entra ID), not both")
+        if self.oauth_clients is not None:
+            try:
+                self._oauth_clients = parse_clients(self.oauth_clients.get_secret_value())
+            except ValueError as err:
+                raise ValueError(f"OAUTH_CLIENTS: {err}") from None
+        if self.oauth_redirect_url:
+            try:
+                checks.check_redirect_url(self.oauth_redirect_url)
+            except ValueError as err:
+                raise ValueError(f"OAUTH_REDIRECT_URL: {err}") from None
         return self
+
+    def oauth_client(self, system: str) -> OAuthClient | None:
+        """The deployment's OAuth app for `system` (OAUTH_CLIENTS), if it has one."""
+        return self._oauth_clients.get(system)
+
+    def oauth_client_secrets(self) -> list[str]:
+        """Every client secret in OAUTH_CLIENTS, for the log redaction."""
+        return [
+            c.client_secret.get_secret_value()
+            for c in self._oauth_clients.values()
+            if c.client_secret is not None
+        ]
 
     @property
     def sqlite_file(self) -> Path | str:

@@ -35,6 +35,7 @@ from integration_core.errors import (
 from integration_core.mapping import ObjectMapping, default_mapping
 from integration_core.models import Change, Connection
 from integration_core.ports.adapter import ChangeNotice, ChangePage, RejectedRecord, WriteResult
+from integration_core.ports.oauth import OAuthSpec
 from integration_core.ratelimit import Limit
 
 __all__ = ["DeclarativeAdapter", "MalformedAnswerError", "PaginationLoopError", "RecordError"]
@@ -63,6 +64,13 @@ class DeclarativeAdapter:
 
     spec: ClassVar[ProviderSpec]
     config_model: ClassVar[type[HttpConnectionConfig]] = HttpConnectionConfig
+    # The spec's OAuth endpoints, where the connect flow looks for them (ports/oauth.py).
+    oauth: ClassVar[OAuthSpec | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "spec" in vars(cls):
+            cls.oauth = cls.spec.oauth
 
     def __init__(self, connection: Connection, *, client: httpx.Client) -> None:
         self._connection = connection

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
@@ -21,6 +21,7 @@ from adapters.toolkit.errors import ErrorMap
 from adapters.toolkit.paginators import Paginator
 from integration_core.clock import from_iso
 from integration_core.credentials.types import CredentialType
+from integration_core.ports.oauth import OAuthSpec
 
 __all__ = [
     "Budget",
@@ -129,6 +130,8 @@ class ProviderSpec:
     budgets: tuple[Budget, ...] = ()
     errors: ErrorMap = field(default_factory=ErrorMap)
     base_url: str | None = None
+    # How a connection gets an `oauth2_authorization_code` credential (the connect flow).
+    oauth: OAuthSpec | None = None
 
 
 class BudgetOverride(BaseModel):
@@ -144,10 +147,14 @@ class HttpConnectionConfig(BaseModel):
     """The connection config every HTTP adapter takes; providers extend it.
 
     `base_url` may be left out when the provider has one; `rate_limits` overrides the
-    provider's budgets (e.g. a paid tier).
+    provider's budgets (e.g. a paid tier); `oauth_scopes` replaces the scopes the OAuth
+    connect flow asks for (e.g. read-only ones).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     base_url: HttpUrl | None = None
     rate_limits: list[BudgetOverride] | None = None
+    oauth_scopes: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        default=None, max_length=100
+    )

@@ -94,6 +94,9 @@ var lockstepSettings = {
   SYNC_PAGE_SIZE: '100'
   MAX_TASKS_PER_TICK: '500'
   LOG_LEVEL: 'INFO'
+  // Empty: providers send browsers back to /api/connect/callback on the app's own host.
+  // OAUTH_CLIENTS (client secrets) is set by the operator as a Key Vault reference.
+  OAUTH_REDIRECT_URL: ''
 }
 
 module site 'br/public:avm/res/web/site:0.15.1' = {

@@ -42,6 +42,7 @@ var containers = [
   { name: 'notification-incidents', defaultTtl: 7776000, compositeIndexes: [] }
   { name: 'notification-outbox', defaultTtl: 604800, compositeIndexes: [] }
   { name: 'held-deletes', defaultTtl: -1, compositeIndexes: [] }
+  { name: 'oauth-states', defaultTtl: 600, compositeIndexes: [] }
 ]
 var dataContributorRoleId = '00000000-0000-0000-0000-000000000002' // Cosmos DB Built-in Data Contributor
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from integration_core.net.excerpt import body_excerpt
 from integration_core.net.policy import OutboundPolicy, OutboundPolicyError, parse_cidrs
-from integration_core.net.transport import GuardedTransport, outbound_client
+from integration_core.net.transport import GuardedTransport, outbound_client, outbound_options
 
 __all__ = [
     "body_excerpt",
@@ -12,5 +12,6 @@ __all__ = [
     "OutboundPolicy",
     "OutboundPolicyError",
     "outbound_client",
+    "outbound_options",
     "parse_cidrs",
 ]

@@ -19,7 +19,7 @@ import httpx
 
 from integration_core.net.policy import OutboundPolicy, OutboundPolicyError
 
-__all__ = ["GuardedTransport", "outbound_client"]
+__all__ = ["GuardedTransport", "outbound_client", "outbound_options"]
 
 Scheme = Literal["http", "https"]
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
@@ -92,6 +92,20 @@ class GuardedTransport(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
+def outbound_options(
+    policy: OutboundPolicy, *, verify: ssl.SSLContext | None = None
+) -> dict[str, Any]:
+    """The `httpx.Client` options that make it obey `policy`: guarded transports for https
+    and http, and no proxies from the environment (the policy decides where requests go).
+    For clients that subclass `httpx.Client`, e.g. authlib's `OAuth2Client`.
+    """
+    return {
+        "transport": GuardedTransport(policy, scheme="https", verify=verify),
+        "mounts": {"http://": GuardedTransport(policy, scheme="http")},
+        "trust_env": False,
+    }
+
+
 def outbound_client(
     policy: OutboundPolicy, *, verify: ssl.SSLContext | None = None, **options: Any
 ) -> httpx.Client:
@@ -99,12 +113,6 @@ def outbound_client(
 
     `verify` is the TLS context when not the default (e.g. one presenting a client
     certificate; certificates are always verified); `options`
-    go to `httpx.Client` (base_url, auth, timeout, event_hooks...). Proxies from the
-    environment are ignored: the policy decides where requests go.
+    go to `httpx.Client` (base_url, auth, timeout, event_hooks...).
     """
-    return httpx.Client(
-        transport=GuardedTransport(policy, scheme="https", verify=verify),
-        mounts={"http://": GuardedTransport(policy, scheme="http")},
-        trust_env=False,
-        **options,
-    )
+    return httpx.Client(**outbound_options(policy, verify=verify), **options)

@@ -27,22 +27,36 @@ def systems() -> Iterator[dict[str, tuple[SandboxAccount, SandboxServer]]]:
 
 
 @pytest.fixture
+def extra_settings() -> dict[str, str]:
+    """App settings a test module adds to the host's (override this fixture)."""
+    return {}
+
+
+@pytest.fixture
 def host(
-    local_stack: LocalStack, storage_connection_string: str, redis_url: str, tmp_path: Path
+    local_stack: LocalStack,
+    storage_connection_string: str,
+    redis_url: str,
+    tmp_path: Path,
+    extra_settings: dict[str, str],
 ) -> Iterator[FunctionHost]:
-    settings = sample_settings() | {
-        "COSMOS_ENDPOINT": local_stack.cosmos_endpoint,
-        "COSMOS_KEY": local_stack.cosmos_key,
-        "COSMOS_CA_FILE": local_stack.cosmos_ca_file or "",
-        "COSMOS_VERIFY_TLS": str(local_stack.cosmos_verify_tls).lower(),
-        "COSMOS_DATABASE": unique_name("lockstep-e2e-"),
-        "AzureWebJobsStorage": storage_connection_string,
-        "REDIS_URL": redis_url,
-        "LOCAL_SECRETS_PATH": str(tmp_path / "secrets.enc"),
-        "LOCAL_SECRETS_KEY": LocalSecretStore.generate_key(),
-        "SYNC_PAGE_SIZE": "4",
-        "WEBHOOK_REQUESTS_PER_MINUTE": "20",
-    }
+    settings = (
+        sample_settings()
+        | {
+            "COSMOS_ENDPOINT": local_stack.cosmos_endpoint,
+            "COSMOS_KEY": local_stack.cosmos_key,
+            "COSMOS_CA_FILE": local_stack.cosmos_ca_file or "",
+            "COSMOS_VERIFY_TLS": str(local_stack.cosmos_verify_tls).lower(),
+            "COSMOS_DATABASE": unique_name("lockstep-e2e-"),
+            "AzureWebJobsStorage": storage_connection_string,
+            "REDIS_URL": redis_url,
+            "LOCAL_SECRETS_PATH": str(tmp_path / "secrets.enc"),
+            "LOCAL_SECRETS_KEY": LocalSecretStore.generate_key(),
+            "SYNC_PAGE_SIZE": "4",
+            "WEBHOOK_REQUESTS_PER_MINUTE": "20",
+        }
+        | extra_settings
+    )
     host = FunctionHost(settings, visibility_timeout=0, tenant="t1")
     for queue in (INBOUND_QUEUE, OUTBOUND_QUEUE):
         for name in (queue, f"{queue}-poison"):

@@ -1,8 +1,16 @@
-"""A real OAuth2 token endpoint on loopback HTTP, for credential tests (reusable).
+"""A real OAuth2 authorization server on loopback HTTP, for credential tests (reusable).
 
-Speaks the parts of RFC 6749/7523 and GitHub's installation-token API that Lockstep
-uses, with knobs for the failure modes refresh code must survive:
+Speaks the parts of RFC 6749/7636/7523 and GitHub's installation-token API that Lockstep
+uses, with knobs for the failure modes connect and refresh code must survive:
 
+- ``GET /oauth/authorize`` (RFC 6749 §4.1.1): checks the client, the redirect URI and a
+  PKCE S256 challenge (RFC 7636 §4.3; a plain or missing one is refused), then — as if
+  the person consented, or declined when ``consent = "deny"`` — answers 302 to the
+  redirect URI with ``code`` and ``state`` (or ``error=access_denied``, §4.1.2.1);
+- ``authorization_code`` grant (§4.1.3): the code is single-use and expires in a minute,
+  the redirect URI must be the authorize request's, and the ``code_verifier`` must hash to
+  the challenge (RFC 7636 §4.6) — else ``invalid_grant``; it answers an access and a
+  refresh token;
 - ``refresh_token`` grant with refresh-token rotation (the old token dies on use, like
   Salesforce/Google with rotation on) or without it (no ``refresh_token`` in the answer);
 - ``client_credentials`` and ``urn:ietf:params:oauth:grant-type:jwt-bearer`` (assertion
@@ -16,6 +24,8 @@ Every token-endpoint call is counted (``calls``), so tests can assert "exactly o
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
 import threading
@@ -23,12 +33,12 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 
-__all__ = ["OAuthServer", "TokenCall"]
+__all__ = ["AuthorizeRequest", "OAuthServer", "TokenCall", "s256"]
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -41,6 +51,33 @@ class TokenCall:
     at: float
 
 
+@dataclass(frozen=True)
+class AuthorizeRequest:
+    """One authorize request as the server received it (for assertions)."""
+
+    client_id: str
+    redirect_uri: str
+    scope: str
+    state: str
+    code_challenge: str
+    code_challenge_method: str
+
+
+@dataclass(frozen=True)
+class _Code:
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    scope: str
+    expires: float
+
+
+def s256(verifier: str) -> str:
+    """RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier))), unpadded."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
 @dataclass
 class _State:
     refresh_tokens: set[str] = field(default_factory=set)
@@ -50,6 +87,8 @@ class _State:
     scripted: deque[tuple[int, dict[str, Any]]] = field(default_factory=deque)
     calls: list[TokenCall] = field(default_factory=list)
     issued: set[str] = field(default_factory=set)
+    codes: dict[str, _Code] = field(default_factory=dict)
+    authorize_requests: list[AuthorizeRequest] = field(default_factory=list)
 
 
 class OAuthServer:
@@ -63,12 +102,18 @@ class OAuthServer:
         access_ttl_seconds: int = 3600,
         rotate_refresh_tokens: bool = True,
         delay_seconds: float = 0.0,
+        fixed_access_token: str | None = None,
     ) -> None:
+        """`fixed_access_token`: every access token issued is this value, for a resource
+        server that is a separate fake with one key (a sandbox account's `api_key`)."""
         self.client_id = client_id
         self.client_secret = client_secret or secrets.token_urlsafe(24)
         self.access_ttl_seconds = access_ttl_seconds
         self.rotate_refresh_tokens = rotate_refresh_tokens
         self.delay_seconds = delay_seconds
+        self.fixed_access_token = fixed_access_token
+        # What the "person" answers on the consent screen for the next authorize requests.
+        self.consent: Literal["approve", "deny"] = "approve"
         self._state = _State()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -96,8 +141,17 @@ class OAuthServer:
         return self.base_url + "/oauth/token"
 
     @property
+    def authorize_url(self) -> str:
+        return self.base_url + "/oauth/authorize"
+
+    @property
     def resource_url(self) -> str:
         return self.base_url + "/api/resource"
+
+    @property
+    def authorize_requests(self) -> list[AuthorizeRequest]:
+        with self._lock:
+            return list(self._state.authorize_requests)
 
     # ------------------------------------------------------------ test knobs
     def issue_refresh_token(self) -> str:
@@ -108,7 +162,7 @@ class OAuthServer:
         return token
 
     def issue_access_token(self, ttl_seconds: float | None = None) -> str:
-        token = "at-" + secrets.token_urlsafe(24)
+        token = self.fixed_access_token or "at-" + secrets.token_urlsafe(24)
         ttl = self.access_ttl_seconds if ttl_seconds is None else ttl_seconds
         with self._lock:
             self._state.access_tokens[token] = time.time() + ttl
@@ -180,8 +234,24 @@ class OAuthServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 return self.rfile.read(length) if length else b""
 
+            def _redirect(self, location: str) -> None:
+                self.send_response(302)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_GET(self) -> None:
-                if self.path.split("?")[0] != "/api/resource":
+                path, _, query = self.path.partition("?")
+                if path == "/oauth/authorize":
+                    status, answer = server._authorize(
+                        {k: v[0] for k, v in parse_qs(query).items()}
+                    )
+                    if status == 302:
+                        self._redirect(answer["location"])
+                    else:
+                        self._send(status, answer)
+                    return
+                if path != "/api/resource":
                     self._send(404, {"error": "not_found"})
                     return
                 auth = self.headers.get("Authorization", "")
@@ -234,11 +304,75 @@ class OAuthServer:
             "instance_url": self.base_url,
         }
 
+    def _authorize(self, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """302 with the redirect's `location`, or 400 when there is no valid redirect URI
+        to send an error to (RFC 6749 §4.1.2.1: then the person is told, not redirected).
+        """
+        redirect_uri = query.get("redirect_uri", "")
+        parts = urlsplit(redirect_uri)
+        if query.get("client_id") != self.client_id:
+            return 400, {"error": "invalid_client"}
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+            return 400, {"error": "invalid_request", "error_description": "bad redirect_uri"}
+        request = AuthorizeRequest(
+            client_id=query.get("client_id", ""),
+            redirect_uri=redirect_uri,
+            scope=query.get("scope", ""),
+            state=query.get("state", ""),
+            code_challenge=query.get("code_challenge", ""),
+            code_challenge_method=query.get("code_challenge_method", ""),
+        )
+        with self._lock:
+            self._state.authorize_requests.append(request)
+
+        def back(**params: str) -> tuple[int, dict[str, Any]]:
+            if request.state:
+                params["state"] = request.state
+            joiner = "&" if parts.query else "?"
+            return 302, {"location": redirect_uri + joiner + urlencode(params)}
+
+        if query.get("response_type") != "code":
+            return back(error="unsupported_response_type")
+        if request.code_challenge_method != "S256" or not request.code_challenge:
+            return back(error="invalid_request", error_description="PKCE S256 is required")
+        if self.consent == "deny":
+            return back(error="access_denied", error_description="The user denied access")
+        code = "ac-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._state.codes[code] = _Code(
+                client_id=request.client_id,
+                redirect_uri=redirect_uri,
+                challenge=request.code_challenge,
+                scope=request.scope,
+                expires=time.time() + 60,
+            )
+            self._state.issued.add(code)
+        return back(code=code)
+
+    def _code_grant(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        with self._lock:  # single use: a code is gone once presented, right or wrong
+            grant = self._state.codes.pop(form.get("code", ""), None)
+        refused = {"error": "invalid_grant"}
+        if grant is None or grant.expires < time.time():
+            return 400, refused | {"error_description": "unknown, used or expired code"}
+        if form.get("redirect_uri") != grant.redirect_uri:
+            return 400, refused | {"error_description": "redirect_uri does not match"}
+        if s256(form.get("code_verifier", "")) != grant.challenge:
+            return 400, refused | {"error_description": "code_verifier does not match"}
+        body = self._new_access() | {"refresh_token": self.issue_refresh_token()}
+        if grant.scope:
+            body["scope"] = grant.scope
+        return 200, body
+
     def _token(self, form: dict[str, str], authorization: str | None) -> tuple[int, dict[str, Any]]:
         scripted = self._scripted()
         if scripted is not None:
             return scripted
         grant = form.get("grant_type")
+        if grant == "authorization_code":
+            if not self._client_ok(form, authorization):
+                return 401, {"error": "invalid_client"}
+            return self._code_grant(form)
         if grant == "refresh_token":
             if not self._client_ok(form, authorization):
                 return 401, {"error": "invalid_client"}

@@ -43,6 +43,7 @@ ADMIN_FUNCTIONS = [
     "AdminGetResult",
     "AdminGetEntity",
     "AdminEditEntity",
+    "AdminStartOAuthConnect",
     "AdminOpenApi",
 ]
 EXPECTED = {
@@ -53,6 +54,7 @@ EXPECTED = {
     "OutboundWorker": "queueTrigger",
     "WebhookReceiver": "httpTrigger",
     "Health": "httpTrigger",
+    "ConnectCallback": "httpTrigger",
 } | dict.fromkeys(ADMIN_FUNCTIONS, "httpTrigger")
 
 
@@ -63,6 +65,19 @@ def host() -> FunctionHost:
 
 def test_every_function_is_registered_with_its_trigger(host: FunctionHost) -> None:
     assert {name: r.trigger_type for name, r in host.functions.items()} == EXPECTED
+
+
+def test_only_the_probe_the_webhooks_and_the_oauth_callback_are_anonymous(
+    host: FunctionHost,
+) -> None:
+    anonymous = {
+        name
+        for name, r in host.functions.items()
+        if r.trigger_type == "httpTrigger"
+        and str(getattr(r.binding["authLevel"], "value", r.binding["authLevel"])).lower()
+        == "anonymous"
+    }
+    assert anonymous == {"Health", "WebhookReceiver", "ConnectCallback"}
 
 
 def test_every_setting_a_binding_names_is_in_the_sample(host: FunctionHost) -> None:

@@ -23,7 +23,7 @@ SCHEMATHESIS = shutil.which("schemathesis", path=str(Path(sys.executable).parent
 
 
 @pytest.mark.unit
-def test_the_document_is_valid_openapi_31_and_names_every_admin_function(
+def test_the_document_is_valid_openapi_31_and_names_every_admin_and_connect_function(
     tmp_path: Path,
 ) -> None:
     host = FunctionHost(embedded_app_settings(tmp_path), inline_queue=True, tenant="t1")
@@ -33,10 +33,20 @@ def test_the_document_is_valid_openapi_31_and_names_every_admin_function(
     validate(document)
     assert document["openapi"] == "3.1.0"
     operations = {op["operationId"] for path in document["paths"].values() for op in path.values()}
-    admin = {
-        n for n, r in host.functions.items() if r.binding.get("route", "").startswith("admin/")
+    documented = {
+        n
+        for n, r in host.functions.items()
+        if r.binding.get("route", "").startswith(("admin/", "connect/"))
     }
-    assert operations == admin - {"AdminOpenApi"}
+    assert operations == documented - {"AdminOpenApi"}
+    callback = document["paths"]["/api/connect/callback"]["get"]
+    assert callback["security"] == []
+    assert set(callback["responses"]["200"]["content"]) == {"text/html"}
+    for status in ("400", "502", "503"):
+        assert "text/html" in callback["responses"][status]["content"], status
+    start = document["paths"]["/api/admin/connections/{connection_id}/oauth/start"]["post"]
+    started = start["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {"authorizeUrl", "expiresAt", "redirectUri"} <= set(started["properties"])
     assert (
         host.http(
             "GET", "/api/admin/openapi.json", tenant=None, headers={"Authorization": "Bearer nope"}

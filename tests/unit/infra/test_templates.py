@@ -59,6 +59,8 @@ NOT_DEPLOYED = {
     "LOCAL_SECRETS_KEY": "a key for the local secret file; Key Vault is used instead",
     "REDIS_URL": "a URL may carry a password: REDIS_HOST with Entra ID is used instead",
     "OTEL_CONSOLE": "console exporters for local development; Azure gets Application Insights",
+    "OAUTH_CLIENTS": "client secrets of the operator's OAuth apps: a Key Vault reference the"
+    " operator sets once the apps are registered (README 'Connect with OAuth')",
 }
 # The one deployed setting named like a connection string: it names the ingestion endpoint
 # and instrumentation key, which cannot send telemetry with local auth off (the identity
