@@ -4,7 +4,8 @@ Every instance writes the documents these figures come from, so any instance ans
 same: sync results (records per connection and hour, per-stage latency, dedup verdicts,
 conflicts, limiter decisions), webhook audit rows (deliveries per outcome), token-refresh
 audit rows, decided conflicts and duplicates, and `webhooks_missed` incidents (the
-misses reconciliation reported). The queues' backlog is read live. Nothing here counts
+misses reconciliation reported: an incident that saw a miss in the window counts every
+miss it summed). The queues' backlog is read live. Nothing here counts
 in memory, so nothing is lost when an instance goes away; the window is bounded (a week)
 because the raw documents are read.
 """

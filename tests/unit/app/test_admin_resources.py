@@ -24,6 +24,8 @@ from integration_core.models import (
     SyncResult,
     SyncTask,
 )
+from integration_core.notify import add_destination
+from integration_core.notify.destinations import DESTINATIONS
 from integration_core.pipelines.drain import drain_queues
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
 from tests.harness.function_host import FunctionHost, embedded_app_settings
@@ -41,6 +43,7 @@ CONTAINERS = [
     DuplicateCandidate.container,
     ApiKey.container,
     CredentialRecord.container,
+    DESTINATIONS,
 ]
 
 
@@ -232,6 +235,7 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
     rt = host.runtime()
     seed_conflict(rt)
     seed_duplicate(rt)
+    destination = add_destination(rt, TENANT, kind="slack", name="ops", url="https://x.example/h")
     ids = {
         "connection_id": "crm",
         "task_id": "crm-contacts",
@@ -240,6 +244,7 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
         "conflict_id": "c1",
         "candidate_id": DuplicateCandidate.make_id("held", "existing"),
         "key_id": host.api_key(TENANT).split("_")[1],
+        "destination_id": destination.id,
     }
     bodies = {
         "AdminDecideConflict": {"winner": "incoming", "decided_by": "mallory"},

@@ -43,6 +43,13 @@ ADMIN_FUNCTIONS = [
     "AdminGetResult",
     "AdminGetEntity",
     "AdminEditEntity",
+    "AdminMetrics",
+    "AdminListDestinations",
+    "AdminAddDestination",
+    "AdminRemoveDestination",
+    "AdminGetNotificationPreferences",
+    "AdminSetNotificationPreferences",
+    "AdminListIncidents",
     "AdminOpenApi",
 ]
 EXPECTED = {
