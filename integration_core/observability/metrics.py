@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 
 from opentelemetry import metrics
+from opentelemetry.metrics import Counter
 
 __all__ = [
     "count",
@@ -68,12 +69,7 @@ _QUEUE_AGE = _METER.create_gauge(
 
 def record_sync_counts(connection_id: str, direction: str, counts: Mapping[str, int]) -> None:
     """One sync message's tallies: read, created, updated, failed and the rest."""
-    for outcome, value in counts.items():
-        if value:
-            _RECORDS.add(
-                value,
-                {"connection": connection_id, "direction": direction, "outcome": outcome},
-            )
+    _add_each(_RECORDS, counts, connection=connection_id, direction=direction)
 
 
 def record_dedup(connection_id: str, verdict: str) -> None:
@@ -81,9 +77,14 @@ def record_dedup(connection_id: str, verdict: str) -> None:
 
 
 def record_conflict_counts(connection_id: str, counts: Mapping[str, int]) -> None:
+    _add_each(_CONFLICTS, counts, connection=connection_id)
+
+
+def _add_each(counter: Counter, counts: Mapping[str, int], **attributes: str) -> None:
+    """Each non-zero count under its name as the `outcome` attribute."""
     for outcome, value in counts.items():
         if value:
-            _CONFLICTS.add(value, {"connection": connection_id, "outcome": outcome})
+            counter.add(value, {**attributes, "outcome": outcome})
 
 
 def record_webhook(outcome: str, value: int = 1) -> None:
