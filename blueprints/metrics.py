@@ -7,7 +7,8 @@
   webhooks); a URL is write-only: kept in the secret store, never listed or logged;
 - `notifications/preferences`: how long a conflict or duplicate may wait for a decision
   before the tenant is alerted;
-- `notifications/incidents`: the alerts open now.
+- `notifications/incidents`: the alerts open now;
+- `health/connections`: each connection's auth state, last successful sync and breaker.
 
 No `from __future__ import annotations` here: the Functions worker binds by annotation.
 """
@@ -31,9 +32,16 @@ from integration_core.notify.preferences import (
     get_preferences,
     set_preferences,
 )
+from integration_core.pipelines.connection_health import connection_health
 from integration_core.runtime import Runtime
 
-__all__ = ["DestinationCreate", "DestinationView", "IncidentView", "blueprint"]
+__all__ = [
+    "ConnectionHealthView",
+    "DestinationCreate",
+    "DestinationView",
+    "IncidentView",
+    "blueprint",
+]
 
 
 class DestinationCreate(AdminRequest):
@@ -63,6 +71,22 @@ class IncidentView(BaseModel):
     last_occurred_at: UtcDatetime | None = None
     occurrences: int
     totals: dict[str, int] = Field(default_factory=dict)
+
+
+class BreakerView(BaseModel):
+    state: Literal["closed", "open", "half_open"]
+    failures: int
+    shared: bool  # False: this instance's own breaker (Redis unreachable)
+
+
+class ConnectionHealthView(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    id: str
+    system: str
+    status: str
+    last_success_at: UtcDatetime | None
+    breaker: BreakerView
 
 
 def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
@@ -150,6 +174,13 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
             IncidentView.model_validate(found).model_dump(mode="json", by_alias=True)
             for found in open_incidents(runtime().store, caller.tenant_id)
         ]
+
+    @bp.function_name("AdminConnectionHealth")
+    @bp.route(route="admin/health/connections", methods=["GET"])
+    @endpoint(response=list[ConnectionHealthView], auth=caller_of)
+    def admin_connection_health(caller: ApiKey) -> list[dict[str, Any]]:
+        """Each connection's auth state, last successful sync and circuit breaker."""
+        return connection_health(runtime(), caller.tenant_id)
 
     return bp
 

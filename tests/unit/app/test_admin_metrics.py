@@ -156,3 +156,19 @@ def test_the_new_routes_are_in_the_openapi_document(host: FunctionHost) -> None:
     body = paths["/api/admin/notifications/destinations"]["post"]["requestBody"]
     schema = body["content"]["application/json"]["schema"]
     assert schema["properties"]["url"]["writeOnly"] is True
+
+
+def test_each_connection_reports_its_health_to_its_own_tenant(
+    host: FunctionHost, served: tuple[SandboxServer, SandboxServer]
+) -> None:
+    synced(host, served)
+    rt = host.runtime()
+    for _ in range(rt.breaker.config.failures):
+        rt.breaker.record_status(TENANT, "mkt", 503)
+    health = {c["id"]: c for c in ok(call(host, "GET", "health/connections"))}
+    assert health["crm"]["status"] == "active"
+    assert health["crm"]["lastSuccessAt"] is not None
+    # The embedded stack has no Redis: each instance keeps its own breaker (shared: false).
+    assert health["crm"]["breaker"] == {"state": "closed", "failures": 0, "shared": False}
+    assert health["mkt"]["breaker"]["state"] == "open"
+    assert ok(call(host, "GET", "health/connections", tenant=OTHER)) == []

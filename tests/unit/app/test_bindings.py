@@ -50,6 +50,7 @@ ADMIN_FUNCTIONS = [
     "AdminGetNotificationPreferences",
     "AdminSetNotificationPreferences",
     "AdminListIncidents",
+    "AdminConnectionHealth",
     "AdminOpenApi",
 ]
 EXPECTED = {
