@@ -42,7 +42,7 @@ from integration_core.webhooks.audit import AUDIT
 __all__ = ["MAX_HOURS", "MetricsQuery", "TenantMetrics", "tenant_metrics"]
 
 MAX_HOURS = 7 * 24
-STAGES = ("fetch", "match", "resolve", "store", "push")
+_HOUR = timedelta(hours=1)
 _COUNTS = ("read", "created", "linked", "updated", "deleted", "unchanged", "pushed", "failed")
 
 
@@ -200,9 +200,6 @@ def tenant_metrics(
         limiter=LimiterFigures(**sync.limiter),
         queues=queues,
     )
-
-
-_HOUR = timedelta(hours=1)
 
 
 def _hour_of(stamp: str) -> datetime:
