@@ -137,7 +137,16 @@ class SyncResult(Document):
     updated: int = 0
     unchanged: int = 0
     pushed: int = 0
+    deleted: int = 0
     errors: list[str] = Field(default_factory=list)
+    # Milliseconds per stage (fetch, match, resolve, store, push) within this message.
+    stage_ms: dict[str, float] = Field(default_factory=dict)
+    # New records' match verdicts (linked, review, new) and conflicting fields (detected,
+    # resolved, pending): the admin API's dedup match rate and conflict figures.
+    dedup: dict[str, int] = Field(default_factory=dict)
+    conflict_counts: dict[str, int] = Field(default_factory=dict)
+    # Budgets taken from the rate limiter: allowed, denied, and decided by its fallback.
+    limiter: dict[str, int] = Field(default_factory=dict)
     ttl: int = default_ttl_seconds
 
 
@@ -279,6 +288,8 @@ class SyncMessage(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
     # W3C trace context of the span that made the message: one trace spans both queues.
     traceparent: str | None = Field(default_factory=current_traceparent)
+    # When rate limits first postponed this work (carried by each postponed copy).
+    throttled_since: UtcDatetime | None = None
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True)

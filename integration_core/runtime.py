@@ -57,6 +57,8 @@ class Runtime:
     bodies: BodyStore
     redis: redis.Redis | None = None
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    # Told, per tenant, whether each budget was decided by the limiter's local fallback.
+    limiter_watch: Callable[[str, bool], None] | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def health_probes(self) -> dict[str, Callable[[], None]]:
@@ -114,7 +116,11 @@ def build_runtime(
     )
     # Lazy: the pipelines import this module. The subscriber pauses a connection's syncs
     # when its credential needs re-authorization, and resumes them after it.
-    from integration_core.notify.sources import BreakerAlerts, CredentialAlerts
+    from integration_core.notify.sources import (
+        BreakerAlerts,
+        CredentialAlerts,
+        LimiterFallbackAlerts,
+    )
     from integration_core.pipelines.reauth import PauseSyncsOnReauth
 
     policy = OutboundPolicy.from_setting(settings.outbound_allow_private_cidrs)
@@ -158,6 +164,7 @@ def build_runtime(
         bodies=_bodies(settings, closers),
         redis=redis_client,
         breaker=breaker,
+        limiter_watch=LimiterFallbackAlerts(store),
         _closers=closers,
     )
     return rt

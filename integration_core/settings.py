@@ -114,6 +114,7 @@ class Settings(BaseSettings):
     breaker_cooldown_seconds: float = Field(default=60.0, gt=0, le=86400, allow_inf_nan=False)
     notify_schedule: str = "0 */1 * * * *"
     notify_digest_minutes: int = Field(default=15, gt=0, le=7 * 24 * 60)
+    rate_limit_alert_minutes: int = Field(default=15, gt=0, le=7 * 24 * 60)
     mass_delete_share: float = Field(default=0.2, gt=0, le=1, allow_inf_nan=False)
     mass_delete_min_records: int = Field(default=10, ge=0)
     applicationinsights_connection_string: SecretStr | None = None

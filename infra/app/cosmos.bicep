@@ -41,6 +41,7 @@ var containers = [
   { name: 'notification-destinations', defaultTtl: -1, compositeIndexes: [] }
   { name: 'notification-incidents', defaultTtl: 7776000, compositeIndexes: [] }
   { name: 'notification-outbox', defaultTtl: 604800, compositeIndexes: [] }
+  { name: 'notification-preferences', defaultTtl: -1, compositeIndexes: [] }
   { name: 'held-deletes', defaultTtl: -1, compositeIndexes: [] }
   { name: 'oauth-states', defaultTtl: 600, compositeIndexes: [] }
 ]

@@ -6,8 +6,16 @@ from integration_core.messaging.base import (
     INBOUND_QUEUE,
     OUTBOUND_QUEUE,
     QUEUES,
+    Backlog,
     MessageQueue,
     ReceivedMessage,
 )
 
-__all__ = ["INBOUND_QUEUE", "OUTBOUND_QUEUE", "QUEUES", "MessageQueue", "ReceivedMessage"]
+__all__ = [
+    "INBOUND_QUEUE",
+    "OUTBOUND_QUEUE",
+    "QUEUES",
+    "Backlog",
+    "MessageQueue",
+    "ReceivedMessage",
+]

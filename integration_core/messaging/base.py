@@ -13,7 +13,14 @@ from typing import Any, Protocol
 
 from integration_core.models import SyncMessage
 
-__all__ = ["INBOUND_QUEUE", "OUTBOUND_QUEUE", "QUEUES", "ReceivedMessage", "MessageQueue"]
+__all__ = [
+    "INBOUND_QUEUE",
+    "OUTBOUND_QUEUE",
+    "QUEUES",
+    "Backlog",
+    "ReceivedMessage",
+    "MessageQueue",
+]
 
 INBOUND_QUEUE = "sync-inbound"
 OUTBOUND_QUEUE = "sync-outbound"
@@ -28,6 +35,15 @@ class ReceivedMessage:
     message: SyncMessage
     dequeue_count: int
     receipt: Any
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in a queue: its messages (leased and delayed ones too) and the age in
+    seconds of the oldest one that can be seen (None: none, or the backend cannot tell)."""
+
+    depth: int
+    oldest_age_seconds: float | None
 
 
 class MessageQueue(Protocol):
@@ -47,3 +63,6 @@ class MessageQueue(Protocol):
 
     def abandon(self, received: ReceivedMessage) -> None:
         """Handling failed: make the message visible again now."""
+
+    def backlog(self, queue: str) -> Backlog:
+        """How many messages wait in `queue` and how old the oldest is (queue metrics)."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from integration_core.errors import NotFoundError
-from integration_core.messaging.base import ReceivedMessage
+from integration_core.messaging.base import Backlog, ReceivedMessage
 from integration_core.models import SyncMessage
 
 __all__ = ["InlineMessageQueue"]
@@ -25,6 +25,7 @@ class _Entry:
     sequence: int
     body: str  # the message as JSON, as a cloud queue holds it: later edits cannot reach it
     visible_at: float
+    enqueued_at: float
     dequeue_count: int = 0
     lease: int = 0
 
@@ -62,6 +63,7 @@ class InlineMessageQueue:
                 sequence=sequence,
                 body=message.model_dump_json(),
                 visible_at=self._clock() + delay_seconds,
+                enqueued_at=self._clock(),
             )
 
     def receive(
@@ -106,6 +108,13 @@ class InlineMessageQueue:
         """Messages in `queue`, visible or not (the demo drains until this is 0)."""
         with self._lock:
             return len(self._queues.get(queue, {}))
+
+    def backlog(self, queue: str) -> Backlog:
+        with self._lock:
+            entries = self._queues.get(queue, {})
+            oldest = min((e.enqueued_at for e in entries.values()), default=None)
+            age = None if oldest is None else max(self._clock() - oldest, 0.0)
+            return Backlog(depth=len(entries), oldest_age_seconds=age)
 
     def _leased(self, received: ReceivedMessage) -> _Entry:
         receipt = received.receipt

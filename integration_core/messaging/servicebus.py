@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from azure.core.credentials import TokenCredential
+from azure.core.exceptions import AzureError, HttpResponseError
 from azure.servicebus import (
     NEXT_AVAILABLE_SESSION,
     ServiceBusClient,
@@ -42,6 +43,7 @@ from azure.servicebus.exceptions import (
     ServiceBusError,
     SessionLockLostError,
 )
+from azure.servicebus.management import ServiceBusAdministrationClient
 from pydantic import ValidationError
 
 from integration_core.clock import utcnow
@@ -52,7 +54,7 @@ from integration_core.errors import (
     PermanentError,
     RetryableError,
 )
-from integration_core.messaging.base import INBOUND_QUEUE, ReceivedMessage
+from integration_core.messaging.base import INBOUND_QUEUE, Backlog, ReceivedMessage
 from integration_core.models import SyncMessage
 
 __all__ = ["ServiceBusMessageQueue", "to_servicebus_message"]
@@ -146,12 +148,20 @@ class ServiceBusMessageQueue:
         client: the namespace client.
         sessions: the queues are session-enabled; the connection id is the session id.
         max_wait_time: seconds `receive` waits for a first message (or a free session).
+        admin: the namespace's administration client, for `backlog` (its counts need the
+            Manage right, or the Azure Service Bus Data Owner role).
     """
 
     def __init__(
-        self, client: ServiceBusClient, *, sessions: bool = False, max_wait_time: float = 5.0
+        self,
+        client: ServiceBusClient,
+        *,
+        sessions: bool = False,
+        max_wait_time: float = 5.0,
+        admin: ServiceBusAdministrationClient | None = None,
     ) -> None:
         self._client = client
+        self._admin = admin
         self._sessions = sessions
         self._max_wait_time = max_wait_time
         self._lock = threading.Lock()
@@ -163,14 +173,22 @@ class ServiceBusMessageQueue:
         cls, connection_string: str, *, sessions: bool = False
     ) -> ServiceBusMessageQueue:
         """From `ServiceBusConnection` (a connection string)."""
-        return cls(ServiceBusClient.from_connection_string(connection_string), sessions=sessions)
+        return cls(
+            ServiceBusClient.from_connection_string(connection_string),
+            sessions=sessions,
+            admin=ServiceBusAdministrationClient.from_connection_string(connection_string),
+        )
 
     @classmethod
     def from_namespace(
         cls, fully_qualified_namespace: str, credential: TokenCredential, *, sessions: bool = False
     ) -> ServiceBusMessageQueue:
         """From `ServiceBusConnection__fullyQualifiedNamespace` and a managed identity."""
-        return cls(ServiceBusClient(fully_qualified_namespace, credential), sessions=sessions)
+        return cls(
+            ServiceBusClient(fully_qualified_namespace, credential),
+            sessions=sessions,
+            admin=ServiceBusAdministrationClient(fully_qualified_namespace, credential),
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -183,6 +201,8 @@ class ServiceBusMessageQueue:
         for receiver in receivers:
             receiver.close()
         self._client.close()
+        if self._admin is not None:
+            self._admin.close()
 
     def ping(self) -> None:
         """Open a link to the inbound queue: checks the network, the credentials and the queue."""
@@ -246,6 +266,28 @@ class ServiceBusMessageQueue:
         with _translated(f"abandon on {received.queue}"), receipt.lease.io:
             receipt.lease.receiver.abandon_message(receipt.message)
         receipt.lease.settled()
+
+    def backlog(self, queue: str) -> Backlog:
+        """Active and scheduled messages from the queue's runtime properties; the oldest
+        one's age from a peek (not on session queues, where a peek needs a session)."""
+        if self._admin is None:
+            raise ConfigurationError("backlog needs the Service Bus administration client")
+        try:
+            properties = self._admin.get_queue_runtime_properties(queue)
+        except HttpResponseError as err:  # the administration API is plain HTTPS
+            if err.status_code in (401, 403):
+                raise AuthError(f"backlog of {queue}: the Manage right is required") from err
+            raise RetryableError(f"backlog of {queue}: HTTP {err.status_code}") from err
+        except AzureError as err:
+            raise RetryableError(f"backlog of {queue}: {type(err).__name__}") from err
+        depth = (properties.active_message_count or 0) + (properties.scheduled_message_count or 0)
+        if self._sessions or depth == 0:
+            return Backlog(depth=depth, oldest_age_seconds=None)
+        with _translated(f"peek on {queue}"), self._client.get_queue_receiver(queue) as receiver:
+            peeked = receiver.peek_messages(max_message_count=1)
+        enqueued = peeked[0].enqueued_time_utc if peeked else None
+        age = None if enqueued is None else max((utcnow() - enqueued).total_seconds(), 0.0)
+        return Backlog(depth=depth, oldest_age_seconds=age)
 
     def _sender(self, queue: str) -> tuple[ServiceBusSender, threading.Lock]:
         with self._lock:

@@ -26,8 +26,9 @@ from azure.storage.queue import QueueClient, QueueMessage, QueueServiceClient
 from pydantic import ValidationError
 
 from integration_core._storage_account import translated as _translated
+from integration_core.clock import utcnow
 from integration_core.errors import NotFoundError
-from integration_core.messaging.base import ReceivedMessage
+from integration_core.messaging.base import Backlog, ReceivedMessage
 from integration_core.models import SyncMessage
 
 __all__ = ["POISON_SUFFIX", "StorageQueueMessageQueue", "encode_body", "decode_body"]
@@ -173,6 +174,17 @@ class StorageQueueMessageQueue:
         client = self.ensure_queue(queue)
         with _translated(f"properties of {client.queue_name}"):
             return client.get_queue_properties().approximate_message_count or 0
+
+    def backlog(self, queue: str) -> Backlog:
+        """The approximate count, and the oldest visible message's age (a peek: messages
+        leased or delayed are not seen by it)."""
+        client = self.ensure_queue(queue)
+        with _translated(f"backlog of {client.queue_name}"):
+            depth = client.get_queue_properties().approximate_message_count or 0
+            peeked = client.peek_messages(max_messages=1)
+        inserted = peeked[0].inserted_on if peeked else None
+        age = None if inserted is None else max((utcnow() - inserted).total_seconds(), 0.0)
+        return Backlog(depth=depth, oldest_age_seconds=age)
 
     def delete_queue(self, queue: str) -> None:
         """Delete `queue` and its messages (test and tool clean-up)."""

@@ -14,6 +14,7 @@ Messages are queued in `notification-outbox`, one per destination, and sent by
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +27,7 @@ from integration_core.notify.messages import Alert, AlertKind, Phase, render
 from integration_core.storage import DocumentStore, Filter
 from integration_core.storage.concurrency import get_or_none, update_document
 
-__all__ = ["INCIDENTS", "OUTBOX", "raise_alert", "resolve", "send_digests"]
+__all__ = ["INCIDENTS", "OUTBOX", "open_incidents", "raise_alert", "resolve", "send_digests"]
 
 log = logging.getLogger(__name__)
 INCIDENTS = "notification-incidents"
@@ -54,9 +55,13 @@ def raise_alert(store: DocumentStore, alert: Alert, *, now: datetime | None = No
     def occur(document: dict[str, Any]) -> dict[str, Any]:
         if document["state"] == "open":
             state["opened"] = False
+            totals = Counter(document.get("totals", {}))
+            totals.update(alert.counts)
             return document | {
                 "occurrences": document["occurrences"] + 1,
                 "pending": document["pending"] + 1,
+                "totals": dict(totals),
+                "lastOccurredAt": to_iso(now),
             }
         state["opened"] = True
         return document | _open(alert, incident_id, now)
@@ -92,6 +97,16 @@ def resolve(
         alert = _alert_of(document)
         _queue(store, alert, Phase.RESOLVED, document, {"occurrences": document["occurrences"]})
     return state["closed"]
+
+
+def open_incidents(store: DocumentStore, tenant_id: str) -> list[dict[str, Any]]:
+    """The tenant's incidents open now, the latest opened first."""
+    return store.query(
+        INCIDENTS,
+        partition_key=tenant_id,
+        filters=[Filter("state", "=", "open")],
+        order_by=[("openedAt", True)],
+    )
 
 
 def send_digests(store: DocumentStore, *, interval: timedelta, now: datetime | None = None) -> int:
@@ -140,6 +155,9 @@ def _open(alert: Alert, incident_id: str, now: datetime) -> dict[str, Any]:
         "lastSentAt": to_iso(now),
         "occurrences": 1,
         "pending": 0,
+        # The alerts' counts summed over every occurrence (e.g. all the webhooks missed).
+        "totals": dict(alert.counts),
+        "lastOccurredAt": to_iso(now),
     }
 
 

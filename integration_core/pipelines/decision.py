@@ -50,6 +50,7 @@ class ChangeDecision:
     source_gone: bool = False  # the source's record is deleted and stays so
     push: bool = False  # tell the systems linked to or targeted for the entity
     push_to_source: bool = False  # ... and the source, which lacks some of the result
+    detected: int = 0  # fields changed on both sides to different values, however decided
 
 
 def decide_change(
@@ -82,6 +83,7 @@ def decide_change(
         source_gone=decision.source_gone,
         push=push,
         push_to_source=to_source,
+        detected=decision.detected,
     )
 
 
@@ -105,10 +107,11 @@ def _decide_delete(
         return ChangeDecision(entity, source_gone=True)
     verdict = resolve_delete(base, hub_side(entity), _side(incoming), policy, rule=rule)
     conflicts = _pending(verdict)
+    detected = int(verdict.conflict is not None)
     if verdict.outcome is DeleteOutcome.KEEP:
-        return ChangeDecision(entity, recreate_in_source=verdict.conflict is not None)
+        return ChangeDecision(entity, recreate_in_source=bool(detected), detected=detected)
     if verdict.outcome is DeleteOutcome.PENDING:
-        return ChangeDecision(entity, conflicts=conflicts)
+        return ChangeDecision(entity, conflicts=conflicts, detected=detected)
     deleted = entity.model_copy(
         update={
             "deleted": verdict.outcome is DeleteOutcome.DELETE,
@@ -118,7 +121,9 @@ def _decide_delete(
             "modified_at": max(entity.modified_at, incoming.modified_at),
         }
     )
-    return ChangeDecision(deleted, changed=True, conflicts=conflicts, source_gone=True)
+    return ChangeDecision(
+        deleted, changed=True, conflicts=conflicts, source_gone=True, detected=detected
+    )
 
 
 def _decide_update(
@@ -133,14 +138,16 @@ def _decide_update(
     if entity.deleted or entity.archived:
         verdict = resolve_update_of_deleted(base, hub_side(entity), _side(incoming), policy)
         if verdict.outcome is not DeleteOutcome.RESTORE:
-            return ChangeDecision(entity, conflicts=_pending(verdict))
+            detected = int(verdict.conflict is not None)
+            return ChangeDecision(entity, conflicts=_pending(verdict), detected=detected)
         restored = True
         entity = entity.model_copy(
             update={"deleted": False, "archived": False, "deleted_by": None, "deleted_at": None}
         )
     resolution = resolve(base, hub_side(entity), _side(incoming), policy)
+    detected = len(resolution.conflicts)
     if not resolution.applied and not restored:
-        return ChangeDecision(entity, conflicts=resolution.pending)
+        return ChangeDecision(entity, conflicts=resolution.pending, detected=detected)
     times = dict(entity.field_modified_at)
     for name in resolution.applied:
         times[name] = incoming.modified_at
@@ -153,7 +160,7 @@ def _decide_update(
             "modified_at": max(entity.modified_at, incoming.modified_at),
         }
     )
-    return ChangeDecision(updated, changed=True, conflicts=resolution.pending)
+    return ChangeDecision(updated, changed=True, conflicts=resolution.pending, detected=detected)
 
 
 def _side(incoming: Incoming) -> Side:

@@ -32,7 +32,7 @@ from integration_core.models import (
     SyncTask,
     deterministic_id,
 )
-from integration_core.observability.metrics import timed
+from integration_core.observability.metrics import record_dedup, timed
 from integration_core.pipelines._private import named
 from integration_core.pipelines.conflicts import record_conflicts
 from integration_core.pipelines.dead_letters import DEAD_LETTERS
@@ -56,7 +56,7 @@ from integration_core.pipelines.mass_delete import guard_deletes
 from integration_core.pipelines.matching import find_twin, matcher_for, propose_duplicate
 from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.pushes import push_message
-from integration_core.pipelines.results import Tally, already_done, record_result
+from integration_core.pipelines.results import POSTPONED, Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.pipelines.webhook_delivery import is_delivery, process_delivery
 from integration_core.ports import IntegrationAdapter, RejectedRecord
@@ -71,6 +71,7 @@ __all__ = ["process_inbound", "apply_changes", "DEAD_LETTERS"]
 log = logging.getLogger(__name__)
 
 MAX_PAGES_PER_MESSAGE = 20
+_VERDICTS = {Decision.LINK: "linked", Decision.REVIEW: "review", Decision.NEW: "new"}
 
 
 @dataclass
@@ -121,7 +122,7 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
                 raise
             # Pages applied so far are committed (cursor); the follow-up resumes after them.
             later = reschedule(rt, INBOUND_QUEUE, message, err)
-            tally.errors.append(f"throttled: continues as {later.message_id}")
+            tally.errors.append(f"{POSTPONED}{later.message_id}")
     return record_result(rt.store, message, tally, direction="inbound", task_id=task.id)
 
 
@@ -164,8 +165,8 @@ def _pull(context: _Context, adapter: IntegrationAdapter) -> None:
     rt, task = context.rt, context.task
     cursor = task.cursor
     for _ in range(MAX_PAGES_PER_MESSAGE):
-        take_budget(rt, adapter)
-        with timed("fetch", connection=context.connection.id):
+        take_budget(rt, adapter, tally=context.tally)
+        with timed("fetch", into=context.tally.stages, connection=context.connection.id):
             page = adapter.read_changes(
                 task.entity_type, cursor, page_size=rt.settings.sync_page_size
             )
@@ -307,15 +308,18 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
         # redelivery finds it. The record may have changed since; it meets it as a twin.
         _link_to(context, change, canonical, entity_id)
         return
-    verdict = find_twin(
-        context.rt,
-        context.matcher,
-        tenant_id=tenant,
-        entity_type=context.task.entity_type,
-        connection_id=connection.id,
-        entity_id=entity_id,
-        values=canonical,
-    )
+    with timed("match", into=context.tally.stages, connection=connection.id):
+        verdict = find_twin(
+            context.rt,
+            context.matcher,
+            tenant_id=tenant,
+            entity_type=context.task.entity_type,
+            connection_id=connection.id,
+            entity_id=entity_id,
+            values=canonical,
+        )
+    context.tally.dedup[_VERDICTS[verdict.decision]] += 1
+    record_dedup(connection.id, _VERDICTS[verdict.decision])
     if verdict.decision is Decision.LINK and verdict.match is not None:
         _link_to(context, change, canonical, verdict.match.right_id)
         return
@@ -331,7 +335,8 @@ def _create_entity(context: _Context, change: Change, canonical: dict[str, Any])
         held_for_review=verdict.decision is Decision.REVIEW,
     )
     try:
-        store.create(Entity.container, entity.to_document())
+        with timed("store", into=context.tally.stages, connection=connection.id):
+            store.create(Entity.container, entity.to_document())
     except ConflictError:
         _link_to(context, change, canonical, entity_id)  # a concurrent delivery made it
         return
@@ -407,33 +412,47 @@ def _merge_into_entity(
 
     def mutate(document: dict[str, Any]) -> dict[str, Any] | None:
         nonlocal decision
-        decision = decide_change(
-            Entity.from_document(document),
-            incoming,
-            base=base,
-            policy=context.policy,
-            delete_rule=context.task.delete_rule,
-            matcher=context.matcher,
-            fields=context.mapping.canonical_fields,
-        )
+        with timed("resolve", into=context.tally.stages, connection=context.connection.id):
+            decision = decide_change(
+                Entity.from_document(document),
+                incoming,
+                base=base,
+                policy=context.policy,
+                delete_rule=context.task.delete_rule,
+                matcher=context.matcher,
+                fields=context.mapping.canonical_fields,
+            )
         if not decision.changed:
             return None
         document.update(decision.entity.to_document())
         return document
 
-    stored = update_document(
-        context.rt.store, Entity.container, link.tenant_id, link.entity_id, mutate
-    )
+    # The store stage is the etag round trip: its re-reads and each re-decision included.
+    with timed("store", into=context.tally.stages, connection=context.connection.id):
+        stored = update_document(
+            context.rt.store, Entity.container, link.tenant_id, link.entity_id, mutate
+        )
     assert stored is not None
     assert decision is not None
+    _count_conflicts(context, decision)
     entity = Entity.from_document(stored)
     _carry_out(context, link, change, canonical, entity, decision, first=first)
     if first:
         context.tally.linked += 1
+    elif decision.changed and change.deleted:
+        context.tally.deleted += 1
     elif decision.changed:
         context.tally.updated += 1
     else:
         context.tally.unchanged += 1
+
+
+def _count_conflicts(context: _Context, decision: ChangeDecision) -> None:
+    pending = len(decision.conflicts)
+    counts = context.tally.conflicts
+    counts["detected"] += decision.detected
+    counts["pending"] += pending
+    counts["resolved"] += max(decision.detected - pending, 0)
 
 
 def _carry_out(

@@ -47,7 +47,7 @@ from integration_core.pipelines.links import (
 from integration_core.pipelines.mappings import connection_mapping
 from integration_core.pipelines.matching import awaits_duplicate_review
 from integration_core.pipelines.misconfigured import marks_misconfigured
-from integration_core.pipelines.results import Tally, already_done, record_result
+from integration_core.pipelines.results import POSTPONED, Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.ports import IntegrationAdapter, WriteResult
 from integration_core.runtime import Runtime
@@ -84,7 +84,7 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         try:
             rt.breaker.admit(connection.tenant_id, connection.id)
             withdraw = message.payload.get(WITHDRAW)
-            with timed("push", connection=connection.id):
+            with timed("push", into=tally.stages, connection=connection.id):
                 if isinstance(withdraw, str):
                     _withdraw(rt, message, adapter, withdraw, tally)
                 else:
@@ -94,7 +94,7 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
             if err.retry_after is None:
                 raise
             later = reschedule(rt, OUTBOUND_QUEUE, message, err)
-            tally.errors.append(f"throttled: continues as {later.message_id}")
+            tally.errors.append(f"{POSTPONED}{later.message_id}")
     return record_result(rt.store, message, tally, direction="outbound", task_id=None)
 
 
@@ -112,7 +112,7 @@ def _push(
     if unanswered is not None:
         if not (entity.deleted or entity.archived or entity.held_for_review):
             # A create may have made a record whose answer was lost: ask again with its key.
-            take_budget(rt, adapter)
+            take_budget(rt, adapter, tally=tally)
             _create(rt, message, adapter, mapping, entity, values, unanswered, tally)
             return
         clear_intent(rt.store, tenant, entity.id, connection.id)
@@ -145,7 +145,7 @@ def _push(
         log.info("create of %s in %s waits for a duplicate review", entity.id, connection.id)
         tally.unchanged += 1
         return
-    take_budget(rt, adapter)
+    take_budget(rt, adapter, tally=tally)
     if link is None:
         generation = str(message.payload.get("generation", ""))
         _create(rt, message, adapter, mapping, entity, values, generation, tally)
@@ -295,7 +295,7 @@ def _withdraw(
     if link is None or is_retired(link) or not link.withdrawn:
         tally.unchanged += 1
         return
-    take_budget(rt, adapter)
+    take_budget(rt, adapter, tally=tally)
     try:
         adapter.delete(link.entity_type, external_id, expected_version=link.external_version)
     except PreconditionFailedError as err:
@@ -319,6 +319,7 @@ def _wait_for_inbound(
         OUTBOUND_QUEUE,
         message,
         RetryableError(str(err), retry_after=STALE_TARGET_RETRY_SECONDS),
+        rate_limited=False,
     )
     tally.errors.append(
         f"{link.external_id} changed in {link.connection_id} since last sync; "

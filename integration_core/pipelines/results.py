@@ -7,19 +7,28 @@ redelivered or duplicated message finds it and does nothing.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from integration_core.clock import utcnow
 from integration_core.errors import ConflictError
 from integration_core.models import SyncMessage, SyncResult
-from integration_core.observability.metrics import record_sync_counts
+from integration_core.observability.metrics import record_conflict_counts, record_sync_counts
 from integration_core.storage import DocumentStore
 from integration_core.storage.concurrency import get_or_none
 
-__all__ = ["Tally", "already_done", "record_result"]
+__all__ = ["POSTPONED", "Tally", "already_done", "failures", "record_result"]
 
 log = logging.getLogger(__name__)
+# How a result says its work was handed to a copy postponed by rate limits: a note, not
+# a failure.
+POSTPONED = "throttled: continues as "
+
+
+def failures(errors: list[str]) -> int:
+    """The errors of a result that are failures (records dead-lettered, calls refused)."""
+    return sum(not error.startswith(POSTPONED) for error in errors)
 
 
 @dataclass
@@ -31,7 +40,12 @@ class Tally:
     updated: int = 0
     unchanged: int = 0
     pushed: int = 0
+    deleted: int = 0
     errors: list[str] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)
+    dedup: Counter[str] = field(default_factory=Counter)
+    conflicts: Counter[str] = field(default_factory=Counter)
+    limiter: Counter[str] = field(default_factory=Counter)
 
 
 def already_done(store: DocumentStore, message: SyncMessage) -> SyncResult | None:
@@ -64,7 +78,12 @@ def record_result(
         updated=tally.updated,
         unchanged=tally.unchanged,
         pushed=tally.pushed,
+        deleted=tally.deleted,
         errors=tally.errors,
+        stage_ms={stage: round(ms, 3) for stage, ms in tally.stages.items()},
+        dedup=dict(tally.dedup),
+        conflict_counts=dict(tally.conflicts),
+        limiter=dict(tally.limiter),
     )
     record_sync_counts(
         message.connection_id,
@@ -76,9 +95,11 @@ def record_result(
             "updated": result.updated,
             "unchanged": result.unchanged,
             "pushed": result.pushed,
-            "failed": len(result.errors),
+            "deleted": result.deleted,
+            "failed": failures(result.errors),
         },
     )
+    record_conflict_counts(message.connection_id, result.conflict_counts)
     try:
         store.create(SyncResult.container, result.to_document())
     except ConflictError:

@@ -25,6 +25,7 @@ from integration_core.models import (
 )
 from integration_core.observability import log_context
 from integration_core.observability.telemetry import span
+from integration_core.pipelines.backlog import sample_backlogs
 from integration_core.runtime import Runtime
 from integration_core.storage import ETAG, Filter
 from integration_core.storage.concurrency import get_or_none
@@ -60,8 +61,11 @@ def next_due_after(task: SyncTask, now: datetime) -> datetime:
 
 
 def run_scheduler(rt: Runtime, *, now: datetime | None = None) -> SchedulerReport:
-    """Enqueue every due, enabled task whose connection is active; highest priority first."""
+    """Enqueue every due, enabled task whose connection is active; highest priority first.
+
+    Each tick also samples the queues' backlog (the queue depth and age metrics)."""
     now = now or utcnow()
+    sample_backlogs(rt)
     report = SchedulerReport()
     documents = rt.store.query(
         SyncTask.container,

@@ -32,7 +32,7 @@ from integration_core.models import (
 )
 from integration_core.pipelines._private import named
 from integration_core.pipelines.misconfigured import marks_misconfigured
-from integration_core.pipelines.results import Tally, record_result
+from integration_core.pipelines.results import POSTPONED, Tally, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.ports import ChangeNotice, IntegrationAdapter, parse_webhook
 from integration_core.runtime import Runtime
@@ -116,7 +116,7 @@ def process_delivery(rt: Runtime, message: SyncMessage, *, apply: ApplyChanges) 
             # Records applied so far stay applied; the rescheduled message drops them as
             # already applied and reads the rest.
             later = reschedule(rt, INBOUND_QUEUE, message, err)
-            tally.errors.append(f"throttled: continues as {later.message_id}")
+            tally.errors.append(f"{POSTPONED}{later.message_id}")
     log.info(
         "webhook delivery applied",
         extra={"provider": delivery.provider, "inbox_id": delivery.inbox_id},
@@ -175,7 +175,7 @@ def _read(
         if notice.occurred_at and applied and notice.occurred_at < applied:
             tally.unchanged += 1
             continue
-        take_budget(rt, adapter)
+        take_budget(rt, adapter, tally=tally)
         change = adapter.read_record(entity_type, notice.external_id)
         changes.append(change if change is not None else _gone(notice))
     return changes

@@ -22,14 +22,14 @@ from pydantic import ValidationError
 from integration_core.errors import PermanentError
 from integration_core.messaging import INBOUND_QUEUE, OUTBOUND_QUEUE
 from integration_core.models import MessageKind, SyncMessage, SyncResult
-from integration_core.notify.sources import sync_failed, sync_succeeded
+from integration_core.notify.sources import sync_failed, sync_succeeded, unthrottled
 from integration_core.observability import log_context
 from integration_core.observability.metrics import timed
 from integration_core.observability.telemetry import span_from
 from integration_core.pipelines.dead_letters import dead_letter_body, dead_letter_message
 from integration_core.pipelines.inbound import process_inbound
 from integration_core.pipelines.outbound import process_outbound
-from integration_core.pipelines.throttle import MAX_ATTEMPT
+from integration_core.pipelines.throttle import MAX_ATTEMPT, done_after_postponing
 from integration_core.runtime import Runtime
 
 __all__ = ["HANDLERS", "KINDS", "Handler", "handle_body", "handle_message", "parse_body"]
@@ -118,6 +118,8 @@ def _run_worker(
         sync_failed(rt.store, message, dequeue_count=dequeue_count)
         raise
     sync_succeeded(rt.store, message)
+    if done_after_postponing(message, result):
+        unthrottled(rt.store, message)
     return result
 
 

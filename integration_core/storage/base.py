@@ -38,6 +38,7 @@ CONTAINERS: Mapping[str, int | None] = {
     "notification-destinations": None,
     "notification-incidents": 90 * 24 * 3600,
     "notification-outbox": 7 * 24 * 3600,
+    "notification-preferences": None,
     "held-deletes": None,
     # OAuth connect flows in progress (integration_core/connect/states.py): 10 minutes.
     "oauth-states": 600,

@@ -79,7 +79,8 @@ class WebhookRegistration(Document):
 
 @dataclass(frozen=True)
 class RegistrationEvent:
-    """A registration changed health (`failing`, `disabled`, `recovered`) or was rotated."""
+    """A registration changed health (`failing`, `disabled`, `recovered`, `enabled` by an
+    admin) or was rotated."""
 
     kind: str
     tenant_id: str
@@ -119,7 +120,7 @@ class WebhookRegistrations:
         store: DocumentStore,
         credentials: CredentialService,
         *,
-        on_event: Callable[[RegistrationEvent], None] = _log_event,
+        on_event: Callable[[RegistrationEvent], None] | None = None,
         failing_after: int = FAILING_AFTER,
         disabled_after: int = DISABLED_AFTER,
     ) -> None:
@@ -245,7 +246,10 @@ class WebhookRegistrations:
     def enable(self, tenant_id: str, registration_id: str) -> WebhookRegistration:
         """Re-activate a disabled or failing registration (an admin's decision)."""
         registration = self.get(tenant_id, registration_id)
-        return self._update(registration, lambda _: (RegistrationStatus.ACTIVE, 0, None))[1]
+        before, after = self._update(registration, lambda _: (RegistrationStatus.ACTIVE, 0, None))
+        if after.status is not before.status:
+            self._emit("enabled", after)
+        return after
 
     def record_failure(self, registration: WebhookRegistration, reason: str) -> None:
         """One more consecutive verification failure; may mark it failing, then disabled."""
@@ -315,6 +319,9 @@ class WebhookRegistrations:
             provider=registration.provider,
             detail=detail or {},
         )
+        _log_event(event)
+        if self._on_event is None:
+            return
         try:
             self._on_event(event)
         except Exception as err:  # noqa: BLE001 - a broken notifier must not break intake

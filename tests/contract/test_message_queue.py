@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pytest
 
 from integration_core.errors import NotFoundError
-from integration_core.messaging import MessageQueue, ReceivedMessage
+from integration_core.messaging import Backlog, MessageQueue, ReceivedMessage
 from integration_core.models import MessageKind, SyncMessage
 
 Q = "sync-inbound"
@@ -154,3 +154,18 @@ def test_redelivered_message_is_a_duplicate_the_consumer_can_spot(
 
 def test_ping(message_queue: MessageQueue) -> None:
     message_queue.ping()
+
+
+def test_backlog_counts_what_waits_and_ages_the_oldest(message_queue: MessageQueue) -> None:
+    assert message_queue.backlog(Q) == Backlog(depth=0, oldest_age_seconds=None)
+    message_queue.send(Q, message(1))
+    time.sleep(1.2)
+    message_queue.send(Q, message(2))
+    backlog = message_queue.backlog(Q)
+    assert backlog.depth == 2
+    assert backlog.oldest_age_seconds is not None
+    assert 1.0 <= backlog.oldest_age_seconds < 60
+    [first, second] = receive_within(message_queue, 5)
+    message_queue.complete(first)
+    message_queue.complete(second)
+    assert message_queue.backlog(Q).depth == 0

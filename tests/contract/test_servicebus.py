@@ -9,15 +9,17 @@ sent ones through the SDK's own AMQP encoding, so the body round-trips as on the
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 from azure.servicebus import NEXT_AVAILABLE_SESSION, ServiceBusMessage, ServiceBusReceivedMessage
 from azure.servicebus._pyamqp.message import Header
 from azure.servicebus._transport._pyamqp_transport import PyamqpTransport
 from azure.servicebus.exceptions import MessageLockLostError, OperationTimeoutError
 
-from integration_core.errors import NotFoundError
+from integration_core.errors import AuthError, NotFoundError, RetryableError
 from integration_core.messaging.servicebus import ServiceBusMessageQueue
 from integration_core.models import MessageKind, SyncMessage
 
@@ -74,6 +76,7 @@ class FakeReceiver:
         self.closed = False
         self.lock_lost = False
         self.no_session = False
+        self.peekable: list[Any] = []
 
     def receive_messages(
         self, max_message_count: int = 1, max_wait_time: float | None = None
@@ -103,8 +106,17 @@ class FakeReceiver:
     ) -> None:
         self._settle(f"dead-letter: {reason}", message)
 
+    def peek_messages(self, max_message_count: int = 1) -> list[Any]:
+        return self.peekable[:max_message_count]
+
     def close(self) -> None:
         self.closed = True
+
+    def __enter__(self) -> FakeReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class FakeClient:
@@ -113,6 +125,7 @@ class FakeClient:
         self.receivers: list[FakeReceiver] = []
         self.inbox: dict[str, list[ServiceBusReceivedMessage]] = {}
         self.receiver_options: list[dict[str, Any]] = []
+        self.peeked: dict[str, list[Any]] = {}
         self.closed = False
 
     def get_queue_sender(self, queue_name: str) -> FakeSender:
@@ -123,6 +136,7 @@ class FakeClient:
         receiver = FakeReceiver(
             queue_name, options.get("session_id"), self.inbox.setdefault(queue_name, [])
         )
+        receiver.peekable = self.peeked.get(queue_name, [])
         self.receivers.append(receiver)
         return receiver
 
@@ -266,3 +280,62 @@ def test_session_receive_with_no_session_waiting_returns_nothing(client: FakeCli
 def test_ping_opens_a_link_to_the_inbound_queue(client: FakeClient) -> None:
     backend(client).ping()
     assert client.senders["sync-inbound"].opened == 1
+
+
+class FakeAdministration:
+    """The administration client's runtime properties of a queue (the counts it reports)."""
+
+    def __init__(self, active: int, scheduled: int, *, status: int | None = None) -> None:
+        self.counts = SimpleNamespace(
+            active_message_count=active, scheduled_message_count=scheduled
+        )
+        self.status = status
+        self.asked: list[str] = []
+
+    def get_queue_runtime_properties(self, queue_name: str) -> SimpleNamespace:
+        self.asked.append(queue_name)
+        if self.status is not None:
+            raise HttpResponseError(response=SimpleNamespace(status_code=self.status, reason="no"))
+        return self.counts
+
+    def close(self) -> None:
+        pass
+
+
+def test_backlog_counts_active_and_scheduled_and_peeks_the_oldest(client: FakeClient) -> None:
+    enqueued = datetime.now(UTC) - timedelta(seconds=90)
+    client.peeked["sync-inbound"] = [SimpleNamespace(enqueued_time_utc=enqueued)]
+    admin = FakeAdministration(active=3, scheduled=2)
+    queue = ServiceBusMessageQueue(client, admin=admin)  # type: ignore[arg-type]
+    backlog = queue.backlog("sync-inbound")
+    assert backlog.depth == 5
+    assert backlog.oldest_age_seconds is not None
+    assert 89 <= backlog.oldest_age_seconds < 120
+    assert admin.asked == ["sync-inbound"]
+    assert client.receivers[-1].closed  # the peeking receiver is not kept open
+
+
+def test_backlog_of_session_queues_or_empty_ones_does_not_peek(client: FakeClient) -> None:
+    sessions = ServiceBusMessageQueue(
+        client,
+        sessions=True,
+        admin=FakeAdministration(active=4, scheduled=0),  # type: ignore[arg-type]
+    )
+    assert sessions.backlog("sync-inbound").depth == 4
+    empty = ServiceBusMessageQueue(client, admin=FakeAdministration(0, 0))  # type: ignore[arg-type]
+    assert empty.backlog("sync-inbound").oldest_age_seconds is None
+    assert client.receivers == []
+
+
+def test_backlog_without_the_manage_right_is_an_auth_error(client: FakeClient) -> None:
+    refused = ServiceBusMessageQueue(
+        client,
+        admin=FakeAdministration(0, 0, status=401),  # type: ignore[arg-type]
+    )
+    with pytest.raises(AuthError, match="Manage right"):
+        refused.backlog("sync-inbound")
+    with pytest.raises(RetryableError):
+        ServiceBusMessageQueue(
+            client,
+            admin=FakeAdministration(0, 0, status=503),  # type: ignore[arg-type]
+        ).backlog("sync-inbound")

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,10 +22,12 @@ from integration_core.models import (
     SyncResult,
     SyncTask,
 )
+from integration_core.notify import add_destination
+from integration_core.notify.destinations import DESTINATIONS
 from integration_core.pipelines.drain import drain_queues
+from tests.harness.admin_api import call, connect, ok, problem, synced
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
-from tests.harness.function_host import FunctionHost, embedded_app_settings
-from tests.harness.sandbox import seeded_account
+from tests.harness.function_host import FunctionHost
 
 pytestmark = pytest.mark.unit
 
@@ -41,67 +41,8 @@ CONTAINERS = [
     DuplicateCandidate.container,
     ApiKey.container,
     CredentialRecord.container,
+    DESTINATIONS,
 ]
-
-
-@pytest.fixture
-def served() -> Iterator[tuple[SandboxServer, SandboxServer]]:
-    with (
-        SandboxServer(seeded_account("crm", contacts=3)) as crm,
-        SandboxServer(seeded_account("mkt")) as mkt,
-    ):
-        yield crm, mkt
-
-
-@pytest.fixture
-def host(tmp_path: Path) -> Iterator[FunctionHost]:
-    host = FunctionHost(embedded_app_settings(tmp_path), inline_queue=True, tenant=TENANT)
-    yield host
-    host.runtime().close()
-
-
-def call(host: FunctionHost, method: str, path: str, body: Any = None, **kw: Any) -> Any:
-    raw = b"" if body is None else json.dumps(body).encode()
-    return host.http(method, f"/api/admin/{path}", body=raw, **kw)
-
-
-def ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.get_body()
-    return json.loads(response.get_body()) if response.get_body() else None
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_body()
-    assert response.mimetype == "application/problem+json"
-    found: dict[str, Any] = json.loads(response.get_body())
-    return found
-
-
-def connect(host: FunctionHost, server: SandboxServer, name: str) -> dict[str, Any]:
-    body = {
-        "id": name,
-        "system": "sandbox",
-        "displayName": name.upper(),
-        "config": {"base_url": server.base_url},
-        "credential": {"type": "bearer_token", "token": server.account.api_key},
-    }
-    return ok(call(host, "POST", "connections", body), 201)  # type: ignore[no-any-return]
-
-
-def synced(host: FunctionHost, served: tuple[SandboxServer, SandboxServer]) -> str:
-    """crm and mkt connected, task crm-contacts (crm -> mkt) run once; its result id."""
-    for name, server in zip(("crm", "mkt"), served, strict=True):
-        connect(host, server, name)
-    task = {
-        "id": "crm-contacts",
-        "connectionId": "crm",
-        "entityType": "contact",
-        "targetConnectionIds": ["mkt"],
-    }
-    ok(call(host, "POST", "tasks", task), 201)
-    result_id: str = ok(call(host, "POST", "tasks/crm-contacts/run"), 202)["resultId"]
-    drain_queues(host.runtime())
-    return result_id
 
 
 def test_connections_are_created_with_a_credential_tested_updated_disabled_and_deleted(
@@ -232,6 +173,7 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
     rt = host.runtime()
     seed_conflict(rt)
     seed_duplicate(rt)
+    destination = add_destination(rt, TENANT, kind="slack", name="ops", url="https://x.example/h")
     ids = {
         "connection_id": "crm",
         "task_id": "crm-contacts",
@@ -240,6 +182,7 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
         "conflict_id": "c1",
         "candidate_id": DuplicateCandidate.make_id("held", "existing"),
         "key_id": host.api_key(TENANT).split("_")[1],
+        "destination_id": destination.id,
     }
     bodies = {
         "AdminDecideConflict": {"winner": "incoming", "decided_by": "mallory"},

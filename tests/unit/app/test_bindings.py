@@ -44,6 +44,14 @@ ADMIN_FUNCTIONS = [
     "AdminGetEntity",
     "AdminEditEntity",
     "AdminStartOAuthConnect",
+    "AdminMetrics",
+    "AdminListDestinations",
+    "AdminAddDestination",
+    "AdminRemoveDestination",
+    "AdminGetNotificationPreferences",
+    "AdminSetNotificationPreferences",
+    "AdminListIncidents",
+    "AdminConnectionHealth",
     "AdminOpenApi",
 ]
 EXPECTED = {

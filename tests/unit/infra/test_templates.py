@@ -507,6 +507,7 @@ def test_the_deployed_settings_load(
         "breaker_window_seconds",
         "breaker_cooldown_seconds",
         "notify_digest_minutes",
+        "rate_limit_alert_minutes",
         "mass_delete_share",
         "mass_delete_min_records",
     ):

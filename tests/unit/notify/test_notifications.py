@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -34,6 +33,7 @@ from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.runtime import Runtime
 from tests.harness.embedded import connect_sandbox, embedded_runtime
 from tests.harness.http_servers import RecordingServer
+from tests.harness.notifications import alert_bodies, alert_titles
 from tests.harness.sandbox import seeded_account
 
 pytestmark = pytest.mark.unit
@@ -63,32 +63,6 @@ def crm_to_slack(rt: Runtime, crm: SandboxAccount, slack: RecordingServer) -> Ru
     return rt
 
 
-@pytest.fixture
-def slack() -> Iterator[RecordingServer]:
-    with RecordingServer(body=b"ok", headers={"Content-Type": "text/plain"}) as server:
-        yield server
-
-
-@pytest.fixture
-def teams() -> Iterator[RecordingServer]:
-    with RecordingServer(status=202, body=b"") as server:
-        yield server
-
-
-def _bodies(server: RecordingServer) -> list[dict[str, Any]]:
-    return [json.loads(r.body) for r in server.received]
-
-
-def _titles(server: RecordingServer) -> list[str]:
-    titles = []
-    for body in _bodies(server):
-        if "text" in body:
-            titles.append(body["text"])
-        else:
-            titles.append(body["attachments"][0]["content"]["body"][0]["text"])
-    return titles
-
-
 def test_an_outage_sends_one_alert_one_digest_and_one_resolution(
     rt: Runtime, slack: RecordingServer, teams: RecordingServer
 ) -> None:
@@ -109,12 +83,12 @@ def test_an_outage_sends_one_alert_one_digest_and_one_resolution(
     deliver_outbox(rt, now=start + 3 * DIGEST)
 
     for server in (slack, teams):
-        titles = _titles(server)
+        titles = alert_titles(server)
         assert len(titles) == 3, titles
         assert [t.split(":")[0] for t in titles] == ["Alert", "Still happening", "Resolved"]
-    digest = _bodies(teams)[1]["attachments"][0]["content"]["body"][1]["facts"]
+    digest = alert_bodies(teams)[1]["attachments"][0]["content"]["body"][1]["facts"]
     assert {"title": "since_last_message", "value": "999"} in digest
-    assert _bodies(teams)[0]["attachments"][0]["contentType"] == (
+    assert alert_bodies(teams)[0]["attachments"][0]["contentType"] == (
         "application/vnd.microsoft.card.adaptive"
     )
     # A new occurrence after the resolution is a new incident: alerted again.
@@ -194,7 +168,7 @@ def test_a_connection_needing_reauth_alerts_and_a_working_credential_resolves(
     drain_queues(rt)
     rt.credentials.store_credential("t1", "crm", {"type": "bearer_token", "token": crm.api_key})
     deliver_outbox(rt)
-    titles = _titles(slack)
+    titles = alert_titles(slack)
     assert titles == [
         "Alert: A connection needs to be re-authorized",
         "Resolved: A connection needs to be re-authorized",
@@ -227,7 +201,7 @@ def test_a_sync_failing_repeatedly_alerts_once_and_resolves_when_it_succeeds(
     report = drain_queues(rt, max_attempts=5)
     deliver_outbox(rt)
     assert (report.failures, report.poisoned) == (4, [])
-    assert _titles(slack) == [
+    assert alert_titles(slack) == [
         "Alert: A sync task keeps failing",
         "Resolved: A sync task keeps failing",
     ]

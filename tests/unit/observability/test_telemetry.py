@@ -8,11 +8,13 @@ what the sync did.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from adapters.sandbox_server import SandboxAccount
+from integration_core.clock import utcnow
 from integration_core.models import SyncMessage
 from integration_core.observability.telemetry import current_traceparent, span
 from integration_core.pipelines.drain import drain_queues
@@ -113,3 +115,49 @@ def test_metrics_count_records_per_connection_and_time_each_stage(rt: Runtime) -
         telemetry.event_total("limiter_decision", connection="crm", allowed="true", shared="true")
         > allowed
     )
+
+
+def _total(name: str, **wanted: str) -> int:
+    return sum(p.value for p in telemetry.points(name) if dict(p.attributes) == wanted)
+
+
+def _gauge(name: str, queue: str) -> float:
+    (point,) = [p for p in telemetry.points(name) if dict(p.attributes) == {"queue": queue}]
+    return float(point.value)
+
+
+def test_dedup_verdicts_conflicts_and_the_hub_stages_are_measured(
+    rt: Runtime, systems: dict[str, SandboxAccount]
+) -> None:
+    new = _total("lockstep.dedup", connection="crm", verdict="new")
+    stages = {s: _stage_count(s) for s in ("match", "resolve", "store")}
+    run_scheduler(rt)
+    drain_queues(rt)
+    assert _total("lockstep.dedup", connection="crm", verdict="new") - new == 5
+    assert _stage_count("match") - stages["match"] == 5
+    assert _stage_count("store") > stages["store"]
+
+    crm, mkt = systems["crm"], systems["mkt"]
+    record = crm.records("contacts")[0]
+    email = record.properties["email"]
+    (copy,) = [r for r in mkt.records("contacts") if r.properties.get("email") == email]
+    detected = _total("lockstep.conflicts", connection="mkt", outcome="detected")
+    resolved = _total("lockstep.conflicts", connection="mkt", outcome="resolved")
+    crm.update("contacts", record.id, {"jobtitle": "From CRM"})
+    mkt.update("contacts", copy.id, {"jobtitle": "From MKT"})
+    run_scheduler(rt, now=utcnow() + timedelta(days=1))  # both tasks are due again
+    drain_queues(rt)
+    assert _total("lockstep.conflicts", connection="mkt", outcome="detected") - detected == 1
+    assert _total("lockstep.conflicts", connection="mkt", outcome="resolved") - resolved == 1
+    assert _stage_count("resolve") > stages["resolve"]
+
+
+def test_each_scheduler_tick_samples_the_queues_backlog(rt: Runtime) -> None:
+    run_scheduler(rt)  # enqueues crm's and mkt's pulls
+    run_scheduler(rt)  # nothing due: it sees them waiting
+    assert _gauge("lockstep.queue.depth", "sync-inbound") == 2
+    assert _gauge("lockstep.queue.depth", "sync-outbound") == 0
+    assert _gauge("lockstep.queue.oldest_age", "sync-inbound") >= 0
+    drain_queues(rt)
+    run_scheduler(rt)
+    assert _gauge("lockstep.queue.depth", "sync-inbound") == 0

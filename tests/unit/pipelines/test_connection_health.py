@@ -1,15 +1,13 @@
-"""Per-connection health and sync figures on the embedded stack."""
+"""Per-connection health on the embedded stack."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from integration_core.clock import utcnow
-from integration_core.pipelines.connection_health import connection_health, sync_figures
+from integration_core.pipelines.connection_health import connection_health
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.runtime import Runtime
@@ -41,16 +39,3 @@ def test_each_connection_reports_auth_state_last_success_and_breaker(rt: Runtime
     assert health["crm"]["lastSuccessAt"] is not None
     assert health["crm"]["breaker"]["state"] == "closed"
     assert health["mkt"]["breaker"]["state"] == "open"
-
-
-def test_figures_sum_the_sync_results_per_connection_and_direction(rt: Runtime) -> None:
-    started = utcnow() - timedelta(seconds=1)
-    run_scheduler(rt)
-    drain_queues(rt)
-    figures = sync_figures(rt, "t1", since=started)
-    assert figures["crm"]["inbound"]["recordsRead"] == 6
-    assert figures["mkt"]["outbound"]["pushed"] == 6
-    assert figures["mkt"]["outbound"]["messages"] == 6
-    latency = figures["mkt"]["outbound"]["latencyMs"]
-    assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"]
-    assert sync_figures(rt, "t1", since=utcnow() + timedelta(hours=1)) == {}

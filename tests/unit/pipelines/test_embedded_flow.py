@@ -106,6 +106,9 @@ def test_scheduler_does_not_advance_a_task_whose_enqueue_failed(rt: Runtime) -> 
         def send(self, *args: object, **kwargs: object) -> None:
             raise RetryableError("queue down")
 
+        def backlog(self, *args: object) -> None:
+            raise RetryableError("queue down")
+
     working = rt.queue
     rt.queue = Broken()  # type: ignore[assignment]
     before = rt.store.get(SyncTask.container, "t1", "crm-contact")["nextDueAt"]

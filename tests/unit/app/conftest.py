@@ -1,0 +1,31 @@
+"""The admin API's test setup: the function host on the embedded stack, with the tenant's
+key, and two sandbox systems served over loopback HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adapters.sandbox_server import SandboxServer
+from tests.harness.decisions import TENANT
+from tests.harness.function_host import FunctionHost, embedded_app_settings
+from tests.harness.sandbox import seeded_account
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[SandboxServer, SandboxServer]]:
+    """crm with three contacts, mkt with none."""
+    with (
+        SandboxServer(seeded_account("crm", contacts=3)) as crm,
+        SandboxServer(seeded_account("mkt")) as mkt,
+    ):
+        yield crm, mkt
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Iterator[FunctionHost]:
+    host = FunctionHost(embedded_app_settings(tmp_path), inline_queue=True, tenant=TENANT)
+    yield host
+    host.runtime().close()
