@@ -111,9 +111,11 @@ class _Error(Exception):
 
 @dataclass
 class SalesforceFake:
-    """One org: rows by object, an access token, External ID fields on every object."""
+    """One org: rows by object, an access token (or `accepts`, e.g. the tokens an OAuth
+    server issued), External ID fields on every object."""
 
     token: str
+    accepts: Callable[[str], bool] | None = None
     clock: Callable[[], datetime] = utcnow
     external_id_fields: frozenset[str] = frozenset({"Lockstep_Id__c"})
     min_batch_size: int = 200
@@ -184,7 +186,8 @@ class SalesforceFake:
 
     def _route(self, environ: dict[str, Any], method: str, path: str) -> tuple[int, Any]:
         token = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ")
-        if not hmac.compare_digest(token.encode(), self.token.encode()):
+        valid = self.accepts(token) if self.accepts is not None else False
+        if not (valid or hmac.compare_digest(token.encode(), self.token.encode())):
             raise _Error(401, "INVALID_SESSION_ID", "Session expired or invalid")
         with self._lock:
             if self.api_used >= self.api_limit:
