@@ -123,7 +123,7 @@ class SalesforceFake:
     api_used: int = 0
     requests: list[tuple[str, str]] = field(default_factory=list)
     _rows: dict[str, _Row] = field(default_factory=dict)
-    _cursors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _cursors: dict[str, tuple[list[str], list[_Row]]] = field(default_factory=dict)
     _next: int = 0
     _deletes_kept_from: datetime | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -217,10 +217,10 @@ class SalesforceFake:
         size = self._batch_size(environ.get("HTTP_SFORCE_QUERY_OPTIONS", ""))
         if rest:
             locator, _, offset = rest[0].rpartition("-")
-            rows = self._cursors.get(locator)
-            if rows is None or len(rest) > 1 or not offset.isdigit():
+            cursor = self._cursors.get(locator)
+            if cursor is None or len(rest) > 1 or not offset.isdigit():
                 raise _Error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-            return self._batch(kind, locator, rows, int(offset), size)
+            return self._batch(kind, locator, cursor, int(offset), size)
         soql = query.get("q", [""])[0].strip()
         match = _SOQL.fullmatch(soql)
         if match is None:
@@ -249,7 +249,7 @@ class SalesforceFake:
         )
         self._next += 1
         locator = f"01gLk{self._next:010d}"
-        self._cursors[locator] = [r.to_json(names) for r in selected]
+        self._cursors[locator] = (names, selected)
         return self._batch(kind, locator, self._cursors[locator], 0, size)
 
     def _batch_size(self, options: str) -> int:
@@ -259,13 +259,15 @@ class SalesforceFake:
 
     @staticmethod
     def _batch(
-        kind: str, locator: str, rows: list[dict[str, Any]], offset: int, size: int
+        kind: str, locator: str, cursor: tuple[list[str], list[_Row]], offset: int, size: int
     ) -> dict[str, Any]:
+        """One batch of a query's rows (selected when it ran; their values as they are now)."""
+        names, rows = cursor
         end = offset + size
         body: dict[str, Any] = {
             "totalSize": len(rows),
             "done": end >= len(rows),
-            "records": rows[offset:end],
+            "records": [row.to_json(names) for row in rows[offset:end]],
         }
         if end < len(rows):
             body["nextRecordsUrl"] = f"{DATA}/{kind}/{locator}-{end}"
