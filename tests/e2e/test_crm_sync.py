@@ -4,8 +4,9 @@ on Azurite + the Cosmos emulator + Redis.
 The HubSpot-shaped and Salesforce-shaped fakes serve on loopback; Salesforce's OAuth
 credential is refreshed against a real token endpoint on loopback (its access tokens are
 the only ones the Salesforce fake accepts). Both systems start with the same people plus
-some of their own; after the rounds each holds one record per person, and edits made on
-either side reach the other.
+some of their own; after the rounds each holds one record per person, edits made on
+either side reach the other, a delete in Salesforce reaches HubSpot, and an idle round
+writes nothing.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def _people(crms: Crms) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, 
     return hubspot, salesforce
 
 
-def test_hubspot_and_salesforce_contacts_sync_both_ways_one_record_per_person(
+def test_hubspot_and_salesforce_contacts_stay_in_lockstep_one_record_per_person(
     host: FunctionHost, crms: Crms
 ) -> None:
     for _ in range(3):
@@ -161,6 +162,19 @@ def test_hubspot_and_salesforce_contacts_sync_both_ways_one_record_per_person(
     assert salesforce[one]["MailingCity"] == "Lisbon"
     assert (hubspot[two]["jobtitle"], hubspot[two]["city"]) == ("CTO", "Oslo")
     assert len(hubspot) == len(salesforce) == 7
+
+    # A delete in Salesforce (a Recycle Bin row, listed as a tombstone) reaches HubSpot.
+    gone = contact(6)["email"]
+    crms.salesforce.delete(
+        "Contact",
+        next(i for i in crms.salesforce.live_ids("Contact") if _sf_email(crms, i) == gone),
+    )
+    for _ in range(2):
+        _round(host, crms.rt)
+    hubspot, salesforce = _people(crms)
+    assert gone not in salesforce
+    assert gone not in hubspot
+    assert len(hubspot) == len(salesforce) == 6
 
     # An idle round writes nothing anywhere.
     before = (len(crms.hubspot.requests), crms.salesforce.requests.copy())
