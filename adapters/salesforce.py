@@ -5,7 +5,8 @@ Every call goes to the org's own host, the `instance_url` its OAuth token answer
 
 Reads: one SOQL listing per cycle through `queryAll`, ordered `SystemModstamp, Id` and,
 after the first sync, filtered `SystemModstamp >= ` the watermark minus an overlap window;
-pages follow `nextRecordsUrl` (the page size is a hint in `Sforce-Query-Options`).
+pages follow `nextRecordsUrl` (the page size asked for is a hint in `Sforce-Query-Options:
+batchSize=`: Salesforce serves 200 to 2000 records a batch, as it sees fit).
 `queryAll`, unlike `query`, also returns the deleted rows still in the Recycle Bin, with
 `IsDeleted = true`: they are the tombstones, in the same ordered listing, so one watermark
 covers edits and deletes. Deleted rows are kept for 15 days at most and the delete log is
