@@ -1,6 +1,6 @@
 """Adapter benchmark: prints ONE JSON line of figures.
 
-Per adapter (sandbox, hubspot), against its provider's fake served on loopback from a
+Per adapter (sandbox, hubspot, salesforce), against its provider's fake served on loopback from a
 child process (so the fake's own CPU and memory are not counted here):
 - `read.per_s` / `write.per_s`: records read (a first sync, pages as large as the
   provider allows up to `--page-size`) and created per second through the adapter;
@@ -33,11 +33,20 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.hubspot import HUBSPOT_MAPPINGS, HubSpotAdapter, mapped_properties  # noqa: E402
+from adapters.salesforce import (  # noqa: E402
+    DATA_PATH,
+    SALESFORCE_MAPPINGS,
+    SalesforceAdapter,
+    soql_listing,
+)
 from adapters.sandbox import SandboxAdapter  # noqa: E402
 from adapters.sandbox_server import SandboxAccount, SandboxServer  # noqa: E402
+from adapters.toolkit.mappings import source_fields  # noqa: E402
 from integration_core.models import Connection  # noqa: E402
 from integration_core.ports import IntegrationAdapter  # noqa: E402
+from tests.harness.adapters import salesforce_contact  # noqa: E402
 from tests.harness.fakes.hubspot import HubSpotFake  # noqa: E402
+from tests.harness.fakes.salesforce import SalesforceFake  # noqa: E402
 from tests.harness.sandbox import SteppingClock, contact, sandbox_connection  # noqa: E402
 
 TOKEN = "bench-key"  # noqa: S105 - the fakes' own test token
@@ -57,6 +66,13 @@ def _hubspot(records: int) -> WsgiApp:
     fake = HubSpotFake(token=TOKEN, clock=SteppingClock())
     for i in range(records):
         fake.create("contacts", contact(i))
+    return fake
+
+
+def _salesforce(records: int) -> WsgiApp:
+    fake = SalesforceFake(token=TOKEN, clock=SteppingClock())
+    for i in range(records):
+        fake.create("Contact", salesforce_contact(i))
     return fake
 
 
@@ -91,6 +107,28 @@ def _hubspot_bare_read(client: httpx.Client, page_size: int) -> int:
     return count
 
 
+def _salesforce_bare_read(client: httpx.Client, page_size: int) -> int:
+    mapping = SALESFORCE_MAPPINGS["contact"]
+    soql = soql_listing(mapping.provider_object, source_fields(mapping), None)
+    headers = {"Sforce-Query-Options": f"batchSize={page_size}"}
+    body = client.get(f"{DATA_PATH}/queryAll", params={"q": soql}, headers=headers).json()
+    count = len(body["records"])
+    while "nextRecordsUrl" in body:
+        body = client.get(body["nextRecordsUrl"], headers=headers).json()
+        count += len(body["records"])
+    return count
+
+
+def _salesforce_bare_write(client: httpx.Client, n: int, offset: int) -> int:
+    """A create, then the read that answers its version (as the adapter does)."""
+    path = f"{DATA_PATH}/sobjects/Contact"
+    for i in range(n):
+        response = client.post(path, json=salesforce_contact(offset + i))
+        response.raise_for_status()
+        client.get(f"{path}/{response.json()['id']}").json()
+    return n
+
+
 def _bare_write(path: str, extra: dict[str, Any]) -> Callable[[httpx.Client, int, int], int]:
     def write(client: httpx.Client, n: int, offset: int) -> int:
         for i in range(n):
@@ -112,6 +150,7 @@ class Kit:
     bare_read: Callable[[httpx.Client, int], int]
     bare_write: Callable[[httpx.Client, int, int], int]
     max_page: int
+    sample: Callable[[int], dict[str, Any]] = contact
 
 
 KITS = (
@@ -133,6 +172,20 @@ KITS = (
         _hubspot_bare_read,
         _bare_write("/crm/v3/objects/contacts", {"associations": []}),
         100,
+    ),
+    Kit(
+        "salesforce",
+        _salesforce,
+        lambda url: SalesforceAdapter(
+            Connection(
+                id="bench", tenant_id="t", system="salesforce", config={"instance_url": url}
+            ),
+            client=_client(url),
+        ),
+        _salesforce_bare_read,
+        _salesforce_bare_write,
+        2000,
+        salesforce_contact,
     ),
 )
 
@@ -171,9 +224,11 @@ def toolkit_read(adapter: IntegrationAdapter, page_size: int) -> int:
             return count
 
 
-def toolkit_write(adapter: IntegrationAdapter, n: int, offset: int) -> int:
+def toolkit_write(
+    adapter: IntegrationAdapter, n: int, offset: int, sample: Callable[[int], dict[str, Any]]
+) -> int:
     for i in range(n):
-        adapter.write("contact", None, contact(offset + i))
+        adapter.write("contact", None, sample(offset + i))
     return n
 
 
@@ -228,7 +283,7 @@ def bench(kit: Kit, args: argparse.Namespace) -> dict[str, Any]:
         # New records for each side and round (emails are unique in HubSpot).
         base = args.speed_records
         writes = _compare(
-            lambda k: toolkit_write(adapter, n, base + 2 * k * n),
+            lambda k: toolkit_write(adapter, n, base + 2 * k * n, kit.sample),
             lambda k: kit.bare_write(client, n, base + 2 * k * n + n),
             args.rounds,
         )

@@ -1,12 +1,13 @@
-"""Default mappings for providers whose properties copy canonical fields one to one."""
+"""Default mappings for providers whose properties copy canonical fields one to one, and
+which provider fields a mapping reads."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from integration_core.mapping import ObjectMapping, register_default_mappings
+from integration_core.mapping import ObjectMapping, parse_path, register_default_mappings
 
-__all__ = ["register_copies"]
+__all__ = ["register_copies", "source_fields"]
 
 
 def register_copies(
@@ -24,4 +25,11 @@ def register_copies(
             }
             for (entity_type, provider_object), fields in objects.items()
         ],
+    )
+
+
+def source_fields(mapping: ObjectMapping) -> list[str]:
+    """The provider fields a listing asks for: those the mapping's source paths start from."""
+    return sorted(
+        {parse_path(source).steps[0].key or source for f in mapping.fields for source in f.source}
     )

@@ -24,6 +24,7 @@ __all__ = ["adapter_factory", "parse_webhook", "register_adapter", "validate_con
 _REGISTRY: dict[str, str | AdapterFactory] = {
     "sandbox": "adapters.sandbox:SandboxAdapter",
     "hubspot": "adapters.hubspot:HubSpotAdapter",
+    "salesforce": "adapters.salesforce:SalesforceAdapter",
 }
 _LOCK = threading.Lock()
 

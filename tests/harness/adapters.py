@@ -15,12 +15,14 @@ from typing import Any, Protocol
 import httpx
 
 from adapters.hubspot import HubSpotAdapter
+from adapters.salesforce import SalesforceAdapter
 from adapters.sandbox import SandboxAdapter
 from adapters.sandbox_server import SandboxAccount, SandboxServer
 from integration_core.clock import utcnow
 from integration_core.models import Connection
 from integration_core.ports import IntegrationAdapter
 from tests.harness.fakes.hubspot import HubSpotFake
+from tests.harness.fakes.salesforce import SalesforceFake
 from tests.harness.http_faults import FaultyTransport
 from tests.harness.prism import SwitchableApp
 from tests.harness.sandbox import SteppingClock, contact, sandbox_connection
@@ -28,9 +30,12 @@ from tests.harness.sandbox import SteppingClock, contact, sandbox_connection
 __all__ = [
     "AdapterHarness",
     "HubSpotHarness",
+    "SalesforceHarness",
     "SandboxHarness",
     "StaticBearer",
     "hubspot_adapter",
+    "salesforce_adapter",
+    "salesforce_contact",
 ]
 
 
@@ -56,6 +61,7 @@ class AdapterHarness(Protocol):
     name: str
     entity_type: str
     records_path: str  # where a list answer holds its records, named in malformed-answer errors
+    city: str  # the provider's name for a contact's city
     faults: FaultyTransport
 
     def adapter(
@@ -103,6 +109,7 @@ class SandboxHarness:
     name = "sandbox"
     entity_type = "contact"
     records_path = "results"
+    city = "city"
     expires_changes = True
 
     def __init__(self) -> None:
@@ -180,6 +187,7 @@ class HubSpotHarness:
     name = "hubspot"
     entity_type = "contact"
     records_path = "results"
+    city = "city"
     expires_changes = False  # HubSpot keeps no change log: a search never expires
 
     def __init__(self, *, via: tuple[str, SwitchableApp] | None = None) -> None:
@@ -233,6 +241,94 @@ class HubSpotHarness:
 
     def bad_token(self) -> str:
         return "pat-wrong"
+
+    def good_token(self) -> str:
+        return self.fake.token
+
+
+def salesforce_adapter(
+    instance_url: str,
+    *,
+    auth: httpx.Auth,
+    transport: httpx.BaseTransport | None = None,
+    **config: Any,
+) -> SalesforceAdapter:
+    """A Salesforce adapter for a connection to `instance_url` with `config` besides."""
+    client = httpx.Client(base_url=instance_url, auth=auth, transport=transport)
+    connection = Connection(
+        id="c-salesforce",
+        tenant_id="t1",
+        system="salesforce",
+        config={"instance_url": instance_url, **config},
+    )
+    return SalesforceAdapter(connection, client=client)
+
+
+def salesforce_contact(i: int) -> dict[str, str]:
+    """`contact(i)` in Salesforce's Contact field names."""
+    person = contact(i)
+    return {
+        "FirstName": person["firstname"],
+        "LastName": person["lastname"],
+        "Email": person["email"],
+        "Title": person["jobtitle"],
+        "MailingCity": person["city"],
+    }
+
+
+class SalesforceHarness:
+    """The Salesforce adapter against the Salesforce-shaped fake (fakes/salesforce.py)."""
+
+    name = "salesforce"
+    entity_type = "contact"
+    records_path = "records"
+    city = "MailingCity"
+    expires_changes = True  # deleted rows are kept 15 days; the delete log is purged sooner
+
+    def __init__(self) -> None:
+        self._frozen: datetime | None = None
+        # Small pages for the suite: the real API raises any batchSize below 200 to 200.
+        self.fake = SalesforceFake(
+            token="00Dcontract!token", clock=lambda: self._frozen or utcnow(), min_batch_size=1
+        )
+        self.faults = FaultyTransport(httpx.HTTPTransport())
+
+    @contextmanager
+    def adapter(self, *, auth: httpx.Auth | None = None) -> Iterator[IntegrationAdapter]:
+        with (
+            SandboxServer(self.fake) as server,
+            salesforce_adapter(
+                server.base_url,
+                auth=auth or StaticBearer(self.fake.token),
+                transport=self.faults,
+                external_id_field="Lockstep_Id__c",
+            ) as adapter,
+        ):
+            yield adapter
+
+    def create(self, values: dict[str, Any]) -> str:
+        return self.fake.create("Contact", values)
+
+    def edit(self, external_id: str, values: dict[str, Any]) -> None:
+        self.fake.update("Contact", external_id, values)
+
+    def remove(self, external_id: str) -> None:
+        self.fake.delete("Contact", external_id)
+
+    def ids(self) -> set[str]:
+        return self.fake.live_ids("Contact")
+
+    def sample(self, i: int) -> dict[str, Any]:
+        return salesforce_contact(i)
+
+    def same_time(self, on: bool) -> None:
+        self._frozen = utcnow() if on else None
+
+    def forget_changes(self) -> None:
+        self.fake.purge_delete_log()
+
+    def bad_token(self) -> str:
+        return "00Dcontract!expired"
 
     def good_token(self) -> str:
         return self.fake.token

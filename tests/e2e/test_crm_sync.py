@@ -1,0 +1,193 @@
+"""HubSpot and Salesforce contacts kept in lockstep through the function app's registrations,
+on Azurite + the Cosmos emulator + Redis.
+
+The HubSpot-shaped and Salesforce-shaped fakes serve on loopback; Salesforce's OAuth
+credential is refreshed against a real token endpoint on loopback (its access tokens are
+the only ones the Salesforce fake accepts). Both systems start with the same people plus
+some of their own; after the rounds each holds one record per person, edits made on
+either side reach the other, a delete in Salesforce reaches HubSpot, and an idle round
+writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from adapters.sandbox_server import SandboxServer
+from integration_core.clock import to_iso, utcnow
+from integration_core.models import Connection, SyncTask
+from integration_core.ports import validate_connection
+from integration_core.runtime import Runtime
+from tests.e2e.conftest import runtime
+from tests.harness.adapters import salesforce_contact
+from tests.harness.fakes.hubspot import HubSpotFake
+from tests.harness.fakes.salesforce import SalesforceFake
+from tests.harness.function_host import FunctionHost
+from tests.harness.oauth_server import OAuthServer
+from tests.harness.sandbox import contact
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+WORKERS = ("InboundWorker", "OutboundWorker")
+TENANT = "t1"
+SHARED, HUBSPOT_ONLY, SALESFORCE_ONLY = range(0, 3), range(3, 5), range(5, 7)
+
+
+@dataclass
+class Crms:
+    hubspot: HubSpotFake
+    salesforce: SalesforceFake
+    rt: Runtime
+
+
+def _connect(rt: Runtime, connection: Connection, credential: dict[str, Any], target: str) -> None:
+    validate_connection(connection)
+    rt.store.upsert(Connection.container, connection.to_document())
+    rt.credentials.store_credential(TENANT, connection.id, credential)
+    task = SyncTask(
+        id=f"{connection.id}-contact",
+        tenant_id=TENANT,
+        connection_id=connection.id,
+        entity_type="contact",
+        target_connection_ids=[target],
+    )
+    rt.store.upsert(SyncTask.container, task.to_document())
+
+
+@pytest.fixture
+def crms(host: FunctionHost) -> Iterator[Crms]:
+    hubspot = HubSpotFake(token="pat-e2e")
+    with OAuthServer() as oauth:
+        salesforce = SalesforceFake(
+            token="never-issued",
+            accepts=lambda token: token.startswith("at-") and token in oauth.issued_tokens(),
+        )
+        for i in [*SHARED, *HUBSPOT_ONLY]:
+            hubspot.create("contacts", contact(i))
+        for i in [*SHARED, *SALESFORCE_ONLY]:
+            salesforce.create("Contact", _complete(i))
+        with SandboxServer(hubspot) as hs_server, SandboxServer(salesforce) as sf_server:
+            rt = runtime(host)
+            _connect(
+                rt,
+                Connection(
+                    id="hubspot",
+                    tenant_id=TENANT,
+                    system="hubspot",
+                    config={"base_url": hs_server.base_url, "id_property": "lockstep_id"},
+                ),
+                {"type": "bearer_token", "token": hubspot.token},
+                "salesforce",
+            )
+            _connect(
+                rt,
+                Connection(
+                    id="salesforce",
+                    tenant_id=TENANT,
+                    system="salesforce",
+                    config={
+                        "instance_url": sf_server.base_url,
+                        "external_id_field": "Lockstep_Id__c",
+                    },
+                ),
+                {
+                    "type": "oauth2_authorization_code",
+                    "token_url": oauth.token_url,
+                    "client_id": oauth.client_id,
+                    "client_secret": oauth.client_secret,
+                    "refresh_token": oauth.issue_refresh_token(),
+                },
+                "hubspot",
+            )
+            yield Crms(hubspot, salesforce, rt)
+
+
+def _complete(i: int) -> dict[str, str]:
+    """A Salesforce contact with every field HubSpot maps too: the HubSpot adapter sends a
+    field Salesforce has empty (null) as null, which HubSpot refuses (its properties are
+    strings) — a HubSpot-side gap, reported, not this test's subject."""
+    return {**salesforce_contact(i), "Phone": f"+4420794600{i:02d}", "MailingCountry": "GB"}
+
+
+def _round(host: FunctionHost, rt: Runtime) -> None:
+    for task_id in ("hubspot-contact", "salesforce-contact"):
+        document = rt.store.get(SyncTask.container, TENANT, task_id)
+        document["nextDueAt"] = to_iso(utcnow())
+        rt.store.upsert(SyncTask.container, document)
+    host.fire_timer("SyncScheduler")
+    runs = host.drain(WORKERS)
+    assert all(not run.poisoned for run in runs), runs
+
+
+def _people(crms: Crms) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Each system's live contacts by email (a repeated email fails the test)."""
+    hubspot: dict[str, dict[str, Any]] = {}
+    for object_id in crms.hubspot.live_ids("contacts"):
+        record = crms.hubspot._objects["contacts"][int(object_id)].properties
+        assert record["email"] not in hubspot, f"two HubSpot contacts for {record['email']}"
+        hubspot[record["email"]] = record
+    salesforce: dict[str, dict[str, Any]] = {}
+    for row_id in crms.salesforce.live_ids("Contact"):
+        fields = crms.salesforce._rows[row_id].fields
+        assert fields["Email"] not in salesforce, f"two Salesforce contacts for {fields['Email']}"
+        salesforce[fields["Email"]] = fields
+    return hubspot, salesforce
+
+
+def test_hubspot_and_salesforce_contacts_stay_in_lockstep_one_record_per_person(
+    host: FunctionHost, crms: Crms
+) -> None:
+    for _ in range(3):
+        _round(host, crms.rt)
+    hubspot, salesforce = _people(crms)
+    everyone = {contact(i)["email"] for i in range(7)}
+    assert set(hubspot) == everyone
+    assert set(salesforce) == everyone
+    for email, person in hubspot.items():
+        twin = salesforce[email]
+        assert (twin["FirstName"], twin["LastName"]) == (person["firstname"], person["lastname"])
+
+    # Edits on both sides, to different people and to different fields of one person.
+    one, two = contact(0)["email"], contact(5)["email"]
+    hs_id = next(i for i in crms.hubspot.live_ids("contacts") if _email(crms, i) == one)
+    sf_id = next(i for i in crms.salesforce.live_ids("Contact") if _sf_email(crms, i) == two)
+    crms.hubspot.update("contacts", hs_id, {"city": "Lisbon"})
+    crms.salesforce.update("Contact", sf_id, {"Title": "CTO", "MailingCity": "Oslo"})
+    for _ in range(2):
+        _round(host, crms.rt)
+    hubspot, salesforce = _people(crms)
+    assert salesforce[one]["MailingCity"] == "Lisbon"
+    assert (hubspot[two]["jobtitle"], hubspot[two]["city"]) == ("CTO", "Oslo")
+    assert len(hubspot) == len(salesforce) == 7
+
+    # A delete in Salesforce (a Recycle Bin row, listed as a tombstone) reaches HubSpot.
+    gone = contact(6)["email"]
+    crms.salesforce.delete(
+        "Contact",
+        next(i for i in crms.salesforce.live_ids("Contact") if _sf_email(crms, i) == gone),
+    )
+    for _ in range(2):
+        _round(host, crms.rt)
+    hubspot, salesforce = _people(crms)
+    assert gone not in salesforce
+    assert gone not in hubspot
+    assert len(hubspot) == len(salesforce) == 6
+
+    # An idle round writes nothing anywhere.
+    before = (len(crms.hubspot.requests), crms.salesforce.requests.copy())
+    _round(host, crms.rt)
+    assert not [r for r in crms.salesforce.requests[len(before[1]) :] if r[0] != "GET"]
+    assert not [
+        r for r in crms.hubspot.requests[before[0] :] if r[0] != "GET" and "search" not in r[1]
+    ]
+
+
+def _email(crms: Crms, object_id: str) -> str:
+    return str(crms.hubspot._objects["contacts"][int(object_id)].properties.get("email"))
+
+
+def _sf_email(crms: Crms, row_id: str) -> str:
+    return str(crms.salesforce._rows[row_id].fields.get("Email"))
