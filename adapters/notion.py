@@ -218,13 +218,15 @@ class NotionAdapter(DeclarativeAdapter):
         return obj.paginator.apply(request, state.page) if state.page is not None else request
 
     def parse_record(self, entity_type: str, raw: Any) -> Change:
-        """A page; its version is its edit time plus a digest of its properties, and a
-        trashed page (`archived` or `in_trash`) is a tombstone."""
+        """A page; its version is its edit time (to the minute) plus a digest of its
+        properties and trash state, and a trashed page (`archived` or `in_trash`) is a
+        tombstone."""
         change = super().parse_record(entity_type, raw)
-        digest = hashlib.sha256(
-            json.dumps(change.values, sort_keys=True, separators=(",", ":")).encode()
-        ).hexdigest()[:16]
         deleted = change.deleted or raw.get("in_trash") is True
+        state = {"properties": change.values, "deleted": deleted}
+        digest = hashlib.sha256(
+            json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()[:16]
         return change.model_copy(
             update={"version": f"{to_iso(change.modified_at)}#{digest}", "deleted": deleted}
         )
