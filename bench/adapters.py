@@ -1,7 +1,7 @@
 """Adapter benchmark: prints ONE JSON line of figures.
 
-Per adapter (sandbox, hubspot), against its provider's fake served on loopback from a
-child process (so the fake's own CPU and memory are not counted here):
+Per adapter (sandbox, hubspot, notion, google), against its provider's fake served on
+loopback from a child process (so the fake's own CPU and memory are not counted here):
 - `read.per_s` / `write.per_s`: records read (a first sync, pages as large as the
   provider allows up to `--page-size`) and created per second through the adapter;
 - `cpu_us_per_record`: this process's CPU per record through the adapter, beside a bare
@@ -32,12 +32,22 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from adapters.google import PERSON_FIELDS, GooglePeopleAdapter  # noqa: E402
 from adapters.hubspot import HUBSPOT_MAPPINGS, HubSpotAdapter, mapped_properties  # noqa: E402
+from adapters.notion import NOTION_VERSION, NotionAdapter  # noqa: E402
 from adapters.sandbox import SandboxAdapter  # noqa: E402
 from adapters.sandbox_server import SandboxAccount, SandboxServer  # noqa: E402
 from integration_core.models import Connection  # noqa: E402
 from integration_core.ports import IntegrationAdapter  # noqa: E402
+from tests.harness.fakes.google_people import GooglePeopleFake  # noqa: E402
 from tests.harness.fakes.hubspot import HubSpotFake  # noqa: E402
+from tests.harness.fakes.notion import NotionFake  # noqa: E402
+from tests.harness.notion_google import (  # noqa: E402
+    CONTACTS_DATABASE,
+    CONTACTS_SCHEMA,
+    google_person,
+    notion_contact,
+)
 from tests.harness.sandbox import SteppingClock, contact, sandbox_connection  # noqa: E402
 
 TOKEN = "bench-key"  # noqa: S105 - the fakes' own test token
@@ -60,8 +70,25 @@ def _hubspot(records: int) -> WsgiApp:
     return fake
 
 
+def _notion(records: int) -> WsgiApp:
+    fake = NotionFake(token=TOKEN, databases={CONTACTS_DATABASE: CONTACTS_SCHEMA})
+    for i in range(records):
+        fake.create(CONTACTS_DATABASE, notion_contact(contact(i)))
+    return fake
+
+
+def _google(records: int) -> WsgiApp:
+    fake = GooglePeopleFake(token=TOKEN)
+    for i in range(records):
+        fake.create(google_person(contact(i)))
+    return fake
+
+
 def _client(base_url: str) -> httpx.Client:
-    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"})
+    return httpx.Client(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {TOKEN}", "Notion-Version": NOTION_VERSION},
+    )
 
 
 def _sandbox_bare_read(client: httpx.Client, page_size: int) -> int:
@@ -91,10 +118,41 @@ def _hubspot_bare_read(client: httpx.Client, page_size: int) -> int:
     return count
 
 
-def _bare_write(path: str, extra: dict[str, Any]) -> Callable[[httpx.Client, int, int], int]:
+def _notion_bare_read(client: httpx.Client, page_size: int) -> int:
+    count, body = 0, {"sorts": [{"timestamp": "last_edited_time", "direction": "ascending"}]}
+    while True:
+        answer = client.post(
+            f"/v1/databases/{CONTACTS_DATABASE}/query", json={**body, "page_size": page_size}
+        ).json()
+        count += len(answer["results"])
+        if not answer["has_more"]:
+            return count
+        body = {**body, "start_cursor": answer["next_cursor"]}
+
+
+def _google_bare_read(client: httpx.Client, page_size: int) -> int:
+    count = 0
+    params: dict[str, Any] = {
+        "personFields": PERSON_FIELDS,
+        "requestSyncToken": "true",
+        "pageSize": page_size,
+    }
+    while True:
+        answer = client.get("/v1/people/me/connections", params=params).json()
+        count += len(answer.get("connections", []))
+        if "nextPageToken" not in answer:
+            return count
+        params = {**params, "pageToken": answer["nextPageToken"]}
+
+
+def _bare_write(
+    path: str, extra: dict[str, Any], shape: Callable[[dict[str, str]], Any] | None = None
+) -> Callable[[httpx.Client, int, int], int]:
     def write(client: httpx.Client, n: int, offset: int) -> int:
         for i in range(n):
-            response = client.post(path, json={**extra, "properties": contact(offset + i)})
+            values = contact(offset + i)
+            body = {**extra, "properties": values} if shape is None else {**extra, **shape(values)}
+            response = client.post(path, json=body)
             response.raise_for_status()
             response.json()
         return n
@@ -112,6 +170,7 @@ class Kit:
     bare_read: Callable[[httpx.Client, int], int]
     bare_write: Callable[[httpx.Client, int, int], int]
     max_page: int
+    values: Callable[[dict[str, str]], dict[str, Any]] = dict  # a contact as the provider's
 
 
 KITS = (
@@ -133,6 +192,39 @@ KITS = (
         _hubspot_bare_read,
         _bare_write("/crm/v3/objects/contacts", {"associations": []}),
         100,
+    ),
+    Kit(
+        "notion",
+        _notion,
+        lambda url: NotionAdapter(
+            Connection(
+                id="bench",
+                tenant_id="t",
+                system="notion",
+                config={"base_url": url, "databases": {"contact": CONTACTS_DATABASE}},
+            ),
+            client=_client(url),
+        ),
+        _notion_bare_read,
+        _bare_write(
+            "/v1/pages",
+            {"parent": {"database_id": CONTACTS_DATABASE}},
+            lambda values: {"properties": notion_contact(values)},
+        ),
+        100,
+        notion_contact,
+    ),
+    Kit(
+        "google",
+        _google,
+        lambda url: GooglePeopleAdapter(
+            Connection(id="bench", tenant_id="t", system="google", config={"base_url": url}),
+            client=_client(url),
+        ),
+        _google_bare_read,
+        _bare_write(f"/v1/people:createContact?personFields={PERSON_FIELDS}", {}, google_person),
+        1000,
+        google_person,
     ),
 )
 
@@ -171,9 +263,14 @@ def toolkit_read(adapter: IntegrationAdapter, page_size: int) -> int:
             return count
 
 
-def toolkit_write(adapter: IntegrationAdapter, n: int, offset: int) -> int:
+def toolkit_write(
+    adapter: IntegrationAdapter,
+    n: int,
+    offset: int,
+    values: Callable[[dict[str, str]], dict[str, Any]] = dict,
+) -> int:
     for i in range(n):
-        adapter.write("contact", None, contact(offset + i))
+        adapter.write("contact", None, values(contact(offset + i)))
     return n
 
 
@@ -228,7 +325,7 @@ def bench(kit: Kit, args: argparse.Namespace) -> dict[str, Any]:
         # New records for each side and round (emails are unique in HubSpot).
         base = args.speed_records
         writes = _compare(
-            lambda k: toolkit_write(adapter, n, base + 2 * k * n),
+            lambda k: toolkit_write(adapter, n, base + 2 * k * n, kit.values),
             lambda k: kit.bare_write(client, n, base + 2 * k * n + n),
             args.rounds,
         )
