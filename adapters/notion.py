@@ -44,13 +44,11 @@ from adapters.toolkit import (
     ErrorRule,
     HttpConnectionConfig,
     JsonCursorPaginator,
-    MalformedAnswerError,
     ModifiedSince,
     ObjectSpec,
     Outcome,
     PageRequest,
     ProviderSpec,
-    RecordError,
     RecordSpec,
     WriteSpec,
     webhook_json,
@@ -289,13 +287,7 @@ class NotionAdapter(DeclarativeAdapter):
             what=what,
             json={"filter": {"property": prop, "rich_text": {"equals": key}}, "page_size": 1},
         )
-        rows = self._select(body, "results", what=what)
-        if not isinstance(rows, list) or not rows:
-            return None
-        try:
-            return self.parse_record(entity_type, rows[0])
-        except RecordError as err:
-            raise MalformedAnswerError(str(err)) from err
+        return self.first_record(entity_type, body, "results", what=what)
 
     # -- webhooks ------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -63,6 +63,36 @@ def google_person(values: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+class _Harness(Protocol):
+    fake: NotionFake | GooglePeopleFake
+    faults: FaultyTransport
+
+
+@contextmanager
+def _served(
+    adapter: type[NotionAdapter | GooglePeopleAdapter],
+    system: str,
+    config: dict[str, Any],
+    harness: _Harness,
+    auth: httpx.Auth | None,
+) -> Iterator[IntegrationAdapter]:
+    """The harness's fake on loopback and an adapter to it through the harness's faults."""
+    with SandboxServer(harness.fake) as server:
+        client = httpx.Client(
+            base_url=server.base_url,
+            auth=auth or StaticBearer(harness.fake.token),
+            transport=harness.faults,
+        )
+        connection = Connection(
+            id=f"c-{system}",
+            tenant_id="t1",
+            system=system,
+            config={"base_url": server.base_url, **config},
+        )
+        with adapter(connection, client=client) as built:
+            yield built
+
+
 class _Frozen:
     """While `same_time(True)`, records made share one modification time."""
 
@@ -92,24 +122,9 @@ class NotionHarness(_Frozen):
 
     @contextmanager
     def adapter(self, *, auth: httpx.Auth | None = None) -> Iterator[IntegrationAdapter]:
-        with SandboxServer(self.fake) as server:
-            client = httpx.Client(
-                base_url=server.base_url,
-                auth=auth or StaticBearer(self.fake.token),
-                transport=self.faults,
-            )
-            connection = Connection(
-                id="c-notion",
-                tenant_id="t1",
-                system="notion",
-                config={
-                    "base_url": server.base_url,
-                    "databases": {"contact": CONTACTS_DATABASE},
-                    "id_property": "Lockstep ID",
-                },
-            )
-            with NotionAdapter(connection, client=client) as adapter:
-                yield adapter
+        config = {"databases": {"contact": CONTACTS_DATABASE}, "id_property": "Lockstep ID"}
+        with _served(NotionAdapter, "notion", config, self, auth) as adapter:
+            yield adapter
 
     def create(self, values: dict[str, Any]) -> str:
         return self.fake.create(CONTACTS_DATABASE, values)
@@ -159,17 +174,8 @@ class GoogleHarness(_Frozen):
 
     @contextmanager
     def adapter(self, *, auth: httpx.Auth | None = None) -> Iterator[IntegrationAdapter]:
-        with SandboxServer(self.fake) as server:
-            client = httpx.Client(
-                base_url=server.base_url,
-                auth=auth or StaticBearer(self.fake.token),
-                transport=self.faults,
-            )
-            connection = Connection(
-                id="c-google", tenant_id="t1", system="google", config={"base_url": server.base_url}
-            )
-            with GooglePeopleAdapter(connection, client=client) as adapter:
-                yield adapter
+        with _served(GooglePeopleAdapter, "google", {}, self, auth) as adapter:
+            yield adapter
 
     def create(self, values: dict[str, Any]) -> str:
         return self.fake.create(values)

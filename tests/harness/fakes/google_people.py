@@ -32,6 +32,7 @@ from urllib.parse import parse_qs
 
 from adapters.sandbox_server import status_line
 from integration_core.clock import to_iso, utcnow
+from tests.harness.fakes._wsgi import json_object
 
 __all__ = ["GooglePeopleFake"]
 
@@ -333,11 +334,6 @@ def _token_seq(token: str) -> int:
 
 
 def _body(environ: dict[str, Any]) -> dict[str, Any]:
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    try:
-        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
-    except json.JSONDecodeError as err:
-        raise _Error(400, f"Invalid JSON payload received. {err.msg}") from err
-    if not isinstance(body, dict):
-        raise _Error(400, "Invalid JSON payload received. Expected an object.")
-    return body
+    return json_object(
+        environ, lambda reason: _Error(400, f"Invalid JSON payload received. {reason}")
+    )

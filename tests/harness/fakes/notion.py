@@ -27,6 +27,7 @@ from typing import Any
 
 from adapters.sandbox_server import status_line
 from integration_core.clock import from_iso, utcnow
+from tests.harness.fakes._wsgi import json_object
 
 __all__ = ["NotionFake", "rich", "title"]
 
@@ -406,11 +407,4 @@ def _passes(page: _Page, query: Any) -> bool:
 
 
 def _json(environ: dict[str, Any]) -> dict[str, Any]:
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    try:
-        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
-    except json.JSONDecodeError as err:
-        raise _Error(400, "invalid_json", f"Error parsing JSON body: {err.msg}") from err
-    if not isinstance(body, dict):
-        raise _Error(400, "invalid_json", "body should be an object")
-    return body
+    return json_object(environ, lambda reason: _Error(400, "invalid_json", reason))
