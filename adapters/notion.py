@@ -33,6 +33,7 @@ from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import quote
 
+import httpx
 from pydantic import Field
 
 from adapters.toolkit import (
@@ -59,7 +60,7 @@ from integration_core.clock import to_iso
 from integration_core.credentials.types import CredentialType
 from integration_core.errors import PermanentError
 from integration_core.mapping import ObjectMapping, register_default_mappings
-from integration_core.models import Change
+from integration_core.models import Change, Connection
 from integration_core.ports import ChangeNotice, WriteResult
 
 __all__ = ["NOTION", "NOTION_MAPPINGS", "NOTION_VERSION", "NotionAdapter", "NotionConfig"]
@@ -180,7 +181,7 @@ class NotionAdapter(DeclarativeAdapter):
     spec = NOTION
     config_model = NotionConfig
 
-    def __init__(self, connection: Any, *, client: Any) -> None:
+    def __init__(self, connection: Connection, *, client: httpx.Client) -> None:
         super().__init__(connection, client=client)
         self.client.headers["Notion-Version"] = NOTION_VERSION
 
@@ -190,10 +191,10 @@ class NotionAdapter(DeclarativeAdapter):
         return self.config
 
     def _database(self, entity_type: str) -> str:
-        database = self._config.databases.get(entity_type)  # type: ignore[call-overload]
-        if database is None:
-            raise PermanentError(f"notion connection config names no {entity_type} database")
-        return str(database)
+        for kind, database in self._config.databases.items():
+            if kind == entity_type:
+                return database
+        raise PermanentError(f"notion connection config names no {entity_type} database")
 
     def _query_path(self, entity_type: str) -> str:
         return f"/v1/databases/{quote(self._database(entity_type), safe='')}/query"
