@@ -117,7 +117,7 @@ def process_delivery(rt: Runtime, message: SyncMessage, *, apply: ApplyChanges) 
                     continue
                 reads = [n for n in latest if n.operation != "pull"]
                 if len(reads) < len(latest):
-                    _pull_now(rt, message, delivery, task)
+                    _pull_now(rt, message, task)
                 if reads:
                     changes = _read(rt, adapter, entity_type, reads, tally)
                     apply(rt, message, task, connection, adapter, changes, tally)
@@ -135,12 +135,13 @@ def process_delivery(rt: Runtime, message: SyncMessage, *, apply: ApplyChanges) 
     return record_result(rt.store, message, tally, direction="inbound", task_id=None)
 
 
-def _pull_now(rt: Runtime, message: SyncMessage, delivery: WebhookDelivery, task: SyncTask) -> None:
-    """Enqueue the task's pull; its id comes from the delivery, so a redelivery is one."""
+def _pull_now(rt: Runtime, message: SyncMessage, task: SyncTask) -> None:
+    """Enqueue the task's pull; its id comes from the delivery's message, so a redelivered
+    message pulls once and a replay of the delivery (a new message) pulls again."""
     rt.queue.send(
         INBOUND_QUEUE,
         SyncMessage(
-            message_id=deterministic_id("webhook-pull", delivery.inbox_id, task.id),
+            message_id=deterministic_id("webhook-pull", message.message_id, task.id),
             tenant_id=task.tenant_id,
             connection_id=task.connection_id,
             kind=MessageKind.PULL,
