@@ -30,14 +30,12 @@ from adapters.toolkit import (
     ErrorMap,
     ErrorRule,
     HttpConnectionConfig,
-    MalformedAnswerError,
     ModifiedSince,
     ObjectSpec,
     Outcome,
     PageRequest,
     Paginator,
     ProviderSpec,
-    RecordError,
     RecordSpec,
     WriteSpec,
     webhook_json,
@@ -352,10 +350,4 @@ class HubSpotAdapter(DeclarativeAdapter):
                 "after": "0",
             },
         )
-        rows = self._select(body, "results", what=what)
-        if not isinstance(rows, list) or not rows:
-            return None
-        try:
-            return self.parse_record(entity_type, rows[0])
-        except RecordError as err:
-            raise MalformedAnswerError(str(err)) from err
+        return self.first_record(entity_type, body, "results", what=what)

@@ -1,7 +1,7 @@
 """Adapter benchmark: prints ONE JSON line of figures.
 
-Per adapter (sandbox, hubspot, salesforce), against its provider's fake served on loopback from a
-child process (so the fake's own CPU and memory are not counted here):
+Per adapter (sandbox, hubspot, salesforce, notion, google), against its provider's fake
+served on loopback from a child process (so the fake's own CPU and memory are not counted here):
 - `read.per_s` / `write.per_s`: records read (a first sync, pages as large as the
   provider allows up to `--page-size`) and created per second through the adapter;
 - `cpu_us_per_record`: this process's CPU per record through the adapter, beside a bare
@@ -32,7 +32,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from adapters.google import PERSON_FIELDS, GooglePeopleAdapter  # noqa: E402
 from adapters.hubspot import HUBSPOT_MAPPINGS, HubSpotAdapter, mapped_properties  # noqa: E402
+from adapters.notion import NOTION_VERSION, NotionAdapter  # noqa: E402
 from adapters.salesforce import (  # noqa: E402
     DATA_PATH,
     SALESFORCE_MAPPINGS,
@@ -45,8 +47,16 @@ from adapters.toolkit.mappings import source_fields  # noqa: E402
 from integration_core.models import Connection  # noqa: E402
 from integration_core.ports import IntegrationAdapter  # noqa: E402
 from tests.harness.adapters import salesforce_contact  # noqa: E402
+from tests.harness.fakes.google_people import GooglePeopleFake  # noqa: E402
 from tests.harness.fakes.hubspot import HubSpotFake  # noqa: E402
+from tests.harness.fakes.notion import NotionFake  # noqa: E402
 from tests.harness.fakes.salesforce import SalesforceFake  # noqa: E402
+from tests.harness.notion_google import (  # noqa: E402
+    CONTACTS_DATABASE,
+    CONTACTS_SCHEMA,
+    google_person,
+    notion_contact,
+)
 from tests.harness.sandbox import SteppingClock, contact, sandbox_connection  # noqa: E402
 
 TOKEN = "bench-key"  # noqa: S105 - the fakes' own test token
@@ -73,11 +83,27 @@ def _salesforce(records: int) -> WsgiApp:
     fake = SalesforceFake(token=TOKEN, clock=SteppingClock())
     for i in range(records):
         fake.create("Contact", salesforce_contact(i))
+
+
+def _notion(records: int) -> WsgiApp:
+    fake = NotionFake(token=TOKEN, databases={CONTACTS_DATABASE: CONTACTS_SCHEMA})
+    for i in range(records):
+        fake.create(CONTACTS_DATABASE, notion_contact(contact(i)))
+    return fake
+
+
+def _google(records: int) -> WsgiApp:
+    fake = GooglePeopleFake(token=TOKEN)
+    for i in range(records):
+        fake.create(google_person(contact(i)))
     return fake
 
 
 def _client(base_url: str) -> httpx.Client:
-    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"})
+    return httpx.Client(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {TOKEN}", "Notion-Version": NOTION_VERSION},
+    )
 
 
 def _sandbox_bare_read(client: httpx.Client, page_size: int) -> int:
@@ -129,10 +155,41 @@ def _salesforce_bare_write(client: httpx.Client, n: int, offset: int) -> int:
     return n
 
 
-def _bare_write(path: str, extra: dict[str, Any]) -> Callable[[httpx.Client, int, int], int]:
+def _notion_bare_read(client: httpx.Client, page_size: int) -> int:
+    count, body = 0, {"sorts": [{"timestamp": "last_edited_time", "direction": "ascending"}]}
+    while True:
+        answer = client.post(
+            f"/v1/databases/{CONTACTS_DATABASE}/query", json={**body, "page_size": page_size}
+        ).json()
+        count += len(answer["results"])
+        if not answer["has_more"]:
+            return count
+        body = {**body, "start_cursor": answer["next_cursor"]}
+
+
+def _google_bare_read(client: httpx.Client, page_size: int) -> int:
+    count = 0
+    params: dict[str, Any] = {
+        "personFields": PERSON_FIELDS,
+        "requestSyncToken": "true",
+        "pageSize": page_size,
+    }
+    while True:
+        answer = client.get("/v1/people/me/connections", params=params).json()
+        count += len(answer.get("connections", []))
+        if "nextPageToken" not in answer:
+            return count
+        params = {**params, "pageToken": answer["nextPageToken"]}
+
+
+def _bare_write(
+    path: str, extra: dict[str, Any], shape: Callable[[dict[str, str]], Any] | None = None
+) -> Callable[[httpx.Client, int, int], int]:
     def write(client: httpx.Client, n: int, offset: int) -> int:
         for i in range(n):
-            response = client.post(path, json={**extra, "properties": contact(offset + i)})
+            values = contact(offset + i)
+            body = {**extra, "properties": values} if shape is None else {**extra, **shape(values)}
+            response = client.post(path, json=body)
             response.raise_for_status()
             response.json()
         return n
@@ -150,7 +207,7 @@ class Kit:
     bare_read: Callable[[httpx.Client, int], int]
     bare_write: Callable[[httpx.Client, int, int], int]
     max_page: int
-    sample: Callable[[int], dict[str, Any]] = contact
+    sample: Callable[[int], dict[str, Any]] = contact  # record i, as the provider's
 
 
 KITS = (
@@ -186,6 +243,39 @@ KITS = (
         _salesforce_bare_write,
         2000,
         salesforce_contact,
+    ),
+    Kit(
+        "notion",
+        _notion,
+        lambda url: NotionAdapter(
+            Connection(
+                id="bench",
+                tenant_id="t",
+                system="notion",
+                config={"base_url": url, "databases": {"contact": CONTACTS_DATABASE}},
+            ),
+            client=_client(url),
+        ),
+        _notion_bare_read,
+        _bare_write(
+            "/v1/pages",
+            {"parent": {"database_id": CONTACTS_DATABASE}},
+            lambda values: {"properties": notion_contact(values)},
+        ),
+        100,
+        lambda i: notion_contact(contact(i)),
+    ),
+    Kit(
+        "google",
+        _google,
+        lambda url: GooglePeopleAdapter(
+            Connection(id="bench", tenant_id="t", system="google", config={"base_url": url}),
+            client=_client(url),
+        ),
+        _google_bare_read,
+        _bare_write(f"/v1/people:createContact?personFields={PERSON_FIELDS}", {}, google_person),
+        1000,
+        lambda i: google_person(contact(i)),
     ),
 )
 

@@ -222,6 +222,16 @@ class DeclarativeAdapter:
         except RecordError as err:
             raise MalformedAnswerError(str(err)) from err
 
+    def first_record(self, entity_type: str, body: Any, path: str, *, what: str) -> Change | None:
+        """The first record listed at `path` in a lookup's answer (None: nothing matched)."""
+        rows = self._select(body, path, what=what)
+        if not isinstance(rows, list) or not rows:
+            return None
+        try:
+            return self.parse_record(entity_type, rows[0])
+        except RecordError as err:
+            raise MalformedAnswerError(str(err)) from err
+
     def parse_record(self, entity_type: str, raw: Any) -> Change:
         """One listed record as a Change (hook). Raises RecordError naming the path."""
         spec = self._object(entity_type).record

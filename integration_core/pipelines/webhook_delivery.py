@@ -8,6 +8,10 @@ connection's sync task for their type, as a pull's page is. A notice older than 
 already applied for its record is dropped before any read; a record the provider no longer
 has becomes a tombstone. A body the parser cannot read is a PermanentError: the message is
 dead-lettered and the delivery stays in the inbox, replayable.
+
+An adapter that needs its connection's config to type a notice (Notion: by the page's
+database) routes them first (`RoutesNotices`). A `pull` notice names no record (a Google
+channel ping): the task for its type is enqueued to pull now, once per delivery.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from integration_core.models import (
     Connection,
     ConnectionStatus,
     Link,
+    MessageKind,
     SyncMessage,
     SyncResult,
     SyncTask,
@@ -34,7 +39,7 @@ from integration_core.pipelines._private import named
 from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.results import POSTPONED, Tally, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
-from integration_core.ports import ChangeNotice, IntegrationAdapter, parse_webhook
+from integration_core.ports import ChangeNotice, IntegrationAdapter, RoutesNotices, parse_webhook
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.storage.concurrency import get_or_none
@@ -98,6 +103,8 @@ def process_delivery(rt: Runtime, message: SyncMessage, *, apply: ApplyChanges) 
         marks_misconfigured(rt.store, connection, tally),
         rt.connectors.adapter_for(connection) as adapter,
     ):
+        if isinstance(adapter, RoutesNotices):
+            notices = adapter.route_notices(notices)
         try:
             for entity_type, latest in _latest_by_type(notices).items():
                 task = tasks.get(entity_type)
@@ -108,8 +115,12 @@ def process_delivery(rt: Runtime, message: SyncMessage, *, apply: ApplyChanges) 
                         f" {delivery.inbox_id} left out"
                     )
                     continue
-                changes = _read(rt, adapter, entity_type, latest, tally)
-                apply(rt, message, task, connection, adapter, changes, tally)
+                reads = [n for n in latest if n.operation != "pull"]
+                if len(reads) < len(latest):
+                    _pull_now(rt, message, task)
+                if reads:
+                    changes = _read(rt, adapter, entity_type, reads, tally)
+                    apply(rt, message, task, connection, adapter, changes, tally)
         except RetryableError as err:
             if err.retry_after is None:
                 raise
@@ -122,6 +133,23 @@ def process_delivery(rt: Runtime, message: SyncMessage, *, apply: ApplyChanges) 
         extra={"provider": delivery.provider, "inbox_id": delivery.inbox_id},
     )
     return record_result(rt.store, message, tally, direction="inbound", task_id=None)
+
+
+def _pull_now(rt: Runtime, message: SyncMessage, task: SyncTask) -> None:
+    """Enqueue the task's pull; its id comes from the delivery's message, so a redelivered
+    message pulls once and a replay of the delivery (a new message) pulls again."""
+    rt.queue.send(
+        INBOUND_QUEUE,
+        SyncMessage(
+            message_id=deterministic_id("webhook-pull", message.message_id, task.id),
+            tenant_id=task.tenant_id,
+            connection_id=task.connection_id,
+            kind=MessageKind.PULL,
+            correlation_id=message.correlation_id,
+            payload={"task_id": task.id, "due_at": to_iso(utcnow())},
+        ),
+    )
+    log.info("webhook ping: pull of task %s enqueued", task.id)
 
 
 def _tasks_by_type(rt: Runtime, connection: Connection) -> dict[str, SyncTask]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, Self
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 import httpx
 from pydantic import BaseModel
@@ -26,6 +26,7 @@ __all__ = [
     "ChangePage",
     "IntegrationAdapter",
     "RejectedRecord",
+    "RoutesNotices",
     "WriteResult",
 ]
 
@@ -76,14 +77,22 @@ class WriteResult:
 
 
 class ChangeNotice(BaseModel):
-    """What a webhook delivery says changed; `values` None means "read the record"."""
+    """What a webhook delivery says changed; `values` None means "read the record".
+
+    `container`: the provider's collection the record is in (a Notion database), for an
+    adapter that routes notices by its connection's config (`RoutesNotices`). Operation
+    `pull`: the delivery names no record (a Google channel ping), so the connection's
+    task for `object_type` pulls its changes now; `external_id` then names the resource
+    the provider watched.
+    """
 
     provider: str
     object_type: Literal["contact", "company", "task"]
     external_id: str
-    operation: Literal["upsert", "delete"]
+    operation: Literal["upsert", "delete", "pull"]
     occurred_at: UtcDatetime | None = None
     values: dict[str, Any] | None = None
+    container: str | None = None
 
 
 class IntegrationAdapter(Protocol):
@@ -139,6 +148,15 @@ class IntegrationAdapter(Protocol):
 
     def health(self) -> None:
         """Raise if the provider cannot be reached with these credentials."""
+        ...
+
+
+@runtime_checkable
+class RoutesNotices(Protocol):
+    """An adapter whose webhook notices need its connection's config to be typed."""
+
+    def route_notices(self, notices: Sequence[ChangeNotice]) -> list[ChangeNotice]:
+        """The notices this connection syncs, each with its entity type."""
         ...
 
 

@@ -25,6 +25,8 @@ _REGISTRY: dict[str, str | AdapterFactory] = {
     "sandbox": "adapters.sandbox:SandboxAdapter",
     "hubspot": "adapters.hubspot:HubSpotAdapter",
     "salesforce": "adapters.salesforce:SalesforceAdapter",
+    "notion": "adapters.notion:NotionAdapter",
+    "google": "adapters.google:GooglePeopleAdapter",
 }
 _LOCK = threading.Lock()
 

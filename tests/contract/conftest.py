@@ -16,6 +16,7 @@ from tests.harness.adapters import (
     SalesforceHarness,
     SandboxHarness,
 )
+from tests.harness.notion_google import GoogleHarness, NotionHarness
 from tests.harness.prism import Prism, SwitchableApp, provider_spec
 
 
@@ -76,15 +77,19 @@ def hubspot_via_prism() -> Iterator[tuple[str, SwitchableApp]]:
         pytest.param("hubspot", marks=pytest.mark.unit),
         pytest.param("hubspot-via-prism", marks=pytest.mark.integration),
         pytest.param("salesforce", marks=pytest.mark.unit),
+        pytest.param("notion", marks=pytest.mark.unit),
+        pytest.param("google", marks=pytest.mark.unit),
     ]
 )
 def adapter_harness(request: pytest.FixtureRequest) -> AdapterHarness:
     if request.param == "hubspot-via-prism":
         return HubSpotHarness(via=request.getfixturevalue("hubspot_via_prism"))
-    harnesses = {
+    harnesses: dict[str, type[AdapterHarness]] = {
         "sandbox": SandboxHarness,
         "hubspot": HubSpotHarness,
         "salesforce": SalesforceHarness,
+        "notion": NotionHarness,
+        "google": GoogleHarness,
     }
     harness: AdapterHarness = harnesses[request.param]()
     return harness

@@ -7,10 +7,10 @@ record"). The HubSpot and Salesforce fakes plug in with a harness of their own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -29,6 +29,7 @@ from tests.harness.sandbox import SteppingClock, contact, sandbox_connection
 
 __all__ = [
     "AdapterHarness",
+    "CityProbe",
     "HubSpotHarness",
     "SalesforceHarness",
     "SandboxHarness",
@@ -61,7 +62,6 @@ class AdapterHarness(Protocol):
     name: str
     entity_type: str
     records_path: str  # where a list answer holds its records, named in malformed-answer errors
-    city: str  # the provider's name for a contact's city
     faults: FaultyTransport
 
     def adapter(
@@ -91,6 +91,21 @@ class AdapterHarness(Protocol):
         ...
 
     expires_changes: bool  # the provider keeps changes for a while only (a retention)
+    # Where deleted records show up in listings: "always" (every listing, as tombstones),
+    # "incremental" (change listings only, not a full one) or "never" (webhooks only).
+    deletes_listed: Literal["always", "incremental", "never"]
+
+    def change(self, text: str) -> dict[str, Any]:
+        """Provider values (as a write sends them) that set the probed field to `text`."""
+        ...
+
+    def probe(self, values: Mapping[str, Any]) -> Any:
+        """The probed field's value in a read record's values."""
+        ...
+
+    def is_create(self, request: httpx.Request) -> bool:
+        """Is this the request that makes a record (not a lookup before it)?"""
+        ...
 
     def forget_changes(self) -> None:
         """The provider keeps no changes from before now: old cursors expire."""
@@ -105,12 +120,25 @@ class AdapterHarness(Protocol):
         ...
 
 
-class SandboxHarness:
+class CityProbe:
+    """Harnesses whose provider keeps a contact's city as a plain `city` value."""
+
+    def change(self, text: str) -> dict[str, Any]:
+        return {"city": text}
+
+    def probe(self, values: Mapping[str, Any]) -> Any:
+        return values["city"]
+
+
+class SandboxHarness(CityProbe):
     name = "sandbox"
     entity_type = "contact"
     records_path = "results"
-    city = "city"
     expires_changes = True
+    deletes_listed: Literal["always", "incremental", "never"] = "always"
+
+    def is_create(self, request: httpx.Request) -> bool:
+        return request.method == "POST"
 
     def __init__(self) -> None:
         self._clock = SteppingClock(datetime(2026, 1, 1, tzinfo=UTC))
@@ -181,14 +209,17 @@ def hubspot_adapter(
     return HubSpotAdapter(connection, client=client)
 
 
-class HubSpotHarness:
+class HubSpotHarness(CityProbe):
     """The HubSpot adapter against the HubSpot-shaped fake (tests/harness/fakes/hubspot.py)."""
 
     name = "hubspot"
     entity_type = "contact"
     records_path = "results"
-    city = "city"
     expires_changes = False  # HubSpot keeps no change log: a search never expires
+    deletes_listed: Literal["always", "incremental", "never"] = "always"
+
+    def is_create(self, request: httpx.Request) -> bool:
+        return request.method == "POST" and request.url.path.endswith("/batch/upsert")
 
     def __init__(self, *, via: tuple[str, SwitchableApp] | None = None) -> None:
         """`via`: a Prism proxy's URL and the switch behind it (the fake is validated
@@ -282,8 +313,19 @@ class SalesforceHarness:
     name = "salesforce"
     entity_type = "contact"
     records_path = "records"
-    city = "MailingCity"
     expires_changes = True  # deleted rows are kept 15 days; the delete log is purged sooner
+    # queryAll lists rows in the Recycle Bin as tombstones, in full scans too.
+    deletes_listed: Literal["always", "incremental", "never"] = "always"
+
+    def change(self, text: str) -> dict[str, Any]:
+        return {"MailingCity": text}
+
+    def probe(self, values: Mapping[str, Any]) -> Any:
+        return values["MailingCity"]
+
+    def is_create(self, request: httpx.Request) -> bool:
+        # An upsert on the external id field (the suite's creates carry a key), or a POST.
+        return request.method == "POST" or "/Lockstep_Id__c/" in request.url.path
 
     def __init__(self) -> None:
         self._frozen: datetime | None = None

@@ -22,10 +22,15 @@ class FaultyTransport(httpx.BaseTransport):
         self.inner = inner
         self.requests: list[httpx.Request] = []
         self._faults: list[Fault] = []
+        self._armed: list[tuple[Callable[[httpx.Request], bool], Fault]] = []
         self._last: httpx.Response | None = None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
+        for i, (matches, fault) in enumerate(self._armed):
+            if matches(request):
+                del self._armed[i]
+                return fault(request)
         if self._faults:
             return self._faults.pop(0)(request)
         return self._forward(request)
@@ -51,14 +56,18 @@ class FaultyTransport(httpx.BaseTransport):
                 lambda request: httpx.Response(status, headers=headers, content=content)
             )
 
-    def lose_next_answer(self) -> None:
-        """The provider handles the next request, but its answer never arrives."""
+    def lose_next_answer(self, matching: Callable[[httpx.Request], bool] | None = None) -> None:
+        """The provider handles the next request (the next one `matching`, if given: the
+        requests before it pass), but its answer never arrives."""
 
         def lost(request: httpx.Request) -> httpx.Response:
             self._forward(request)
             raise httpx.ReadError("connection reset after the request was sent", request=request)
 
-        self._faults.append(lost)
+        if matching is None:
+            self._faults.append(lost)
+        else:
+            self._armed.append((matching, lost))
 
     def repeat_last_answer(self) -> None:
         """The next request gets the previous answer again (the same next-page token)."""

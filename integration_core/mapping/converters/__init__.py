@@ -8,6 +8,7 @@ from __future__ import annotations
 # Importing the modules registers their converters.
 from integration_core.mapping.converters import (  # noqa: F401
     dates,
+    notion,
     numbers,
     people,
     places,

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 
 from adapters.sandbox_server import status_line
 from integration_core.clock import to_iso, utcnow
+from tests.harness.fakes._wsgi import json_object
 
 __all__ = ["HubSpotFake", "SEARCH_LIMIT"]
 
@@ -291,14 +292,7 @@ def _passes(object_type: str, record: _Object, groups: list[dict[str, Any]]) -> 
 
 
 def _json(environ: dict[str, Any]) -> dict[str, Any]:
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    try:
-        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
-    except json.JSONDecodeError as err:
-        raise _Error(400, "VALIDATION_ERROR", f"invalid JSON: {err.msg}") from err
-    if not isinstance(body, dict):
-        raise _Error(400, "VALIDATION_ERROR", "body must be an object")
-    return body
+    return json_object(environ, lambda reason: _Error(400, "VALIDATION_ERROR", reason))
 
 
 def _properties(body: dict[str, Any]) -> dict[str, str]:

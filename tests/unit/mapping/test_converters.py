@@ -153,6 +153,82 @@ EXAMPLES: list[tuple[str, dict[str, Any], Any, Any, Any]] = [
     ("constant", {"value": "hubspot"}, "anything", "hubspot", "hubspot"),
     ("constant", {"value": "hubspot", "write": "HUBSPOT"}, None, "hubspot", "HUBSPOT"),
     ("lookup", {"table": "users"}, "17", "ada@example.com", SAME),
+    # Notion property values (developers.notion.com/reference/page-property-values); more
+    # on the reference's own examples in tests/unit/adapters/test_notion.py.
+    (
+        "notion_title",
+        {},
+        {"id": "title", "type": "title", "title": RICH},
+        "Hello world",
+        {"title": [{"type": "text", "text": {"content": "Hello world"}}]},
+    ),
+    (
+        "notion_rich_text",
+        {},
+        {"id": "HbZT", "type": "rich_text", "rich_text": []},
+        None,
+        {"rich_text": []},
+    ),
+    (
+        "notion_select",
+        {"property_type": "status"},
+        {"type": "status", "status": {"id": "1", "name": "Done", "color": "green"}},
+        "Done",
+        {"status": {"name": "Done"}},
+    ),
+    ("notion_select", {}, {"type": "select", "select": None}, None, {"select": None}),
+    (
+        "notion_multi_select",
+        {},
+        {"type": "multi_select", "multi_select": [{"id": "a", "name": "x", "color": "red"}]},
+        ["x"],
+        {"multi_select": [{"name": "x"}]},
+    ),
+    (
+        "notion_date",
+        {},
+        {"type": "date", "date": {"start": "2024-05-01T09:00:00.000+02:00", "end": None}},
+        "2024-05-01",
+        {"date": {"start": "2024-05-01"}},
+    ),
+    (
+        "notion_date",
+        {"time": True},
+        {"type": "date", "date": {"start": "2024-05-01T09:00:00.000+02:00", "end": None}},
+        "2024-05-01T09:00:00+02:00",
+        {"date": {"start": "2024-05-01T09:00:00+02:00"}},
+    ),
+    (
+        "notion_people",
+        {},
+        {"type": "people", "people": [{"object": "user", "id": "u1"}]},
+        ["u1"],
+        {"people": [{"object": "user", "id": "u1"}]},
+    ),
+    (
+        "notion_relation",
+        {},
+        {"type": "relation", "relation": [{"id": "p1"}], "has_more": False},
+        ["p1"],
+        {"relation": [{"id": "p1"}]},
+    ),
+    ("notion_email", {}, {"type": "email", "email": "a@x.io"}, "a@x.io", {"email": "a@x.io"}),
+    (
+        "notion_phone",
+        {},
+        {"type": "phone_number", "phone_number": "415-202-4776"},
+        "415-202-4776",
+        {"phone_number": "415-202-4776"},
+    ),
+    (
+        "notion_checkbox",
+        {"checked": "completed", "unchecked": "not_started"},
+        {"type": "checkbox", "checkbox": True},
+        "completed",
+        {"checkbox": True},
+    ),
+    ("notion_number", {}, {"type": "number", "number": 2.5}, "2.5", {"number": 2.5}),
+    ("notion_number", {}, {"type": "number", "number": 42}, 42, {"number": 42}),
 ]
 
 
