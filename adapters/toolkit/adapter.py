@@ -368,7 +368,12 @@ class DeclarativeAdapter:
 
     def _send_request(self, request: PageRequest, *, what: str) -> tuple[httpx.Response, Any]:
         return self._send(
-            request.method, request.url, what=what, params=request.params, json=request.json
+            request.method,
+            request.url,
+            what=what,
+            params=request.params,
+            json=request.json,
+            headers=request.headers or None,
         )
 
     def _send(

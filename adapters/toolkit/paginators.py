@@ -50,12 +50,14 @@ class Answer:
 
 @dataclass(frozen=True)
 class PageRequest:
-    """One list call: a path or absolute URL, query parameters, and a JSON body (POST)."""
+    """One list call: a path or absolute URL, query parameters, a JSON body (POST), and
+    request headers (a conditional request's If-None-Match)."""
 
     url: str
     method: str = "GET"
     params: dict[str, Any] = field(default_factory=dict)
     json: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Paginator(ABC):

@@ -24,6 +24,8 @@ __all__ = ["adapter_factory", "parse_webhook", "register_adapter", "validate_con
 _REGISTRY: dict[str, str | AdapterFactory] = {
     "sandbox": "adapters.sandbox:SandboxAdapter",
     "hubspot": "adapters.hubspot:HubSpotAdapter",
+    "github": "adapters.github:GitHubAdapter",
+    "slack": "adapters.slack:SlackAdapter",
 }
 _LOCK = threading.Lock()
 

@@ -11,6 +11,7 @@ from integration_core.messaging import MessageQueue
 from integration_core.storage import DocumentStore
 from integration_core.storage.sqlite import SqliteDocumentStore
 from tests.harness.adapters import AdapterHarness, HubSpotHarness, SandboxHarness
+from tests.harness.github_harness import GitHubHarness
 from tests.harness.prism import Prism, SwitchableApp, provider_spec
 
 
@@ -70,11 +71,16 @@ def hubspot_via_prism() -> Iterator[tuple[str, SwitchableApp]]:
         pytest.param("sandbox", marks=pytest.mark.unit),
         pytest.param("hubspot", marks=pytest.mark.unit),
         pytest.param("hubspot-via-prism", marks=pytest.mark.integration),
+        pytest.param("github", marks=pytest.mark.unit),
     ]
 )
 def adapter_harness(request: pytest.FixtureRequest) -> AdapterHarness:
     if request.param == "hubspot-via-prism":
         return HubSpotHarness(via=request.getfixturevalue("hubspot_via_prism"))
-    harnesses = {"sandbox": SandboxHarness, "hubspot": HubSpotHarness}
+    harnesses: dict[str, type[AdapterHarness]] = {
+        "sandbox": SandboxHarness,
+        "hubspot": HubSpotHarness,
+        "github": GitHubHarness,
+    }
     harness: AdapterHarness = harnesses[request.param]()
     return harness

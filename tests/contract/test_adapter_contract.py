@@ -18,6 +18,7 @@ from integration_core.errors import (
 )
 from integration_core.models import Change
 from integration_core.ports import ChangePage, IntegrationAdapter
+from adapters.toolkit import select
 from tests.harness.adapters import AdapterHarness, StaticBearer
 
 
@@ -68,11 +69,11 @@ def test_edits_and_deletes_arrive_incrementally_deletes_as_tombstones(
     first, second, _ = (h.create(h.sample(i)) for i in range(3))
     with h.adapter() as adapter:
         _, cursor, _ = _read_all(adapter, h.entity_type, None)
-        h.edit(first, {"city": "Paris"})
+        h.edit(first, {h.edit_field: "Paris"})
         h.remove(second)
         later, _, _ = _read_all(adapter, h.entity_type, cursor, page_size=10)
     edited = [c for c in later if c.external_id == first]
-    assert [c.values["city"] for c in edited] == ["Paris"]
+    assert [select(c.values, h.edit_field) for c in edited] == ["Paris"]
     assert [c.external_id for c in later if c.deleted] == [second]
 
 
@@ -90,8 +91,14 @@ def test_a_follow_up_resumes_mid_listing_from_the_opaque_cursor(
     assert sorted(ids) == sorted(made)
 
 
+def _writable(h: AdapterHarness) -> None:
+    if not h.writable:
+        pytest.skip(f"{h.name} {h.entity_type}s are read-only")
+
+
 def test_a_create_whose_answer_was_lost_is_not_made_twice(adapter_harness: AdapterHarness) -> None:
     h = adapter_harness
+    _writable(h)
     with h.adapter() as adapter:
         h.faults.lose_next_answer()
         with pytest.raises(RetryableError):
@@ -103,21 +110,23 @@ def test_a_create_whose_answer_was_lost_is_not_made_twice(adapter_harness: Adapt
 
 def test_a_stale_version_is_a_precondition_failure(adapter_harness: AdapterHarness) -> None:
     h = adapter_harness
+    _writable(h)
+    field = h.edit_field
     with h.adapter() as adapter:
         made = adapter.write(h.entity_type, None, h.sample(1), idempotency_key="k")
         moved = adapter.write(
-            h.entity_type, made.external_id, {"city": "Oslo"}, expected_version=made.version
+            h.entity_type, made.external_id, {field: "Oslo"}, expected_version=made.version
         )
         assert moved.version != made.version
         with pytest.raises(PreconditionFailedError):
             adapter.write(
-                h.entity_type, made.external_id, {"city": "Rome"}, expected_version=made.version
+                h.entity_type, made.external_id, {field: "Rome"}, expected_version=made.version
             )
         with pytest.raises(PreconditionFailedError):
             adapter.delete(h.entity_type, made.external_id, expected_version=made.version)
         current = adapter.read_record(h.entity_type, made.external_id)
     assert current is not None
-    assert current.values["city"] == "Oslo"
+    assert select(current.values, field) == "Oslo"
     assert made.external_id in h.ids()
 
 
@@ -148,6 +157,11 @@ def test_401_refreshes_once_then_is_an_auth_failure(adapter_harness: AdapterHarn
     bad = StaticBearer(h.bad_token())
     with h.adapter(auth=bad) as adapter, pytest.raises(AuthError):
         _first_page(h, adapter, 10)
+    if not h.auth_errors_are_401:
+        # Slack answers a refused token with HTTP 200 and `invalid_auth`: an AuthError
+        # (above), and the pipeline marks the connection; no 401 for the auth to act on.
+        assert bad.refreshes == 0
+        return
     assert bad.refreshes == 1
     assert len(h.faults.requests) == 2  # the call and one retry with the refreshed token
     recovering = StaticBearer(h.bad_token(), refreshed=h.good_token())

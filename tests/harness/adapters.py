@@ -56,6 +56,9 @@ class AdapterHarness(Protocol):
     name: str
     entity_type: str
     records_path: str  # where a list answer holds its records, named in malformed-answer errors
+    edit_field: str  # a dotted path in a Change's values that `edit` and writes change
+    writable: bool  # False: a read-only provider (its write tests are skipped)
+    auth_errors_are_401: bool  # a refused credential is HTTP 401 (Slack says so in a 200)
     faults: FaultyTransport
 
     def adapter(
@@ -103,6 +106,9 @@ class SandboxHarness:
     name = "sandbox"
     entity_type = "contact"
     records_path = "results"
+    edit_field = "city"
+    writable = True
+    auth_errors_are_401 = True
     expires_changes = True
 
     def __init__(self) -> None:
@@ -180,6 +186,9 @@ class HubSpotHarness:
     name = "hubspot"
     entity_type = "contact"
     records_path = "results"
+    edit_field = "city"
+    writable = True
+    auth_errors_are_401 = True
     expires_changes = False  # HubSpot keeps no change log: a search never expires
 
     def __init__(self, *, via: tuple[str, SwitchableApp] | None = None) -> None:

@@ -18,16 +18,23 @@ Fault = Callable[[httpx.Request], httpx.Response]
 
 
 class FaultyTransport(httpx.BaseTransport):
-    def __init__(self, inner: httpx.BaseTransport) -> None:
+    """`writes_lose_answers`: a lost answer waits for the next write (a provider whose
+    creates first look for what an earlier attempt made, with a GET, as GitHub's)."""
+
+    def __init__(self, inner: httpx.BaseTransport, *, writes_lose_answers: bool = False) -> None:
         self.inner = inner
         self.requests: list[httpx.Request] = []
         self._faults: list[Fault] = []
         self._last: httpx.Response | None = None
+        self._lost: set[int] = set()  # ids of the faults that lose an answer
+        self._writes_lose_answers = writes_lose_answers
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         if self._faults:
-            return self._faults.pop(0)(request)
+            waits = self._writes_lose_answers and request.method == "GET"
+            if not (waits and id(self._faults[0]) in self._lost):
+                return self._faults.pop(0)(request)
         return self._forward(request)
 
     def _forward(self, request: httpx.Request) -> httpx.Response:
@@ -58,6 +65,7 @@ class FaultyTransport(httpx.BaseTransport):
             self._forward(request)
             raise httpx.ReadError("connection reset after the request was sent", request=request)
 
+        self._lost.add(id(lost))
         self._faults.append(lost)
 
     def repeat_last_answer(self) -> None:
