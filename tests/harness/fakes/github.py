@@ -11,7 +11,8 @@ Shapes and behaviour from GitHub's REST reference (docs.github.com/rest):
   every answer has an ETag; a matching If-None-Match is 304 with no body and no rate-limit
   cost (`x-ratelimit-remaining` is not spent).
 - rate limits (rest/using-the-rest-api/rate-limits-for-the-rest-api): `x-ratelimit-*`
-  headers; more than `content_per_minute` creates and updates in a minute is the secondary
+  headers, 403 "API rate limit exceeded" once `hourly_limit` is spent; more than
+  `content_per_minute` creates and updates in a minute is the secondary
   limit: 403 with Retry-After and "You have exceeded a secondary rate limit".
 - auth: `Authorization: Bearer|token <token>`, 401 "Bad credentials" otherwise;
   `POST /app/installations/{id}/access_tokens` takes an RS256 app JWT (iss = the app id,
@@ -188,6 +189,8 @@ class GitHubFake:
         costs = True
         try:
             with self._lock:
+                if self.used >= self.hourly_limit and not path.startswith("/app/"):
+                    raise _Error(403, "API rate limit exceeded for installation.")
                 status, body, extra = self._route(environ, method, path)
         except _Error as err:
             status, extra = err.status, err.headers
@@ -195,7 +198,7 @@ class GitHubFake:
         if status == 304:
             costs = False
             body = None
-        if costs:
+        if costs and self.used < self.hourly_limit:
             self.used += 1
         self.requests.append((method, path, status))
         content = b"" if body is None else json.dumps(body).encode()
