@@ -12,6 +12,7 @@ from integration_core.storage import DocumentStore
 from integration_core.storage.sqlite import SqliteDocumentStore
 from tests.harness.adapters import AdapterHarness, HubSpotHarness, SandboxHarness
 from tests.harness.github_harness import GitHubHarness
+from tests.harness.slack_harness import SlackHarness, bearer_only_spec
 from tests.harness.prism import Prism, SwitchableApp, provider_spec
 
 
@@ -66,21 +67,38 @@ def hubspot_via_prism() -> Iterator[tuple[str, SwitchableApp]]:
         yield prism.base_url, switch
 
 
+@pytest.fixture(scope="session")
+def slack_via_prism(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, SwitchableApp]]:
+    """The Slack-shaped fake behind `prism proxy --errors` on Slack's Web API spec (its
+    obsolete `token` parameters left out: see `bearer_only_spec`)."""
+    switch = SwitchableApp()
+    spec = bearer_only_spec(tmp_path_factory.mktemp("slack-spec"))
+    with SandboxServer(switch) as server, Prism(spec, upstream=server.base_url) as prism:
+        yield prism.base_url, switch
+
+
 @pytest.fixture(
     params=[
         pytest.param("sandbox", marks=pytest.mark.unit),
         pytest.param("hubspot", marks=pytest.mark.unit),
         pytest.param("hubspot-via-prism", marks=pytest.mark.integration),
         pytest.param("github", marks=pytest.mark.unit),
+        pytest.param("slack", marks=pytest.mark.unit),
+        pytest.param("slack-via-prism", marks=pytest.mark.integration),
     ]
 )
 def adapter_harness(request: pytest.FixtureRequest) -> AdapterHarness:
     if request.param == "hubspot-via-prism":
         return HubSpotHarness(via=request.getfixturevalue("hubspot_via_prism"))
+    if request.param == "slack-via-prism":
+        return SlackHarness(via=request.getfixturevalue("slack_via_prism"))
     harnesses: dict[str, type[AdapterHarness]] = {
         "sandbox": SandboxHarness,
         "hubspot": HubSpotHarness,
         "github": GitHubHarness,
+        "slack": SlackHarness,
     }
     harness: AdapterHarness = harnesses[request.param]()
     return harness
