@@ -58,6 +58,11 @@ class FaultyTransport(httpx.BaseTransport):
                 lambda request: httpx.Response(status, headers=headers, content=content)
             )
 
+    def pass_next(self, count: int = 1) -> None:
+        """The next `count` requests reach the provider (later faults wait behind them)."""
+        for _ in range(count):
+            self._faults.append(self._forward)
+
     def lose_next_answer(self) -> None:
         """The provider handles the next request, but its answer never arrives."""
 
