@@ -49,8 +49,7 @@ _CONTACT = {
 }
 _COMPANY = {"name": "name", "domain": "domain", "phone": "phone", "city": "city"}
 _TASK = {
-    name: name
-    for name in ("title", "description", "status", "assignee", "due_date", "labels")
+    name: name for name in ("title", "description", "status", "assignee", "due_date", "labels")
 }
 
 SANDBOX_MAPPINGS: Mapping[str, ObjectMapping] = register_copies(

@@ -145,7 +145,9 @@ SLACK = ProviderSpec(
         (
             ErrorRule(Outcome.AUTH, status=_OK, when=_error(_AUTH)),
             ErrorRule(Outcome.RETRYABLE, status=_OK, when=_error(_RETRY), retry_after=1.0),
-            ErrorRule(Outcome.CURSOR_EXPIRED, status=_OK, when=_error(frozenset({"invalid_cursor"}))),
+            ErrorRule(
+                Outcome.CURSOR_EXPIRED, status=_OK, when=_error(frozenset({"invalid_cursor"}))
+            ),
             ErrorRule(Outcome.NOT_FOUND, status=_OK, when=_error(frozenset({"user_not_found"}))),
             ErrorRule(Outcome.PERMANENT, status=_OK, when=_not_ok),
         )

@@ -12,8 +12,8 @@ from integration_core.storage import DocumentStore
 from integration_core.storage.sqlite import SqliteDocumentStore
 from tests.harness.adapters import AdapterHarness, HubSpotHarness, SandboxHarness
 from tests.harness.github_harness import GitHubHarness
-from tests.harness.slack_harness import SlackHarness, bearer_only_spec
 from tests.harness.prism import Prism, SwitchableApp, provider_spec
+from tests.harness.slack_harness import SlackHarness, bearer_only_spec
 
 
 @pytest.fixture(

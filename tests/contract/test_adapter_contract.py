@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from adapters.toolkit import select
 from integration_core.errors import (
     AuthError,
     PermanentError,
@@ -18,7 +19,6 @@ from integration_core.errors import (
 )
 from integration_core.models import Change
 from integration_core.ports import ChangePage, IntegrationAdapter
-from adapters.toolkit import select
 from tests.harness.adapters import AdapterHarness, StaticBearer
 
 

@@ -95,7 +95,11 @@ class GitHubHarness:
         }
 
     def sample(self, i: int) -> dict[str, Any]:
-        return {"title": f"Task {i}", "body": f"What task {i} is about", "labels": [f"area-{i % 3}"]}
+        return {
+            "title": f"Task {i}",
+            "body": f"What task {i} is about",
+            "labels": [f"area-{i % 3}"],
+        }
 
     def same_time(self, on: bool) -> None:
         self._frozen = utcnow() if on else None

@@ -44,7 +44,9 @@ class _User:
     is_bot: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        real = " ".join(p for p in (self.profile.get("first_name"), self.profile.get("last_name")) if p)
+        real = " ".join(
+            p for p in (self.profile.get("first_name"), self.profile.get("last_name")) if p
+        )
         profile = {
             "avatar_hash": "ge3b51ca72de",
             "display_name": self.name,
@@ -101,9 +103,7 @@ class SlackFake:
             self._next += 1
             user_id = f"U{self._next:08d}"
             name = str(profile.get("email") or user_id).split("@")[0]
-            self._users[user_id] = _User(
-                user_id, name, dict(profile), self._now(), is_bot=is_bot
-            )
+            self._users[user_id] = _User(user_id, name, dict(profile), self._now(), is_bot=is_bot)
             return user_id
 
     def edit(self, user_id: str, profile: dict[str, Any]) -> None:
@@ -142,7 +142,9 @@ class SlackFake:
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         if not token:
             return 200, {"ok": False, "error": "not_authed"}
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), self.token.encode()):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.encode(), self.token.encode()
+        ):
             return 200, {"ok": False, "error": "invalid_auth"}
         query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         if method == "users.list":

@@ -77,7 +77,11 @@ def test_other_events_bots_and_the_handshake_give_no_notices() -> None:
         "event": {**USER_CHANGE["event"], "user": {**USER_CHANGE["event"]["user"], "is_bot": True}},
     }
     # api.slack.com/events/url_verification
-    handshake = {"token": "Jhj5dZrVaK7ZwHHjRyZWjbDl", "challenge": "3eZbrw1aBm2", "type": "url_verification"}
+    handshake = {
+        "token": "Jhj5dZrVaK7ZwHHjRyZWjbDl",
+        "challenge": "3eZbrw1aBm2",
+        "type": "url_verification",
+    }
     for payload in (message, bot, handshake):
         assert parse_webhook("slack", headers={}, body=_body(payload)) == []
 

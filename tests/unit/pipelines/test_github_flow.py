@@ -119,9 +119,7 @@ def _description(body: str | None) -> str | None:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     private, public = rsa_keypair()
-    fake = GitHubFake(
-        tokens=set(), app_id="12345", app_public_key=public, installation_id="777"
-    )
+    fake = GitHubFake(tokens=set(), app_id="12345", app_public_key=public, installation_id="777")
     with SandboxServer(fake) as server:
         built = World(tmp_path, server.base_url, fake, private)
         yield built
