@@ -39,7 +39,6 @@ become thin task notices (`deleted` and `transferred` delete, every other action
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -355,7 +354,7 @@ def _values(raw: dict[str, Any]) -> dict[str, Any]:
     milestone = raw.get("milestone")
     return {
         "title": raw["title"],
-        "body": _MARK.sub("", text) if isinstance(text, str) else text,
+        "body": _MARK.sub("", text) if isinstance(text, str) and "lockstep:" in text else text,
         "state": raw["state"],
         "assignees": [a["login"] for a in raw.get("assignees") or []],
         "labels": [label["name"] if isinstance(label, dict) else label for label in raw["labels"]],
@@ -366,17 +365,23 @@ def _values(raw: dict[str, Any]) -> dict[str, Any]:
 def _version(raw: dict[str, Any]) -> str:
     """A hash of what syncs and `updated_at` (one-second resolution alone is too coarse)."""
     milestone = raw.get("milestone")
-    parts = [
-        raw.get("updated_at"),
-        raw.get("title"),
-        raw.get("body"),
-        raw.get("state"),
-        raw.get("state_reason"),
-        sorted(str(a.get("login")) for a in raw.get("assignees") or [] if isinstance(a, dict)),
-        sorted(str(x.get("name") if isinstance(x, dict) else x) for x in raw.get("labels") or []),
-        milestone.get("number") if isinstance(milestone, dict) else None,
-    ]
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:20]
+    logins = sorted(str(a.get("login")) for a in raw.get("assignees") or () if isinstance(a, dict))
+    labels = sorted(
+        str(x.get("name") if isinstance(x, dict) else x) for x in raw.get("labels") or ()
+    )
+    text = "\x1f".join(
+        [
+            str(raw.get("updated_at")),
+            str(raw.get("title")),
+            str(raw.get("body")),
+            str(raw.get("state")),
+            str(raw.get("state_reason")),
+            "\x1e".join(logins),
+            "\x1e".join(labels),
+            str(milestone.get("number") if isinstance(milestone, dict) else None),
+        ]
+    )
+    return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
 
 
 def _request_body(values: Mapping[str, Any]) -> dict[str, Any]:
