@@ -39,7 +39,7 @@ import jwt
 from adapters.sandbox_server import status_line
 from integration_core.clock import from_iso, to_iso, utcnow
 
-__all__ = ["GitHubFake"]
+__all__ = ["GitHubFake", "to_iso_seconds"]
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 _DOCS = "https://docs.github.com/rest"

@@ -3,6 +3,7 @@ loopback) kept in lockstep through the real pipelines, signed in as a GitHub App
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,10 +16,14 @@ from integration_core.clock import utcnow
 from integration_core.models import Connection, SyncResult, SyncTask
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.scheduler import run_scheduler
+from integration_core.pipelines.webhook_intake import receive_webhook
 from integration_core.ports import validate_connection
 from integration_core.runtime import Runtime
+from integration_core.webhooks.registrations import WebhookRegistrations
 from tests.harness.embedded import connect_sandbox, embedded_runtime
-from tests.harness.fakes.github import GitHubFake
+from tests.harness.fakes.github import GitHubFake, to_iso_seconds
+from tests.harness.prism import provider_spec
+from tests.harness.webhooks import github_delivery
 from tests.unit.credentials.support import rsa_keypair
 
 pytestmark = pytest.mark.unit
@@ -171,3 +176,35 @@ def test_issues_and_tasks_sync_both_ways_with_a_github_app_installation(world: W
     assert len(github) == 3
     dropped = next(i for i in world.github.issues() if i.title == "Tracker task 1")
     assert dropped.state_reason == "not_planned"
+
+
+def _deliver(world: World, action: str, number: str) -> None:
+    """A signed `issues` delivery shaped as GitHub's published example, for issue `number`."""
+    payload = json.loads(provider_spec(f"github-webhooks/issues/{action}.payload.json").read_text())
+    issue = world.github.issue(number)
+    payload["issue"].update(number=issue.number, updated_at=to_iso_seconds(issue.updated_at))
+    registration, secret = WebhookRegistrations(world.rt.store, world.rt.credentials).register(
+        "t1", "github", "github"
+    )
+    assert secret is not None
+    headers, body = github_delivery(secret, payload)
+    url = "https://lockstep.example/api/webhooks/github"
+    reply = receive_webhook(world.rt, registration.id, headers=headers, body=body, url=url)
+    assert reply.status == 202, reply.body
+    report = drain_queues(world.rt)
+    assert report.poisoned == []
+
+
+def test_issues_webhooks_reach_the_tracker_without_a_pull(world: World) -> None:
+    world.sync()
+    [readme] = [i for i in world.github.issues() if i.title.startswith("Spelling")]
+    world.github.edit(str(readme.number), title="Spelling error in the README")
+    _deliver(world, "edited", str(readme.number))
+    titles = {r.properties["title"] for r in world.tracker.records("tasks") if not r.archived}
+    assert "Spelling error in the README" in titles
+
+    world.github.delete_issue(str(readme.number))  # an admin deletes it: 410 from now on
+    _deliver(world, "deleted", str(readme.number))
+    titles = {r.properties["title"] for r in world.tracker.records("tasks") if not r.archived}
+    assert "Spelling error in the README" not in titles
+    assert len(titles) == 4

@@ -4,6 +4,8 @@ scan deletes nothing, and nothing is ever written to Slack."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,12 +19,15 @@ from integration_core.connectors import Connectors
 from integration_core.models import Connection, Entity, SyncResult, SyncTask
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.scheduler import run_scheduler
+from integration_core.pipelines.webhook_intake import receive_webhook
 from integration_core.ports import validate_connection
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
+from integration_core.webhooks.registrations import WebhookRegistrations
 from tests.harness.embedded import connect_sandbox, embedded_runtime
 from tests.harness.fakes.slack import SlackFake
 from tests.harness.http_faults import FaultyTransport
+from tests.harness.webhooks import slack_delivery
 
 pytestmark = pytest.mark.unit
 
@@ -129,3 +134,38 @@ def test_slack_people_flow_one_way_into_the_hub_and_deactivations_delete(world: 
     }
     assert titles["person0@example.com"] == "Staff engineer"
     assert not [m for m in world.slack.requests if m not in {"users.list", "users.info"}]
+
+
+def test_a_user_change_event_reaches_the_crm_without_a_scan(world: World) -> None:
+    world.sync()
+    world.slack.deactivate(world.people[2])
+    # api.slack.com/events/user_change inside the Events API wrapper
+    # (api.slack.com/apis/connections/events-api#callback-field).
+    body = json.dumps(
+        {
+            "token": "XXYYZZ",
+            "team_id": "T012AB3C4",
+            "api_app_id": "AXXXXXXXXX",
+            "event": {
+                "type": "user_change",
+                "user": {"id": world.people[2], "deleted": True, "is_bot": False},
+                "cache_ts": 1502138686,
+                "event_ts": "1502138686.000100",
+            },
+            "type": "event_callback",
+            "event_id": "Ev08MFMKH6",
+            "event_time": int(time.time()),
+            "authed_users": ["W012A3CDE"],
+        }
+    ).encode()
+    registration, secret = WebhookRegistrations(world.rt.store, world.rt.credentials).register(
+        "t1", "slack", "slack"
+    )
+    assert secret is not None
+    headers, _ = slack_delivery(secret, body)
+    url = "https://lockstep.example/api/webhooks/slack"
+    reply = receive_webhook(world.rt, registration.id, headers=headers, body=body, url=url)
+    assert reply.status == 202, reply.body
+    assert drain_queues(world.rt).poisoned == []
+    assert "person2@example.com" not in world.crm_emails()
+    assert world.slack.requests.count("users.info") == 1  # the thin event, read once
