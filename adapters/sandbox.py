@@ -49,9 +49,17 @@ _CONTACT = {
     "tags": "tags",
 }
 _COMPANY = {"name": "name", "domain": "domain", "phone": "phone", "city": "city"}
+_TASK = {
+    name: name for name in ("title", "description", "status", "assignee", "due_date", "labels")
+}
 
 SANDBOX_MAPPINGS: Mapping[str, ObjectMapping] = register_copies(
-    "sandbox", {("contact", "contacts"): _CONTACT, ("company", "companies"): _COMPANY}
+    "sandbox",
+    {
+        ("contact", "contacts"): _CONTACT,
+        ("company", "companies"): _COMPANY,
+        ("task", "tasks"): _TASK,
+    },
 )
 
 
@@ -71,9 +79,10 @@ def _object(mapping: ObjectMapping) -> ObjectSpec:
     )
 
 
-_ENTITY_TYPES: dict[Any, Literal["contact", "company"]] = {
+_ENTITY_TYPES: dict[Any, Literal["contact", "company", "task"]] = {
     "contacts": "contact",
     "companies": "company",
+    "tasks": "task",
 }
 _ACTIONS = frozenset({"created", "updated", "archived"})
 

@@ -89,7 +89,7 @@ class SandboxAccount:
 
     name: str
     api_key: str
-    object_types: tuple[str, ...] = ("contacts", "companies")
+    object_types: tuple[str, ...] = ("contacts", "companies", "tasks")
     clock: Callable[[], datetime] = utcnow
     rate_limit_per_second: int = 1000
     # How far back a listing may start (None: forever); older is 410 CURSOR_EXPIRED.

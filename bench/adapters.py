@@ -1,9 +1,11 @@
 """Adapter benchmark: prints ONE JSON line of figures.
 
-Per adapter (sandbox, hubspot, salesforce, notion, google), against its provider's fake
-served on loopback from a child process (so the fake's own CPU and memory are not counted here):
+Per adapter (sandbox, hubspot, salesforce, notion, google, github, slack), against its
+provider's fake served on loopback from a child process (so the fake's own CPU and memory are
+not counted here):
 - `read.per_s` / `write.per_s`: records read (a first sync, pages as large as the
-  provider allows up to `--page-size`) and created per second through the adapter;
+  provider allows up to `--page-size`) and created per second through the adapter
+  (`write` is null for Slack, whose users Lockstep only reads);
 - `cpu_us_per_record`: this process's CPU per record through the adapter, beside a bare
   httpx loop making the same requests (same URLs, headers and JSON parsing) in the same
   run, interleaved, best of `--rounds`; `overhead_pct` is the toolkit's cost over the bare
@@ -32,6 +34,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from adapters.github import GitHubAdapter  # noqa: E402
 from adapters.google import PERSON_FIELDS, GooglePeopleAdapter  # noqa: E402
 from adapters.hubspot import HUBSPOT_MAPPINGS, HubSpotAdapter, mapped_properties  # noqa: E402
 from adapters.notion import NOTION_VERSION, NotionAdapter  # noqa: E402
@@ -43,14 +46,17 @@ from adapters.salesforce import (  # noqa: E402
 )
 from adapters.sandbox import SandboxAdapter  # noqa: E402
 from adapters.sandbox_server import SandboxAccount, SandboxServer  # noqa: E402
+from adapters.slack import SlackAdapter  # noqa: E402
 from adapters.toolkit.mappings import source_fields  # noqa: E402
 from integration_core.models import Connection  # noqa: E402
 from integration_core.ports import IntegrationAdapter  # noqa: E402
 from tests.harness.adapters import salesforce_contact  # noqa: E402
+from tests.harness.fakes.github import GitHubFake  # noqa: E402
 from tests.harness.fakes.google_people import GooglePeopleFake  # noqa: E402
 from tests.harness.fakes.hubspot import HubSpotFake  # noqa: E402
 from tests.harness.fakes.notion import NotionFake  # noqa: E402
 from tests.harness.fakes.salesforce import SalesforceFake  # noqa: E402
+from tests.harness.fakes.slack import SlackFake  # noqa: E402
 from tests.harness.notion_google import (  # noqa: E402
     CONTACTS_DATABASE,
     CONTACTS_SCHEMA,
@@ -83,6 +89,7 @@ def _salesforce(records: int) -> WsgiApp:
     fake = SalesforceFake(token=TOKEN, clock=SteppingClock())
     for i in range(records):
         fake.create("Contact", salesforce_contact(i))
+    return fake
 
 
 def _notion(records: int) -> WsgiApp:
@@ -96,6 +103,37 @@ def _google(records: int) -> WsgiApp:
     fake = GooglePeopleFake(token=TOKEN)
     for i in range(records):
         fake.create(google_person(contact(i)))
+    return fake
+
+
+def _issue(i: int) -> dict[str, Any]:
+    return {"title": f"Task {i}", "body": f"What task {i} is about", "labels": [f"area-{i % 5}"]}
+
+
+def _github(records: int) -> WsgiApp:
+    fake = GitHubFake(
+        tokens={TOKEN}, clock=SteppingClock(), content_per_minute=10**9, hourly_limit=10**9
+    )
+    for i in range(records):
+        fields = _issue(i)
+        fake.create_issue(fields.pop("title"), **fields)
+    return fake
+
+
+_GITHUB_CONFIG = {"owner": "octo-org", "repo": "hello-world"}
+
+
+def _github_url(url: str) -> str:
+    return GitHubAdapter.base_url({**_GITHUB_CONFIG, "base_url": url})
+
+
+def _slack(records: int) -> WsgiApp:
+    fake = SlackFake(token=TOKEN, clock=SteppingClock(), tier2_per_minute=10**9)
+    for i in range(records):
+        row = contact(i)
+        fake.add_user(
+            {"first_name": row["firstname"], "last_name": row["lastname"], "email": row["email"]}
+        )
     return fake
 
 
@@ -182,14 +220,45 @@ def _google_bare_read(client: httpx.Client, page_size: int) -> int:
         params = {**params, "pageToken": answer["nextPageToken"]}
 
 
+def _github_bare_read(client: httpx.Client, page_size: int) -> int:
+    count = 0
+    url = f"{_github_url(str(client.base_url))}/issues"
+    params: dict[str, Any] | None = {
+        "state": "all",
+        "sort": "updated",
+        "direction": "asc",
+        "per_page": page_size,
+    }
+    while True:
+        response = client.get(url, params=params)
+        count += sum(1 for row in response.json() if "pull_request" not in row)
+        url = response.links.get("next", {}).get("url", "")
+        if not url:
+            return count
+        params = None
+
+
+def _slack_bare_read(client: httpx.Client, page_size: int) -> int:
+    count, cursor = 0, ""
+    while True:
+        params = {"limit": page_size, **({"cursor": cursor} if cursor else {})}
+        body = client.get("/api/users.list", params=params).json()
+        count += sum(1 for user in body["members"] if not user["is_bot"])
+        cursor = body["response_metadata"]["next_cursor"]
+        if not cursor:
+            return count
+
+
 def _bare_write(
-    path: str, extra: dict[str, Any], shape: Callable[[dict[str, str]], Any] | None = None
+    path: str, extra: dict[str, Any], shape: Callable[[int], dict[str, Any]] | None = None
 ) -> Callable[[httpx.Client, int, int], int]:
+    """Creates by POST; `shape(i)`: the body's fields for record i (default: a contact's
+    `properties`)."""
+
     def write(client: httpx.Client, n: int, offset: int) -> int:
         for i in range(n):
-            values = contact(offset + i)
-            body = {**extra, "properties": values} if shape is None else {**extra, **shape(values)}
-            response = client.post(path, json=body)
+            values = {"properties": contact(offset + i)} if shape is None else shape(offset + i)
+            response = client.post(path, json={**extra, **values})
             response.raise_for_status()
             response.json()
         return n
@@ -205,8 +274,9 @@ class Kit:
     fake: Callable[[int], WsgiApp]
     adapter: Callable[[str], IntegrationAdapter]
     bare_read: Callable[[httpx.Client, int], int]
-    bare_write: Callable[[httpx.Client, int, int], int]
+    bare_write: Callable[[httpx.Client, int, int], int] | None
     max_page: int
+    entity_type: str = "contact"
     sample: Callable[[int], dict[str, Any]] = contact  # record i, as the provider's
 
 
@@ -260,7 +330,7 @@ KITS = (
         _bare_write(
             "/v1/pages",
             {"parent": {"database_id": CONTACTS_DATABASE}},
-            lambda values: {"properties": notion_contact(values)},
+            lambda i: {"properties": notion_contact(contact(i))},
         ),
         100,
         lambda i: notion_contact(contact(i)),
@@ -273,9 +343,44 @@ KITS = (
             client=_client(url),
         ),
         _google_bare_read,
-        _bare_write(f"/v1/people:createContact?personFields={PERSON_FIELDS}", {}, google_person),
+        _bare_write(
+            f"/v1/people:createContact?personFields={PERSON_FIELDS}",
+            {},
+            lambda i: google_person(contact(i)),
+        ),
         1000,
         lambda i: google_person(contact(i)),
+    ),
+    Kit(
+        "github",
+        _github,
+        lambda url: GitHubAdapter(
+            Connection(
+                id="bench",
+                tenant_id="t",
+                system="github",
+                config={**_GITHUB_CONFIG, "base_url": url},
+            ),
+            client=_client(_github_url(url)),
+        ),
+        _github_bare_read,
+        _bare_write(
+            f"/repos/{_GITHUB_CONFIG['owner']}/{_GITHUB_CONFIG['repo']}/issues", {}, _issue
+        ),
+        100,
+        entity_type="task",
+        sample=_issue,
+    ),
+    Kit(
+        "slack",
+        _slack,
+        lambda url: SlackAdapter(
+            Connection(id="bench", tenant_id="t", system="slack", config={"base_url": url}),
+            client=_client(f"{url}/api"),
+        ),
+        _slack_bare_read,
+        None,
+        200,
     ),
 )
 
@@ -304,21 +409,19 @@ class Fake:
         self._process.join(timeout=10)
 
 
-def toolkit_read(adapter: IntegrationAdapter, page_size: int) -> int:
+def toolkit_read(adapter: IntegrationAdapter, page_size: int, entity_type: str) -> int:
     count, cursor = 0, None
     while True:
-        page = adapter.read_changes("contact", cursor, page_size=page_size)
+        page = adapter.read_changes(entity_type, cursor, page_size=page_size)
         count += len(page.changes)
         cursor = page.cursor
         if not page.has_more:
             return count
 
 
-def toolkit_write(
-    adapter: IntegrationAdapter, n: int, offset: int, sample: Callable[[int], dict[str, Any]]
-) -> int:
+def toolkit_write(adapter: IntegrationAdapter, kit: Kit, n: int, offset: int) -> int:
     for i in range(n):
-        adapter.write("contact", None, sample(offset + i))
+        adapter.write(kit.entity_type, None, kit.sample(offset + i))
     return n
 
 
@@ -366,21 +469,26 @@ def bench(kit: Kit, args: argparse.Namespace) -> dict[str, Any]:
         _client(url) as client,
     ):
         reads = _compare(
-            lambda k: toolkit_read(adapter, size),
+            lambda k: toolkit_read(adapter, size, kit.entity_type),
             lambda k: kit.bare_read(client, size),
             args.rounds,
         )
         # New records for each side and round (emails are unique in HubSpot).
         base = args.speed_records
-        writes = _compare(
-            lambda k: toolkit_write(adapter, n, base + 2 * k * n, kit.sample),
-            lambda k: kit.bare_write(client, n, base + 2 * k * n + n),
-            args.rounds,
+        bare_write = kit.bare_write
+        writes = (
+            None
+            if bare_write is None
+            else _compare(
+                lambda k: toolkit_write(adapter, kit, n, base + 2 * k * n),
+                lambda k: bare_write(client, n, base + 2 * k * n + n),
+                args.rounds,
+            )
         )
     rss: dict[str, float] = {"start": _peak_rss_mb()}
     for records in (int(s) for s in args.sizes.split(",")):
         with Fake(kit.fake, records) as url, kit.adapter(url) as adapter:
-            read = toolkit_read(adapter, size)
+            read = toolkit_read(adapter, size, kit.entity_type)
         assert read == records, f"{kit.name}: read {read} of {records}"
         rss[str(records)] = _peak_rss_mb()
     return {"read": reads, "write": writes, "peak_rss_mb": rss, "page_size": size}

@@ -66,6 +66,7 @@ class CursorState:
     full: bool = False
     started: datetime | None = None
     sync_token: str | None = None
+    etag: str | None = None  # the resting listing's first-page ETag, for If-None-Match
 
     @property
     def listing(self) -> bool:
@@ -82,6 +83,7 @@ class CursorState:
             "full": self.full,
             "started": None if self.started is None else to_iso(self.started),
             "sync": self.sync_token,
+            "etag": self.etag,
         }
         return _PREFIX + json.dumps(
             {k: v for k, v in data.items() if v not in (None, False)}, separators=(",", ":")
@@ -111,6 +113,7 @@ class CursorState:
                 full=bool(data.get("full", False)),
                 started=from_iso(started) if isinstance(started, str) else None,
                 sync_token=data.get("sync"),
+                etag=data.get("etag"),
             )
         except (ValueError, TypeError) as err:
             log.warning("unreadable read cursor (%s): starting a full scan", err)

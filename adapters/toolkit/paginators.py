@@ -51,7 +51,8 @@ class Answer:
 @dataclass(frozen=True)
 class PageRequest:
     """One list call: a path or absolute URL, query parameters, a JSON body (POST), and
-    headers (Salesforce asks for its page size in `Sforce-Query-Options`)."""
+    request headers (a conditional request's If-None-Match; Salesforce's page size in
+    `Sforce-Query-Options`)."""
 
     url: str
     method: str = "GET"

@@ -1,4 +1,4 @@
-"""Default rules for canonical contacts and companies.
+"""Default rules for canonical contacts, companies and tasks.
 
 Weights are bits of evidence (see `rules`). They were set offline from how often fields
 agree among true duplicates versus random pairs (FEBRL's synthetic people and typical CRM
@@ -18,6 +18,8 @@ __all__ = [
     "CONTACT_BLOCKING",
     "COMPANY_RULES",
     "COMPANY_BLOCKING",
+    "TASK_RULES",
+    "TASK_BLOCKING",
 ]
 
 
@@ -138,7 +140,23 @@ COMPANY_BLOCKING: tuple[BlockingKey, ...] = (
     BlockingKey("namephon", ("name",), "metaphone", normalizer="company"),
 )
 
+# Tasks: the same to-do kept in two trackers before their first sync. A title alone links
+# nothing (many tasks are called "Update docs"); a title with its description or assignee
+# lands in the review band, and only title, description and assignee together link.
+TASK_RULES: tuple[Rule, ...] = (
+    Rule("title", ("title",), "token_sort", 12.0, 0.8, 4.0, "text"),
+    Rule("description", ("description",), "token_set", 6.0, 0.7, 2.0, "text"),
+    Rule("assignee", ("assignee",), "exact", 4.0, 0.0, 2.0, "text"),
+    Rule("due_date", ("due_date",), "date", 4.0, 0.0, 2.0, "date"),
+)
+
+TASK_BLOCKING: tuple[BlockingKey, ...] = (
+    BlockingKey("title", ("title",), normalizer="text"),
+    BlockingKey("title4", ("title",), "prefix4", normalizer="text"),
+)
+
 PROFILES: dict[str, Profile] = {
     "contact": Profile(CONTACT_RULES, CONTACT_BLOCKING, -16.0, 0.5, 0.95),
     "company": Profile(COMPANY_RULES, COMPANY_BLOCKING, -12.0, 0.5, 0.95),
+    "task": Profile(TASK_RULES, TASK_BLOCKING, -14.0, 0.5, 0.95),
 }

@@ -27,6 +27,8 @@ _REGISTRY: dict[str, str | AdapterFactory] = {
     "salesforce": "adapters.salesforce:SalesforceAdapter",
     "notion": "adapters.notion:NotionAdapter",
     "google": "adapters.google:GooglePeopleAdapter",
+    "github": "adapters.github:GitHubAdapter",
+    "slack": "adapters.slack:SlackAdapter",
 }
 _LOCK = threading.Lock()
 

@@ -16,8 +16,10 @@ from tests.harness.adapters import (
     SalesforceHarness,
     SandboxHarness,
 )
+from tests.harness.github_harness import GitHubHarness
 from tests.harness.notion_google import GoogleHarness, NotionHarness
 from tests.harness.prism import Prism, SwitchableApp, provider_spec
+from tests.harness.slack_harness import SlackHarness, bearer_only_spec
 
 
 @pytest.fixture(
@@ -71,6 +73,18 @@ def hubspot_via_prism() -> Iterator[tuple[str, SwitchableApp]]:
         yield prism.base_url, switch
 
 
+@pytest.fixture(scope="session")
+def slack_via_prism(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, SwitchableApp]]:
+    """The Slack-shaped fake behind `prism proxy --errors` on Slack's Web API spec (its
+    obsolete `token` parameters left out: see `bearer_only_spec`)."""
+    switch = SwitchableApp()
+    spec = bearer_only_spec(tmp_path_factory.mktemp("slack-spec"))
+    with SandboxServer(switch) as server, Prism(spec, upstream=server.base_url) as prism:
+        yield prism.base_url, switch
+
+
 @pytest.fixture(
     params=[
         pytest.param("sandbox", marks=pytest.mark.unit),
@@ -79,17 +93,24 @@ def hubspot_via_prism() -> Iterator[tuple[str, SwitchableApp]]:
         pytest.param("salesforce", marks=pytest.mark.unit),
         pytest.param("notion", marks=pytest.mark.unit),
         pytest.param("google", marks=pytest.mark.unit),
+        pytest.param("github", marks=pytest.mark.unit),
+        pytest.param("slack", marks=pytest.mark.unit),
+        pytest.param("slack-via-prism", marks=pytest.mark.integration),
     ]
 )
 def adapter_harness(request: pytest.FixtureRequest) -> AdapterHarness:
     if request.param == "hubspot-via-prism":
         return HubSpotHarness(via=request.getfixturevalue("hubspot_via_prism"))
+    if request.param == "slack-via-prism":
+        return SlackHarness(via=request.getfixturevalue("slack_via_prism"))
     harnesses: dict[str, type[AdapterHarness]] = {
         "sandbox": SandboxHarness,
         "hubspot": HubSpotHarness,
         "salesforce": SalesforceHarness,
         "notion": NotionHarness,
         "google": GoogleHarness,
+        "github": GitHubHarness,
+        "slack": SlackHarness,
     }
     harness: AdapterHarness = harnesses[request.param]()
     return harness

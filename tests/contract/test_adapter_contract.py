@@ -97,8 +97,14 @@ def test_a_follow_up_resumes_mid_listing_from_the_opaque_cursor(
     assert sorted(ids) == sorted(made)
 
 
+def _writable(h: AdapterHarness) -> None:
+    if not h.writable:
+        pytest.skip(f"{h.name} {h.entity_type}s are read-only")
+
+
 def test_a_create_whose_answer_was_lost_is_not_made_twice(adapter_harness: AdapterHarness) -> None:
     h = adapter_harness
+    _writable(h)
     with h.adapter() as adapter:
         h.faults.lose_next_answer(h.is_create)
         with pytest.raises(RetryableError):
@@ -110,6 +116,7 @@ def test_a_create_whose_answer_was_lost_is_not_made_twice(adapter_harness: Adapt
 
 def test_a_stale_version_is_a_precondition_failure(adapter_harness: AdapterHarness) -> None:
     h = adapter_harness
+    _writable(h)
     with h.adapter() as adapter:
         made = adapter.write(h.entity_type, None, h.sample(1), idempotency_key="k")
         moved = adapter.write(
@@ -155,6 +162,11 @@ def test_401_refreshes_once_then_is_an_auth_failure(adapter_harness: AdapterHarn
     bad = StaticBearer(h.bad_token())
     with h.adapter(auth=bad) as adapter, pytest.raises(AuthError):
         _first_page(h, adapter, 10)
+    if not h.auth_errors_are_401:
+        # Slack answers a refused token with HTTP 200 and `invalid_auth`: an AuthError
+        # (above), and the pipeline marks the connection; no 401 for the auth to act on.
+        assert bad.refreshes == 0
+        return
     assert bad.refreshes == 1
     assert len(h.faults.requests) == 2  # the call and one retry with the refreshed token
     recovering = StaticBearer(h.bad_token(), refreshed=h.good_token())

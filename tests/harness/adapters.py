@@ -62,6 +62,8 @@ class AdapterHarness(Protocol):
     name: str
     entity_type: str
     records_path: str  # where a list answer holds its records, named in malformed-answer errors
+    writable: bool  # False: a read-only provider (its write tests are skipped)
+    auth_errors_are_401: bool  # a refused credential is HTTP 401 (Slack says so in a 200)
     faults: FaultyTransport
 
     def adapter(
@@ -134,6 +136,8 @@ class SandboxHarness(CityProbe):
     name = "sandbox"
     entity_type = "contact"
     records_path = "results"
+    writable = True
+    auth_errors_are_401 = True
     expires_changes = True
     deletes_listed: Literal["always", "incremental", "never"] = "always"
 
@@ -215,6 +219,8 @@ class HubSpotHarness(CityProbe):
     name = "hubspot"
     entity_type = "contact"
     records_path = "results"
+    writable = True
+    auth_errors_are_401 = True
     expires_changes = False  # HubSpot keeps no change log: a search never expires
     deletes_listed: Literal["always", "incremental", "never"] = "always"
 
@@ -316,6 +322,8 @@ class SalesforceHarness:
     expires_changes = True  # deleted rows are kept 15 days; the delete log is purged sooner
     # queryAll lists rows in the Recycle Bin as tombstones, in full scans too.
     deletes_listed: Literal["always", "incremental", "never"] = "always"
+    writable = True
+    auth_errors_are_401 = True
 
     def change(self, text: str) -> dict[str, Any]:
         return {"MailingCity": text}

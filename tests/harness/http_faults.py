@@ -18,12 +18,17 @@ Fault = Callable[[httpx.Request], httpx.Response]
 
 
 class FaultyTransport(httpx.BaseTransport):
-    def __init__(self, inner: httpx.BaseTransport) -> None:
+    """`writes_lose_answers`: a lost answer waits for the next write (a provider whose
+    creates first look for what an earlier attempt made, with a GET, as GitHub's)."""
+
+    def __init__(self, inner: httpx.BaseTransport, *, writes_lose_answers: bool = False) -> None:
         self.inner = inner
         self.requests: list[httpx.Request] = []
         self._faults: list[Fault] = []
         self._armed: list[tuple[Callable[[httpx.Request], bool], Fault]] = []
         self._last: httpx.Response | None = None
+        self._lost: set[int] = set()  # ids of the faults that lose an answer
+        self._writes_lose_answers = writes_lose_answers
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -32,7 +37,9 @@ class FaultyTransport(httpx.BaseTransport):
                 del self._armed[i]
                 return fault(request)
         if self._faults:
-            return self._faults.pop(0)(request)
+            waits = self._writes_lose_answers and request.method == "GET"
+            if not (waits and id(self._faults[0]) in self._lost):
+                return self._faults.pop(0)(request)
         return self._forward(request)
 
     def _forward(self, request: httpx.Request) -> httpx.Response:
@@ -56,6 +63,11 @@ class FaultyTransport(httpx.BaseTransport):
                 lambda request: httpx.Response(status, headers=headers, content=content)
             )
 
+    def pass_next(self, count: int = 1) -> None:
+        """The next `count` requests reach the provider (later faults wait behind them)."""
+        for _ in range(count):
+            self._faults.append(self._forward)
+
     def lose_next_answer(self, matching: Callable[[httpx.Request], bool] | None = None) -> None:
         """The provider handles the next request (the next one `matching`, if given: the
         requests before it pass), but its answer never arrives."""
@@ -65,6 +77,7 @@ class FaultyTransport(httpx.BaseTransport):
             raise httpx.ReadError("connection reset after the request was sent", request=request)
 
         if matching is None:
+            self._lost.add(id(lost))
             self._faults.append(lost)
         else:
             self._armed.append((matching, lost))

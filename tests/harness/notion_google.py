@@ -112,6 +112,8 @@ class NotionHarness(_Frozen):
     records_path = "results"
     expires_changes = False  # a last_edited_time filter never expires
     deletes_listed: Literal["always", "incremental", "never"] = "never"
+    writable = True
+    auth_errors_are_401 = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -166,6 +168,8 @@ class GoogleHarness(_Frozen):
     records_path = "connections"
     expires_changes = True  # sync tokens expire (7 days)
     deletes_listed: Literal["always", "incremental", "never"] = "incremental"
+    writable = True
+    auth_errors_are_401 = True
 
     def __init__(self) -> None:
         super().__init__()

@@ -292,11 +292,12 @@ def test_default_mappings_are_registered_once_per_system_and_type() -> None:
 def test_the_sandbox_registers_its_defaults() -> None:
     from adapters.sandbox import SandboxAdapter
 
-    mapping = SandboxAdapter.field_map("contact")
-    assert mapping is default_mapping("sandbox", "contact")
-    assert mapping.canonical_fields <= set(canonical_fields("contact"))
-    with pytest.raises(PermanentError, match="sandbox has no 'task' objects"):
-        SandboxAdapter.field_map("task")
+    for entity_type in ("contact", "company", "task"):
+        mapping = SandboxAdapter.field_map(entity_type)
+        assert mapping is default_mapping("sandbox", entity_type)
+        assert mapping.canonical_fields <= set(canonical_fields(entity_type))
+    with pytest.raises(PermanentError, match="sandbox has no 'deal' objects"):
+        SandboxAdapter.field_map("deal")
 
 
 # HubSpot-shaped records, as HubSpot's own OpenAPI description gives them: the default

@@ -1,0 +1,230 @@
+"""The Slack adapter beyond the contract suite: errors in HTTP 200 bodies, tiers, bots and
+deactivated users, posting messages, and Events API deliveries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters import parse_webhook
+from adapters.sandbox_server import SandboxServer
+from adapters.slack import SlackAdapter
+from adapters.toolkit import CursorState
+from integration_core.errors import AuthError, PermanentError, RetryableError
+from tests.harness.adapters import StaticBearer
+from tests.harness.fakes.slack import SlackFake
+from tests.harness.http_faults import FaultyTransport
+from tests.harness.slack_harness import slack_adapter
+
+pytestmark = pytest.mark.unit
+
+# The Events API wrapper as api.slack.com/apis/connections/events-api#callback-field
+# shows it (the same fields as GenericEventWrapper in provider-specs/slack/
+# slack_events_api_async_v1.json), around the event of api.slack.com/events/user_change.
+USER_CHANGE: dict[str, Any] = {
+    "token": "XXYYZZ",
+    "team_id": "T012AB3C4",
+    "api_app_id": "AXXXXXXXXX",
+    "event": {
+        "type": "user_change",
+        "user": {
+            "id": "W012A3CDE",
+            "team_id": "T012AB3C4",
+            "name": "spengler",
+            "deleted": False,
+            "real_name": "Egon Spengler",
+            "profile": {"email": "spengler@ghostbusters.example.com", "real_name": "Egon Spengler"},
+            "is_bot": False,
+            "updated": 1502138686,
+        },
+        "cache_ts": 1502138686,
+        "event_ts": "1502138686.000100",
+    },
+    "type": "event_callback",
+    "event_id": "Ev08MFMKH6",
+    "event_time": 1502138686,
+    "authed_users": ["W012A3CDE"],
+}
+
+
+def _body(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def test_user_change_and_team_join_are_thin_contact_notices() -> None:
+    [changed] = parse_webhook("slack", headers={}, body=_body(USER_CHANGE))
+    assert (changed.object_type, changed.external_id, changed.operation) == (
+        "contact",
+        "W012A3CDE",
+        "upsert",
+    )
+    assert changed.occurred_at is not None
+    assert int(changed.occurred_at.timestamp()) == 1502138686
+    joined = {**USER_CHANGE, "event": {**USER_CHANGE["event"], "type": "team_join"}}
+    assert [n.external_id for n in parse_webhook("slack", headers={}, body=_body(joined))] == [
+        "W012A3CDE"
+    ]
+
+
+def test_other_events_bots_and_the_handshake_give_no_notices() -> None:
+    message = {**USER_CHANGE, "event": {"type": "message", "text": "hi", "event_ts": "1.0"}}
+    bot = {
+        **USER_CHANGE,
+        "event": {**USER_CHANGE["event"], "user": {**USER_CHANGE["event"]["user"], "is_bot": True}},
+    }
+    # api.slack.com/events/url_verification
+    handshake = {
+        "token": "Jhj5dZrVaK7ZwHHjRyZWjbDl",
+        "challenge": "3eZbrw1aBm2",
+        "type": "url_verification",
+    }
+    for payload in (message, bot, handshake):
+        assert parse_webhook("slack", headers={}, body=_body(payload)) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"not json", "slack webhook: the body is not JSON"),
+        (b"[]", "not a JSON object"),
+        (b'{"type": "event_callback"}', "without an event"),
+        (b'{"type": "event_callback", "event": {"type": "user_change"}}', "no user object"),
+        (
+            b'{"type": "event_callback", "event": {"type": "team_join", "user": {}}}',
+            "no record id",
+        ),
+    ],
+)
+def test_a_slack_body_it_cannot_read_is_a_permanent_error(body: bytes, problem: str) -> None:
+    with pytest.raises(PermanentError, match=problem):
+        parse_webhook("slack", headers={}, body=body)
+
+
+@pytest.fixture
+def slack() -> Iterator[tuple[SlackFake, str]]:
+    fake = SlackFake()
+    with SandboxServer(fake) as server:
+        yield fake, f"{server.base_url}/api"
+
+
+def _adapter(
+    slack: tuple[SlackFake, str], *, token: str | None = None, faults: FaultyTransport | None = None
+) -> SlackAdapter:
+    fake, url = slack
+    return slack_adapter(url, auth=StaticBearer(token or fake.token), transport=faults)
+
+
+def _person(i: int) -> dict[str, Any]:
+    return {"first_name": f"P{i}", "last_name": "Q", "email": f"p{i}@example.com"}
+
+
+def test_bots_are_left_out_and_a_deactivated_user_is_a_tombstone(
+    slack: tuple[SlackFake, str],
+) -> None:
+    fake, _ = slack
+    alive = fake.add_user(_person(1))
+    gone = fake.add_user(_person(2))
+    bot = fake.add_user({"first_name": "Build", "last_name": "Bot"}, is_bot=True)
+    fake.deactivate(gone)
+    with _adapter(slack) as adapter:
+        page = adapter.read_changes("contact", None, page_size=10)
+        assert {(c.external_id, c.deleted) for c in page.changes} == {(alive, False), (gone, True)}
+        assert page.changes[0].values["profile"]["email"] == "p1@example.com"
+        assert adapter.read_record("contact", bot) is None
+        read_gone = adapter.read_record("contact", gone)
+    assert read_gone is not None
+    assert read_gone.deleted
+
+
+def test_the_default_mapping_reads_profile_fields_and_writes_none() -> None:
+    mapping = SlackAdapter.field_map("contact")
+    assert {f.canonical[0] for f in mapping.fields} == {
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "title",
+    }
+    assert {f.direction for f in mapping.fields} == {"read"}
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        ("invalid_auth", AuthError),
+        ("token_revoked", AuthError),
+        ("missing_scope", AuthError),
+        ("fatal_error", RetryableError),
+        ("ratelimited", RetryableError),
+        ("limit_required", PermanentError),
+    ],
+)
+def test_ok_false_in_a_200_is_mapped_by_its_error_code(
+    slack: tuple[SlackFake, str], error: str, expected: type[Exception]
+) -> None:
+    faults = FaultyTransport(httpx.HTTPTransport())
+    faults.answer(200, content=json.dumps({"ok": False, "error": error}).encode())
+    with _adapter(slack, faults=faults) as adapter, pytest.raises(expected) as caught:
+        adapter.read_changes("contact", None, page_size=10)
+    assert error in str(caught.value)
+    if expected is AuthError:
+        assert not isinstance(caught.value, RetryableError)
+
+
+def test_an_invalid_cursor_mid_scan_restarts_the_scan_without_deletes(
+    slack: tuple[SlackFake, str],
+) -> None:
+    fake, _ = slack
+    made = {fake.add_user(_person(i)) for i in range(5)}
+    with _adapter(slack) as adapter:
+        first = adapter.read_changes("contact", None, page_size=2)
+        stale = CursorState.decode(first.cursor)
+        broken = type(stale)(page="bm90LWEtY3Vyc29y", full=True, started=stale.started).encode()
+        seen: list[str] = []
+        page = adapter.read_changes("contact", broken, page_size=2)  # restarts from the top
+        seen += [c.external_id for c in page.changes]
+        while page.has_more:
+            page = adapter.read_changes("contact", page.cursor, page_size=2)
+            seen += [c.external_id for c in page.changes]
+    assert sorted(seen) == sorted(made)
+
+
+def test_the_tier_2_limit_is_a_retryable_429_with_its_retry_after(
+    slack: tuple[SlackFake, str],
+) -> None:
+    fake, _ = slack
+    fake.tier2_per_minute = 1
+    fake.add_user(_person(1))
+    with _adapter(slack) as adapter:
+        adapter.read_changes("contact", None, page_size=10)
+        with pytest.raises(RetryableError) as caught:
+            adapter.read_changes("contact", None, page_size=10)
+        limits = {limit.key.rsplit(":", 1)[-1]: limit for limit in adapter.rate_limits()}
+    assert caught.value.retry_after == 30
+    assert limits["tier2"].max_requests == 20
+
+
+def test_users_are_read_only(slack: tuple[SlackFake, str]) -> None:
+    fake, _ = slack
+    user = fake.add_user(_person(1))
+    with _adapter(slack) as adapter:
+        with pytest.raises(PermanentError, match="read-only"):
+            adapter.write("contact", None, {"profile": {"title": "x"}}, idempotency_key="k")
+        with pytest.raises(PermanentError, match="read-only"):
+            adapter.delete("contact", user)
+
+
+def test_post_message_and_its_errors(slack: tuple[SlackFake, str]) -> None:
+    fake, _ = slack
+    with _adapter(slack) as adapter:
+        ts = adapter.post_message("C0123456789", "3 sync tasks failing")
+        with pytest.raises(PermanentError, match="channel_not_found"):
+            adapter.post_message("C0000000000", "nowhere")
+        adapter.health()
+    with _adapter(slack, token="xoxb-wrong") as adapter, pytest.raises(AuthError):
+        adapter.health()
+    assert fake.messages == [{"channel": "C0123456789", "text": "3 sync tasks failing", "ts": ts}]
