@@ -2,7 +2,8 @@
 
 Settings are validated at import, so a bad deployment fails at start with the name of the
 setting; backends are built on first use. The areas (blueprints/): workers (timers and
-queue workers), webhooks (the receiver), admin (the admin API and health), openapi (the
+queue workers), webhooks (the receiver), admin (the admin API and health), webhook_admin (the admin
+API's webhook routes), openapi (the
 admin API's document).
 
 This module deliberately has no `from __future__ import annotations`: the Functions Python
@@ -14,7 +15,7 @@ import logging
 
 import azure.functions as func
 
-from blueprints import admin, openapi, webhooks, workers
+from blueprints import admin, openapi, webhook_admin, webhooks, workers
 from integration_core.observability import install_log_context, install_redaction
 from integration_core.observability.telemetry import setup_telemetry
 from integration_core.runtime import Runtime, build_runtime
@@ -43,6 +44,7 @@ AREAS = [
     workers.blueprint(runtime, queue_backend=SETTINGS.queue_backend),
     webhooks.blueprint(runtime),
     admin.blueprint(runtime),
+    webhook_admin.blueprint(runtime),
 ]
 for area in AREAS:
     app.register_functions(area)

@@ -137,6 +137,8 @@ class SyncResult(Document):
     updated: int = 0
     unchanged: int = 0
     pushed: int = 0
+    # Changes a pull found that no webhook of the connection announced (pipelines/reconcile).
+    missed_webhooks: int = 0
     errors: list[str] = Field(default_factory=list)
     ttl: int = default_ttl_seconds
 

@@ -31,6 +31,7 @@ class Tally:
     updated: int = 0
     unchanged: int = 0
     pushed: int = 0
+    missed_webhooks: int = 0  # changes a pull found that no webhook announced (reconcile.py)
     errors: list[str] = field(default_factory=list)
 
 
@@ -64,6 +65,7 @@ def record_result(
         updated=tally.updated,
         unchanged=tally.unchanged,
         pushed=tally.pushed,
+        missed_webhooks=tally.missed_webhooks,
         errors=tally.errors,
     )
     record_sync_counts(

@@ -25,6 +25,7 @@ from integration_core.models import (
     SyncTask,
 )
 from integration_core.pipelines.drain import drain_queues
+from integration_core.webhooks.registrations import WebhookRegistration, WebhookRegistrations
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
 from tests.harness.function_host import FunctionHost, embedded_app_settings
 from tests.harness.sandbox import seeded_account
@@ -41,6 +42,7 @@ CONTAINERS = [
     DuplicateCandidate.container,
     ApiKey.container,
     CredentialRecord.container,
+    WebhookRegistration.container,
 ]
 
 
@@ -232,7 +234,12 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
     rt = host.runtime()
     seed_conflict(rt)
     seed_duplicate(rt)
+    WebhookRegistrations(rt.store, rt.credentials).register(
+        TENANT, "crm", "github", registration_id="hook1"
+    )
     ids = {
+        "registration_id": "hook1",
+        "inbox_id": "entry1",
         "connection_id": "crm",
         "task_id": "crm-contacts",
         "result_id": result_id,
@@ -250,6 +257,11 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
         },
         "AdminUpdateTask": {"intervalSeconds": 60},
         "AdminEditEntity": {"values": {"title": "stolen"}},
+        "AdminRotateWebhookSecret": {"secret": "stolen"},
+        "AdminReplayWebhookRange": {
+            "since": "2020-01-01T00:00:00Z",
+            "until": "2030-01-01T00:00:00Z",
+        },
     }
     before = {c: rt.store.query(c, partition_key=TENANT) for c in CONTAINERS}
     with_ids = [
@@ -268,7 +280,7 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
         assert set(found) == {"type", "title", "status", "detail"}
         assert "CRM" not in found["detail"]
     assert {c: rt.store.query(c, partition_key=TENANT) for c in CONTAINERS} == before
-    for listing in ("connections", "tasks", "keys", "audit"):
+    for listing in ("connections", "tasks", "keys", "audit", "webhooks"):
         items = ok(call(host, "GET", listing, tenant=OTHER))["items"]
         assert listing == "keys" or items == [], listing
     assert ok(call(host, "GET", "conflicts", tenant=OTHER)) == []

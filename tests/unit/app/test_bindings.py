@@ -43,6 +43,16 @@ ADMIN_FUNCTIONS = [
     "AdminGetResult",
     "AdminGetEntity",
     "AdminEditEntity",
+    "AdminRegisterWebhook",
+    "AdminListWebhooks",
+    "AdminGetWebhook",
+    "AdminUnregisterWebhook",
+    "AdminRotateWebhookSecret",
+    "AdminEnableWebhook",
+    "AdminWebhookHealth",
+    "AdminListWebhookDeliveries",
+    "AdminReplayWebhookDelivery",
+    "AdminReplayWebhookRange",
     "AdminOpenApi",
 ]
 EXPECTED = {
