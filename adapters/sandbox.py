@@ -23,6 +23,7 @@ from adapters.toolkit import (
     Outcome,
     ProviderSpec,
     RecordSpec,
+    SubscriptionSpec,
     WriteSpec,
     webhook_json,
     webhook_notice,
@@ -83,6 +84,12 @@ SANDBOX = ProviderSpec(
     health_path="/v1/objects/contacts?limit=1",
     budgets=(Budget("rate", 100, 1.0),),
     errors=ErrorMap((ErrorRule(Outcome.CURSOR_EXPIRED, status=410, when=_expired),)),
+    # POST /v1/webhooks registers an endpoint; its deliveries are Standard Webhooks.
+    subscription=SubscriptionSpec(
+        provider="standard_webhooks",
+        path="/v1/webhooks",
+        objects={entity_type: m.provider_object for entity_type, m in SANDBOX_MAPPINGS.items()},
+    ),
 )
 
 

@@ -2,12 +2,22 @@
 secret, enable, unregister, health, the deliveries (outcome and reason), and replays.
 
 Every call is scoped to one tenant: another tenant's registration or delivery is not found.
-A secret is answered once, to the call that made it (register, rotate), and never again;
-the admin audit log records each write with ids only.
+A secret Lockstep generates is answered once, to the call that made it (register, rotate),
+and never again; the admin audit log records each write with ids only.
+
+With `subscribeAt` (the app's public base URL), the subscription is also made at the
+provider, where the connection's adapter has an API for it (`WebhookSubscriber`, e.g. the
+sandbox's POST /v1/webhooks): the secret then goes to the provider and is not answered;
+rotating sends the new one there (after it verifies here, so no delivery falls between),
+and unregistering removes the subscription first.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Annotated, Literal, Self
 
@@ -18,8 +28,9 @@ from integration_core.admin.audit import record_write
 from integration_core.admin.connections import InvalidRequestError
 from integration_core.admin.pages import Page, PageQuery, paginate
 from integration_core.admin.requests import AdminRequest, Id
-from integration_core.errors import NotFoundError
+from integration_core.errors import LockstepError, NotFoundError
 from integration_core.models import Connection, UtcDatetime
+from integration_core.ports import WebhookSubscriber
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.storage.concurrency import get_or_none
@@ -51,21 +62,35 @@ __all__ = [
     "webhook_health",
 ]
 
+log = logging.getLogger(__name__)
+
 # One range replay enqueues at most this many deliveries; a larger range is refused.
 MAX_REPLAYS = 1000
 EntityType = Literal["contact", "company", "task"]
 Secret = Annotated[SecretStr, Field(min_length=1, max_length=1024)]
 
 
+HttpsUrl = Annotated[str, Field(pattern=r"^https://\S+$", max_length=2048)]
+
+
 class WebhookCreate(AdminRequest):
-    """A registration: without `secret` one is generated (Notion's arrives in its handshake)."""
+    """A registration: without `secret` one is generated (Notion's arrives in its handshake).
+    `subscribe_at`: the app's public base URL; the subscription is made at the provider for
+    `{subscribe_at}/api/webhooks/{id}` (then also the URL it signs: not with `public_url`)."""
 
     id: Id | None = None
     connection_id: Id
     provider: Annotated[str, Field(min_length=1, max_length=64)]
     secret: Secret | None = None
-    public_url: Annotated[str, Field(pattern=r"^https://\S+$", max_length=2048)] | None = None
+    public_url: HttpsUrl | None = None
+    subscribe_at: HttpsUrl | None = None
     entity_types: list[EntityType] = Field(default_factory=list, max_length=3)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> Self:
+        if self.public_url is not None and self.subscribe_at is not None:
+            raise ValueError("give publicUrl or subscribeAt, not both")
+        return self
 
 
 class WebhookRotate(AdminRequest):
@@ -107,8 +132,10 @@ class RegisteredWebhook(WebhookRegistration):
 
 
 class RotatedSecret(_View):
+    """`secret`: the new one, when Lockstep generated it and no subscription took it."""
+
     id: str
-    secret: str
+    secret: str | None
     overlap_seconds: int
 
 
@@ -159,24 +186,63 @@ def list_webhooks(
     return paginate(rt.store, WebhookRegistration, tenant_id, after=after, limit=limit)
 
 
+@contextmanager
+def _subscriber(rt: Runtime, connection: Connection) -> Iterator[WebhookSubscriber]:
+    """The connection's adapter, where its provider has an API to register webhooks."""
+    with rt.connectors.adapter_for(connection) as adapter:
+        if not isinstance(adapter, WebhookSubscriber) or adapter.webhook_provider is None:
+            raise InvalidRequestError(
+                f"{connection.system} has no API to register webhooks; register the"
+                " endpoint at the provider by hand"
+            )
+        yield adapter
+
+
+def _connection(rt: Runtime, tenant_id: str, connection_id: str) -> Connection:
+    found = get_or_none(rt.store, Connection.container, tenant_id, connection_id)
+    if found is None:
+        raise InvalidRequestError(f"connection {connection_id!r} does not exist")
+    return Connection.from_document(found)
+
+
 def register_webhook(
     rt: Runtime, tenant_id: str, request: WebhookCreate, *, actor: str
 ) -> RegisteredWebhook:
-    """Checked first (a known provider, an existing connection), then registered."""
+    """Checked first (a known provider, an existing connection, an adapter that can
+    subscribe when asked to), then registered, then subscribed at the provider."""
     if request.provider not in PROVIDERS:
         known = ", ".join(sorted(PROVIDERS))
         raise InvalidRequestError(f"unknown webhook provider {request.provider!r} ({known})")
-    if get_or_none(rt.store, Connection.container, tenant_id, request.connection_id) is None:
-        raise InvalidRequestError(f"connection {request.connection_id!r} does not exist")
-    registration, secret = _registrations(rt).register(
-        tenant_id,
-        request.connection_id,
-        request.provider,
-        secret=request.secret.get_secret_value() if request.secret else None,
-        public_url=request.public_url,
-        registration_id=request.id,
-        entity_types=request.entity_types,
-    )
+    connection = _connection(rt, tenant_id, request.connection_id)
+    registration_id = request.id or uuid.uuid4().hex
+    registrations = _registrations(rt)
+
+    def register(public_url: str | None) -> tuple[WebhookRegistration, str | None]:
+        return registrations.register(
+            tenant_id,
+            connection.id,
+            request.provider,
+            secret=request.secret.get_secret_value() if request.secret else None,
+            public_url=public_url,
+            registration_id=registration_id,
+            entity_types=request.entity_types,
+        )
+
+    if request.subscribe_at is None:
+        registration, secret = register(request.public_url)
+    else:
+        url = f"{request.subscribe_at.rstrip('/')}/api/webhooks/{registration_id}"
+        with _subscriber(rt, connection) as subscriber:
+            if subscriber.webhook_provider != request.provider:
+                raise InvalidRequestError(
+                    f"{connection.system} deliveries are verified as"
+                    f" {subscriber.webhook_provider!r}, not {request.provider!r}"
+                )
+            registration, secret = register(url)
+            registration = _subscribe(
+                registrations, subscriber, registration, secret, request.entity_types
+            )
+            secret = None  # the provider has it; nobody else needs it
     _audit(rt, tenant_id, actor, "register", registration.id)
     return RegisteredWebhook.model_validate(
         registration.model_dump()
@@ -188,17 +254,54 @@ def register_webhook(
     )
 
 
+def _subscribe(
+    registrations: WebhookRegistrations,
+    subscriber: WebhookSubscriber,
+    registration: WebhookRegistration,
+    secret: str | None,
+    entity_types: Sequence[str],
+) -> WebhookRegistration:
+    """The subscription at the provider; if it cannot be made, nothing stays registered."""
+    try:
+        if secret is None or registration.public_url is None:
+            raise InvalidRequestError("a subscription needs a secret and a URL")
+        subscription_id = subscriber.subscribe_webhook(
+            url=registration.public_url, secret=secret, entity_types=entity_types
+        )
+    except LockstepError:
+        registrations.unregister(registration.tenant_id, registration.id)
+        raise
+    try:
+        return registrations.set_subscription(registration, subscription_id)
+    except LockstepError:
+        subscriber.unsubscribe_webhook(subscription_id)
+        registrations.unregister(registration.tenant_id, registration.id)
+        raise
+
+
 def rotate_webhook(
     rt: Runtime, tenant_id: str, registration_id: str, request: WebhookRotate, *, actor: str
 ) -> RotatedSecret:
-    secret = _registrations(rt).rotate(
+    """The new secret verifies here first (with the old one during the overlap), then a
+    subscription at the provider gets it; a failure there is raised, the old one still
+    verifying for the overlap, so that the rotation can be repeated."""
+    registrations = _registrations(rt)
+    registration = registrations.get(tenant_id, registration_id)
+    secret = registrations.rotate(
         tenant_id,
         registration_id,
         secret=request.secret.get_secret_value() if request.secret else None,
         overlap=timedelta(seconds=request.overlap_seconds),
     )
     _audit(rt, tenant_id, actor, "rotate", registration_id)
-    return RotatedSecret(id=registration_id, secret=secret, overlap_seconds=request.overlap_seconds)
+    subscription = registration.subscription_id
+    if subscription is not None:
+        with _subscriber(rt, _connection(rt, tenant_id, registration.connection_id)) as provider:
+            provider.rotate_webhook_secret(subscription, secret)
+    answered = secret if request.secret is None and subscription is None else None
+    return RotatedSecret(
+        id=registration_id, secret=answered, overlap_seconds=request.overlap_seconds
+    )
 
 
 def enable_webhook(
@@ -211,7 +314,23 @@ def enable_webhook(
 
 
 def unregister_webhook(rt: Runtime, tenant_id: str, registration_id: str, *, actor: str) -> None:
-    _registrations(rt).unregister(tenant_id, registration_id)
+    """A subscription at the provider is removed first (one already gone there is fine)."""
+    registrations = _registrations(rt)
+    registration = registrations.get(tenant_id, registration_id)
+    subscription = registration.subscription_id
+    if subscription is not None:
+        connection = get_or_none(
+            rt.store, Connection.container, tenant_id, registration.connection_id
+        )
+        if connection is None:
+            log.warning("webhook %s: its connection is gone; unsubscribe by hand", registration_id)
+        else:
+            with _subscriber(rt, Connection.from_document(connection)) as provider:
+                try:
+                    provider.unsubscribe_webhook(subscription)
+                except NotFoundError:
+                    log.info("webhook %s: the provider no longer had it", registration_id)
+    registrations.unregister(tenant_id, registration_id)
     _audit(rt, tenant_id, actor, "unregister", registration_id)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Self
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 import httpx
 from pydantic import BaseModel
@@ -25,6 +25,7 @@ __all__ = [
     "ChangePage",
     "IntegrationAdapter",
     "RejectedRecord",
+    "WebhookSubscriber",
     "WriteResult",
 ]
 
@@ -135,6 +136,26 @@ class IntegrationAdapter(Protocol):
 
     def health(self) -> None:
         """Raise if the provider cannot be reached with these credentials."""
+        ...
+
+
+@runtime_checkable
+class WebhookSubscriber(Protocol):
+    """An adapter that can register webhook endpoints at its provider (optional: a provider
+    without such an API is set up by hand). `webhook_provider` names the verifier its
+    deliveries need; None when this provider has no subscription API."""
+
+    @property
+    def webhook_provider(self) -> str | None: ...
+
+    def subscribe_webhook(self, *, url: str, secret: str, entity_types: Sequence[str]) -> str:
+        """Create the subscription; its id at the provider."""
+        ...
+
+    def rotate_webhook_secret(self, subscription_id: str, secret: str) -> None: ...
+
+    def unsubscribe_webhook(self, subscription_id: str) -> None:
+        """Remove it (NotFoundError when the provider has no such subscription)."""
         ...
 
 

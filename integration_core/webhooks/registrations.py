@@ -69,6 +69,7 @@ class WebhookRegistration(Document):
     proxy makes it differ from the one the function sees. `entity_types` are the record
     types its deliveries announce (empty: every type the connection syncs); the missed
     counters say how many changes pulls found that no delivery announced.
+    `subscription_id` is the provider's id of the subscription Lockstep made there, if any.
     """
 
     container: ClassVar[str] = "webhooks"
@@ -79,6 +80,7 @@ class WebhookRegistration(Document):
     status: RegistrationStatus = RegistrationStatus.ACTIVE
     public_url: str | None = None
     entity_types: list[str] = Field(default_factory=list)
+    subscription_id: str | None = None
     consecutive_failures: int = 0
     last_failure_reason: str | None = None
     missed_webhooks: int = 0
@@ -290,6 +292,23 @@ class WebhookRegistrations:
         before, after = self._update(registration, recover)
         if after.status is not before.status:
             self._emit("recovered", after)
+
+    def set_subscription(
+        self, registration: WebhookRegistration, subscription_id: str
+    ) -> WebhookRegistration:
+        """Remember the subscription made at the provider for this registration."""
+
+        def mutate(document: dict[str, Any]) -> dict[str, Any]:
+            return document | {"subscriptionId": subscription_id, "updatedAt": to_iso(utcnow())}
+
+        stored = update_document(
+            self._store,
+            WebhookRegistration.container,
+            registration.tenant_id,
+            registration.id,
+            mutate,
+        )
+        return WebhookRegistration.from_document(stored or {})
 
     def for_connection(self, tenant_id: str, connection_id: str) -> list[WebhookRegistration]:
         """The connection's registrations, by id."""

@@ -183,3 +183,85 @@ def test_a_registration_id_in_use_is_409_and_a_backwards_range_400(host: Functio
     span = {"since": "2030-01-01T00:00:00Z", "until": "2020-01-01T00:00:00Z"}
     problem(call(host, "POST", "webhooks/hook1/replay", span), 400)
     problem(call(host, "POST", "webhooks/hook1/rotate", {"overlapSeconds": -1}), 400)
+
+
+def sandbox_delivery(crm: SandboxServer, record_id: str) -> tuple[str, dict[str, str], bytes]:
+    """The delivery the sandbox sends its one subscriber: signed with the secret it holds."""
+    [subscription] = crm.account.subscriptions.values()
+    event = crm.account.webhook_event("contacts", record_id)
+    headers, body = standard_webhooks_delivery(
+        subscription.secret, json.dumps({"events": [event]}).encode()
+    )
+    return subscription.url, headers, body
+
+
+def test_subscribe_at_registers_the_endpoint_at_the_provider_which_then_gets_in(
+    host: FunctionHost, crm: SandboxServer
+) -> None:
+    registered = register(host, subscribeAt="https://lockstep.example/", entityTypes=["contact"])
+    assert registered["secret"] is None  # the provider got it; nobody else needs it
+    [subscription] = crm.account.subscriptions.values()
+    assert registered["subscriptionId"] == subscription.id
+    assert subscription.url == "https://lockstep.example/api/webhooks/hook1"
+    assert registered["publicUrl"] == subscription.url
+    assert subscription.objects == ["contacts"]
+    record = crm.account.records("contacts")[0]
+    crm.account.update("contacts", record.id, {"city": "Lyon"})
+    url, headers, body = sandbox_delivery(crm, record.id)
+    assert url.endswith("/api/webhooks/hook1")
+    answered = host.http("POST", "/api/webhooks/hook1", body=body, headers=headers)
+    assert answered.status_code == 202, answered.get_body()
+    report = drain_queues(host.runtime())
+    assert [r.created for r in report.results if isinstance(r, SyncResult)] == [1]
+
+    before = subscription.secret
+    rotated = ok(call(host, "POST", "webhooks/hook1/rotate", {"overlapSeconds": 60}))
+    assert rotated["secret"] is None
+    assert subscription.secret != before
+    _, headers, body = sandbox_delivery(crm, record.id)
+    fresh = host.http("POST", "/api/webhooks/hook1", body=body, headers=headers)
+    assert fresh.status_code in (200, 202), fresh.get_body()
+
+    ok(call(host, "DELETE", "webhooks/hook1"), 204)
+    assert crm.account.subscriptions == {}
+
+
+def test_a_subscription_the_provider_refuses_leaves_nothing_registered(
+    host: FunctionHost, crm: SandboxServer
+) -> None:
+    refused = call(
+        host,
+        "POST",
+        "webhooks",
+        {
+            "id": "hook1",
+            "connectionId": "crm",
+            "provider": "standard_webhooks",
+            "secret": "not-a-whsec-key",
+            "subscribeAt": "https://lockstep.example",
+        },
+    )
+    problem(refused, 422)
+    assert crm.account.subscriptions == {}
+    assert host.runtime().store.query("webhooks", partition_key=TENANT) == []
+    problem(call(host, "GET", "webhooks/hook1"), 404)
+
+
+def test_subscribing_needs_a_provider_api_and_its_verifier(
+    host: FunctionHost, crm: SandboxServer
+) -> None:
+    wrong = {"connectionId": "crm", "provider": "github", "subscribeAt": "https://x.example"}
+    assert "standard_webhooks" in problem(call(host, "POST", "webhooks", wrong), 422)["detail"]
+    hubspot = {
+        "id": "hs",
+        "system": "hubspot",
+        "config": {"base_url": "https://api.hubapi.com"},
+        "credential": {"type": "bearer_token", "token": "pat-x"},
+    }
+    ok(call(host, "POST", "connections", hubspot), 201)
+    none = {"connectionId": "hs", "provider": "hubspot", "subscribeAt": "https://x.example"}
+    assert "by hand" in problem(call(host, "POST", "webhooks", none), 422)["detail"]
+    both = wrong | {"provider": "standard_webhooks", "publicUrl": "https://x.example/h"}
+    problem(call(host, "POST", "webhooks", both), 400)
+    assert crm.account.subscriptions == {}
+    assert host.runtime().store.query("webhooks", partition_key=TENANT) == []
