@@ -277,9 +277,7 @@ class SandboxAccount:
                 return 204, None
         raise _HttpError(405, "method not allowed")
 
-    def _webhooks(
-        self, method: str, rest: list[str], environ: dict[str, Any]
-    ) -> tuple[int, Any]:
+    def _webhooks(self, method: str, rest: list[str], environ: dict[str, Any]) -> tuple[int, Any]:
         with self._lock:
             if not rest and method == "POST":
                 body = _read_json(environ)
