@@ -45,6 +45,7 @@ def _register(rt: Runtime, a: argparse.Namespace) -> Output:
             "provider": a.provider,
             "secret": _secret(a),
             "publicUrl": a.public_url,
+            "subscribeAt": a.subscribe_at,
             "entityTypes": a.entity_type or [],
         }
     )
@@ -109,6 +110,10 @@ def add_webhook_commands(
     register.add_argument("--provider", required=True)
     register.add_argument("--id", help="the registration id (default: generated)")
     register.add_argument("--public-url", help="the URL the provider signs, behind a proxy")
+    register.add_argument(
+        "--subscribe-at",
+        help="the app's public base URL: also subscribe at the provider (where its API can)",
+    )
     register.add_argument(
         "--entity-type",
         action="append",

@@ -301,14 +301,7 @@ class WebhookRegistrations:
         def mutate(document: dict[str, Any]) -> dict[str, Any]:
             return document | {"subscriptionId": subscription_id, "updatedAt": to_iso(utcnow())}
 
-        stored = update_document(
-            self._store,
-            WebhookRegistration.container,
-            registration.tenant_id,
-            registration.id,
-            mutate,
-        )
-        return WebhookRegistration.from_document(stored or {})
+        return self._write(registration, mutate)
 
     def for_connection(self, tenant_id: str, connection_id: str) -> list[WebhookRegistration]:
         """The connection's registrations, by id."""
@@ -348,14 +341,7 @@ class WebhookRegistrations:
                 "lastMissedAt": to_iso(now),
             }
 
-        stored = update_document(
-            self._store,
-            WebhookRegistration.container,
-            registration.tenant_id,
-            registration.id,
-            mutate,
-        )
-        updated = WebhookRegistration.from_document(stored or {})
+        updated = self._write(registration, mutate)
         if crossed:
             window = str(int(MISSED_WINDOW.total_seconds()))
             self._emit(
@@ -385,6 +371,15 @@ class WebhookRegistrations:
                 changes["lastFailureReason"] = reason
             return document | changes
 
+        after = self._write(registration, mutate)
+        return seen[0], after
+
+    def _write(
+        self,
+        registration: WebhookRegistration,
+        mutate: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> WebhookRegistration:
+        """`mutate` applied to the stored registration under its etag; what is stored now."""
         stored = update_document(
             self._store,
             WebhookRegistration.container,
@@ -392,7 +387,7 @@ class WebhookRegistrations:
             registration.id,
             mutate,
         )
-        return seen[0], WebhookRegistration.from_document(stored or {})
+        return WebhookRegistration.from_document(stored or {})
 
     def _emit(
         self, kind: str, registration: WebhookRegistration, detail: dict[str, str] | None = None
