@@ -2,9 +2,10 @@
 
 Settings are validated at import, so a bad deployment fails at start with the name of the
 setting; backends are built on first use. The areas (blueprints/): workers (timers and
-queue workers), webhooks (the receiver), admin (the admin API and health), metrics (the
-admin API's figures and notification settings), connect (the OAuth connect flow: start, and
-the provider's callback), openapi (the admin API's document).
+queue workers), webhooks (the receiver), admin (the admin API and health), webhook_admin (the
+admin API's webhook routes), metrics (the admin API's figures and notification settings),
+connect (the OAuth connect flow: start, and the provider's callback), openapi (the admin API's
+document).
 
 This module deliberately has no `from __future__ import annotations`: the Functions Python
 worker reads the trigger parameters' annotations as real types to bind them.
@@ -15,7 +16,7 @@ import logging
 
 import azure.functions as func
 
-from blueprints import admin, connect, metrics, openapi, webhooks, workers
+from blueprints import admin, connect, metrics, openapi, webhook_admin, webhooks, workers
 from integration_core.observability import install_log_context, install_redaction
 from integration_core.observability.telemetry import setup_telemetry
 from integration_core.runtime import Runtime, build_runtime
@@ -44,6 +45,7 @@ AREAS = [
     workers.blueprint(runtime, queue_backend=SETTINGS.queue_backend),
     webhooks.blueprint(runtime),
     admin.blueprint(runtime),
+    webhook_admin.blueprint(runtime),
     metrics.blueprint(runtime),
     connect.blueprint(runtime),
 ]

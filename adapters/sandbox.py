@@ -23,6 +23,7 @@ from adapters.toolkit import (
     Outcome,
     ProviderSpec,
     RecordSpec,
+    SubscriptionSpec,
     WriteSpec,
     webhook_json,
     webhook_notice,
@@ -106,6 +107,12 @@ SANDBOX = ProviderSpec(
         authorize_url="/oauth/authorize",
         token_url="/oauth/token",  # noqa: S106 - a path
         scopes=("contacts", "companies"),
+    ),
+    # POST /v1/webhooks registers an endpoint; its deliveries are Standard Webhooks.
+    subscription=SubscriptionSpec(
+        provider="standard_webhooks",
+        path="/v1/webhooks",
+        objects={entity_type: m.provider_object for entity_type, m in SANDBOX_MAPPINGS.items()},
     ),
 )
 

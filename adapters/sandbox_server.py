@@ -23,6 +23,11 @@ Webhooks (signed per Standard Webhooks: webhook-id, webhook-timestamp, webhook-s
     {"events": [{"object": "contacts", "id": ID, "action": "created" | "updated" |
                  "archived", "occurredAt": ISO}]}
     Events are thin: the subscriber reads the record for its state.
+    POST   /v1/webhooks        {"url": "https://...", "secret": "whsec_...", "objects": [...]}
+                               -> 201 {"id", "url", "objects"} (the secret is never answered)
+    PATCH  /v1/webhooks/{id}   {"secret": "whsec_..."}  (a rotation)
+    DELETE /v1/webhooks/{id}
+    `subscriptions` holds them, for tests to sign deliveries as the sandbox would.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ __all__ = [
     "SandboxRecord",
     "SandboxAccount",
     "SandboxServer",
+    "SandboxSubscription",
     "in_process_transports",
     "status_line",
 ]
@@ -77,6 +83,19 @@ class SandboxRecord:
 
 
 @dataclass
+class SandboxSubscription:
+    """A webhook endpoint registered at the sandbox, and the secret it signs with."""
+
+    id: str
+    url: str
+    secret: str
+    objects: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "url": self.url, "objects": list(self.objects)}
+
+
+@dataclass
 class _Fault:
     status: int
     remaining: int
@@ -100,6 +119,7 @@ class SandboxAccount:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _window: tuple[int, int] = (0, 0)
     requests: int = 0
+    subscriptions: dict[str, SandboxSubscription] = field(default_factory=dict)
 
     @property
     def in_process_url(self) -> str:
@@ -210,6 +230,12 @@ class SandboxAccount:
             token = parse_qs(environ.get("QUERY_STRING", "")).get("api_key", [""])[0]
         if not hmac.compare_digest(token.encode(), self.api_key.encode()):
             return 401, {"error": "invalid or missing bearer token"}, limit_headers
+        if parts[:2] == ["v1", "webhooks"] and len(parts) <= 3:
+            try:
+                status, body = self._webhooks(method, parts[2:], environ)
+            except _HttpError as err:
+                status, body = err.status, {"error": err.message}
+            return status, body, limit_headers
         if len(parts) < 3 or parts[:2] != ["v1", "objects"] or parts[2] not in self.object_types:
             return 404, {"error": "no such resource"}, limit_headers
         object_type = parts[2]
@@ -250,6 +276,34 @@ class SandboxAccount:
                 self.archive(object_type, record_id)
                 return 204, None
         raise _HttpError(405, "method not allowed")
+
+    def _webhooks(self, method: str, rest: list[str], environ: dict[str, Any]) -> tuple[int, Any]:
+        with self._lock:
+            if not rest and method == "POST":
+                body = _read_json(environ)
+                url, secret, objects = body.get("url"), body.get("secret"), body.get("objects")
+                if not isinstance(url, str) or not url.startswith("https://"):
+                    raise _HttpError(400, "url must be an https URL")
+                if not isinstance(secret, str) or not secret.startswith("whsec_"):
+                    raise _HttpError(400, "secret must be a whsec_ key")
+                if not isinstance(objects, list) or not set(objects) <= set(self.object_types):
+                    raise _HttpError(400, f"objects must be a list of {sorted(self.object_types)}")
+                created = SandboxSubscription(uuid.uuid4().hex[:12], url, secret, list(objects))
+                self.subscriptions[created.id] = created
+                return 201, created.to_json()
+            found = self.subscriptions.get(rest[0]) if rest else None
+            if found is None:
+                raise _HttpError(404 if rest else 405, "no such webhook subscription")
+            if method == "PATCH":
+                secret = _read_json(environ).get("secret")
+                if not isinstance(secret, str) or not secret.startswith("whsec_"):
+                    raise _HttpError(400, "secret must be a whsec_ key")
+                found.secret = secret
+                return 200, found.to_json()
+            if method == "DELETE":
+                del self.subscriptions[found.id]
+                return 204, None
+            raise _HttpError(405, "method not allowed")
 
     def _list(self, object_type: str, query: dict[str, list[str]]) -> dict[str, Any]:
         try:

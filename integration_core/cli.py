@@ -33,6 +33,7 @@ from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.runtime import build_runtime
 from integration_core.settings import load_settings
+from integration_core.webhook_cli import WEBHOOK_COLUMNS, add_webhook_commands
 
 __all__ = ["main"]
 
@@ -89,7 +90,8 @@ def _admin(command: Command, area: str) -> Callable[[argparse.Namespace], int]:
             return code
         finally:
             rt.close()
-        print_output(output, as_json=args.json, columns=COLUMNS.get(area, ()))
+        columns = COLUMNS.get(area) or WEBHOOK_COLUMNS.get(area, ())
+        print_output(output, as_json=args.json, columns=columns)
         return code
 
     return run
@@ -162,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=7071)
     serve.set_defaults(run=_serve)
     add_admin_commands(commands, _admin)
+    add_webhook_commands(commands, _admin)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),

@@ -138,6 +138,8 @@ class SyncResult(Document):
     unchanged: int = 0
     pushed: int = 0
     deleted: int = 0
+    # Changes a pull found that no webhook of the connection announced (pipelines/reconcile).
+    missed_webhooks: int = 0
     errors: list[str] = Field(default_factory=list)
     # Milliseconds per stage (fetch, match, resolve, store, push) within this message.
     stage_ms: dict[str, float] = Field(default_factory=dict)

@@ -244,8 +244,10 @@ def _store(settings: Settings, closers: list[Callable[[], None]]) -> DocumentSto
 
 
 def _bodies(settings: Settings, closers: list[Callable[[], None]]) -> BodyStore:
-    """Large webhook bodies: Blob storage beside the Cosmos store, files beside SQLite."""
-    if settings.store_backend is StoreBackend.SQLITE or settings.azurewebjobsstorage is None:
+    """Large webhook bodies: Blob storage beside the Cosmos store (from AzureWebJobsStorage,
+    or its blob endpoint with the managed identity), files beside SQLite."""
+    blob_account = settings.azurewebjobsstorage is not None or settings.storage_blob_service_uri
+    if settings.store_backend is StoreBackend.SQLITE or not blob_account:
         if settings.store_backend is StoreBackend.COSMOS:
             log.warning("no AzureWebJobsStorage: large webhook bodies stay on this instance")
         if settings.sqlite_path == ":memory:":
@@ -253,7 +255,12 @@ def _bodies(settings: Settings, closers: list[Callable[[], None]]) -> BodyStore:
         return FileBodyStore(Path(settings.sqlite_path).parent / "webhook-bodies")
     from integration_core.webhooks.blob_bodies import BlobBodyStore
 
-    blobs = BlobBodyStore.from_connection_string(settings.azurewebjobsstorage.get_secret_value())
+    blobs = _client(
+        settings.azurewebjobsstorage,
+        BlobBodyStore.from_connection_string,
+        settings.storage_blob_service_uri,
+        BlobBodyStore.from_account_url,
+    )
     closers.append(blobs.close)
     return blobs
 

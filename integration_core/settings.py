@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     storage_queue_service_uri: str | None = Field(
         default=None, alias="AzureWebJobsStorage__queueServiceUri"
     )
+    # And its blob endpoint: the claim-check store for large webhook bodies.
+    storage_blob_service_uri: str | None = Field(
+        default=None, alias="AzureWebJobsStorage__blobServiceUri"
+    )
     servicebusconnection: SecretStr | None = Field(default=None, alias="ServiceBusConnection")
     servicebus_namespace: str | None = Field(
         default=None, alias="ServiceBusConnection__fullyQualifiedNamespace"
@@ -105,6 +109,10 @@ class Settings(BaseSettings):
     ratelimit_timeout_ms: int = Field(default=100, gt=0)
     tenant_requests_per_minute: int = Field(default=6000, gt=0)
     webhook_requests_per_minute: int = Field(default=1200, gt=0)
+    # Missed webhooks (pipelines/reconcile.py): changes younger than the grace are not
+    # judged; a registration's day count reaching the threshold emits an event.
+    webhook_missed_grace_seconds: float = Field(default=300.0, ge=0, le=86400, allow_inf_nan=False)
+    webhook_missed_threshold: int = Field(default=5, gt=0)
     # Finite, and well within host.json's functionTimeout (10 min).
     throttle_max_wait_seconds: float = Field(default=2.0, ge=0, le=300, allow_inf_nan=False)
     max_reschedules: int = Field(default=50, ge=0)

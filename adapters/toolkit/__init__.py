@@ -34,6 +34,7 @@ from adapters.toolkit.spec import (
     ObjectSpec,
     ProviderSpec,
     RecordSpec,
+    SubscriptionSpec,
     WriteSpec,
 )
 from adapters.toolkit.webhooks import webhook_json, webhook_notice
@@ -66,6 +67,7 @@ __all__ = [
     "ProviderSpec",
     "RecordError",
     "RecordSpec",
+    "SubscriptionSpec",
     "SyncToken",
     "WriteSpec",
     "select",

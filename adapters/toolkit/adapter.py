@@ -4,14 +4,15 @@ The adapter owns what every provider shares: sending requests and mapping their 
 the listing loop (cursor strategy, paginator, loop detection), parsing records with errors
 that name the provider, object, record and path, and writes with idempotency and
 optimistic concurrency. A provider that differs in one place overrides one hook:
-`list_request`, `parse_record`, `written` or `parse_webhook`.
+`list_request`, `parse_record`, `written` or `parse_webhook`. A provider whose API
+registers webhook endpoints says how in its spec's `subscription`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
@@ -23,7 +24,13 @@ from adapters.toolkit.cursors import CursorState
 from adapters.toolkit.errors import CursorExpiredError
 from adapters.toolkit.paginators import Answer, PageRequest, Token
 from adapters.toolkit.selectors import PathError, select
-from adapters.toolkit.spec import Concurrency, HttpConnectionConfig, ObjectSpec, ProviderSpec
+from adapters.toolkit.spec import (
+    Concurrency,
+    HttpConnectionConfig,
+    ObjectSpec,
+    ProviderSpec,
+    SubscriptionSpec,
+)
 from integration_core.clock import utcnow
 from integration_core.errors import (
     ConnectionConfigurationError,
@@ -387,6 +394,49 @@ class DeclarativeAdapter:
     def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:
         """Change notices in a verified delivery (hook; the default takes none)."""
         raise PermanentError(f"{cls.spec.name} does not accept webhooks")
+
+    # -- webhook subscriptions -------------------------------------------------------------
+
+    @property
+    def webhook_provider(self) -> str | None:
+        subscription = self.spec.subscription
+        return subscription.provider if subscription is not None else None
+
+    def subscribe_webhook(self, *, url: str, secret: str, entity_types: Sequence[str]) -> str:
+        """Register `url` at the provider, signed with `secret`, for `entity_types` (empty:
+        every type the provider announces); the subscription's id."""
+        spec = self._subscription()
+        unknown = sorted(set(entity_types) - set(spec.objects))
+        if unknown:
+            raise PermanentError(f"{self.spec.name} webhooks do not announce {unknown}")
+        objects = [spec.objects[t] for t in entity_types or spec.objects]
+        body = {spec.url_field: url, spec.secret_field: secret, spec.objects_field: objects}
+        what = f"{self.spec.name} webhook subscription"
+        _, answer = self._send("POST", spec.path, what=what, json=body)
+        try:
+            found = select(answer, spec.id_path)
+        except PathError as err:
+            raise MalformedAnswerError(f"{what}: no id at {spec.id_path!r}") from err
+        if isinstance(found, bool) or not isinstance(found, str | int) or found == "":
+            raise MalformedAnswerError(f"{what}: no id at {spec.id_path!r}")
+        return str(found)
+
+    def rotate_webhook_secret(self, subscription_id: str, secret: str) -> None:
+        spec = self._subscription()
+        url = f"{spec.path}/{quote(subscription_id, safe='')}"
+        what = f"{self.spec.name} webhook secret rotation"
+        self._send("PATCH", url, what=what, json={spec.secret_field: secret})
+
+    def unsubscribe_webhook(self, subscription_id: str) -> None:
+        spec = self._subscription()
+        url = f"{spec.path}/{quote(subscription_id, safe='')}"
+        self._send("DELETE", url, what=f"{self.spec.name} webhook unsubscribe")
+
+    @classmethod
+    def _subscription(cls) -> SubscriptionSpec:
+        if cls.spec.subscription is None:
+            raise PermanentError(f"{cls.spec.name} has no API to register webhooks")
+        return cls.spec.subscription
 
     # -- plumbing ------------------------------------------------------------------------
 

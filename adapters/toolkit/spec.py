@@ -122,6 +122,26 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class SubscriptionSpec:
+    """A provider API that registers webhook endpoints, as data.
+
+    POST `path` with the endpoint's URL (`url_field`), the signing secret (`secret_field`)
+    and the objects it announces (`objects_field`: the provider's names, by entity type in
+    `objects`) creates a subscription, whose id the answer holds at `id_path`; PATCH
+    `path/{id}` with a new secret rotates it; DELETE `path/{id}` removes it. Deliveries are
+    then verified as `provider` (integration_core.webhooks).
+    """
+
+    provider: str
+    path: str
+    objects: Mapping[str, str]
+    url_field: str = "url"
+    secret_field: str = "secret"  # noqa: S105 - a field name
+    objects_field: str = "objects"
+    id_path: str = "id"
+
+
+@dataclass(frozen=True)
 class ProviderSpec:
     name: str
     objects: Mapping[str, ObjectSpec]
@@ -132,6 +152,7 @@ class ProviderSpec:
     base_url: str | None = None
     # How a connection gets an `oauth2_authorization_code` credential (the connect flow).
     oauth: OAuthSpec | None = None
+    subscription: SubscriptionSpec | None = None  # None: webhooks are set up by hand
 
 
 class BudgetOverride(BaseModel):

@@ -110,7 +110,8 @@ class BreakerAlerts:
 
 class WebhookAlerts:
     """A webhook registration's event sink: `disabled` alerts; `recovered` or `enabled`
-    (an admin re-activating it) resolves the alert.
+    (an admin re-activating it) resolves the alert; `missed_webhooks` (reconciliation found
+    a day's misses reaching the threshold) alerts `webhooks_missed`.
     """
 
     def __init__(self, store: DocumentStore) -> None:
@@ -129,6 +130,9 @@ class WebhookAlerts:
                 resolve(
                     self._store, event.tenant_id, AlertKind.WEBHOOK_DISABLED, event.registration_id
                 )
+            elif event.kind == "missed_webhooks":
+                missed = int(event.detail.get("missed", "1"))
+                webhooks_missed(self._store, event.tenant_id, event.registration_id, missed=missed)
         except LockstepError as err:  # an alert lost is logged; intake goes on
             log.warning("webhook alert not recorded: %s", type(err).__name__)
 

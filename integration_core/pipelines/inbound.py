@@ -5,14 +5,15 @@ For each change: map to canonical -> find its link (none: find its twin, or a ne
 (etag), conflict documents, the link (links.py), a push to every system that must hear
 of it. A record that cannot be mapped goes to the `dead-letters` container with its
 reason; the rest of the page carries on. The task's cursor moves only after its page is
-applied, so a crash re-reads rather than skips.
+applied, so a crash re-reads rather than skips. A pull counts the changes that were new
+to the hub against the connection's webhook registrations (reconcile.py: missed webhooks).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from integration_core.clock import utcnow
@@ -56,6 +57,7 @@ from integration_core.pipelines.mass_delete import guard_deletes
 from integration_core.pipelines.matching import find_twin, matcher_for, propose_duplicate
 from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.pushes import push_message
+from integration_core.pipelines.reconcile import count_missed_webhooks
 from integration_core.pipelines.results import POSTPONED, Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.pipelines.webhook_delivery import is_delivery, process_delivery
@@ -84,6 +86,8 @@ class _Context:
     policy: Policy
     matcher: Matcher
     tally: Tally
+    # Changes the hub had not seen (not replays, not echoes): what webhooks should announce.
+    news: list[Change] = field(default_factory=list)
 
 
 def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
@@ -164,6 +168,7 @@ def _pull(context: _Context, adapter: IntegrationAdapter) -> None:
     """Read page by page from the task's opaque cursor; store the next one once applied."""
     rt, task = context.rt, context.task
     cursor = task.cursor
+    more = True
     for _ in range(MAX_PAGES_PER_MESSAGE):
         take_budget(rt, adapter, tally=context.tally)
         with timed("fetch", into=context.tally.stages, connection=context.connection.id):
@@ -177,7 +182,13 @@ def _pull(context: _Context, adapter: IntegrationAdapter) -> None:
             cursor = page.cursor
             _save_cursor(rt, task, cursor)
         if not page.has_more:
-            return
+            more = False
+            break
+    context.tally.missed_webhooks += count_missed_webhooks(
+        rt, task, context.connection, context.news
+    )
+    if not more:
+        return
     # More pages remain: hand them to a follow-up message, which resumes from the stored
     # cursor, rather than running unbounded.
     follow_up = context.message.model_copy(
@@ -204,7 +215,8 @@ def _apply_page(context: _Context, changes: Sequence[Change]) -> None:
         except PermanentError as err:
             _dead_letter(context, change, str(err))
             continue
-        _apply_change(context, change, canonical)
+        if _apply_change(context, change, canonical):
+            context.news.append(change)
 
 
 def _dead_letter(context: _Context, change: Change, reason: str) -> None:
@@ -252,22 +264,24 @@ def _store_dead_letter(
     )
 
 
-def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) -> None:
+def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) -> bool:
+    """Apply one change; returns whether it was news to the hub (not already applied, not
+    our own echo, not late news of a record gone from the system)."""
     store, tenant = context.rt.store, context.message.tenant_id
     link_id = Link.make_id(context.connection.id, change.external_id)
     found = get_or_none(store, Link.container, tenant, link_id)
     if found is None:
         _create_entity(context, change, canonical)
-        return
+        return not change.deleted
     link = Link.from_document(found)
     if is_retired(link):
         context.tally.unchanged += 1  # the record is gone from this system: late news
         _after_retired(context, link, change)
-        return
+        return False
     if link.withdrawn and change.deleted:
         context.tally.unchanged += 1  # a copy we withdrew is gone: its person lives on
         _retire(context, link, change)
-        return
+        return False
     if is_replay(
         change.version,
         change.modified_at,
@@ -289,8 +303,9 @@ def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) 
             _resend_pushes(context, link, canonical)
         relink(store, link, change, base=None, message_id=context.message.message_id)
         context.tally.unchanged += 1
-        return
+        return False
     _merge_into_entity(context, link, change, canonical, base=link.base)
+    return True
 
 
 def _create_entity(context: _Context, change: Change, canonical: dict[str, Any]) -> None:

@@ -41,6 +41,7 @@ class Tally:
     unchanged: int = 0
     pushed: int = 0
     deleted: int = 0
+    missed_webhooks: int = 0  # changes a pull found that no webhook announced (reconcile.py)
     errors: list[str] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
     dedup: Counter[str] = field(default_factory=Counter)
@@ -79,6 +80,7 @@ def record_result(
         unchanged=tally.unchanged,
         pushed=tally.pushed,
         deleted=tally.deleted,
+        missed_webhooks=tally.missed_webhooks,
         errors=tally.errors,
         stage_ms={stage: round(ms, 3) for stage, ms in tally.stages.items()},
         dedup=dict(tally.dedup),

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from integration_core.errors import LockstepError
-from integration_core.notify.sources import WebhookAlerts
 from integration_core.observability import log_context
 from integration_core.observability.metrics import record_webhook
+from integration_core.pipelines.registrations import webhook_registrations
 from integration_core.pipelines.webhook_lookups import LookupBudget
 from integration_core.ratelimit import Limit
 from integration_core.runtime import Runtime
@@ -132,7 +132,7 @@ def receive_webhook(
         return _json_reply(
             429, {"error": "too many unknown registrations"}, {"Retry-After": str(wait)}
         )
-    registrations = WebhookRegistrations(rt.store, rt.credentials, on_event=WebhookAlerts(rt.store))
+    registrations = webhook_registrations(rt)
     try:
         registration = registrations.find(registration_id)
     except LockstepError as err:

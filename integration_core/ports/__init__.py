@@ -9,6 +9,7 @@ from integration_core.ports.adapter import (
     IntegrationAdapter,
     RejectedRecord,
     RoutesNotices,
+    WebhookSubscriber,
     WriteResult,
 )
 from integration_core.ports.registry import (
@@ -25,6 +26,7 @@ __all__ = [
     "IntegrationAdapter",
     "RejectedRecord",
     "RoutesNotices",
+    "WebhookSubscriber",
     "WriteResult",
     "adapter_factory",
     "parse_webhook",

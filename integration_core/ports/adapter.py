@@ -27,6 +27,7 @@ __all__ = [
     "IntegrationAdapter",
     "RejectedRecord",
     "RoutesNotices",
+    "WebhookSubscriber",
     "WriteResult",
 ]
 
@@ -157,6 +158,26 @@ class RoutesNotices(Protocol):
 
     def route_notices(self, notices: Sequence[ChangeNotice]) -> list[ChangeNotice]:
         """The notices this connection syncs, each with its entity type."""
+        ...
+
+
+@runtime_checkable
+class WebhookSubscriber(Protocol):
+    """An adapter that can register webhook endpoints at its provider (optional: a provider
+    without such an API is set up by hand). `webhook_provider` names the verifier its
+    deliveries need; None when this provider has no subscription API."""
+
+    @property
+    def webhook_provider(self) -> str | None: ...
+
+    def subscribe_webhook(self, *, url: str, secret: str, entity_types: Sequence[str]) -> str:
+        """Create the subscription; its id at the provider."""
+        ...
+
+    def rotate_webhook_secret(self, subscription_id: str, secret: str) -> None: ...
+
+    def unsubscribe_webhook(self, subscription_id: str) -> None:
+        """Remove it (NotFoundError when the provider has no such subscription)."""
         ...
 
 

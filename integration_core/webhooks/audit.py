@@ -1,13 +1,14 @@
 """One audit row per webhook delivery (container `webhook-audit`, TTL 30 days).
 
 A row says what happened and how long it took: outcome, reason, the provider's delivery id,
-status and latency. It never holds the secret, the body or the headers.
+status and latency. It never holds the secret, the body or the headers. Ids begin with the
+time, so the admin API lists a registration's deliveries in arrival order.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
+import secrets
 from enum import StrEnum
 from typing import ClassVar
 
@@ -61,8 +62,11 @@ def write_audit(
     delivery_id: str | None = None,
 ) -> None:
     """Best effort: a failed audit write is logged and never changes the answer."""
+    # Time first, so that id order (the order the admin API pages in) is arrival order.
+    at = utcnow()
     row = WebhookAudit(
-        id=uuid.uuid4().hex,
+        id=f"{at.strftime('%Y%m%dT%H%M%S%f')}-{secrets.token_hex(4)}",
+        at=at,
         tenant_id=tenant_id,
         registration_id=registration_id,
         provider=provider,

@@ -1,9 +1,15 @@
-"""BodyStore on Azure Blob storage (Azurite locally): the claim-check for large bodies."""
+"""BodyStore on Azure Blob storage (Azurite locally): the claim-check for large bodies.
+
+Built from a connection string (Azurite, keyed accounts) or from the account's blob
+endpoint and a token credential: the deployed account has shared keys off, so there the
+managed identity (Storage Blob Data Owner, infra/app/rbac.bicep) signs every call.
+"""
 
 from __future__ import annotations
 
 from contextlib import suppress
 
+from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
@@ -27,6 +33,13 @@ class BlobBodyStore:
         cls, connection_string: str, *, container: str = BODY_CONTAINER
     ) -> BlobBodyStore:
         return cls(BlobServiceClient.from_connection_string(connection_string), container=container)
+
+    @classmethod
+    def from_account_url(
+        cls, account_url: str, credential: TokenCredential, *, container: str = BODY_CONTAINER
+    ) -> BlobBodyStore:
+        """From `AzureWebJobsStorage__blobServiceUri` and a managed identity."""
+        return cls(BlobServiceClient(account_url, credential=credential), container=container)
 
     def close(self) -> None:
         self._container.close()

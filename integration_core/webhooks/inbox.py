@@ -194,9 +194,16 @@ class Inbox:
         return message
 
     def between(
-        self, tenant_id: str, registration_id: str, since: datetime, until: datetime
+        self,
+        tenant_id: str,
+        registration_id: str,
+        since: datetime,
+        until: datetime,
+        *,
+        limit: int | None = None,
     ) -> list[InboxEntry]:
-        """A registration's deliveries received in [since, until), oldest first."""
+        """A registration's deliveries received in [since, until), oldest first (the first
+        `limit` of them)."""
         documents = self._store.query(
             INBOX,
             partition_key=tenant_id,
@@ -206,6 +213,7 @@ class Inbox:
                 Filter("receivedAt", "<", to_iso(until)),
             ],
             order_by=[("receivedAt", False)],
+            limit=limit,
         )
         return [InboxEntry.from_document(d) for d in documents]
 

@@ -5,7 +5,10 @@ and points at a credential; the signing secret itself lives only in the SecretSt
 the CredentialService. Rotating keeps the previous secret valid for an overlap window, so a
 provider that still signs with the old one is not refused. Consecutive verification
 failures mark a registration failing, then disabled, and each step emits an event: a
-misconfigured secret is noticed instead of silently dropping every delivery.
+misconfigured secret is noticed instead of silently dropping every delivery. Changes a
+scheduled pull finds that no delivery announced are counted on the registration
+(`record_missed`, pipelines/reconcile.py), and `missed_webhooks` is emitted when a day's
+count reaches the threshold: a subscription that broke silently is noticed too.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import base64
 import logging
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -44,6 +47,8 @@ log = logging.getLogger(__name__)
 
 FAILING_AFTER = 5
 DISABLED_AFTER = 50
+# Missed webhooks are counted per window; the event fires once per window.
+MISSED_WINDOW = timedelta(hours=24)
 
 
 class RegistrationStatus(StrEnum):
@@ -61,7 +66,10 @@ class WebhookRegistration(Document):
     """One endpoint `POST /api/webhooks/{id}`. Holds a credential id, never a secret.
 
     `public_url` is the URL as the provider calls it (HubSpot v3 and Twilio sign it), when a
-    proxy makes it differ from the one the function sees.
+    proxy makes it differ from the one the function sees. `entity_types` are the record
+    types its deliveries announce (empty: every type the connection syncs); the missed
+    counters say how many changes pulls found that no delivery announced.
+    `subscription_id` is the provider's id of the subscription Lockstep made there, if any.
     """
 
     container: ClassVar[str] = "webhooks"
@@ -71,8 +79,14 @@ class WebhookRegistration(Document):
     credential_id: str
     status: RegistrationStatus = RegistrationStatus.ACTIVE
     public_url: str | None = None
+    entity_types: list[str] = Field(default_factory=list)
+    subscription_id: str | None = None
     consecutive_failures: int = 0
     last_failure_reason: str | None = None
+    missed_webhooks: int = 0
+    missed_in_window: int = 0
+    missed_window_started_at: UtcDatetime | None = None
+    last_missed_at: UtcDatetime | None = None
     created_at: UtcDatetime = Field(default_factory=utcnow)
     updated_at: UtcDatetime = Field(default_factory=utcnow)
 
@@ -80,7 +94,7 @@ class WebhookRegistration(Document):
 @dataclass(frozen=True)
 class RegistrationEvent:
     """A registration changed health (`failing`, `disabled`, `recovered`, `enabled` by an
-    admin) or was rotated."""
+    admin), was rotated, or pulls found changes it did not announce (`missed_webhooks`)."""
 
     kind: str
     tenant_id: str
@@ -139,6 +153,7 @@ class WebhookRegistrations:
         secret: str | None = None,
         public_url: str | None = None,
         registration_id: str | None = None,
+        entity_types: Sequence[str] = (),
     ) -> tuple[WebhookRegistration, str | None]:
         """Create a registration; returns it and the secret to give the provider.
 
@@ -159,6 +174,7 @@ class WebhookRegistrations:
             connection_id=connection_id,
             credential_id=self._credentials.credential_id_for(tenant_id, connection_id, name),
             public_url=public_url,
+            entity_types=list(entity_types),
             status=RegistrationStatus.PENDING if pending else RegistrationStatus.ACTIVE,
         )
         # The registration first: an id in use fails here, before its secret is touched.
@@ -280,6 +296,64 @@ class WebhookRegistrations:
         if after.status is not before.status:
             self._emit("recovered", after)
 
+    def set_subscription(
+        self, registration: WebhookRegistration, subscription_id: str
+    ) -> WebhookRegistration:
+        """Remember the subscription made at the provider for this registration."""
+
+        def mutate(document: dict[str, Any]) -> dict[str, Any]:
+            return document | {"subscriptionId": subscription_id, "updatedAt": to_iso(utcnow())}
+
+        return self._write(registration, mutate)
+
+    def for_connection(self, tenant_id: str, connection_id: str) -> list[WebhookRegistration]:
+        """The connection's registrations, by id."""
+        documents = self._store.query(
+            WebhookRegistration.container,
+            partition_key=tenant_id,
+            filters=[Filter("connectionId", "=", connection_id)],
+            order_by=[("id", False)],
+        )
+        return [WebhookRegistration.from_document(d) for d in documents]
+
+    def record_missed(
+        self,
+        registration: WebhookRegistration,
+        count: int,
+        *,
+        threshold: int,
+        now: datetime | None = None,
+    ) -> WebhookRegistration:
+        """Count `count` changes a pull found that no delivery announced. The day's count
+        reaching `threshold` emits `missed_webhooks` (once per window)."""
+        now = now or utcnow()
+        crossed: list[int] = []
+
+        def mutate(document: dict[str, Any]) -> dict[str, Any]:
+            current = WebhookRegistration.from_document(document)
+            started = current.missed_window_started_at
+            before = current.missed_in_window
+            if started is None or now - started >= MISSED_WINDOW:
+                started, before = now, 0
+            after = before + count
+            crossed[:] = [after] if before < threshold <= after else []
+            return document | {
+                "missedWebhooks": current.missed_webhooks + count,
+                "missedInWindow": after,
+                "missedWindowStartedAt": to_iso(started),
+                "lastMissedAt": to_iso(now),
+            }
+
+        updated = self._write(registration, mutate)
+        if crossed:
+            window = str(int(MISSED_WINDOW.total_seconds()))
+            self._emit(
+                "missed_webhooks",
+                updated,
+                {"missed": str(crossed[0]), "window_seconds": window},
+            )
+        return updated
+
     def _update(
         self, registration: WebhookRegistration, change: Callable[[WebhookRegistration], _Change]
     ) -> tuple[WebhookRegistration, WebhookRegistration]:
@@ -300,6 +374,15 @@ class WebhookRegistrations:
                 changes["lastFailureReason"] = reason
             return document | changes
 
+        after = self._write(registration, mutate)
+        return seen[0], after
+
+    def _write(
+        self,
+        registration: WebhookRegistration,
+        mutate: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> WebhookRegistration:
+        """`mutate` applied to the stored registration under its etag; what is stored now."""
         stored = update_document(
             self._store,
             WebhookRegistration.container,
@@ -307,7 +390,7 @@ class WebhookRegistrations:
             registration.id,
             mutate,
         )
-        return seen[0], WebhookRegistration.from_document(stored or {})
+        return WebhookRegistration.from_document(stored or {})
 
     def _emit(
         self, kind: str, registration: WebhookRegistration, detail: dict[str, str] | None = None

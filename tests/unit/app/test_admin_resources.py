@@ -25,6 +25,7 @@ from integration_core.models import (
 from integration_core.notify import add_destination
 from integration_core.notify.destinations import DESTINATIONS
 from integration_core.pipelines.drain import drain_queues
+from integration_core.webhooks.registrations import WebhookRegistration, WebhookRegistrations
 from tests.harness.admin_api import call, connect, ok, problem, synced
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
 from tests.harness.function_host import FunctionHost
@@ -42,6 +43,7 @@ CONTAINERS = [
     ApiKey.container,
     CredentialRecord.container,
     DESTINATIONS,
+    WebhookRegistration.container,
 ]
 
 
@@ -174,7 +176,12 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
     seed_conflict(rt)
     seed_duplicate(rt)
     destination = add_destination(rt, TENANT, kind="slack", name="ops", url="https://x.example/h")
+    WebhookRegistrations(rt.store, rt.credentials).register(
+        TENANT, "crm", "github", registration_id="hook1"
+    )
     ids = {
+        "registration_id": "hook1",
+        "inbox_id": "entry1",
         "connection_id": "crm",
         "task_id": "crm-contacts",
         "result_id": result_id,
@@ -193,6 +200,11 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
         },
         "AdminUpdateTask": {"intervalSeconds": 60},
         "AdminEditEntity": {"values": {"title": "stolen"}},
+        "AdminRotateWebhookSecret": {"secret": "stolen"},
+        "AdminReplayWebhookRange": {
+            "since": "2020-01-01T00:00:00Z",
+            "until": "2030-01-01T00:00:00Z",
+        },
     }
     before = {c: rt.store.query(c, partition_key=TENANT) for c in CONTAINERS}
     with_ids = [
@@ -211,7 +223,7 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
         assert set(found) == {"type", "title", "status", "detail"}
         assert "CRM" not in found["detail"]
     assert {c: rt.store.query(c, partition_key=TENANT) for c in CONTAINERS} == before
-    for listing in ("connections", "tasks", "keys", "audit"):
+    for listing in ("connections", "tasks", "keys", "audit", "webhooks"):
         items = ok(call(host, "GET", listing, tenant=OTHER))["items"]
         assert listing == "keys" or items == [], listing
     assert ok(call(host, "GET", "conflicts", tenant=OTHER)) == []

@@ -52,6 +52,16 @@ ADMIN_FUNCTIONS = [
     "AdminSetNotificationPreferences",
     "AdminListIncidents",
     "AdminConnectionHealth",
+    "AdminRegisterWebhook",
+    "AdminListWebhooks",
+    "AdminGetWebhook",
+    "AdminUnregisterWebhook",
+    "AdminRotateWebhookSecret",
+    "AdminEnableWebhook",
+    "AdminWebhookHealth",
+    "AdminListWebhookDeliveries",
+    "AdminReplayWebhookDelivery",
+    "AdminReplayWebhookRange",
     "AdminOpenApi",
 ]
 EXPECTED = {

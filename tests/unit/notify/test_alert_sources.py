@@ -29,6 +29,7 @@ from integration_core.notify.sources import (
 )
 from integration_core.notify.waiting import alert_waiting_decisions
 from integration_core.pipelines.drain import drain_queues
+from integration_core.pipelines.registrations import webhook_registrations
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.pipelines.webhook_intake import receive_webhook
 from integration_core.pipelines.worker import handle_message
@@ -234,3 +235,19 @@ def _webhooks(outcome: str) -> int:
         for p in telemetry.points("lockstep.webhooks")
         if dict(p.attributes) == {"outcome": outcome}
     )
+
+
+def test_reconciliation_crossing_its_threshold_alerts_through_the_registration_events(
+    rt: Runtime, slack: RecordingServer
+) -> None:
+    """The registrations the app builds (pipelines/registrations.py) turn the
+    `missed_webhooks` event of reconciliation into the `webhooks_missed` alert."""
+    registrations = webhook_registrations(rt)
+    registration, _ = registrations.register("t1", "gh", "github")
+    registrations.record_missed(registration, 2, threshold=5)
+    deliver_outbox(rt)
+    assert alert_titles(slack) == []
+    registrations.record_missed(registrations.get("t1", registration.id), 3, threshold=5)
+    deliver_outbox(rt)
+    assert ["Reconciliation found missed webhooks" in t for t in alert_titles(slack)] == [True]
+    assert registration.id in slack.received[0].body.decode()
