@@ -1,4 +1,4 @@
-"""HubSpot CRM v3: contacts and companies, as a toolkit spec plus three hooks.
+"""HubSpot CRM v3: contacts, companies and tasks, as a toolkit spec plus a few hooks.
 
 Reads: a first sync lists every object by id (`GET /crm/v3/objects/{type}`, `after`
 paging); later cycles search (`POST …/search`) for `lastmodifieddate` GT the watermark
@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal
+
+from pydantic import Field
 
 from adapters.toolkit import (
     Answer,
@@ -49,7 +51,12 @@ from adapters.toolkit.paginators import Token
 from adapters.toolkit.selectors import select
 from integration_core.credentials.types import CredentialType
 from integration_core.errors import PermanentError
-from integration_core.mapping import ObjectMapping, parse_path
+from integration_core.mapping import (
+    TASK_STATUSES,
+    ObjectMapping,
+    parse_path,
+    register_default_mappings,
+)
 from integration_core.models import Change
 from integration_core.ports import ChangeNotice, ChangePage, WriteResult
 
@@ -63,7 +70,11 @@ __all__ = [
 ]
 
 SEARCH_LIMIT = 10_000
-_MODIFIED = {"contact": "lastmodifieddate", "company": "hs_lastmodifieddate"}
+_MODIFIED = {
+    "contact": "lastmodifieddate",
+    "company": "hs_lastmodifieddate",
+    "task": "hs_lastmodifieddate",
+}
 # HubSpot's property names (all text in its API), and what they mean canonically.
 _CONTACT = {
     "first_name": "firstname",
@@ -77,9 +88,42 @@ _CONTACT = {
 }
 _COMPANY = {"name": "name", "domain": "domain", "phone": "phone", "city": "city"}
 
-HUBSPOT_MAPPINGS: Mapping[str, ObjectMapping] = register_copies(
-    "hubspot", {("contact", "contacts"): _CONTACT, ("company", "companies"): _COMPANY}
-)
+# Tasks (https://developers.hubspot.com/docs/api/crm/tasks): `hs_task_subject`,
+# `hs_task_body` (HTML), `hs_task_status` (NOT_STARTED, IN_PROGRESS, WAITING, COMPLETED,
+# DEFERRED), `hs_timestamp` (the due date, a datetime; required on create),
+# `hs_task_priority` (LOW, MEDIUM, HIGH; kept as a label). The owner (`hubspot_owner_id`)
+# needs an owners lookup table and the related record its associations: a sync task adds
+# them by override (and `extra_properties`).
+_TASK: list[dict[str, Any]] = [
+    {"source": "hs_task_subject", "canonical": "title"},
+    {"source": "hs_task_body", "canonical": "description", "convert": "html_to_text"},
+    {
+        "source": "hs_task_status",
+        "canonical": "status",
+        "convert": {
+            "name": "enum",
+            "options": {"values": {s.upper(): s for s in TASK_STATUSES}},
+        },
+    },
+    {"source": "hs_timestamp", "canonical": "due_date", "convert": "date_from_datetime"},
+    {
+        "source": "hs_task_priority",
+        "canonical": "labels",
+        "convert": {
+            "name": "multi_picklist",
+            "options": {"values": {"LOW": "low", "MEDIUM": "medium", "HIGH": "high"}},
+        },
+    },
+]
+
+HUBSPOT_MAPPINGS: Mapping[str, ObjectMapping] = {
+    **register_copies(
+        "hubspot", {("contact", "contacts"): _CONTACT, ("company", "companies"): _COMPANY}
+    ),
+    **register_default_mappings(
+        "hubspot", [{"entity_type": "task", "provider_object": "tasks", "fields": _TASK}]
+    ),
+}
 
 
 def mapped_properties(mapping: ObjectMapping) -> list[str]:
@@ -94,11 +138,14 @@ def mapped_properties(mapping: ObjectMapping) -> list[str]:
 # "object.propertyChange" with an `objectTypeId`), `objectId` and `occurredAt` (epoch ms).
 # Merges name `primaryObjectId` and `mergedObjectIds` (developers.hubspot.com/changelog/
 # new-subscription-types-for-webhooks). Events are read as thin: the record is read by id.
-_WEBHOOK_OBJECTS: dict[str, Literal["contact", "company"]] = {
+# Object type ids: 0-1 contacts, 0-2 companies, 0-27 tasks
+# (developers.hubspot.com/docs/api/crm/understanding-the-crm#object-type-ids).
+_WEBHOOK_OBJECTS: dict[str, Literal["contact", "company", "task"]] = {
     "contact": "contact",
     "company": "company",
     "0-1": "contact",
     "0-2": "company",
+    "0-27": "task",
 }
 _UPSERTS = frozenset({"creation", "propertyChange", "restore"})
 _DELETES = frozenset({"deletion", "privacyDeletion"})
@@ -150,6 +197,11 @@ class HubSpotConfig(HttpConnectionConfig):
 
     id_property: str | None = None
     link_property: str | None = None
+    # Properties read besides those the default mapping names, per entity type: what a
+    # sync task's mapping override reads (HubSpot returns only the properties asked for).
+    extra_properties: dict[Literal["contact", "company", "task"], list[str]] = Field(
+        default_factory=dict
+    )
 
 
 class HubSpotPaginator(Paginator):
@@ -237,7 +289,7 @@ class HubSpotAdapter(DeclarativeAdapter):
         self, entity_type: str, obj: ObjectSpec, state: CursorState, page_size: int
     ) -> PageRequest:
         token = state.page if isinstance(state.page, dict) else {}
-        properties = mapped_properties(self.field_map(entity_type))
+        properties = self.properties(entity_type)
         if token.get("archived") or state.since is None:
             # `properties` is an exploded form array: one parameter per property.
             params: dict[str, Any] = {"limit": page_size, "properties": properties}
@@ -261,6 +313,17 @@ class HubSpotAdapter(DeclarativeAdapter):
                 },
             )
         return obj.paginator.apply(request, token) if token else request
+
+    def properties(self, entity_type: str) -> list[str]:
+        """The properties every read asks for: the default mapping's and the connection's
+        `extra_properties`."""
+        config = self.config if isinstance(self.config, HubSpotConfig) else HubSpotConfig()
+        mapped = mapped_properties(self.field_map(entity_type))
+        extra = config.extra_properties.get(entity_type, [])  # type: ignore[call-overload]
+        return sorted({*mapped, *extra})
+
+    def read_params(self, entity_type: str) -> dict[str, Any]:
+        return {"properties": self.properties(entity_type)}
 
     @classmethod
     def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:

@@ -4,7 +4,7 @@ The adapter owns what every provider shares: sending requests and mapping their 
 the listing loop (cursor strategy, paginator, loop detection), parsing records with errors
 that name the provider, object, record and path, and writes with idempotency and
 optimistic concurrency. A provider that differs in one place overrides one hook:
-`list_request`, `parse_record`, `written` or `parse_webhook`.
+`list_request`, `read_params`, `parse_record`, `written` or `parse_webhook`.
 """
 
 from __future__ import annotations
@@ -205,14 +205,19 @@ class DeclarativeAdapter:
     def read_record(self, entity_type: str, external_id: str) -> Change | None:
         obj = self._object(entity_type)
         url = obj.read_path.format(path=obj.path, id=quote(external_id, safe=""))
+        what = f"{self.spec.name} {entity_type} read"
         try:
-            _, body = self._send("GET", url, what=f"{self.spec.name} {entity_type} read")
+            _, body = self._send("GET", url, what=what, params=self.read_params(entity_type))
         except NotFoundError:
             return None
         try:
             return self.parse_record(entity_type, body)
         except RecordError as err:
             raise MalformedAnswerError(str(err)) from err
+
+    def read_params(self, entity_type: str) -> dict[str, Any]:
+        """Query parameters of a read by id (hook: e.g. the properties to return)."""
+        return {}
 
     def parse_record(self, entity_type: str, raw: Any) -> Change:
         """One listed record as a Change (hook). Raises RecordError naming the path."""

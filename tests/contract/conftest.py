@@ -65,16 +65,34 @@ def hubspot_via_prism() -> Iterator[tuple[str, SwitchableApp]]:
         yield prism.base_url, switch
 
 
+@pytest.fixture(scope="session")
+def hubspot_tasks_via_prism() -> Iterator[tuple[str, SwitchableApp]]:
+    """The same for tasks, on HubSpot's tasks spec."""
+    switch = SwitchableApp()
+    with (
+        SandboxServer(switch) as server,
+        Prism(provider_spec("hubspot/tasks.json"), upstream=server.base_url) as prism,
+    ):
+        yield prism.base_url, switch
+
+
 @pytest.fixture(
     params=[
         pytest.param("sandbox", marks=pytest.mark.unit),
         pytest.param("hubspot", marks=pytest.mark.unit),
+        pytest.param("hubspot-task", marks=pytest.mark.unit),
         pytest.param("hubspot-via-prism", marks=pytest.mark.integration),
+        pytest.param("hubspot-task-via-prism", marks=pytest.mark.integration),
     ]
 )
 def adapter_harness(request: pytest.FixtureRequest) -> AdapterHarness:
     if request.param == "hubspot-via-prism":
         return HubSpotHarness(via=request.getfixturevalue("hubspot_via_prism"))
+    if request.param == "hubspot-task-via-prism":
+        via = request.getfixturevalue("hubspot_tasks_via_prism")
+        return HubSpotHarness(entity_type="task", via=via)
+    if request.param == "hubspot-task":
+        return HubSpotHarness(entity_type="task")
     harnesses = {"sandbox": SandboxHarness, "hubspot": HubSpotHarness}
     harness: AdapterHarness = harnesses[request.param]()
     return harness

@@ -68,11 +68,11 @@ def test_edits_and_deletes_arrive_incrementally_deletes_as_tombstones(
     first, second, _ = (h.create(h.sample(i)) for i in range(3))
     with h.adapter() as adapter:
         _, cursor, _ = _read_all(adapter, h.entity_type, None)
-        h.edit(first, {"city": "Paris"})
+        h.edit(first, {h.edited_field: "Paris"})
         h.remove(second)
         later, _, _ = _read_all(adapter, h.entity_type, cursor, page_size=10)
     edited = [c for c in later if c.external_id == first]
-    assert [c.values["city"] for c in edited] == ["Paris"]
+    assert [c.values[h.edited_field] for c in edited] == ["Paris"]
     assert [c.external_id for c in later if c.deleted] == [second]
 
 
@@ -106,18 +106,21 @@ def test_a_stale_version_is_a_precondition_failure(adapter_harness: AdapterHarne
     with h.adapter() as adapter:
         made = adapter.write(h.entity_type, None, h.sample(1), idempotency_key="k")
         moved = adapter.write(
-            h.entity_type, made.external_id, {"city": "Oslo"}, expected_version=made.version
+            h.entity_type, made.external_id, {h.edited_field: "Oslo"}, expected_version=made.version
         )
         assert moved.version != made.version
         with pytest.raises(PreconditionFailedError):
             adapter.write(
-                h.entity_type, made.external_id, {"city": "Rome"}, expected_version=made.version
+                h.entity_type,
+                made.external_id,
+                {h.edited_field: "Rome"},
+                expected_version=made.version,
             )
         with pytest.raises(PreconditionFailedError):
             adapter.delete(h.entity_type, made.external_id, expected_version=made.version)
         current = adapter.read_record(h.entity_type, made.external_id)
     assert current is not None
-    assert current.values["city"] == "Oslo"
+    assert current.values[h.edited_field] == "Oslo"
     assert made.external_id in h.ids()
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "SandboxHarness",
     "StaticBearer",
     "hubspot_adapter",
+    "hubspot_task",
 ]
 
 
@@ -56,6 +57,7 @@ class AdapterHarness(Protocol):
     name: str
     entity_type: str
     records_path: str  # where a list answer holds its records, named in malformed-answer errors
+    edited_field: str  # a text field of `entity_type` the suite edits, in provider names
     faults: FaultyTransport
 
     def adapter(
@@ -103,6 +105,7 @@ class SandboxHarness:
     name = "sandbox"
     entity_type = "contact"
     records_path = "results"
+    edited_field = "city"
     expires_changes = True
 
     def __init__(self) -> None:
@@ -159,6 +162,17 @@ class SandboxHarness:
         return self.account.api_key
 
 
+def hubspot_task(i: int) -> dict[str, str]:
+    """A HubSpot task's properties (developers.hubspot.com/docs/api/crm/tasks)."""
+    return {
+        "hs_task_subject": f"Follow up {i}",
+        "hs_task_body": f"<p>Call about order <b>{i}</b></p>",
+        "hs_task_status": "NOT_STARTED",
+        "hs_task_priority": "HIGH",
+        "hs_timestamp": f"2026-03-{1 + i % 28:02d}T09:00:00.000Z",
+    }
+
+
 def hubspot_adapter(
     base_url: str,
     *,
@@ -178,13 +192,18 @@ class HubSpotHarness:
     """The HubSpot adapter against the HubSpot-shaped fake (tests/harness/fakes/hubspot.py)."""
 
     name = "hubspot"
-    entity_type = "contact"
     records_path = "results"
     expires_changes = False  # HubSpot keeps no change log: a search never expires
 
-    def __init__(self, *, via: tuple[str, SwitchableApp] | None = None) -> None:
-        """`via`: a Prism proxy's URL and the switch behind it (the fake is validated
-        against HubSpot's OpenAPI file on every request and answer)."""
+    def __init__(
+        self, *, entity_type: str = "contact", via: tuple[str, SwitchableApp] | None = None
+    ) -> None:
+        """`entity_type`: contact or task. `via`: a Prism proxy's URL and the switch behind
+        it (the fake is validated against HubSpot's OpenAPI file on every request and
+        answer)."""
+        self.entity_type = entity_type
+        self.edited_field = {"contact": "city", "task": "hs_task_subject"}[entity_type]
+        self._object = {"contact": "contacts", "task": "tasks"}[entity_type]
         self._frozen: datetime | None = None
         # Real time: HubSpot listings commit our clock's start time, as against the real API.
         self.fake = HubSpotFake(token="pat-contract", clock=lambda: self._frozen or utcnow())
@@ -211,19 +230,19 @@ class HubSpotHarness:
             yield adapter
 
     def create(self, values: dict[str, Any]) -> str:
-        return self.fake.create("contacts", values)
+        return self.fake.create(self._object, values)
 
     def edit(self, external_id: str, values: dict[str, Any]) -> None:
-        self.fake.update("contacts", external_id, values)
+        self.fake.update(self._object, external_id, values)
 
     def remove(self, external_id: str) -> None:
-        self.fake.archive("contacts", external_id)
+        self.fake.archive(self._object, external_id)
 
     def ids(self) -> set[str]:
-        return self.fake.live_ids("contacts")
+        return self.fake.live_ids(self._object)
 
     def sample(self, i: int) -> dict[str, Any]:
-        return contact(i)
+        return contact(i) if self.entity_type == "contact" else hubspot_task(i)
 
     def same_time(self, on: bool) -> None:
         self._frozen = utcnow() if on else None

@@ -1,7 +1,7 @@
 """A HubSpot-shaped fake of the CRM v3 object endpoints, as a WSGI app.
 
 Shapes follow HubSpot's OpenAPI files in ../shared/provider-specs/hubspot/ (contacts.json,
-companies.json): `SimplePublicObject`, `CollectionResponse…ForwardPaging`,
+companies.json, tasks.json): `SimplePublicObject`, `CollectionResponse…ForwardPaging`,
 `PublicObjectSearchRequest` (all five fields required), `BatchResponseSimplePublicUpsertObject`
 and the `Error` body (`category`, `correlationId`, `message`). Behaviour it keeps: list by id
 with `after` paging, search with GT/GTE/LT/EQ filters and sorts, search refusing to page past
@@ -16,7 +16,7 @@ import hmac
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,7 +29,11 @@ __all__ = ["HubSpotFake", "SEARCH_LIMIT"]
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 SEARCH_LIMIT = 10_000
-_MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate"}
+_MODIFIED = {
+    "contacts": "lastmodifieddate",
+    "companies": "hs_lastmodifieddate",
+    "tasks": "hs_lastmodifieddate",
+}
 
 
 @dataclass
@@ -40,9 +44,16 @@ class _Object:
     updated_at: datetime
     archived_at: datetime | None = None
 
-    def to_json(self, object_type: str) -> dict[str, Any]:
+    def to_json(self, object_type: str, wanted: Collection[str] | None = None) -> dict[str, Any]:
+        """`wanted`: the properties a read asked for (None: all); like HubSpot, the id and
+        the create and modification times come whatever is asked."""
+        kept = (
+            self.properties
+            if wanted is None
+            else {name: value for name, value in self.properties.items() if name in wanted}
+        )
         properties = {
-            **self.properties,
+            **kept,
             "hs_object_id": str(self.id),
             "createdate": to_iso(self.created_at),
             _MODIFIED[object_type]: to_iso(self.updated_at),
@@ -73,7 +84,7 @@ class HubSpotFake:
     clock: Callable[[], datetime] = utcnow
     unique_properties: frozenset[str] = frozenset({"email", "lockstep_id"})
     _objects: dict[str, dict[int, _Object]] = field(
-        default_factory=lambda: {"contacts": {}, "companies": {}}
+        default_factory=lambda: {object_type: {} for object_type in _MODIFIED}
     )
     _next_id: int = 1000
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -154,6 +165,8 @@ class HubSpotFake:
         limit = _int(query.get("limit", ["10"])[0], "limit")
         after = _int(query.get("after", ["0"])[0], "after")
         archived = query.get("archived", ["false"])[0] == "true"
+        # An exploded array or comma-separated: both are accepted.
+        wanted = {p for value in query.get("properties", []) for p in value.split(",")}
         # Ids only grow and the table keeps insertion order: page from `after` on.
         table = self._objects[object_type]
         ids = list(table)
@@ -163,9 +176,9 @@ class HubSpotFake:
             record = table[object_id]
             if (record.archived_at is not None) == archived:
                 if len(rows) == limit:
-                    return _page(object_type, rows, more=True)
+                    return _page(object_type, rows, wanted or None, more=True)
                 rows.append(record)
-        return _page(object_type, rows, more=False)
+        return _page(object_type, rows, wanted or None, more=False)
 
     def _search(self, object_type: str, body: dict[str, Any]) -> dict[str, Any]:
         missing = {"after", "filterGroups", "limit", "properties", "sorts"} - set(body)
@@ -185,7 +198,9 @@ class HubSpotFake:
             name = sort.lstrip("-")
             rows.sort(key=lambda o: _value(object_type, o, name), reverse=descending)
         page = rows[offset : offset + limit]
-        result = _page(object_type, page, more=len(rows) > offset + limit, after=offset + limit)
+        more = len(rows) > offset + limit
+        wanted = set(body["properties"]) or None
+        result = _page(object_type, page, wanted, more=more, after=offset + limit)
         return {"total": len(rows), **result}
 
     def _create(self, object_type: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -228,7 +243,8 @@ class HubSpotFake:
         if record is None or record.archived_at is not None:
             raise _Error(404, "OBJECT_NOT_FOUND", "resource not found")
         if method == "GET":
-            return 200, record.to_json(object_type)
+            wanted = {p for value in query.get("properties", []) for p in value.split(",")}
+            return 200, record.to_json(object_type, wanted or None)
         if method == "PATCH":
             properties = _properties(_json(environ))
             self._check_unique(object_type, properties, record.id)
@@ -257,9 +273,14 @@ class HubSpotFake:
 
 
 def _page(
-    object_type: str, rows: list[_Object], *, more: bool, after: int | None = None
+    object_type: str,
+    rows: list[_Object],
+    wanted: Collection[str] | None,
+    *,
+    more: bool,
+    after: int | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"results": [o.to_json(object_type) for o in rows]}
+    body: dict[str, Any] = {"results": [o.to_json(object_type, wanted) for o in rows]}
     if more and rows:
         token = str(after if after is not None else rows[-1].id)
         body["paging"] = {"next": {"after": token, "link": f"?after={token}"}}
