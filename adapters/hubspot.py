@@ -16,13 +16,14 @@ first reads `updatedAt` and refuses a stale one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import Field
 
+from adapters.hubspot_batch import chunks, item_errors, results_by
 from adapters.toolkit import (
     Answer,
     Budget,
@@ -50,7 +51,14 @@ from adapters.toolkit.mappings import register_copies
 from adapters.toolkit.paginators import Token
 from adapters.toolkit.selectors import select
 from integration_core.credentials.types import CredentialType
-from integration_core.errors import PermanentError
+from integration_core.errors import (
+    AuthError,
+    LockstepError,
+    NotFoundError,
+    PermanentError,
+    PreconditionFailedError,
+    RetryableError,
+)
 from integration_core.mapping import (
     TASK_STATUSES,
     ObjectMapping,
@@ -58,7 +66,7 @@ from integration_core.mapping import (
     register_default_mappings,
 )
 from integration_core.models import Change
-from integration_core.ports import ChangeNotice, ChangePage, WriteResult
+from integration_core.ports import ChangeNotice, ChangePage, WriteRequest, WriteResult
 
 __all__ = [
     "HUBSPOT",
@@ -357,6 +365,167 @@ class HubSpotAdapter(DeclarativeAdapter):
             expected_version=expected_version,
             idempotency_key=idempotency_key,
         )
+
+    def write_batch(
+        self, entity_type: str, requests: Sequence[WriteRequest]
+    ) -> list[WriteResult | LockstepError]:
+        """Updates through `batch/update` (their versions read first in one `batch/read`),
+        creates through `batch/upsert` on `id_property` or `batch/create`, 100 per call.
+        Creates guarded by a `link_property` search go one by one.
+        """
+        config = self.config if isinstance(self.config, HubSpotConfig) else HubSpotConfig()
+        outcomes: dict[int, WriteResult | LockstepError] = {}
+        groups: dict[str, list[int]] = {"update": [], "upsert": [], "create": [], "alone": []}
+        for i, request in enumerate(requests):
+            if request.external_id is not None:
+                groups["update"].append(i)
+            elif request.idempotency_key is None:
+                groups["create"].append(i)
+            elif config.id_property is not None:
+                groups["upsert"].append(i)
+            else:
+                groups["alone" if config.link_property is not None else "create"].append(i)
+        for operation in ("update", "upsert", "create"):
+            for chunk in chunks(groups[operation]):
+                self._batch(entity_type, operation, chunk, requests, outcomes)
+        self._alone(entity_type, groups["alone"], requests, outcomes)
+        return [outcomes[i] for i in range(len(requests))]
+
+    def _alone(
+        self,
+        entity_type: str,
+        indexes: Sequence[int],
+        requests: Sequence[WriteRequest],
+        outcomes: dict[int, WriteResult | LockstepError],
+    ) -> None:
+        written = self.one_by_one(entity_type, [requests[i] for i in indexes])
+        outcomes.update(zip(indexes, written, strict=True))
+
+    def _batch(
+        self,
+        entity_type: str,
+        operation: str,
+        indexes: Sequence[int],
+        requests: Sequence[WriteRequest],
+        outcomes: dict[int, WriteResult | LockstepError],
+    ) -> None:
+        obj = self._object(entity_type)
+        what = f"hubspot {entity_type} batch {operation}"
+        if operation == "update":
+            indexes = self._fresh(entity_type, indexes, requests, outcomes)
+        if not indexes:
+            return
+        try:
+            response, body = self._send(
+                "POST",
+                f"{obj.path}/batch/{operation}",
+                what=what,
+                json={"inputs": [self._input(operation, i, requests[i]) for i in indexes]},
+            )
+        except (RetryableError, AuthError) as err:
+            outcomes.update((i, err) for i in indexes)
+            return
+        except LockstepError:
+            # HubSpot refuses some batches whole (one invalid input): each alone, so a bad
+            # record fails alone and the others are written.
+            self._alone(entity_type, indexes, requests, outcomes)
+            return
+        by_trace = results_by(body, "objectWriteTraceId")
+        by_id = results_by(body, "id")
+        errors = item_errors(body, what=what)
+        for i in indexes:
+            request = requests[i]
+            own = request.external_id or request.idempotency_key or ""
+            row = by_trace.get(str(i)) or by_id.get(own)
+            if row is None and operation == "upsert":
+                row = self._upserted(body, own)
+            if row is None:
+                outcomes[i] = (
+                    errors.get(str(i))
+                    or errors.get(own)
+                    or PermanentError(f"{what}: HubSpot answered nothing about input {i}")
+                )
+                continue
+            try:
+                new_id, version = self.written(entity_type, response, row)
+            except MalformedAnswerError as err:
+                outcomes[i] = err
+                continue
+            created = operation == "create" or row.get("new") is True
+            outcomes[i] = WriteResult(external_id=new_id, version=version, created=created)
+
+    def _input(self, operation: str, index: int, request: WriteRequest) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "objectWriteTraceId": str(index),
+            "properties": dict(request.values),
+        }
+        if operation == "update":
+            item["id"] = request.external_id
+        elif operation == "upsert":
+            config = self.config if isinstance(self.config, HubSpotConfig) else HubSpotConfig()
+            item.update(id=request.idempotency_key, idProperty=config.id_property)
+        else:
+            item["associations"] = []  # required (SimplePublicObjectBatchInputForCreate)
+        return item
+
+    def _upserted(self, body: Any, key: str) -> dict[str, Any] | None:
+        """An upsert's result by its unique property's value (no trace id echoed)."""
+        config = self.config if isinstance(self.config, HubSpotConfig) else HubSpotConfig()
+        for row in results_by(body, "id").values():
+            properties = row.get("properties")
+            if isinstance(properties, dict) and properties.get(config.id_property) == key:
+                return row
+        return None
+
+    def _fresh(
+        self,
+        entity_type: str,
+        indexes: Sequence[int],
+        requests: Sequence[WriteRequest],
+        outcomes: dict[int, WriteResult | LockstepError],
+    ) -> list[int]:
+        """The updates whose record still has the version they expect, its versions read
+        in one `batch/read` (HubSpot has no If-Match); the others get their error."""
+        checked = [i for i in indexes if requests[i].expected_version is not None]
+        if not checked:
+            return list(indexes)
+        obj = self._object(entity_type)
+        what = f"hubspot {entity_type} batch read"
+        ids = sorted({str(requests[i].external_id) for i in checked})
+        try:
+            _, body = self._send(
+                "POST",
+                f"{obj.path}/batch/read",
+                what=what,
+                json={
+                    "inputs": [{"id": external_id} for external_id in ids],
+                    "properties": [],
+                    "propertiesWithHistory": [],
+                },
+            )
+        except (RetryableError, AuthError) as err:
+            outcomes.update((i, err) for i in indexes)
+            return []
+        except LockstepError:
+            self._alone(entity_type, indexes, requests, outcomes)
+            return []
+        current = results_by(body, "id")
+        fresh = []
+        for i in indexes:
+            request = requests[i]
+            external_id = str(request.external_id)
+            if request.expected_version is None:
+                fresh.append(i)
+            elif external_id not in current:
+                outcomes[i] = NotFoundError(f"hubspot {entity_type} {external_id} not found")
+            elif (version := current[external_id].get("updatedAt")) != request.expected_version:
+                outcomes[i] = PreconditionFailedError(
+                    f"hubspot {entity_type} {external_id}: version is {version}, "
+                    f"not {request.expected_version}"
+                )
+            else:
+                fresh.append(i)
+        return fresh
 
     def _upsert(
         self, entity_type: str, values: Mapping[str, Any], id_property: str, key: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
@@ -26,7 +26,9 @@ from adapters.toolkit.selectors import PathError, select
 from adapters.toolkit.spec import Concurrency, HttpConnectionConfig, ObjectSpec, ProviderSpec
 from integration_core.clock import utcnow
 from integration_core.errors import (
+    AuthError,
     ConnectionConfigurationError,
+    LockstepError,
     NotFoundError,
     PermanentError,
     PreconditionFailedError,
@@ -34,7 +36,13 @@ from integration_core.errors import (
 )
 from integration_core.mapping import ObjectMapping, default_mapping
 from integration_core.models import Change, Connection
-from integration_core.ports.adapter import ChangeNotice, ChangePage, RejectedRecord, WriteResult
+from integration_core.ports.adapter import (
+    ChangeNotice,
+    ChangePage,
+    RejectedRecord,
+    WriteRequest,
+    WriteResult,
+)
 from integration_core.ratelimit import Limit
 
 __all__ = ["DeclarativeAdapter", "MalformedAnswerError", "PaginationLoopError", "RecordError"]
@@ -266,6 +274,40 @@ class DeclarativeAdapter:
         method, template = obj.write.update
         url = template.format(path=obj.path, id=quote(external_id, safe=""))
         return self._write(obj, entity_type, "update", method, url, values, headers)
+
+    def write_batch(
+        self, entity_type: str, requests: Sequence[WriteRequest]
+    ) -> list[WriteResult | LockstepError]:
+        """One `write` per request (a provider with batch endpoints overrides this)."""
+        return self.one_by_one(entity_type, requests)
+
+    def one_by_one(
+        self, entity_type: str, requests: Sequence[WriteRequest]
+    ) -> list[WriteResult | LockstepError]:
+        """Each request alone; after an error that stops the connection (retryable,
+        auth), the rest are not sent and carry that error."""
+        outcomes: list[WriteResult | LockstepError] = []
+        stopped: LockstepError | None = None
+        for request in requests:
+            if stopped is not None:
+                outcomes.append(stopped)
+                continue
+            try:
+                outcomes.append(
+                    self.write(
+                        entity_type,
+                        request.external_id,
+                        request.values,
+                        expected_version=request.expected_version,
+                        idempotency_key=request.idempotency_key,
+                    )
+                )
+            except (RetryableError, AuthError) as err:
+                stopped = err
+                outcomes.append(err)
+            except LockstepError as err:
+                outcomes.append(err)
+        return outcomes
 
     def _create(
         self,

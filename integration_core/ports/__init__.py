@@ -8,6 +8,7 @@ from integration_core.ports.adapter import (
     ChangePage,
     IntegrationAdapter,
     RejectedRecord,
+    WriteRequest,
     WriteResult,
 )
 from integration_core.ports.registry import (
@@ -23,6 +24,7 @@ __all__ = [
     "ChangePage",
     "IntegrationAdapter",
     "RejectedRecord",
+    "WriteRequest",
     "WriteResult",
     "adapter_factory",
     "parse_webhook",

@@ -16,7 +16,8 @@ import pytest
 from adapters.hubspot import HubSpotAdapter
 from adapters.toolkit import CursorState
 from integration_core.clock import utcnow
-from integration_core.errors import PreconditionFailedError
+from integration_core.errors import LockstepError, PreconditionFailedError
+from integration_core.ports import WriteRequest, WriteResult
 from integration_core.sync.watermark import Watermark
 from tests.harness.adapters import StaticBearer, hubspot_adapter, hubspot_task
 from tests.harness.prism import Prism, provider_spec
@@ -130,3 +131,27 @@ def test_the_link_id_lookup_is_a_search_the_spec_allows(
     adapter.write(entity_type, None, _VALUES[entity_type], idempotency_key="k-2")
     _all_2xx(recorder)
     assert recorder.statuses[0][1].endswith("/search")
+
+
+def test_every_batch_write_is_a_request_the_spec_allows_and_its_answer_parses(
+    mocked: tuple[str, str], make: Callable[..., HubSpotAdapter], recorder: _Recorder
+) -> None:
+    entity_type, _ = mocked
+    adapter = make(id_property="lockstep_id")
+    values = _VALUES[entity_type]
+    outcomes = adapter.write_batch(
+        entity_type,
+        [
+            WriteRequest(None, values),  # batch/create
+            WriteRequest(None, values, idempotency_key="k-3"),  # batch/upsert
+            WriteRequest("512", values),  # batch/update
+            WriteRequest("513", values, expected_version="1970-01-01"),  # batch/read first
+        ],
+    )
+    _all_2xx(recorder)
+    paths = [p.rsplit("/", 1)[-1] for _, p, _ in recorder.statuses]
+    assert paths == ["read", "update", "upsert", "create"]
+    # The mock's answers are generated: they name none of our inputs, so each input is
+    # an error naming the batch, never a crash and never a result taken for another's.
+    assert len(outcomes) == 4
+    assert all(isinstance(o, WriteResult | LockstepError) for o in outcomes)

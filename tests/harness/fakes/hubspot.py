@@ -6,7 +6,9 @@ companies.json, tasks.json): `SimplePublicObject`, `CollectionResponse…Forward
 and the `Error` body (`category`, `correlationId`, `message`). Behaviour it keeps: list by id
 with `after` paging, search with GT/GTE/LT/EQ filters and sorts, search refusing to page past
 10,000 results, archive-as-delete (archived records only in `?archived=true` listings),
-batch upsert by a unique `idProperty`, bearer auth, `X-HubSpot-RateLimit-*` headers.
+batch upsert by a unique `idProperty`, batch create/update/read answering 207 with
+`errors` for the inputs that failed (`BatchResponseSimplePublicObjectWithErrors`), only the
+properties a read asks for, bearer auth, `X-HubSpot-RateLimit-*` headers.
 """
 
 from __future__ import annotations
@@ -157,6 +159,8 @@ class HubSpotFake:
                 return 200, self._search(object_type, _json(environ))
             if rest == ["batch", "upsert"] and method == "POST":
                 return 200, self._upsert(object_type, _json(environ))
+            if rest[:1] == ["batch"] and len(rest) == 2 and method == "POST":
+                return self._batch(object_type, rest[1], _json(environ))
             if len(rest) == 1:
                 return self._one(object_type, method, rest[0], environ, query)
         raise _Error(404, "OBJECT_NOT_FOUND", "resource not found")
@@ -223,13 +227,91 @@ class HubSpotFake:
             else:
                 self.update(object_type, str(found.id), properties)
                 record = found
-            results.append({**record.to_json(object_type), "new": found is None})
+            trace = (
+                {"objectWriteTraceId": item["objectWriteTraceId"]}
+                if "objectWriteTraceId" in item
+                else {}
+            )
+            results.append({**record.to_json(object_type), "new": found is None, **trace})
         return {
             "status": "COMPLETE",
             "results": results,
             "startedAt": started,
             "completedAt": to_iso(self.clock()),
         }
+
+    def _batch(self, object_type: str, operation: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """`batch/create|update|read`: every input is checked first (a malformed one
+        refuses the whole batch with a 400, as HubSpot does); then each input succeeds or
+        fails alone, and a batch with failures answers 207 with `errors` naming each
+        failed input by its `objectWriteTraceId` (or its id)."""
+        inputs = body.get("inputs")
+        if operation not in {"create", "update", "read"} or not isinstance(inputs, list):
+            raise _Error(
+                404 if operation not in {"create", "update", "read"} else 400,
+                "VALIDATION_ERROR",
+                "unknown batch operation or no inputs",
+            )
+        if len(inputs) > 100:
+            raise _Error(400, "VALIDATION_ERROR", "at most 100 inputs per batch")
+        for item in inputs:
+            if not isinstance(item, dict) or (operation != "create" and "id" not in item):
+                raise _Error(400, "VALIDATION_ERROR", "each input needs an id")
+            if operation != "read":
+                _properties(item)
+        started = to_iso(self.clock())
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for item in inputs:
+            trace = (
+                {"objectWriteTraceId": item["objectWriteTraceId"]}
+                if "objectWriteTraceId" in item
+                else {}
+            )
+            try:
+                record = self._batch_one(object_type, operation, item)
+            except _Error as err:
+                context = {"objectWriteTraceId": [item["objectWriteTraceId"]]} if trace else {}
+                if "id" in item:
+                    context["ids"] = [str(item["id"])]
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": err.category,
+                        "message": err.message,
+                        "context": context,
+                        "errors": [],
+                        "links": {},
+                    }
+                )
+                continue
+            results.append(
+                {**record.to_json(object_type, set(body.get("properties") or []) or None), **trace}
+            )
+        answer: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": to_iso(self.clock()),
+        }
+        if errors:
+            return 207, {**answer, "errors": errors, "numErrors": len(errors)}
+        return (201 if operation == "create" else 200), answer
+
+    def _batch_one(self, object_type: str, operation: str, item: dict[str, Any]) -> _Object:
+        if operation == "create":
+            properties = _properties(item)
+            self._check_unique(object_type, properties, None)
+            return self._objects[object_type][int(self.create(object_type, properties))]
+        raw_id = str(item["id"])
+        record = self._objects[object_type].get(int(raw_id)) if raw_id.isdigit() else None
+        if record is None or record.archived_at is not None:
+            raise _Error(404, "OBJECT_NOT_FOUND", f"no {object_type} {raw_id}")
+        if operation == "update":
+            properties = _properties(item)
+            self._check_unique(object_type, properties, record.id)
+            self.update(object_type, raw_id, properties)
+        return record
 
     def _one(
         self,
