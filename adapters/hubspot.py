@@ -270,8 +270,12 @@ HUBSPOT = ProviderSpec(
         {CredentialType.OAUTH2_AUTHORIZATION_CODE, CredentialType.BEARER_TOKEN}
     ),
     health_path="/crm/v3/objects/contacts?limit=1",
-    # 100 requests per 10 s per app (private and public apps alike, the lowest tier).
-    budgets=(Budget("burst", 100, 10.0),),
+    # 100 requests per 10 s per app (private and public apps alike, the lowest tier;
+    # developers.hubspot.com/docs/guides/apps/api-usage/usage-details). Search has a
+    # limit of its own, apart from it: five requests per second per account
+    # (developers.hubspot.com/docs/api/crm/search, "Limitations"; it was four per token
+    # before: developers.hubspot.com/changelog/crm-search-api-rate-limit-increase).
+    budgets=(Budget("burst", 100, 10.0), Budget("search", 5, 1.0, path_suffix="/search")),
     errors=ErrorMap((ErrorRule(Outcome.RETRYABLE, status=423, retry_after=2.0),)),
     base_url="https://api.hubapi.com",
 )

@@ -129,19 +129,42 @@ class DeclarativeAdapter:
         return default_mapping(cls.spec.name, entity_type)
 
     def rate_limits(self) -> list[Limit]:
-        """This connection's budgets: its config's `rate_limits`, else the provider's."""
+        """This connection's budgets of every call: its config's `rate_limits`, else the
+        provider's (those not scoped to some requests)."""
         prefix = f"conn:{self.connection.id}"
+        scoped = {b.bucket for b in self.spec.budgets if b.path_suffix is not None}
         if self.config.rate_limits is not None:
             return [
                 Limit(
                     f"{prefix}:{b.bucket}", b.max_requests, b.window_seconds, algorithm=b.algorithm
                 )
                 for b in self.config.rate_limits
+                if b.bucket not in scoped
             ]
         return [
             Limit(f"{prefix}:{b.bucket}", b.max_requests, b.window_seconds)
             for b in self.spec.budgets
+            if b.path_suffix is None
         ]
+
+    def request_limits(self, method: str, path: str) -> list[Limit]:
+        """The budgets one request spends as it is sent: the provider's budgets scoped to
+        its path (a config `rate_limits` entry of the same bucket overrides one)."""
+        overrides = {b.bucket: b for b in self.config.rate_limits or []}
+        limits = []
+        for budget in self.spec.budgets:
+            if budget.path_suffix is None or not path.endswith(budget.path_suffix):
+                continue
+            chosen = overrides.get(budget.bucket)
+            limits.append(
+                Limit(
+                    f"conn:{self.connection.id}:{budget.bucket}",
+                    chosen.max_requests if chosen else budget.max_requests,
+                    chosen.window_seconds if chosen else budget.window_seconds,
+                    algorithm=chosen.algorithm if chosen else "exact",
+                )
+            )
+        return limits
 
     # -- reads ---------------------------------------------------------------------------
 

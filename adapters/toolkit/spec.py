@@ -113,11 +113,17 @@ class ObjectSpec:
 
 @dataclass(frozen=True)
 class Budget:
-    """A published provider limit: `max_requests` per `window_seconds` in `bucket`."""
+    """A published provider limit: `max_requests` per `window_seconds` in `bucket`.
+
+    `path_suffix`: the budget covers only requests whose path ends so (HubSpot's search,
+    limited apart from its other calls), each request spending one unit as it is sent;
+    None: a budget of every call, spent by the pipelines before each adapter call.
+    """
 
     bucket: str
     max_requests: int
     window_seconds: float
+    path_suffix: str | None = None
 
 
 @dataclass(frozen=True)

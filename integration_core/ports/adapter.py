@@ -115,6 +115,10 @@ class IntegrationAdapter(Protocol):
         """This connection's provider budgets (keys `conn:{connection id}:{bucket}`)."""
         ...
 
+    def request_limits(self, method: str, path: str) -> list[Limit]:
+        """Budgets only some requests spend (HubSpot's search), taken as each is sent."""
+        ...
+
     def read_changes(self, entity_type: str, cursor: str | None, *, page_size: int) -> ChangePage:
         """The page after `cursor` (None: a first sync from the beginning)."""
         ...
