@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
 
@@ -48,6 +47,9 @@ from integration_core.ratelimit import Limit
 __all__ = ["DeclarativeAdapter", "MalformedAnswerError", "PaginationLoopError", "RecordError"]
 
 log = logging.getLogger(__name__)
+
+_ID_TYPES = (str, int)
+_VERSION_TYPES = (str, int, type(None))
 
 
 class MalformedAnswerError(PermanentError):
@@ -251,33 +253,50 @@ class DeclarativeAdapter:
         return {}
 
     def parse_record(self, entity_type: str, raw: Any) -> Change:
-        """One listed record as a Change (hook). Raises RecordError naming the path."""
+        """One listed record as a Change (hook). Raises RecordError naming the path.
+
+        Every field is checked here, once, so the Change is built without validating it
+        again (`Change.trusted`): this runs for every record of every listing.
+        """
         spec = self._object(entity_type).record
-        where = f"{self.spec.name} {entity_type}"
         if not isinstance(raw, dict):
-            raise RecordError(f"{where}: record is a {type(raw).__name__}", external_id=None)
+            raise RecordError(
+                f"{self.spec.name} {entity_type}: record is a {type(raw).__name__}",
+                external_id=None,
+            )
         raw_id = select(raw, spec.id, default=None)
-        if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or raw_id == "":
-            raise RecordError(f"{where}: record without an id at {spec.id!r}", external_id=None)
-        external_id = str(raw_id)
+        # Tuples, not `str | int`: a union is built anew on every call, once per record.
+        if isinstance(raw_id, bool) or not isinstance(raw_id, _ID_TYPES) or raw_id == "":
+            raise RecordError(
+                f"{self.spec.name} {entity_type}: record without an id at {spec.id!r}",
+                external_id=None,
+            )
+        external_id = raw_id if isinstance(raw_id, str) else str(raw_id)
         try:
-            modified_at = _time(spec.time, _field(raw, spec.modified_at), spec.modified_at)
-            version = _field(raw, spec.version) if spec.version else None
-            if isinstance(version, bool) or not isinstance(version, str | int | None):
+            try:
+                modified_at = spec.time(select(raw, spec.modified_at))
+            except ValueError as err:
+                raise ValueError(f"field {spec.modified_at!r}: {err}") from err
+            version = select(raw, spec.version) if spec.version else None
+            if isinstance(version, bool) or not isinstance(version, _VERSION_TYPES):
                 raise ValueError(f"field {spec.version!r} is a {type(version).__name__}")
-            values = _field(raw, spec.values)
+            values = select(raw, spec.values)
             if not isinstance(values, dict):
                 raise ValueError(f"field {spec.values!r} is a {type(values).__name__}")
-        except ValueError as err:
-            raise RecordError(f"{where} {external_id}: {err}", external_id=external_id) from err
-        deleted = select(raw, spec.deleted, default=False) if spec.deleted else False
-        return Change(
-            external_id=external_id,
-            version=str(version) if version is not None else modified_at.isoformat(),
-            modified_at=modified_at,
-            values=values,
-            deleted=deleted is True,
-        )
+            deleted = select(raw, spec.deleted, default=False) if spec.deleted else False
+            return Change.trusted(
+                external_id=external_id,
+                version=modified_at.isoformat() if version is None else str(version),
+                modified_at=modified_at,
+                values=values,
+                deleted=deleted is True,
+            )
+        except (PathError, ValueError) as err:
+            problem = f"missing {err.path!r}" if isinstance(err, PathError) else str(err)
+            raise RecordError(
+                f"{self.spec.name} {entity_type} {external_id}: {problem}",
+                external_id=external_id,
+            ) from err
 
     # -- writes --------------------------------------------------------------------------
 
@@ -489,20 +508,6 @@ class DeclarativeAdapter:
             raise PaginationLoopError(
                 f"{what}: pagination loop: the provider sent page token {key[:80]} again"
             )
-
-
-def _field(raw: dict[str, Any], path: str) -> Any:
-    try:
-        return select(raw, path)
-    except PathError as err:
-        raise ValueError(f"missing {path!r}") from err
-
-
-def _time(parse: Callable[[Any], datetime], value: Any, path: str) -> datetime:
-    try:
-        return parse(value)
-    except ValueError as err:
-        raise ValueError(f"field {path!r}: {err}") from err
 
 
 def _json_body(response: httpx.Response) -> tuple[Any, str | None]:
