@@ -54,26 +54,25 @@ def message_queue(request: pytest.FixtureRequest) -> MessageQueue:
     return queue
 
 
-@pytest.fixture(scope="session")
-def hubspot_via_prism() -> Iterator[tuple[str, SwitchableApp]]:
-    """A HubSpot-shaped fake behind `prism proxy --errors` on HubSpot's contacts spec."""
+def _hubspot_behind_prism(spec: str) -> Iterator[tuple[str, SwitchableApp]]:
     switch = SwitchableApp()
     with (
         SandboxServer(switch) as server,
-        Prism(provider_spec("hubspot/contacts.json"), upstream=server.base_url) as prism,
+        Prism(provider_spec(spec), upstream=server.base_url) as prism,
     ):
         yield prism.base_url, switch
+
+
+@pytest.fixture(scope="session")
+def hubspot_via_prism() -> Iterator[tuple[str, SwitchableApp]]:
+    """A HubSpot-shaped fake behind `prism proxy --errors` on HubSpot's contacts spec."""
+    yield from _hubspot_behind_prism("hubspot/contacts.json")
 
 
 @pytest.fixture(scope="session")
 def hubspot_tasks_via_prism() -> Iterator[tuple[str, SwitchableApp]]:
     """The same for tasks, on HubSpot's tasks spec."""
-    switch = SwitchableApp()
-    with (
-        SandboxServer(switch) as server,
-        Prism(provider_spec("hubspot/tasks.json"), upstream=server.base_url) as prism,
-    ):
-        yield prism.base_url, switch
+    yield from _hubspot_behind_prism("hubspot/tasks.json")
 
 
 @pytest.fixture(

@@ -32,6 +32,7 @@ __all__ = [
     "StaticBearer",
     "hubspot_adapter",
     "hubspot_task",
+    "served_hubspot",
 ]
 
 
@@ -186,6 +187,20 @@ def hubspot_adapter(
         id="c-hubspot", tenant_id="t1", system="hubspot", config={"base_url": base_url, **config}
     )
     return HubSpotAdapter(connection, client=client)
+
+
+@contextmanager
+def served_hubspot(
+    fake: HubSpotFake, *, transport: httpx.BaseTransport | None = None, **config: Any
+) -> Iterator[HubSpotAdapter]:
+    """A HubSpot adapter for a connection with `config`, to `fake` served on loopback."""
+    with (
+        SandboxServer(fake) as server,
+        hubspot_adapter(
+            server.base_url, auth=StaticBearer(fake.token), transport=transport, **config
+        ) as adapter,
+    ):
+        yield adapter
 
 
 class HubSpotHarness:

@@ -3,15 +3,10 @@ inputs, each outcome in its request's place, one bad record failing alone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import httpx
 import pytest
 
 from adapters.hubspot import HubSpotAdapter
-from adapters.sandbox_server import SandboxServer
 from integration_core.errors import (
     ConflictError,
     NotFoundError,
@@ -20,25 +15,12 @@ from integration_core.errors import (
     RetryableError,
 )
 from integration_core.ports import WriteRequest, WriteResult
-from tests.harness.adapters import StaticBearer, hubspot_adapter, hubspot_task
+from tests.harness.adapters import hubspot_task, served_hubspot
 from tests.harness.fakes.hubspot import HubSpotFake
 from tests.harness.http_faults import FaultyTransport
 from tests.harness.sandbox import contact
 
 pytestmark = pytest.mark.unit
-
-
-@contextmanager
-def _served(
-    fake: HubSpotFake, *, transport: httpx.BaseTransport | None = None, **config: Any
-) -> Iterator[HubSpotAdapter]:
-    with (
-        SandboxServer(fake) as server,
-        hubspot_adapter(
-            server.base_url, auth=StaticBearer(fake.token), transport=transport, **config
-        ) as adapter,
-    ):
-        yield adapter
 
 
 def _result(outcome: object) -> WriteResult:
@@ -50,7 +32,7 @@ def test_creates_and_updates_go_in_one_call_each_and_each_outcome_keeps_its_plac
     fake = HubSpotFake(token="pat")
     kept = fake.create("contacts", contact(1))
     moved = fake.create("contacts", contact(2))
-    with _served(fake) as adapter:
+    with served_hubspot(fake) as adapter:
         version = {c: _version(adapter, c) for c in (kept, moved)}
         fake.update("contacts", moved, {"city": "Oslo"})  # edited there since we read it
         fake.requests.clear()
@@ -94,7 +76,7 @@ def test_a_create_the_portal_refuses_fails_alone_in_a_multi_status_answer() -> N
     fake = HubSpotFake(token="pat")
     taken = contact(1)
     fake.create("contacts", taken)  # email is unique: a second Ada is refused
-    with _served(fake) as adapter:
+    with served_hubspot(fake) as adapter:
         fake.requests.clear()
         outcomes = adapter.write_batch(
             "contact", [WriteRequest(None, contact(2)), WriteRequest(None, taken)]
@@ -107,7 +89,7 @@ def test_a_create_the_portal_refuses_fails_alone_in_a_multi_status_answer() -> N
 
 def test_a_batch_refused_whole_is_written_one_by_one_so_the_bad_record_fails_alone() -> None:
     fake = HubSpotFake(token="pat")
-    with _served(fake) as adapter:
+    with served_hubspot(fake) as adapter:
         outcomes = adapter.write_batch(
             "contact",
             [
@@ -124,7 +106,7 @@ def test_a_batch_refused_whole_is_written_one_by_one_so_the_bad_record_fails_alo
 
 def test_more_than_100_writes_take_one_call_per_100() -> None:
     fake = HubSpotFake(token="pat")
-    with _served(fake) as adapter:
+    with served_hubspot(fake) as adapter:
         outcomes = adapter.write_batch(
             "task", [WriteRequest(None, hubspot_task(i)) for i in range(250)]
         )
@@ -137,7 +119,7 @@ def test_idempotent_creates_upsert_in_a_batch_and_a_replay_makes_nothing_twice()
     fake = HubSpotFake(token="pat")
     faults = FaultyTransport(httpx.HTTPTransport())
     requests = [WriteRequest(None, contact(i), idempotency_key=f"key-{i}") for i in range(3)]
-    with _served(fake, transport=faults, id_property="lockstep_id") as adapter:
+    with served_hubspot(fake, transport=faults, id_property="lockstep_id") as adapter:
         faults.lose_next_answer()
         lost = adapter.write_batch("contact", requests)
         again = adapter.write_batch("contact", requests)
@@ -149,7 +131,7 @@ def test_idempotent_creates_upsert_in_a_batch_and_a_replay_makes_nothing_twice()
 def test_a_throttled_batch_is_every_items_retryable_outcome_and_nothing_raises() -> None:
     fake = HubSpotFake(token="pat")
     faults = FaultyTransport(httpx.HTTPTransport())
-    with _served(fake, transport=faults) as adapter:
+    with served_hubspot(fake, transport=faults) as adapter:
         faults.answer(429, headers={"Retry-After": "3"}, content=b'{"status": "error"}')
         outcomes = adapter.write_batch(
             "contact", [WriteRequest(None, contact(1)), WriteRequest(None, contact(2))]
