@@ -11,7 +11,12 @@ listing's start only when it ends. Each listing ends with the archived objects
 
 Writes: an idempotent create is a batch upsert on the unique `id_property` the connection
 names (the idempotency key is its value); HubSpot has no If-Match, so an update or delete
-first reads `updatedAt` and refuses a stale one.
+first reads `updatedAt` and refuses a stale one. `write_batch` does the same for up to 100
+records a call (hubspot_batch.py reads the multi-status answers).
+
+Budgets: the burst limit, spent per adapter call, and the search limit, spent per search
+request (`Budget.path_suffix`). Every read asks for the mapped properties and the
+connection's `extra_properties` (HubSpot returns only what is asked for).
 """
 
 from __future__ import annotations
