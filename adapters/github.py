@@ -275,7 +275,9 @@ class GitHubAdapter(DeclarativeAdapter):
         if idempotency_key is not None:
             found = self._created_with(entity_type, idempotency_key)
             if found is not None:
-                return WriteResult(found.external_id, found.version, created=False)
+                return WriteResult(
+                    found.external_id, found.version, created=False, modified_at=found.modified_at
+                )
             mark = f"<!-- lockstep:{idempotency_key} -->"
             body["body"] = f"{body.get('body') or ''}\n\n{mark}".lstrip()
         state = body.pop("state", None)

@@ -249,7 +249,12 @@ class GooglePeopleAdapter(DeclarativeAdapter):
             json=body,
         )
         new_id, version = self.written(entity_type, response, answer)
-        return WriteResult(external_id=new_id, version=version, created=False)
+        return WriteResult(
+            external_id=new_id,
+            version=version,
+            created=False,
+            modified_at=self.written_at(entity_type, answer),
+        )
 
     def _create_contact(
         self, entity_type: str, values: Mapping[str, Any], key: str | None
@@ -258,7 +263,9 @@ class GooglePeopleAdapter(DeclarativeAdapter):
         if key is not None:
             found = self._find(entity_type, key)
             if found is not None:
-                return WriteResult(found.external_id, found.version, created=False)
+                return WriteResult(
+                    found.external_id, found.version, created=False, modified_at=found.modified_at
+                )
             person["clientData"] = [{"key": _KEY, "value": key}]
         response, answer = self._send(
             "POST",
@@ -268,7 +275,12 @@ class GooglePeopleAdapter(DeclarativeAdapter):
             json=person,
         )
         new_id, version = self.written(entity_type, response, answer)
-        return WriteResult(external_id=new_id, version=version, created=True)
+        return WriteResult(
+            external_id=new_id,
+            version=version,
+            created=True,
+            modified_at=self.written_at(entity_type, answer),
+        )
 
     def _find(self, entity_type: str, key: str) -> Change | None:
         """The contact an earlier create with `key` made, among those modified lately

@@ -1,4 +1,4 @@
-"""HubSpot CRM v3: contacts and companies, as a toolkit spec plus three hooks.
+"""HubSpot CRM v3: contacts, companies and tasks, as a toolkit spec plus a few hooks.
 
 Reads: a first sync lists every object by id (`GET /crm/v3/objects/{type}`, `after`
 paging); later cycles search (`POST …/search`) for `lastmodifieddate` GT the watermark
@@ -11,16 +11,24 @@ listing's start only when it ends. Each listing ends with the archived objects
 
 Writes: an idempotent create is a batch upsert on the unique `id_property` the connection
 names (the idempotency key is its value); HubSpot has no If-Match, so an update or delete
-first reads `updatedAt` and refuses a stale one.
+first reads `updatedAt` and refuses a stale one. `write_batch` does the same for up to 100
+records a call (hubspot_batch.py reads the multi-status answers).
+
+Budgets: the burst limit, spent per adapter call, and the search limit, spent per search
+request (`Budget.path_suffix`). Every read asks for the mapped properties and the
+connection's `extra_properties` (HubSpot returns only what is asked for).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal
 
+from pydantic import Field
+
+from adapters.hubspot_batch import chunks, item_errors, results_by
 from adapters.toolkit import (
     Answer,
     Budget,
@@ -30,6 +38,7 @@ from adapters.toolkit import (
     ErrorMap,
     ErrorRule,
     HttpConnectionConfig,
+    MalformedAnswerError,
     ModifiedSince,
     ObjectSpec,
     Outcome,
@@ -46,10 +55,22 @@ from adapters.toolkit.mappings import register_copies
 from adapters.toolkit.paginators import Token
 from adapters.toolkit.selectors import select
 from integration_core.credentials.types import CredentialType
-from integration_core.errors import PermanentError
-from integration_core.mapping import ObjectMapping, parse_path
+from integration_core.errors import (
+    AuthError,
+    LockstepError,
+    NotFoundError,
+    PermanentError,
+    PreconditionFailedError,
+    RetryableError,
+)
+from integration_core.mapping import (
+    TASK_STATUSES,
+    ObjectMapping,
+    parse_path,
+    register_default_mappings,
+)
 from integration_core.models import Change
-from integration_core.ports import ChangeNotice, ChangePage, WriteResult
+from integration_core.ports import ChangeNotice, ChangePage, WriteRequest, WriteResult
 from integration_core.ports.oauth import OAuthSpec
 
 __all__ = [
@@ -62,7 +83,11 @@ __all__ = [
 ]
 
 SEARCH_LIMIT = 10_000
-_MODIFIED = {"contact": "lastmodifieddate", "company": "hs_lastmodifieddate"}
+_MODIFIED = {
+    "contact": "lastmodifieddate",
+    "company": "hs_lastmodifieddate",
+    "task": "hs_lastmodifieddate",
+}
 # HubSpot's property names (all text in its API), and what they mean canonically.
 _CONTACT = {
     "first_name": "firstname",
@@ -76,9 +101,42 @@ _CONTACT = {
 }
 _COMPANY = {"name": "name", "domain": "domain", "phone": "phone", "city": "city"}
 
-HUBSPOT_MAPPINGS: Mapping[str, ObjectMapping] = register_copies(
-    "hubspot", {("contact", "contacts"): _CONTACT, ("company", "companies"): _COMPANY}
-)
+# Tasks (https://developers.hubspot.com/docs/api/crm/tasks): `hs_task_subject`,
+# `hs_task_body` (HTML), `hs_task_status` (NOT_STARTED, IN_PROGRESS, WAITING, COMPLETED,
+# DEFERRED), `hs_timestamp` (the due date, a datetime; required on create),
+# `hs_task_priority` (LOW, MEDIUM, HIGH; kept as a label). The owner (`hubspot_owner_id`)
+# needs an owners lookup table and the related record its associations: a sync task adds
+# them by override (and `extra_properties`).
+_TASK: list[dict[str, Any]] = [
+    {"source": "hs_task_subject", "canonical": "title"},
+    {"source": "hs_task_body", "canonical": "description", "convert": "html_to_text"},
+    {
+        "source": "hs_task_status",
+        "canonical": "status",
+        "convert": {
+            "name": "enum",
+            "options": {"values": {s.upper(): s for s in TASK_STATUSES}},
+        },
+    },
+    {"source": "hs_timestamp", "canonical": "due_date", "convert": "date_from_datetime"},
+    {
+        "source": "hs_task_priority",
+        "canonical": "labels",
+        "convert": {
+            "name": "multi_picklist",
+            "options": {"values": {"LOW": "low", "MEDIUM": "medium", "HIGH": "high"}},
+        },
+    },
+]
+
+HUBSPOT_MAPPINGS: Mapping[str, ObjectMapping] = {
+    **register_copies(
+        "hubspot", {("contact", "contacts"): _CONTACT, ("company", "companies"): _COMPANY}
+    ),
+    **register_default_mappings(
+        "hubspot", [{"entity_type": "task", "provider_object": "tasks", "fields": _TASK}]
+    ),
+}
 
 
 def mapped_properties(mapping: ObjectMapping) -> list[str]:
@@ -93,11 +151,14 @@ def mapped_properties(mapping: ObjectMapping) -> list[str]:
 # "object.propertyChange" with an `objectTypeId`), `objectId` and `occurredAt` (epoch ms).
 # Merges name `primaryObjectId` and `mergedObjectIds` (developers.hubspot.com/changelog/
 # new-subscription-types-for-webhooks). Events are read as thin: the record is read by id.
-_WEBHOOK_OBJECTS: dict[str, Literal["contact", "company"]] = {
+# Object type ids: 0-1 contacts, 0-2 companies, 0-27 tasks
+# (developers.hubspot.com/docs/api/crm/understanding-the-crm#object-type-ids).
+_WEBHOOK_OBJECTS: dict[str, Literal["contact", "company", "task"]] = {
     "contact": "contact",
     "company": "company",
     "0-1": "contact",
     "0-2": "company",
+    "0-27": "task",
 }
 _UPSERTS = frozenset({"creation", "propertyChange", "restore"})
 _DELETES = frozenset({"deletion", "privacyDeletion"})
@@ -149,6 +210,11 @@ class HubSpotConfig(HttpConnectionConfig):
 
     id_property: str | None = None
     link_property: str | None = None
+    # Properties read besides those the default mapping names, per entity type: what a
+    # sync task's mapping override reads (HubSpot returns only the properties asked for).
+    extra_properties: dict[Literal["contact", "company", "task"], list[str]] = Field(
+        default_factory=dict
+    )
 
 
 class HubSpotPaginator(Paginator):
@@ -209,8 +275,12 @@ HUBSPOT = ProviderSpec(
         {CredentialType.OAUTH2_AUTHORIZATION_CODE, CredentialType.BEARER_TOKEN}
     ),
     health_path="/crm/v3/objects/contacts?limit=1",
-    # 100 requests per 10 s per app (private and public apps alike, the lowest tier).
-    budgets=(Budget("burst", 100, 10.0),),
+    # 100 requests per 10 s per app (private and public apps alike, the lowest tier;
+    # developers.hubspot.com/docs/guides/apps/api-usage/usage-details). Search has a
+    # limit of its own, apart from it: five requests per second per account
+    # (developers.hubspot.com/docs/api/crm/search, "Limitations"; it was four per token
+    # before: developers.hubspot.com/changelog/crm-search-api-rate-limit-increase).
+    budgets=(Budget("burst", 100, 10.0), Budget("search", 5, 1.0, path_suffix="/search")),
     errors=ErrorMap((ErrorRule(Outcome.RETRYABLE, status=423, retry_after=2.0),)),
     base_url="https://api.hubapi.com",
     # developers.hubspot.com/docs/api/working-with-oauth: the install URL on app.hubspot.com,
@@ -249,7 +319,7 @@ class HubSpotAdapter(DeclarativeAdapter):
         self, entity_type: str, obj: ObjectSpec, state: CursorState, page_size: int
     ) -> PageRequest:
         token = state.page if isinstance(state.page, dict) else {}
-        properties = mapped_properties(self.field_map(entity_type))
+        properties = self.properties(entity_type)
         if token.get("archived") or state.since is None:
             # `properties` is an exploded form array: one parameter per property.
             params: dict[str, Any] = {"limit": page_size, "properties": properties}
@@ -273,6 +343,17 @@ class HubSpotAdapter(DeclarativeAdapter):
                 },
             )
         return obj.paginator.apply(request, token) if token else request
+
+    def properties(self, entity_type: str) -> list[str]:
+        """The properties every read asks for: the default mapping's and the connection's
+        `extra_properties`."""
+        config = self.config if isinstance(self.config, HubSpotConfig) else HubSpotConfig()
+        mapped = mapped_properties(self.field_map(entity_type))
+        extra = config.extra_properties.get(entity_type, [])  # type: ignore[call-overload]
+        return sorted({*mapped, *extra})
+
+    def read_params(self, entity_type: str) -> dict[str, Any]:
+        return {"properties": self.properties(entity_type)}
 
     @classmethod
     def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:
@@ -311,6 +392,172 @@ class HubSpotAdapter(DeclarativeAdapter):
             expected_version=expected_version,
             idempotency_key=idempotency_key,
         )
+
+    def write_batch(
+        self, entity_type: str, requests: Sequence[WriteRequest]
+    ) -> list[WriteResult | LockstepError]:
+        """Updates through `batch/update` (their versions read first in one `batch/read`),
+        creates through `batch/upsert` on `id_property` or `batch/create`, 100 per call.
+        Creates guarded by a `link_property` search go one by one.
+        """
+        config = self.config if isinstance(self.config, HubSpotConfig) else HubSpotConfig()
+        outcomes: dict[int, WriteResult | LockstepError] = {}
+        groups: dict[str, list[int]] = {"update": [], "upsert": [], "create": [], "alone": []}
+        for i, request in enumerate(requests):
+            if request.external_id is not None:
+                groups["update"].append(i)
+            elif request.idempotency_key is None:
+                groups["create"].append(i)
+            elif config.id_property is not None:
+                groups["upsert"].append(i)
+            else:
+                groups["alone" if config.link_property is not None else "create"].append(i)
+        for operation in ("update", "upsert", "create"):
+            for chunk in chunks(groups[operation]):
+                self._batch(entity_type, operation, chunk, requests, outcomes)
+        self._alone(entity_type, groups["alone"], requests, outcomes)
+        return [outcomes[i] for i in range(len(requests))]
+
+    def _alone(
+        self,
+        entity_type: str,
+        indexes: Sequence[int],
+        requests: Sequence[WriteRequest],
+        outcomes: dict[int, WriteResult | LockstepError],
+    ) -> None:
+        written = self.one_by_one(entity_type, [requests[i] for i in indexes])
+        outcomes.update(zip(indexes, written, strict=True))
+
+    def _batch(
+        self,
+        entity_type: str,
+        operation: str,
+        indexes: Sequence[int],
+        requests: Sequence[WriteRequest],
+        outcomes: dict[int, WriteResult | LockstepError],
+    ) -> None:
+        obj = self._object(entity_type)
+        what = f"hubspot {entity_type} batch {operation}"
+        if operation == "update":
+            indexes = self._fresh(entity_type, indexes, requests, outcomes)
+        if not indexes:
+            return
+        try:
+            response, body = self._send(
+                "POST",
+                f"{obj.path}/batch/{operation}",
+                what=what,
+                json={"inputs": [self._input(operation, i, requests[i]) for i in indexes]},
+            )
+        except (RetryableError, AuthError) as err:
+            outcomes.update((i, err) for i in indexes)
+            return
+        except LockstepError:
+            # HubSpot refuses some batches whole (one invalid input): each alone, so a bad
+            # record fails alone and the others are written.
+            self._alone(entity_type, indexes, requests, outcomes)
+            return
+        by_trace = results_by(body, "objectWriteTraceId")
+        by_id = results_by(body, "id")
+        errors = item_errors(body, what=what)
+        for i in indexes:
+            request = requests[i]
+            own = request.external_id or request.idempotency_key or ""
+            row = by_trace.get(str(i)) or by_id.get(own)
+            if row is None and operation == "upsert":
+                row = self._upserted(body, own)
+            if row is None:
+                outcomes[i] = (
+                    errors.get(str(i))
+                    or errors.get(own)
+                    or PermanentError(f"{what}: HubSpot answered nothing about input {i}")
+                )
+                continue
+            try:
+                new_id, version = self.written(entity_type, response, row)
+            except MalformedAnswerError as err:
+                outcomes[i] = err
+                continue
+            created = operation == "create" or row.get("new") is True
+            outcomes[i] = WriteResult(
+                external_id=new_id,
+                version=version,
+                created=created,
+                modified_at=self.written_at(entity_type, row),
+            )
+
+    def _input(self, operation: str, index: int, request: WriteRequest) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "objectWriteTraceId": str(index),
+            "properties": dict(request.values),
+        }
+        if operation == "update":
+            item["id"] = request.external_id
+        elif operation == "upsert":
+            config = self.config if isinstance(self.config, HubSpotConfig) else HubSpotConfig()
+            item.update(id=request.idempotency_key, idProperty=config.id_property)
+        else:
+            item["associations"] = []  # required (SimplePublicObjectBatchInputForCreate)
+        return item
+
+    def _upserted(self, body: Any, key: str) -> dict[str, Any] | None:
+        """An upsert's result by its unique property's value (no trace id echoed)."""
+        config = self.config if isinstance(self.config, HubSpotConfig) else HubSpotConfig()
+        for row in results_by(body, "id").values():
+            properties = row.get("properties")
+            if isinstance(properties, dict) and properties.get(config.id_property) == key:
+                return row
+        return None
+
+    def _fresh(
+        self,
+        entity_type: str,
+        indexes: Sequence[int],
+        requests: Sequence[WriteRequest],
+        outcomes: dict[int, WriteResult | LockstepError],
+    ) -> list[int]:
+        """The updates whose record still has the version they expect, its versions read
+        in one `batch/read` (HubSpot has no If-Match); the others get their error."""
+        checked = [i for i in indexes if requests[i].expected_version is not None]
+        if not checked:
+            return list(indexes)
+        obj = self._object(entity_type)
+        what = f"hubspot {entity_type} batch read"
+        ids = sorted({str(requests[i].external_id) for i in checked})
+        try:
+            _, body = self._send(
+                "POST",
+                f"{obj.path}/batch/read",
+                what=what,
+                json={
+                    "inputs": [{"id": external_id} for external_id in ids],
+                    "properties": [],
+                    "propertiesWithHistory": [],
+                },
+            )
+        except (RetryableError, AuthError) as err:
+            outcomes.update((i, err) for i in indexes)
+            return []
+        except LockstepError:
+            self._alone(entity_type, indexes, requests, outcomes)
+            return []
+        current = results_by(body, "id")
+        fresh = []
+        for i in indexes:
+            request = requests[i]
+            external_id = str(request.external_id)
+            if request.expected_version is None:
+                fresh.append(i)
+            elif external_id not in current:
+                outcomes[i] = NotFoundError(f"hubspot {entity_type} {external_id} not found")
+            elif (version := current[external_id].get("updatedAt")) != request.expected_version:
+                outcomes[i] = PreconditionFailedError(
+                    f"hubspot {entity_type} {external_id}: version is {version}, "
+                    f"not {request.expected_version}"
+                )
+            else:
+                fresh.append(i)
+        return fresh
 
     def _upsert(
         self, entity_type: str, values: Mapping[str, Any], id_property: str, key: str

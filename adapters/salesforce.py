@@ -421,4 +421,9 @@ class SalesforceAdapter(DeclarativeAdapter):
         current = self.read_record(entity_type, external_id)
         if current is None:
             raise NotFoundError(f"salesforce {entity_type} {external_id}: gone after the write")
-        return WriteResult(external_id=external_id, version=current.version, created=created)
+        return WriteResult(
+            external_id=external_id,
+            version=current.version,
+            created=created,
+            modified_at=current.modified_at,
+        )

@@ -20,9 +20,10 @@ from integration_core.models import Connection
 from integration_core.net import OutboundPolicy, outbound_client
 from integration_core.ports import IntegrationAdapter, adapter_factory
 
-__all__ = ["CredentialOptions", "Connectors", "ResponseHook"]
+__all__ = ["CredentialOptions", "Connectors", "RequestHook", "ResponseHook"]
 
 ResponseHook = Callable[[Connection, httpx.Response], None]
+RequestHook = Callable[[IntegrationAdapter, httpx.Request], None]
 
 
 class CredentialOptions(Protocol):
@@ -38,12 +39,16 @@ class Connectors:
         policy: OutboundPolicy | None = None,
         transports: Mapping[str, httpx.BaseTransport] | None = None,
         on_response: ResponseHook | None = None,
+        on_request: RequestHook | None = None,
         timeout: float = 30.0,
     ) -> None:
+        """`on_request` runs before each request an adapter sends (it may raise to refuse
+        it: a spent request budget)."""
         self._credentials = credentials
         self._policy = policy or OutboundPolicy()
         self._transports = dict(transports or {})
         self._on_response = on_response
+        self._on_request = on_request
         self._timeout = timeout
 
     @property
@@ -53,7 +58,12 @@ class Connectors:
 
     def adapter_for(self, connection: Connection) -> IntegrationAdapter:
         factory = adapter_factory(connection.system)
-        return factory(connection, client=self.client_for(connection))
+        client = self.client_for(connection)
+        adapter = factory(connection, client=client)
+        if self._on_request is not None:
+            hook = self._on_request
+            client.event_hooks["request"] = [lambda request: hook(adapter, request)]
+        return adapter
 
     def client_for(self, connection: Connection) -> httpx.Client:
         base_url = httpx.URL(adapter_factory(connection.system).base_url(connection.config))

@@ -309,3 +309,43 @@ class Change(BaseModel):
     modified_at: UtcDatetime
     values: dict[str, Any] = Field(default_factory=dict)
     deleted: bool = False
+
+    @classmethod
+    def trusted(
+        cls,
+        *,
+        external_id: str,
+        version: str,
+        modified_at: datetime,
+        values: dict[str, Any],
+        deleted: bool,
+    ) -> Change:
+        """A Change from fields the caller has already checked (an adapter's
+        `parse_record`: validated once, at the boundary), without validating them again
+        or copying `values` (owned by the new Change). What `model_construct` does, for
+        the per-record path: a listing makes one per record, and validation was most of
+        an adapter's own CPU (bench/adapters.py). A naive time is still refused.
+        """
+        if modified_at.tzinfo is None:
+            raise ValueError("naive datetime: Lockstep times are timezone-aware UTC")
+        change = _new(cls)
+        _set(
+            change,
+            "__dict__",
+            {
+                "external_id": external_id,
+                "version": version,
+                "modified_at": modified_at,
+                "values": values,
+                "deleted": deleted,
+            },
+        )
+        _set(change, "__pydantic_fields_set__", _CHANGE_FIELDS.copy())  # pydantic updates it
+        _set(change, "__pydantic_extra__", None)
+        _set(change, "__pydantic_private__", None)
+        return change
+
+
+_CHANGE_FIELDS = set(Change.model_fields)
+_new = object.__new__
+_set = object.__setattr__  # a pydantic model's own __setattr__ validates

@@ -29,6 +29,7 @@ from integration_core.messaging import MessageQueue
 from integration_core.models import Connection
 from integration_core.net import OutboundPolicy
 from integration_core.observability import register_secrets
+from integration_core.ports import IntegrationAdapter
 from integration_core.ratelimit import RateLimiter
 from integration_core.ratelimit.limiter import LimiterOptions
 from integration_core.resilience import BreakerConfig, CircuitBreaker
@@ -150,8 +151,26 @@ def build_runtime(
         limiter.record_response(f"conn:{connection.id}", response.status_code, response.headers)
         rt.breaker.record_status(connection.tenant_id, connection.id, response.status_code)
 
+    def spend_request_budget(adapter: IntegrationAdapter, request: httpx.Request) -> None:
+        """Budgets of some requests only (HubSpot's search): wait for a unit, or refuse
+        the request as throttled; the pipeline postpones its work, as for a 429."""
+        limits = adapter.request_limits(request.method, request.url.path)
+        if not limits:
+            return
+        decision = limiter.wait(limits, 1, timeout=settings.throttle_max_wait_seconds)
+        if not decision.allowed:
+            raise RetryableError(
+                f"{request.method} {request.url.path}: request budget spent for "
+                f"connection {adapter.connection.id}",
+                retry_after=decision.retry_after,
+            )
+
     connectors = Connectors(
-        credentials, policy=policy, transports=transports, on_response=observe_response
+        credentials,
+        policy=policy,
+        transports=transports,
+        on_response=observe_response,
+        on_request=spend_request_budget,
     )
     rt = Runtime(
         settings=settings,

@@ -4,15 +4,15 @@ The adapter owns what every provider shares: sending requests and mapping their 
 the listing loop (cursor strategy, paginator, loop detection), parsing records with errors
 that name the provider, object, record and path, and writes with idempotency and
 optimistic concurrency. A provider that differs in one place overrides one hook:
-`list_request`, `parse_record`, `written` or `parse_webhook`. A provider whose API
-registers webhook endpoints says how in its spec's `subscription`.
+`list_request`, `read_params`, `parse_record`, `written` or `parse_webhook`. A provider
+whose API registers webhook endpoints says how in its spec's `subscription`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
@@ -33,7 +33,9 @@ from adapters.toolkit.spec import (
 )
 from integration_core.clock import utcnow
 from integration_core.errors import (
+    AuthError,
     ConnectionConfigurationError,
+    LockstepError,
     NotFoundError,
     PermanentError,
     PreconditionFailedError,
@@ -41,13 +43,22 @@ from integration_core.errors import (
 )
 from integration_core.mapping import ObjectMapping, default_mapping
 from integration_core.models import Change, Connection
-from integration_core.ports.adapter import ChangeNotice, ChangePage, RejectedRecord, WriteResult
+from integration_core.ports.adapter import (
+    ChangeNotice,
+    ChangePage,
+    RejectedRecord,
+    WriteRequest,
+    WriteResult,
+)
 from integration_core.ports.oauth import OAuthSpec
 from integration_core.ratelimit import Limit
 
 __all__ = ["DeclarativeAdapter", "MalformedAnswerError", "PaginationLoopError", "RecordError"]
 
 log = logging.getLogger(__name__)
+
+_ID_TYPES = (str, int)
+_VERSION_TYPES = (str, int, type(None))
 
 
 class MalformedAnswerError(PermanentError):
@@ -136,19 +147,42 @@ class DeclarativeAdapter:
         return default_mapping(cls.spec.name, entity_type)
 
     def rate_limits(self) -> list[Limit]:
-        """This connection's budgets: its config's `rate_limits`, else the provider's."""
+        """This connection's budgets of every call: its config's `rate_limits`, else the
+        provider's (those not scoped to some requests)."""
         prefix = f"conn:{self.connection.id}"
+        scoped = {b.bucket for b in self.spec.budgets if b.path_suffix is not None}
         if self.config.rate_limits is not None:
             return [
                 Limit(
                     f"{prefix}:{b.bucket}", b.max_requests, b.window_seconds, algorithm=b.algorithm
                 )
                 for b in self.config.rate_limits
+                if b.bucket not in scoped
             ]
         return [
             Limit(f"{prefix}:{b.bucket}", b.max_requests, b.window_seconds)
             for b in self.spec.budgets
+            if b.path_suffix is None
         ]
+
+    def request_limits(self, method: str, path: str) -> list[Limit]:
+        """The budgets one request spends as it is sent: the provider's budgets scoped to
+        its path (a config `rate_limits` entry of the same bucket overrides one)."""
+        overrides = {b.bucket: b for b in self.config.rate_limits or []}
+        limits = []
+        for budget in self.spec.budgets:
+            if budget.path_suffix is None or not path.endswith(budget.path_suffix):
+                continue
+            chosen = overrides.get(budget.bucket)
+            limits.append(
+                Limit(
+                    f"conn:{self.connection.id}:{budget.bucket}",
+                    chosen.max_requests if chosen else budget.max_requests,
+                    chosen.window_seconds if chosen else budget.window_seconds,
+                    algorithm=chosen.algorithm if chosen else "exact",
+                )
+            )
+        return limits
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -220,8 +254,9 @@ class DeclarativeAdapter:
     def read_record(self, entity_type: str, external_id: str) -> Change | None:
         obj = self._object(entity_type)
         url = obj.read_path.format(path=obj.path, id=quote(external_id, safe=""))
+        what = f"{self.spec.name} {entity_type} read"
         try:
-            _, body = self._send("GET", url, what=f"{self.spec.name} {entity_type} read")
+            _, body = self._send("GET", url, what=what, params=self.read_params(entity_type))
         except NotFoundError:
             return None
         try:
@@ -239,34 +274,55 @@ class DeclarativeAdapter:
         except RecordError as err:
             raise MalformedAnswerError(str(err)) from err
 
+    def read_params(self, entity_type: str) -> dict[str, Any]:
+        """Query parameters of a read by id (hook: e.g. the properties to return)."""
+        return {}
+
     def parse_record(self, entity_type: str, raw: Any) -> Change:
-        """One listed record as a Change (hook). Raises RecordError naming the path."""
+        """One listed record as a Change (hook). Raises RecordError naming the path.
+
+        Every field is checked here, once, so the Change is built without validating it
+        again (`Change.trusted`): this runs for every record of every listing.
+        """
         spec = self._object(entity_type).record
-        where = f"{self.spec.name} {entity_type}"
         if not isinstance(raw, dict):
-            raise RecordError(f"{where}: record is a {type(raw).__name__}", external_id=None)
+            raise RecordError(
+                f"{self.spec.name} {entity_type}: record is a {type(raw).__name__}",
+                external_id=None,
+            )
         raw_id = select(raw, spec.id, default=None)
-        if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or raw_id == "":
-            raise RecordError(f"{where}: record without an id at {spec.id!r}", external_id=None)
-        external_id = str(raw_id)
+        # Tuples, not `str | int`: a union is built anew on every call, once per record.
+        if isinstance(raw_id, bool) or not isinstance(raw_id, _ID_TYPES) or raw_id == "":
+            raise RecordError(
+                f"{self.spec.name} {entity_type}: record without an id at {spec.id!r}",
+                external_id=None,
+            )
+        external_id = raw_id if isinstance(raw_id, str) else str(raw_id)
         try:
-            modified_at = _time(spec.time, _field(raw, spec.modified_at), spec.modified_at)
-            version = _field(raw, spec.version) if spec.version else None
-            if isinstance(version, bool) or not isinstance(version, str | int | None):
+            try:
+                modified_at = spec.time(select(raw, spec.modified_at))
+            except ValueError as err:
+                raise ValueError(f"field {spec.modified_at!r}: {err}") from err
+            version = select(raw, spec.version) if spec.version else None
+            if isinstance(version, bool) or not isinstance(version, _VERSION_TYPES):
                 raise ValueError(f"field {spec.version!r} is a {type(version).__name__}")
-            values = _field(raw, spec.values)
+            values = select(raw, spec.values)
             if not isinstance(values, dict):
                 raise ValueError(f"field {spec.values!r} is a {type(values).__name__}")
-        except ValueError as err:
-            raise RecordError(f"{where} {external_id}: {err}", external_id=external_id) from err
-        deleted = select(raw, spec.deleted, default=False) if spec.deleted else False
-        return Change(
-            external_id=external_id,
-            version=str(version) if version is not None else modified_at.isoformat(),
-            modified_at=modified_at,
-            values=values,
-            deleted=deleted is True,
-        )
+            deleted = select(raw, spec.deleted, default=False) if spec.deleted else False
+            return Change.trusted(
+                external_id=external_id,
+                version=modified_at.isoformat() if version is None else str(version),
+                modified_at=modified_at,
+                values=values,
+                deleted=deleted is True,
+            )
+        except (PathError, ValueError) as err:
+            problem = f"missing {err.path!r}" if isinstance(err, PathError) else str(err)
+            raise RecordError(
+                f"{self.spec.name} {entity_type} {external_id}: {problem}",
+                external_id=external_id,
+            ) from err
 
     # -- writes --------------------------------------------------------------------------
 
@@ -286,6 +342,40 @@ class DeclarativeAdapter:
         method, template = obj.write.update
         url = template.format(path=obj.path, id=quote(external_id, safe=""))
         return self._write(obj, entity_type, "update", method, url, values, headers)
+
+    def write_batch(
+        self, entity_type: str, requests: Sequence[WriteRequest]
+    ) -> list[WriteResult | LockstepError]:
+        """One `write` per request (a provider with batch endpoints overrides this)."""
+        return self.one_by_one(entity_type, requests)
+
+    def one_by_one(
+        self, entity_type: str, requests: Sequence[WriteRequest]
+    ) -> list[WriteResult | LockstepError]:
+        """Each request alone; after an error that stops the connection (retryable,
+        auth), the rest are not sent and carry that error."""
+        outcomes: list[WriteResult | LockstepError] = []
+        stopped: LockstepError | None = None
+        for request in requests:
+            if stopped is not None:
+                outcomes.append(stopped)
+                continue
+            try:
+                outcomes.append(
+                    self.write(
+                        entity_type,
+                        request.external_id,
+                        request.values,
+                        expected_version=request.expected_version,
+                        idempotency_key=request.idempotency_key,
+                    )
+                )
+            except (RetryableError, AuthError) as err:
+                stopped = err
+                outcomes.append(err)
+            except LockstepError as err:
+                outcomes.append(err)
+        return outcomes
 
     def _create(
         self,
@@ -360,8 +450,8 @@ class DeclarativeAdapter:
         """The record's modification time from a write's answer, None if it has none (hook)."""
         spec = self._object(entity_type).record
         try:
-            return _time(spec.time, _field(body, spec.modified_at), spec.modified_at)
-        except (ValueError, TypeError):
+            return spec.time(select(body, spec.modified_at))
+        except (PathError, ValueError, TypeError):
             return None
 
     def _precondition(
@@ -505,20 +595,6 @@ class DeclarativeAdapter:
             raise PaginationLoopError(
                 f"{what}: pagination loop: the provider sent page token {key[:80]} again"
             )
-
-
-def _field(raw: dict[str, Any], path: str) -> Any:
-    try:
-        return select(raw, path)
-    except PathError as err:
-        raise ValueError(f"missing {path!r}") from err
-
-
-def _time(parse: Callable[[Any], datetime], value: Any, path: str) -> datetime:
-    try:
-        return parse(value)
-    except ValueError as err:
-        raise ValueError(f"field {path!r}: {err}") from err
 
 
 def _json_body(response: httpx.Response) -> tuple[Any, str | None]:

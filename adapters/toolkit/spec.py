@@ -42,8 +42,11 @@ def parse_time(value: Any) -> datetime:
     Raises:
         ValueError: anything else, including a time without a zone.
     """
-    if isinstance(value, str) and not value.isdigit():
-        return from_iso(value)
+    if isinstance(value, str):
+        if value.endswith("Z"):
+            return datetime.fromisoformat(value)  # UTC as it is (Python 3.11 reads "Z")
+        if not value.isdigit():
+            return from_iso(value)
     if isinstance(value, bool):
         raise ValueError(f"not a time: {value!r}")
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
@@ -114,11 +117,17 @@ class ObjectSpec:
 
 @dataclass(frozen=True)
 class Budget:
-    """A published provider limit: `max_requests` per `window_seconds` in `bucket`."""
+    """A published provider limit: `max_requests` per `window_seconds` in `bucket`.
+
+    `path_suffix`: the budget covers only requests whose path ends so (HubSpot's search,
+    limited apart from its other calls), each request spending one unit as it is sent;
+    None: a budget of every call, spent by the pipelines before each adapter call.
+    """
 
     bucket: str
     max_requests: int
     window_seconds: float
+    path_suffix: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from integration_core.ports.adapter import (
     RejectedRecord,
     RoutesNotices,
     WebhookSubscriber,
+    WriteRequest,
     WriteResult,
 )
 from integration_core.ports.registry import (
@@ -27,6 +28,7 @@ __all__ = [
     "RejectedRecord",
     "RoutesNotices",
     "WebhookSubscriber",
+    "WriteRequest",
     "WriteResult",
     "adapter_factory",
     "parse_webhook",

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, Self, runtime_checkable
 import httpx
 from pydantic import BaseModel
 
+from integration_core.errors import LockstepError
 from integration_core.mapping import ObjectMapping
 from integration_core.models import Change, Connection, UtcDatetime
 from integration_core.ratelimit import Limit
@@ -28,6 +29,7 @@ __all__ = [
     "RejectedRecord",
     "RoutesNotices",
     "WebhookSubscriber",
+    "WriteRequest",
     "WriteResult",
 ]
 
@@ -62,6 +64,16 @@ class ChangePage:
     @property
     def tombstones(self) -> list[Change]:
         return [c for c in self.changes if c.deleted]
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """One record of a batch write, with `write`'s arguments (external_id None: create)."""
+
+    external_id: str | None
+    values: Mapping[str, Any]
+    expected_version: str | None = None
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,10 @@ class IntegrationAdapter(Protocol):
         """This connection's provider budgets (keys `conn:{connection id}:{bucket}`)."""
         ...
 
+    def request_limits(self, method: str, path: str) -> list[Limit]:
+        """Budgets only some requests spend (HubSpot's search), taken as each is sent."""
+        ...
+
     def read_changes(self, entity_type: str, cursor: str | None, *, page_size: int) -> ChangePage:
         """The page after `cursor` (None: a first sync from the beginning)."""
         ...
@@ -138,6 +154,16 @@ class IntegrationAdapter(Protocol):
 
         `expected_version`: refuse (PreconditionFailedError) if the record moved on.
         `idempotency_key`: a repeated create answers with the first one's record.
+        """
+        ...
+
+    def write_batch(
+        self, entity_type: str, requests: Sequence[WriteRequest]
+    ) -> list[WriteResult | LockstepError]:
+        """Several writes in as few calls as the provider allows; one outcome per request,
+        in order: its result, or the error `write` would have raised for it alone (one bad
+        record fails alone). An error that stops the connection (retryable, auth) is the
+        outcome of its request and of every one not yet sent; nothing is raised.
         """
         ...
 

@@ -62,15 +62,25 @@ def message_queue(request: pytest.FixtureRequest) -> MessageQueue:
     return queue
 
 
-@pytest.fixture(scope="session")
-def hubspot_via_prism() -> Iterator[tuple[str, SwitchableApp]]:
-    """A HubSpot-shaped fake behind `prism proxy --errors` on HubSpot's contacts spec."""
+def _hubspot_behind_prism(spec: str) -> Iterator[tuple[str, SwitchableApp]]:
     switch = SwitchableApp()
     with (
         SandboxServer(switch) as server,
-        Prism(provider_spec("hubspot/contacts.json"), upstream=server.base_url) as prism,
+        Prism(provider_spec(spec), upstream=server.base_url) as prism,
     ):
         yield prism.base_url, switch
+
+
+@pytest.fixture(scope="session")
+def hubspot_via_prism() -> Iterator[tuple[str, SwitchableApp]]:
+    """A HubSpot-shaped fake behind `prism proxy --errors` on HubSpot's contacts spec."""
+    yield from _hubspot_behind_prism("hubspot/contacts.json")
+
+
+@pytest.fixture(scope="session")
+def hubspot_tasks_via_prism() -> Iterator[tuple[str, SwitchableApp]]:
+    """The same for tasks, on HubSpot's tasks spec."""
+    yield from _hubspot_behind_prism("hubspot/tasks.json")
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +99,7 @@ def slack_via_prism(
     params=[
         pytest.param("sandbox", marks=pytest.mark.unit),
         pytest.param("hubspot", marks=pytest.mark.unit),
+        pytest.param("hubspot-task", marks=pytest.mark.unit),
         pytest.param("hubspot-via-prism", marks=pytest.mark.integration),
         pytest.param("salesforce", marks=pytest.mark.unit),
         pytest.param("notion", marks=pytest.mark.unit),
@@ -96,6 +107,7 @@ def slack_via_prism(
         pytest.param("github", marks=pytest.mark.unit),
         pytest.param("slack", marks=pytest.mark.unit),
         pytest.param("slack-via-prism", marks=pytest.mark.integration),
+        pytest.param("hubspot-task-via-prism", marks=pytest.mark.integration),
     ]
 )
 def adapter_harness(request: pytest.FixtureRequest) -> AdapterHarness:
@@ -103,6 +115,11 @@ def adapter_harness(request: pytest.FixtureRequest) -> AdapterHarness:
         return HubSpotHarness(via=request.getfixturevalue("hubspot_via_prism"))
     if request.param == "slack-via-prism":
         return SlackHarness(via=request.getfixturevalue("slack_via_prism"))
+    if request.param == "hubspot-task-via-prism":
+        via = request.getfixturevalue("hubspot_tasks_via_prism")
+        return HubSpotHarness(entity_type="task", via=via)
+    if request.param == "hubspot-task":
+        return HubSpotHarness(entity_type="task")
     harnesses: dict[str, type[AdapterHarness]] = {
         "sandbox": SandboxHarness,
         "hubspot": HubSpotHarness,

@@ -12,12 +12,13 @@ import pytest
 
 from integration_core.errors import (
     AuthError,
+    NotFoundError,
     PermanentError,
     PreconditionFailedError,
     RetryableError,
 )
 from integration_core.models import Change
-from integration_core.ports import ChangePage, IntegrationAdapter
+from integration_core.ports import ChangePage, IntegrationAdapter, WriteRequest, WriteResult
 from tests.harness.adapters import AdapterHarness, StaticBearer
 
 
@@ -133,6 +134,31 @@ def test_a_stale_version_is_a_precondition_failure(adapter_harness: AdapterHarne
     assert current is not None
     assert h.probe(current.values) == "Oslo"
     assert made.external_id in h.ids()
+
+
+def test_a_batch_write_gives_each_request_its_own_outcome(adapter_harness: AdapterHarness) -> None:
+    h = adapter_harness
+    _writable(h)
+    made = h.create(h.sample(1))
+    with h.adapter() as adapter:
+        outcomes = adapter.write_batch(
+            h.entity_type,
+            [
+                WriteRequest(None, h.sample(2), idempotency_key="batch-1"),
+                WriteRequest(made, h.change("Lima")),
+                WriteRequest("404404", h.change("Quito")),  # no such record
+            ],
+        )
+        current = adapter.read_record(h.entity_type, made)
+    created, updated, missing = outcomes
+    assert isinstance(created, WriteResult)
+    assert created.created
+    assert isinstance(updated, WriteResult)
+    assert updated.external_id == made
+    assert isinstance(missing, NotFoundError)
+    assert current is not None
+    assert h.probe(current.values) == "Lima"
+    assert h.ids() == {made, created.external_id}
 
 
 def test_read_record_by_id(adapter_harness: AdapterHarness) -> None:

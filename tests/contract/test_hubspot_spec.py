@@ -16,9 +16,10 @@ import pytest
 from adapters.hubspot import HubSpotAdapter
 from adapters.toolkit import CursorState
 from integration_core.clock import utcnow
-from integration_core.errors import PreconditionFailedError
+from integration_core.errors import LockstepError, PreconditionFailedError
+from integration_core.ports import WriteRequest, WriteResult
 from integration_core.sync.watermark import Watermark
-from tests.harness.adapters import StaticBearer, hubspot_adapter
+from tests.harness.adapters import StaticBearer, hubspot_adapter, hubspot_task
 from tests.harness.prism import Prism, provider_spec
 
 pytestmark = pytest.mark.integration
@@ -35,9 +36,13 @@ class _Recorder(httpx.HTTPTransport):
         return response
 
 
-@pytest.fixture(scope="module", params=["contact", "company"])
+@pytest.fixture(scope="module", params=["contact", "company", "task"])
 def mocked(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    spec = {"contact": "hubspot/contacts.json", "company": "hubspot/companies.json"}
+    spec = {
+        "contact": "hubspot/contacts.json",
+        "company": "hubspot/companies.json",
+        "task": "hubspot/tasks.json",
+    }
     with Prism(provider_spec(spec[request.param])) as prism:
         yield request.param, prism.base_url
 
@@ -61,6 +66,13 @@ def make(mocked: tuple[str, str], recorder: _Recorder) -> Iterator[Callable[...,
             return stack.enter_context(adapter)
 
         yield build
+
+
+_VALUES = {
+    "contact": {"email": "ada@example.com"},
+    "company": {"name": "Acme"},
+    "task": hubspot_task(1),
+}
 
 
 def _all_2xx(recorder: _Recorder) -> None:
@@ -94,7 +106,7 @@ def test_every_write_is_a_request_the_spec_allows_and_its_answer_parses(
 ) -> None:
     entity_type, _ = mocked
     adapter = make(id_property="lockstep_id")
-    values = {"email": "ada@example.com"} if entity_type == "contact" else {"name": "Acme"}
+    values = _VALUES[entity_type]
     made = adapter.write(entity_type, None, values)  # plain create
     upserted = adapter.write(entity_type, None, values, idempotency_key="k-1")  # batch upsert
     updated = adapter.write(entity_type, made.external_id, values)  # PATCH
@@ -116,6 +128,30 @@ def test_the_link_id_lookup_is_a_search_the_spec_allows(
 ) -> None:
     entity_type, _ = mocked
     adapter = make(link_property="lockstep_link")
-    adapter.write(entity_type, None, {"name": "Acme"}, idempotency_key="k-2")
+    adapter.write(entity_type, None, _VALUES[entity_type], idempotency_key="k-2")
     _all_2xx(recorder)
     assert recorder.statuses[0][1].endswith("/search")
+
+
+def test_every_batch_write_is_a_request_the_spec_allows_and_its_answer_parses(
+    mocked: tuple[str, str], make: Callable[..., HubSpotAdapter], recorder: _Recorder
+) -> None:
+    entity_type, _ = mocked
+    adapter = make(id_property="lockstep_id")
+    values = _VALUES[entity_type]
+    outcomes = adapter.write_batch(
+        entity_type,
+        [
+            WriteRequest(None, values),  # batch/create
+            WriteRequest(None, values, idempotency_key="k-3"),  # batch/upsert
+            WriteRequest("512", values),  # batch/update
+            WriteRequest("513", values, expected_version="1970-01-01"),  # batch/read first
+        ],
+    )
+    _all_2xx(recorder)
+    paths = [p.rsplit("/", 1)[-1] for _, p, _ in recorder.statuses]
+    assert paths == ["read", "update", "upsert", "create"]
+    # The mock's answers are generated: they name none of our inputs, so each input is
+    # an error naming the batch, never a crash and never a result taken for another's.
+    assert len(outcomes) == 4
+    assert all(isinstance(o, WriteResult | LockstepError) for o in outcomes)

@@ -37,6 +37,8 @@ __all__ = [
     "hubspot_adapter",
     "salesforce_adapter",
     "salesforce_contact",
+    "hubspot_task",
+    "served_hubspot",
 ]
 
 
@@ -198,6 +200,17 @@ class SandboxHarness(CityProbe):
         return self.account.api_key
 
 
+def hubspot_task(i: int) -> dict[str, str]:
+    """A HubSpot task's properties (developers.hubspot.com/docs/api/crm/tasks)."""
+    return {
+        "hs_task_subject": f"Follow up {i}",
+        "hs_task_body": f"<p>Call about order <b>{i}</b></p>",
+        "hs_task_status": "NOT_STARTED",
+        "hs_task_priority": "HIGH",
+        "hs_timestamp": f"2026-03-{1 + i % 28:02d}T09:00:00.000Z",
+    }
+
+
 def hubspot_adapter(
     base_url: str,
     *,
@@ -213,11 +226,24 @@ def hubspot_adapter(
     return HubSpotAdapter(connection, client=client)
 
 
-class HubSpotHarness(CityProbe):
+@contextmanager
+def served_hubspot(
+    fake: HubSpotFake, *, transport: httpx.BaseTransport | None = None, **config: Any
+) -> Iterator[HubSpotAdapter]:
+    """A HubSpot adapter for a connection with `config`, to `fake` served on loopback."""
+    with (
+        SandboxServer(fake) as server,
+        hubspot_adapter(
+            server.base_url, auth=StaticBearer(fake.token), transport=transport, **config
+        ) as adapter,
+    ):
+        yield adapter
+
+
+class HubSpotHarness:
     """The HubSpot adapter against the HubSpot-shaped fake (tests/harness/fakes/hubspot.py)."""
 
     name = "hubspot"
-    entity_type = "contact"
     records_path = "results"
     writable = True
     auth_errors_are_401 = True
@@ -227,9 +253,21 @@ class HubSpotHarness(CityProbe):
     def is_create(self, request: httpx.Request) -> bool:
         return request.method == "POST" and request.url.path.endswith("/batch/upsert")
 
-    def __init__(self, *, via: tuple[str, SwitchableApp] | None = None) -> None:
-        """`via`: a Prism proxy's URL and the switch behind it (the fake is validated
-        against HubSpot's OpenAPI file on every request and answer)."""
+    def change(self, text: str) -> dict[str, Any]:
+        return {self.edited_field: text}
+
+    def probe(self, values: Mapping[str, Any]) -> Any:
+        return values[self.edited_field]
+
+    def __init__(
+        self, *, entity_type: str = "contact", via: tuple[str, SwitchableApp] | None = None
+    ) -> None:
+        """`entity_type`: contact or task. `via`: a Prism proxy's URL and the switch behind
+        it (the fake is validated against HubSpot's OpenAPI file on every request and
+        answer)."""
+        self.entity_type = entity_type
+        self.edited_field = {"contact": "city", "task": "hs_task_subject"}[entity_type]
+        self._object = {"contact": "contacts", "task": "tasks"}[entity_type]
         self._frozen: datetime | None = None
         # Real time: HubSpot listings commit our clock's start time, as against the real API.
         self.fake = HubSpotFake(token="pat-contract", clock=lambda: self._frozen or utcnow())
@@ -256,19 +294,19 @@ class HubSpotHarness(CityProbe):
             yield adapter
 
     def create(self, values: dict[str, Any]) -> str:
-        return self.fake.create("contacts", values)
+        return self.fake.create(self._object, values)
 
     def edit(self, external_id: str, values: dict[str, Any]) -> None:
-        self.fake.update("contacts", external_id, values)
+        self.fake.update(self._object, external_id, values)
 
     def remove(self, external_id: str) -> None:
-        self.fake.archive("contacts", external_id)
+        self.fake.archive(self._object, external_id)
 
     def ids(self) -> set[str]:
-        return self.fake.live_ids("contacts")
+        return self.fake.live_ids(self._object)
 
     def sample(self, i: int) -> dict[str, Any]:
-        return contact(i)
+        return contact(i) if self.entity_type == "contact" else hubspot_task(i)
 
     def same_time(self, on: bool) -> None:
         self._frozen = utcnow() if on else None

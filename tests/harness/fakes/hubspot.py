@@ -1,12 +1,14 @@
 """A HubSpot-shaped fake of the CRM v3 object endpoints, as a WSGI app.
 
 Shapes follow HubSpot's OpenAPI files in ../shared/provider-specs/hubspot/ (contacts.json,
-companies.json): `SimplePublicObject`, `CollectionResponse…ForwardPaging`,
+companies.json, tasks.json): `SimplePublicObject`, `CollectionResponse…ForwardPaging`,
 `PublicObjectSearchRequest` (all five fields required), `BatchResponseSimplePublicUpsertObject`
 and the `Error` body (`category`, `correlationId`, `message`). Behaviour it keeps: list by id
 with `after` paging, search with GT/GTE/LT/EQ filters and sorts, search refusing to page past
 10,000 results, archive-as-delete (archived records only in `?archived=true` listings),
-batch upsert by a unique `idProperty`, bearer auth, `X-HubSpot-RateLimit-*` headers.
+batch upsert by a unique `idProperty`, batch create/update/read answering 207 with
+`errors` for the inputs that failed (`BatchResponseSimplePublicObjectWithErrors`), only the
+properties a read asks for, bearer auth, `X-HubSpot-RateLimit-*` headers.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import hmac
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,7 +32,11 @@ __all__ = ["HubSpotFake", "SEARCH_LIMIT"]
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 SEARCH_LIMIT = 10_000
-_MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate"}
+_MODIFIED = {
+    "contacts": "lastmodifieddate",
+    "companies": "hs_lastmodifieddate",
+    "tasks": "hs_lastmodifieddate",
+}
 
 
 @dataclass
@@ -41,9 +47,16 @@ class _Object:
     updated_at: datetime
     archived_at: datetime | None = None
 
-    def to_json(self, object_type: str) -> dict[str, Any]:
+    def to_json(self, object_type: str, wanted: Collection[str] | None = None) -> dict[str, Any]:
+        """`wanted`: the properties a read asked for (None: all); like HubSpot, the id and
+        the create and modification times come whatever is asked."""
+        kept = (
+            self.properties
+            if wanted is None
+            else {name: value for name, value in self.properties.items() if name in wanted}
+        )
         properties = {
-            **self.properties,
+            **kept,
             "hs_object_id": str(self.id),
             "createdate": to_iso(self.created_at),
             _MODIFIED[object_type]: to_iso(self.updated_at),
@@ -74,7 +87,7 @@ class HubSpotFake:
     clock: Callable[[], datetime] = utcnow
     unique_properties: frozenset[str] = frozenset({"email", "lockstep_id"})
     _objects: dict[str, dict[int, _Object]] = field(
-        default_factory=lambda: {"contacts": {}, "companies": {}}
+        default_factory=lambda: {object_type: {} for object_type in _MODIFIED}
     )
     _next_id: int = 1000
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -147,6 +160,8 @@ class HubSpotFake:
                 return 200, self._search(object_type, _json(environ))
             if rest == ["batch", "upsert"] and method == "POST":
                 return 200, self._upsert(object_type, _json(environ))
+            if rest[:1] == ["batch"] and len(rest) == 2 and method == "POST":
+                return self._batch(object_type, rest[1], _json(environ))
             if len(rest) == 1:
                 return self._one(object_type, method, rest[0], environ, query)
         raise _Error(404, "OBJECT_NOT_FOUND", "resource not found")
@@ -155,6 +170,8 @@ class HubSpotFake:
         limit = _int(query.get("limit", ["10"])[0], "limit")
         after = _int(query.get("after", ["0"])[0], "after")
         archived = query.get("archived", ["false"])[0] == "true"
+        # An exploded array or comma-separated: both are accepted.
+        wanted = {p for value in query.get("properties", []) for p in value.split(",")}
         # Ids only grow and the table keeps insertion order: page from `after` on.
         table = self._objects[object_type]
         ids = list(table)
@@ -164,9 +181,9 @@ class HubSpotFake:
             record = table[object_id]
             if (record.archived_at is not None) == archived:
                 if len(rows) == limit:
-                    return _page(object_type, rows, more=True)
+                    return _page(object_type, rows, wanted or None, more=True)
                 rows.append(record)
-        return _page(object_type, rows, more=False)
+        return _page(object_type, rows, wanted or None, more=False)
 
     def _search(self, object_type: str, body: dict[str, Any]) -> dict[str, Any]:
         missing = {"after", "filterGroups", "limit", "properties", "sorts"} - set(body)
@@ -186,7 +203,9 @@ class HubSpotFake:
             name = sort.lstrip("-")
             rows.sort(key=lambda o: _value(object_type, o, name), reverse=descending)
         page = rows[offset : offset + limit]
-        result = _page(object_type, page, more=len(rows) > offset + limit, after=offset + limit)
+        more = len(rows) > offset + limit
+        wanted = set(body["properties"]) or None
+        result = _page(object_type, page, wanted, more=more, after=offset + limit)
         return {"total": len(rows), **result}
 
     def _create(self, object_type: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -209,13 +228,91 @@ class HubSpotFake:
             else:
                 self.update(object_type, str(found.id), properties)
                 record = found
-            results.append({**record.to_json(object_type), "new": found is None})
+            trace = (
+                {"objectWriteTraceId": item["objectWriteTraceId"]}
+                if "objectWriteTraceId" in item
+                else {}
+            )
+            results.append({**record.to_json(object_type), "new": found is None, **trace})
         return {
             "status": "COMPLETE",
             "results": results,
             "startedAt": started,
             "completedAt": to_iso(self.clock()),
         }
+
+    def _batch(self, object_type: str, operation: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """`batch/create|update|read`: every input is checked first (a malformed one
+        refuses the whole batch with a 400, as HubSpot does); then each input succeeds or
+        fails alone, and a batch with failures answers 207 with `errors` naming each
+        failed input by its `objectWriteTraceId` (or its id)."""
+        inputs = body.get("inputs")
+        if operation not in {"create", "update", "read"} or not isinstance(inputs, list):
+            raise _Error(
+                404 if operation not in {"create", "update", "read"} else 400,
+                "VALIDATION_ERROR",
+                "unknown batch operation or no inputs",
+            )
+        if len(inputs) > 100:
+            raise _Error(400, "VALIDATION_ERROR", "at most 100 inputs per batch")
+        for item in inputs:
+            if not isinstance(item, dict) or (operation != "create" and "id" not in item):
+                raise _Error(400, "VALIDATION_ERROR", "each input needs an id")
+            if operation != "read":
+                _properties(item)
+        started = to_iso(self.clock())
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for item in inputs:
+            trace = (
+                {"objectWriteTraceId": item["objectWriteTraceId"]}
+                if "objectWriteTraceId" in item
+                else {}
+            )
+            try:
+                record = self._batch_one(object_type, operation, item)
+            except _Error as err:
+                context = {"objectWriteTraceId": [item["objectWriteTraceId"]]} if trace else {}
+                if "id" in item:
+                    context["ids"] = [str(item["id"])]
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": err.category,
+                        "message": err.message,
+                        "context": context,
+                        "errors": [],
+                        "links": {},
+                    }
+                )
+                continue
+            results.append(
+                {**record.to_json(object_type, set(body.get("properties") or []) or None), **trace}
+            )
+        answer: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": to_iso(self.clock()),
+        }
+        if errors:
+            return 207, {**answer, "errors": errors, "numErrors": len(errors)}
+        return (201 if operation == "create" else 200), answer
+
+    def _batch_one(self, object_type: str, operation: str, item: dict[str, Any]) -> _Object:
+        if operation == "create":
+            properties = _properties(item)
+            self._check_unique(object_type, properties, None)
+            return self._objects[object_type][int(self.create(object_type, properties))]
+        raw_id = str(item["id"])
+        record = self._objects[object_type].get(int(raw_id)) if raw_id.isdigit() else None
+        if record is None or record.archived_at is not None:
+            raise _Error(404, "OBJECT_NOT_FOUND", f"no {object_type} {raw_id}")
+        if operation == "update":
+            properties = _properties(item)
+            self._check_unique(object_type, properties, record.id)
+            self.update(object_type, raw_id, properties)
+        return record
 
     def _one(
         self,
@@ -229,7 +326,8 @@ class HubSpotFake:
         if record is None or record.archived_at is not None:
             raise _Error(404, "OBJECT_NOT_FOUND", "resource not found")
         if method == "GET":
-            return 200, record.to_json(object_type)
+            wanted = {p for value in query.get("properties", []) for p in value.split(",")}
+            return 200, record.to_json(object_type, wanted or None)
         if method == "PATCH":
             properties = _properties(_json(environ))
             self._check_unique(object_type, properties, record.id)
@@ -258,9 +356,14 @@ class HubSpotFake:
 
 
 def _page(
-    object_type: str, rows: list[_Object], *, more: bool, after: int | None = None
+    object_type: str,
+    rows: list[_Object],
+    wanted: Collection[str] | None,
+    *,
+    more: bool,
+    after: int | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"results": [o.to_json(object_type) for o in rows]}
+    body: dict[str, Any] = {"results": [o.to_json(object_type, wanted) for o in rows]}
     if more and rows:
         token = str(after if after is not None else rows[-1].id)
         body["paging"] = {"next": {"after": token, "link": f"?after={token}"}}

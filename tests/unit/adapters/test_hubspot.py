@@ -7,8 +7,6 @@ search limit, archived objects as tombstones, upserts by idProperty, HubSpot's e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -18,29 +16,15 @@ import pytest
 import adapters.hubspot
 import tests.harness.fakes.hubspot
 from adapters.hubspot import HubSpotAdapter
-from adapters.sandbox_server import SandboxServer
 from adapters.toolkit import CursorState
 from integration_core.clock import utcnow
 from integration_core.errors import ConfigurationError, RetryableError
 from integration_core.models import Change
-from tests.harness.adapters import StaticBearer, hubspot_adapter
+from tests.harness.adapters import hubspot_task, served_hubspot
 from tests.harness.fakes.hubspot import HubSpotFake
 from tests.harness.sandbox import contact
 
 pytestmark = pytest.mark.unit
-
-
-@contextmanager
-def _served(
-    fake: HubSpotFake, *, transport: httpx.BaseTransport | None = None, **config: Any
-) -> Iterator[HubSpotAdapter]:
-    with (
-        SandboxServer(fake) as server,
-        hubspot_adapter(
-            server.base_url, auth=StaticBearer(fake.token), transport=transport, **config
-        ) as adapter,
-    ):
-        yield adapter
 
 
 def _listing(
@@ -58,7 +42,7 @@ def _listing(
 def test_later_cycles_search_by_modification_time_minus_the_overlap() -> None:
     fake = HubSpotFake(token="pat")
     fake.create("contacts", contact(1))
-    with _served(fake) as adapter:
+    with served_hubspot(fake) as adapter:
         _, cursor = _listing(adapter, None)
         watermark = CursorState.decode(cursor).watermark
         fake.requests.clear()
@@ -75,7 +59,7 @@ def test_a_search_past_10000_results_restarts_by_id_and_loses_nothing(
     monkeypatch.setattr(tests.harness.fakes.hubspot, "SEARCH_LIMIT", 12)
     fake = HubSpotFake(token="pat")
     ids = [fake.create("contacts", contact(i)) for i in range(3)]
-    with _served(fake) as adapter:
+    with served_hubspot(fake) as adapter:
         _, cursor = _listing(adapter, None)
         ids += [fake.create("contacts", contact(i)) for i in range(3, 30)]
         for record_id in ids[:3]:
@@ -92,7 +76,7 @@ def test_archived_objects_are_tombstones_from_the_window_only() -> None:
     old, kept = fake.create("contacts", contact(1)), fake.create("contacts", contact(2))
     fake.archive("contacts", old)  # long before the window (and its overlap) opens
     fake.clock = utcnow
-    with _served(fake) as adapter:
+    with served_hubspot(fake) as adapter:
         first, cursor = _listing(adapter, None)
         fake.archive("contacts", kept)
         later, _ = _listing(adapter, cursor)
@@ -102,7 +86,7 @@ def test_archived_objects_are_tombstones_from_the_window_only() -> None:
 
 def test_an_idempotent_create_upserts_on_the_named_id_property() -> None:
     fake = HubSpotFake(token="pat")
-    with _served(fake, id_property="lockstep_id") as adapter:
+    with served_hubspot(fake, id_property="lockstep_id") as adapter:
         made = adapter.write("contact", None, contact(1), idempotency_key="key-1")
         again = adapter.write("contact", None, contact(1), idempotency_key="key-1")
     assert (made.created, again.created) == (True, False)
@@ -112,7 +96,7 @@ def test_an_idempotent_create_upserts_on_the_named_id_property() -> None:
 
 def test_without_an_id_property_a_create_is_a_plain_create() -> None:
     fake = HubSpotFake(token="pat")
-    with _served(fake) as adapter:
+    with served_hubspot(fake) as adapter:
         made = adapter.write("contact", None, contact(1), idempotency_key="key-1")
     assert made.created
     assert fake.requests == [("POST", "/crm/v3/objects/contacts")]
@@ -120,7 +104,7 @@ def test_without_an_id_property_a_create_is_a_plain_create() -> None:
 
 def test_a_create_looks_up_our_link_id_first_when_no_unique_property_is_named() -> None:
     fake = HubSpotFake(token="pat")
-    with _served(fake, link_property="lockstep_link") as adapter:
+    with served_hubspot(fake, link_property="lockstep_link") as adapter:
         made = adapter.write("contact", None, contact(1), idempotency_key="key-1")
         again = adapter.write("contact", None, contact(1), idempotency_key="key-1")
     assert (made.created, again.created) == (True, False)
@@ -134,14 +118,17 @@ def test_423_locked_is_retryable() -> None:
     locked = httpx.MockTransport(
         lambda r: httpx.Response(423, json={"status": "error", "category": "LOCKED"})
     )
-    with _served(fake, transport=locked) as adapter, pytest.raises(RetryableError) as caught:
+    with served_hubspot(fake, transport=locked) as adapter, pytest.raises(RetryableError) as caught:
         adapter.health()
     assert caught.value.retry_after == 2.0
 
 
 def test_the_connection_config_is_checked() -> None:
     fake = HubSpotFake(token="pat")
-    with pytest.raises(ConfigurationError, match="idProperty"), _served(fake, idProperty="x"):
+    with (
+        pytest.raises(ConfigurationError, match="idProperty"),
+        served_hubspot(fake, idProperty="x"),
+    ):
         pass
 
 
@@ -155,7 +142,7 @@ def test_search_requests_carry_every_field_the_spec_requires() -> None:
             seen.append(json.loads(request.content))
         return httpx.HTTPTransport().handle_request(request)
 
-    with _served(fake, transport=httpx.MockTransport(record)) as adapter:
+    with served_hubspot(fake, transport=httpx.MockTransport(record)) as adapter:
         _, cursor = _listing(adapter, None)
         _listing(adapter, cursor)
     (body,) = seen
@@ -173,9 +160,56 @@ def test_a_list_page_token_is_opaque_as_the_spec_shows() -> None:
     ]
     answers = iter(pages)
     transport = httpx.MockTransport(lambda r: httpx.Response(200, json=next(answers)))
-    with _served(HubSpotFake(token="pat"), transport=transport) as adapter:
+    with served_hubspot(HubSpotFake(token="pat"), transport=transport) as adapter:
         first = adapter.read_changes("contact", None, page_size=10)
         second = adapter.read_changes("contact", first.cursor, page_size=10)
     assert first.has_more
     assert CursorState.decode(first.cursor).page == {"after": "NTI1Cg%3D%3D"}
     assert second.has_more  # on to the archived pass
+
+
+def test_extra_properties_are_read_besides_the_mapped_ones_by_lists_and_by_id() -> None:
+    fake = HubSpotFake(token="pat")
+    made = fake.create("contacts", {**contact(1), "hs_lead_status": "OPEN"})
+    with served_hubspot(fake) as plain:
+        (listed,) = plain.read_changes("contact", None, page_size=10).changes
+        by_id = plain.read_record("contact", made)
+    assert "hs_lead_status" not in listed.values  # HubSpot sends only what is asked for
+    assert by_id is not None
+    assert "hs_lead_status" not in by_id.values
+    assert by_id.values["email"] == contact(1)["email"]  # the mapped ones, also by id
+    extra = {"contact": ["hs_lead_status"]}
+    with served_hubspot(fake, extra_properties=extra) as wider:
+        (listed,) = wider.read_changes("contact", None, page_size=10).changes
+        by_id = wider.read_record("contact", made)
+    assert listed.values["hs_lead_status"] == "OPEN"
+    assert by_id is not None
+    assert by_id.values["hs_lead_status"] == "OPEN"
+
+
+def test_extra_properties_name_only_objects_hubspot_syncs() -> None:
+    fake = HubSpotFake(token="pat")
+    with (
+        pytest.raises(ConfigurationError, match="extra_properties"),
+        served_hubspot(fake, extra_properties={"deal": ["amount"]}),
+    ):
+        pass
+
+
+def test_a_task_reads_into_the_canonical_task_and_writes_back() -> None:
+    fake = HubSpotFake(token="pat")
+    fake.create("tasks", hubspot_task(3))
+    with served_hubspot(fake) as adapter:
+        (change,) = adapter.read_changes("task", None, page_size=10).changes
+        mapping = adapter.field_map("task")
+        canonical = mapping.to_canonical(change.values, record_id=change.external_id)
+        made = adapter.write("task", None, mapping.to_provider(canonical))
+    assert canonical == {
+        "title": "Follow up 3",
+        "description": "Call about order 3",
+        "status": "not_started",
+        "due_date": "2026-03-04",
+        "labels": ["high"],
+    }
+    assert made.created
+    assert fake.live_ids("tasks") == {change.external_id, made.external_id}

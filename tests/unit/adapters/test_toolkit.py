@@ -45,7 +45,7 @@ from integration_core.errors import (
     PreconditionFailedError,
     RetryableError,
 )
-from integration_core.models import Connection
+from integration_core.models import Change, Connection
 from integration_core.ports import adapter_factory, register_adapter, validate_connection
 from integration_core.sync.watermark import Watermark, encode_cursor
 
@@ -484,3 +484,24 @@ def test_a_credential_type_the_provider_does_not_take_is_refused() -> None:
 
     with pytest.raises(ConfigurationError, match="does not accept basic"):
         _adapter(lambda r: httpx.Response(200), auth=Typed())
+
+
+def test_a_trusted_change_is_the_change_validation_would_make() -> None:
+    """`Change.trusted` (the listing's per-record path) skips validation, not meaning: the
+    same fields, equality, copies, dumps and JSON as a validated Change."""
+    when = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    fields: dict[str, Any] = {
+        "external_id": "42",
+        "version": "7",
+        "modified_at": when,
+        "values": {"email": "ada@example.com"},
+        "deleted": False,
+    }
+    trusted, checked = Change.trusted(**fields), Change(**fields)
+    assert trusted == checked
+    assert trusted.model_dump() == checked.model_dump()
+    assert trusted.model_dump_json() == checked.model_dump_json()
+    assert trusted.model_copy(update={"deleted": True}).deleted is True
+    assert trusted.model_fields_set == checked.model_fields_set
+    with pytest.raises(ValueError, match="naive"):
+        Change.trusted(**{**fields, "modified_at": when.replace(tzinfo=None)})
