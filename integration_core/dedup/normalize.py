@@ -181,11 +181,11 @@ def normalize_domain(value: Any) -> str | None:
     text = _as_str(value)
     if text is None:
         return None
-    text = text.casefold()
-    if "@" in text and "/" not in text:
-        text = text.rpartition("@")[2]
-    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text)
-    host = re.split(r"[/?#:]", text, maxsplit=1)[0].strip().strip(".")
+    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text.casefold())
+    # The authority, then the host: without user info (an email's domain, `user:pw@host`)
+    # or port. A host holds no "@", so the result normalizes to itself.
+    authority = re.split(r"[/?#]", text, maxsplit=1)[0]
+    host = authority.rpartition("@")[2].partition(":")[0].strip().strip(".")
     while host.startswith("www."):
         host = host[4:].strip(".")
     return host or None

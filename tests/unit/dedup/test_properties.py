@@ -26,6 +26,7 @@ digit_strings = st.text(alphabet="0123456789", min_size=1, max_size=10)
 @example("🄐")  # compatibility-folds to "A" after lower-casing: once "A", then "a"
 @example("ǅ")  # a title-case digraph
 @example("ﬃ")  # a ligature that folds to three letters
+@example("@/")  # a host was once "@", whose own host is nothing
 def test_normalizers_are_idempotent(value: str) -> None:
     for normalize in (normalize_text, normalize_name, normalize_street, normalize_domain):
         once = normalize(value)
