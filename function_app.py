@@ -4,6 +4,7 @@ Settings are validated at import, so a bad deployment fails at start with the na
 setting; backends are built on first use. The areas (blueprints/): workers (timers and
 queue workers), webhooks (the receiver), admin (the admin API and health), webhook_admin (the
 admin API's webhook routes), metrics (the admin API's figures and notification settings),
+held_deletes (the mass-delete guard's holds),
 connect (the OAuth connect flow: start, and the provider's callback), openapi (the admin API's
 document).
 
@@ -16,7 +17,16 @@ import logging
 
 import azure.functions as func
 
-from blueprints import admin, connect, metrics, openapi, webhook_admin, webhooks, workers
+from blueprints import (
+    admin,
+    connect,
+    held_deletes,
+    metrics,
+    openapi,
+    webhook_admin,
+    webhooks,
+    workers,
+)
 from integration_core.observability import install_log_context, install_redaction
 from integration_core.observability.telemetry import setup_telemetry
 from integration_core.runtime import Runtime, build_runtime
@@ -47,6 +57,7 @@ AREAS = [
     admin.blueprint(runtime),
     webhook_admin.blueprint(runtime),
     metrics.blueprint(runtime),
+    held_deletes.blueprint(runtime),
     connect.blueprint(runtime),
 ]
 for area in AREAS:
