@@ -60,9 +60,14 @@ def edit_entity(
     if entity.deleted or entity.merged_into is not None:
         raise ConflictError(f"entity {entity_id!r} is deleted or merged; it cannot be edited")
     now = utcnow()
-    entity.values = entity.values | request.values
+    removed = {name for name, value in request.values.items() if value is None}
+    entity.values = {k: v for k, v in (entity.values | request.values).items() if k not in removed}
     entity.sources = entity.sources | dict.fromkeys(request.values, ADMIN)
-    entity.field_modified_at = entity.field_modified_at | dict.fromkeys(request.values, now)
+    entity.field_modified_at = {
+        k: v
+        for k, v in (entity.field_modified_at | dict.fromkeys(request.values, now)).items()
+        if k not in removed
+    }
     entity.modified_at = now
     rt.store.upsert(Entity.container, entity.to_document(), if_match=document[ETAG])
     audit = record_write(

@@ -50,6 +50,7 @@ class ChangeDecision:
     source_gone: bool = False  # the source's record is deleted and stays so
     push: bool = False  # tell the systems linked to or targeted for the entity
     push_to_source: bool = False  # ... and the source, which lacks some of the result
+    resolved: int = 0  # conflicts the policy decided at once (not in `conflicts`)
 
 
 def decide_change(
@@ -82,6 +83,7 @@ def decide_change(
         source_gone=decision.source_gone,
         push=push,
         push_to_source=to_source,
+        resolved=decision.resolved,
     )
 
 
@@ -105,8 +107,11 @@ def _decide_delete(
         return ChangeDecision(entity, source_gone=True)
     verdict = resolve_delete(base, hub_side(entity), _side(incoming), policy, rule=rule)
     conflicts = _pending(verdict)
+    resolved = int(verdict.conflict is not None and not conflicts)
     if verdict.outcome is DeleteOutcome.KEEP:
-        return ChangeDecision(entity, recreate_in_source=verdict.conflict is not None)
+        return ChangeDecision(
+            entity, recreate_in_source=verdict.conflict is not None, resolved=resolved
+        )
     if verdict.outcome is DeleteOutcome.PENDING:
         return ChangeDecision(entity, conflicts=conflicts)
     deleted = entity.model_copy(
@@ -118,7 +123,9 @@ def _decide_delete(
             "modified_at": max(entity.modified_at, incoming.modified_at),
         }
     )
-    return ChangeDecision(deleted, changed=True, conflicts=conflicts, source_gone=True)
+    return ChangeDecision(
+        deleted, changed=True, conflicts=conflicts, source_gone=True, resolved=resolved
+    )
 
 
 def _decide_update(
@@ -139,8 +146,9 @@ def _decide_update(
             update={"deleted": False, "archived": False, "deleted_by": None, "deleted_at": None}
         )
     resolution = resolve(base, hub_side(entity), _side(incoming), policy)
+    resolved = len(resolution.conflicts) - len(resolution.pending)
     if not resolution.applied and not restored:
-        return ChangeDecision(entity, conflicts=resolution.pending)
+        return ChangeDecision(entity, conflicts=resolution.pending, resolved=resolved)
     times = dict(entity.field_modified_at)
     for name in resolution.applied:
         times[name] = incoming.modified_at
@@ -153,7 +161,7 @@ def _decide_update(
             "modified_at": max(entity.modified_at, incoming.modified_at),
         }
     )
-    return ChangeDecision(updated, changed=True, conflicts=resolution.pending)
+    return ChangeDecision(updated, changed=True, conflicts=resolution.pending, resolved=resolved)
 
 
 def _side(incoming: Incoming) -> Side:

@@ -125,7 +125,8 @@ def process_delivery(rt: Runtime, message: SyncMessage, *, apply: ApplyChanges) 
 
 
 def _tasks_by_type(rt: Runtime, connection: Connection) -> dict[str, SyncTask]:
-    """The connection's enabled sync tasks by entity type (the first by id, if several)."""
+    """The connection's enabled sync tasks that read (not push-only) by entity type (the
+    first by id, if several)."""
     documents = rt.store.query(
         SyncTask.container,
         partition_key=connection.tenant_id,
@@ -134,7 +135,7 @@ def _tasks_by_type(rt: Runtime, connection: Connection) -> dict[str, SyncTask]:
     tasks: dict[str, SyncTask] = {}
     for document in sorted(documents, key=lambda d: str(d["id"])):
         task = SyncTask.from_document(document)
-        if task.enabled:
+        if task.enabled and task.mode.reads:
             tasks.setdefault(task.entity_type, task)
     return tasks
 

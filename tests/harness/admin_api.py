@@ -1,0 +1,57 @@
+"""The admin API as a test calls it through the function host: a call, its answer or
+problem detail, a sandbox connection, and a first sync (for tests/unit/app/)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from adapters.sandbox_server import SandboxServer
+from integration_core.pipelines.drain import drain_queues
+from tests.harness.function_host import FunctionHost
+
+__all__ = ["call", "connect", "ok", "problem", "synced"]
+
+
+def call(host: FunctionHost, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+    raw = b"" if body is None else json.dumps(body).encode()
+    return host.http(method, f"/api/admin/{path}", body=raw, **kw)
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.get_body()
+    return json.loads(response.get_body()) if response.get_body() else None
+
+
+def problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.get_body()
+    assert response.mimetype == "application/problem+json"
+    found: dict[str, Any] = json.loads(response.get_body())
+    return found
+
+
+def connect(host: FunctionHost, server: SandboxServer, name: str) -> dict[str, Any]:
+    body = {
+        "id": name,
+        "system": "sandbox",
+        "displayName": name.upper(),
+        "config": {"base_url": server.base_url},
+        "credential": {"type": "bearer_token", "token": server.account.api_key},
+    }
+    return ok(call(host, "POST", "connections", body), 201)  # type: ignore[no-any-return]
+
+
+def synced(host: FunctionHost, served: tuple[SandboxServer, SandboxServer]) -> str:
+    """crm and mkt connected, task crm-contacts (crm -> mkt) run once; its result id."""
+    for name, server in zip(("crm", "mkt"), served, strict=True):
+        connect(host, server, name)
+    task = {
+        "id": "crm-contacts",
+        "connectionId": "crm",
+        "entityType": "contact",
+        "targetConnectionIds": ["mkt"],
+    }
+    ok(call(host, "POST", "tasks", task), 201)
+    result_id: str = ok(call(host, "POST", "tasks/crm-contacts/run"), 202)["resultId"]
+    drain_queues(host.runtime())
+    return result_id
