@@ -124,7 +124,7 @@ def test_a_push_queued_before_its_task_became_pull_only_is_dropped(world: World)
     crm_before = snapshot(world.crm)
     document = world.rt.store.query(Entity.container, partition_key="t1")[0]
     entity = Entity.from_document(document)
-    entity.values = entity.values | {"jobtitle": "Queued"}
+    entity.values = entity.values | {"title": "Queued"}
     world.rt.store.upsert(Entity.container, entity.to_document())
     world.rt.queue.send(OUTBOUND_QUEUE, push_message("t1", entity, "crm", correlation_id="q"))
     (result,) = drain_queues(world.rt).results
