@@ -4,11 +4,15 @@ one by id, and a decision — audited, like every admin write, whoever makes it.
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import TypeVar
+
 from integration_core.admin.audit import record_write
 from integration_core.admin.pages import Page, paginate
 from integration_core.models import (
     Conflict,
     ConflictStatus,
+    Document,
     DuplicateCandidate,
     DuplicateStatus,
 )
@@ -26,18 +30,13 @@ __all__ = [
     "pending_duplicates",
 ]
 
+D = TypeVar("D", bound=Document)
+
 
 def pending_conflicts(
     rt: Runtime, tenant_id: str, *, after: str | None = None, limit: int = 50
 ) -> Page[Conflict]:
-    return paginate(
-        rt.store,
-        Conflict,
-        tenant_id,
-        filters=[Filter("status", "=", ConflictStatus.PENDING.value)],
-        after=after,
-        limit=limit,
-    )
+    return _pending(rt, Conflict, ConflictStatus.PENDING, tenant_id, after=after, limit=limit)
 
 
 def get_conflict(rt: Runtime, tenant_id: str, conflict_id: str) -> Conflict:
@@ -62,14 +61,8 @@ def decide_conflict_as(
 def pending_duplicates(
     rt: Runtime, tenant_id: str, *, after: str | None = None, limit: int = 50
 ) -> Page[DuplicateCandidate]:
-    return paginate(
-        rt.store,
-        DuplicateCandidate,
-        tenant_id,
-        filters=[Filter("status", "=", DuplicateStatus.PENDING.value)],
-        after=after,
-        limit=limit,
-    )
+    pending = DuplicateStatus.PENDING
+    return _pending(rt, DuplicateCandidate, pending, tenant_id, after=after, limit=limit)
 
 
 def get_duplicate(rt: Runtime, tenant_id: str, candidate_id: str) -> DuplicateCandidate:
@@ -90,3 +83,16 @@ def decide_duplicate_as(
         resource_id=candidate_id,
     )
     return decided
+
+
+def _pending(
+    rt: Runtime,
+    model: type[D],
+    status: StrEnum,
+    tenant_id: str,
+    *,
+    after: str | None,
+    limit: int,
+) -> Page[D]:
+    filters = [Filter("status", "=", status.value)]
+    return paginate(rt.store, model, tenant_id, filters=filters, after=after, limit=limit)

@@ -34,14 +34,13 @@ from integration_core.models import (
 )
 from integration_core.pipelines.decision import Incoming, decide_change
 from integration_core.pipelines.inbound import FROM_START
-from integration_core.pipelines.links import is_retired
+from integration_core.pipelines.links import is_retired, nothing_new
 from integration_core.pipelines.mappings import task_mapping
 from integration_core.pipelines.matching import find_twin, matcher_for
 from integration_core.pipelines.throttle import take_budget
 from integration_core.runtime import Runtime
 from integration_core.storage.concurrency import get_or_none
 from integration_core.sync import Policy
-from integration_core.sync.echo import is_echo, is_replay
 
 __all__ = [
     "MAX_DRY_RUN_RECORDS",
@@ -189,20 +188,7 @@ class _Judge:
         link = Link.from_document(found)
         if is_retired(link) or (link.withdrawn and change.deleted):
             return RecordDiff(external_id=change.external_id, action="unchanged")
-        if is_replay(
-            change.version,
-            change.modified_at,
-            applied_version=link.external_version,
-            applied_modified_at=link.applied_modified_at,
-        ) or (
-            not change.deleted
-            and is_echo(
-                canonical,
-                change.version,
-                written_hash=link.written_hash,
-                written_version=link.external_version,
-            )
-        ):
+        if nothing_new(link, change, canonical):
             return RecordDiff(
                 external_id=change.external_id, action="unchanged", entity_id=link.entity_id
             )

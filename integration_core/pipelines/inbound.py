@@ -47,6 +47,7 @@ from integration_core.pipelines.links import (
     intent_values,
     is_retired,
     new_link,
+    nothing_new,
     relink,
     retire_link,
     withdraw_copies,
@@ -70,7 +71,6 @@ from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.storage.concurrency import get_or_none, update_document
 from integration_core.sync import Policy
-from integration_core.sync.echo import is_echo, is_replay
 
 __all__ = ["process_inbound", "apply_changes", "DEAD_LETTERS", "FROM_START"]
 
@@ -289,23 +289,7 @@ def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) 
         context.tally.unchanged += 1  # a copy we withdrew is gone: its person lives on
         _retire(context, link, change)
         return
-    if is_replay(
-        change.version,
-        change.modified_at,
-        applied_version=link.external_version,
-        applied_modified_at=link.applied_modified_at,
-    ) or (
-        # A tombstone carries the values it had, often exactly what we wrote: never an echo.
-        not change.deleted
-        and is_echo(
-            canonical,
-            change.version,
-            written_hash=link.written_hash,
-            written_version=link.external_version,
-        )
-    ):
-        # Already applied (a redelivery, an overlap re-read, an older reordered delivery)
-        # or our own write coming back (echo): nothing new.
+    if nothing_new(link, change, canonical):
         if link.last_message_id == context.message.message_id:
             _resend_pushes(context, link, canonical)
         relink(store, link, change, base=None, message_id=context.message.message_id)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +25,7 @@ from integration_core.models import (
 from integration_core.pipelines.drain import drain_queues
 from tests.harness.admin_api import call, connect, ok, problem, synced
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
-from tests.harness.function_host import FunctionHost, embedded_app_settings
-from tests.harness.sandbox import seeded_account
+from tests.harness.function_host import FunctionHost
 
 pytestmark = pytest.mark.unit
 
@@ -43,22 +40,6 @@ CONTAINERS = [
     ApiKey.container,
     CredentialRecord.container,
 ]
-
-
-@pytest.fixture
-def served() -> Iterator[tuple[SandboxServer, SandboxServer]]:
-    with (
-        SandboxServer(seeded_account("crm", contacts=3)) as crm,
-        SandboxServer(seeded_account("mkt")) as mkt,
-    ):
-        yield crm, mkt
-
-
-@pytest.fixture
-def host(tmp_path: Path) -> Iterator[FunctionHost]:
-    host = FunctionHost(embedded_app_settings(tmp_path), inline_queue=True, tenant=TENANT)
-    yield host
-    host.runtime().close()
 
 
 def test_connections_are_created_with_a_credential_tested_updated_disabled_and_deleted(

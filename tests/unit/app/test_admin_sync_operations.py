@@ -7,8 +7,6 @@ one by one, and the audit of every write whoever makes it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,28 +17,12 @@ from integration_core.pipelines.drain import drain_queues
 from integration_core.storage.base import CONTAINERS
 from tests.harness.admin_api import call, connect, ok, problem, synced
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
-from tests.harness.function_host import FunctionHost, embedded_app_settings
-from tests.harness.sandbox import contact, seeded_account
+from tests.harness.function_host import FunctionHost
+from tests.harness.sandbox import contact
 
 pytestmark = pytest.mark.unit
 
 Served = tuple[SandboxServer, SandboxServer]
-
-
-@pytest.fixture
-def served() -> Iterator[Served]:
-    with (
-        SandboxServer(seeded_account("crm", contacts=3)) as crm,
-        SandboxServer(seeded_account("mkt")) as mkt,
-    ):
-        yield crm, mkt
-
-
-@pytest.fixture
-def host(tmp_path: Path) -> Iterator[FunctionHost]:
-    host = FunctionHost(embedded_app_settings(tmp_path), inline_queue=True, tenant=TENANT)
-    yield host
-    host.runtime().close()
 
 
 def task(name: str, connection: str, **fields: Any) -> dict[str, Any]:

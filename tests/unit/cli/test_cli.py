@@ -44,26 +44,31 @@ def answer(done: subprocess.CompletedProcess[str], code: int = 0) -> Any:
     return json.loads(done.stdout) if done.stdout.strip() else None
 
 
+def connect(cli: Any, name: str, server: SandboxServer) -> subprocess.CompletedProcess[str]:
+    """`connections create` for a sandbox, its credential on stdin."""
+    credential = json.dumps({"type": "bearer_token", "token": server.account.api_key})
+    return cli(  # type: ignore[no-any-return]
+        "--json",
+        "connections",
+        "create",
+        name,
+        "--system",
+        "sandbox",
+        "--config",
+        json.dumps({"base_url": server.base_url}),
+        "--credential",
+        "@-",
+        stdin=credential,
+    )
+
+
 def test_a_tenant_is_set_up_synced_and_inspected_from_the_terminal(cli: Any) -> None:
     with (
         SandboxServer(seeded_account("crm", contacts=3)) as crm,
         SandboxServer(seeded_account("mkt")) as mkt,
     ):
         for name, server in (("crm", crm), ("mkt", mkt)):
-            credential = json.dumps({"type": "bearer_token", "token": server.account.api_key})
-            created = cli(
-                "--json",
-                "connections",
-                "create",
-                name,
-                "--system",
-                "sandbox",
-                "--config",
-                json.dumps({"base_url": server.base_url}),
-                "--credential",
-                "@-",
-                stdin=credential,
-            )
+            created = connect(cli, name, server)
             assert answer(created)["id"] == name
             assert server.account.api_key not in created.stdout + created.stderr
         assert answer(cli("--json", "connections", "test", "crm")) == {"ok": True}
@@ -140,21 +145,7 @@ def test_a_resync_is_previewed_then_applied_and_every_write_is_audited(cli: Any)
         SandboxServer(seeded_account("mkt")) as mkt,
     ):
         for name, server in (("crm", crm), ("mkt", mkt)):
-            credential = json.dumps({"type": "bearer_token", "token": server.account.api_key})
-            answer(
-                cli(
-                    "--json",
-                    "connections",
-                    "create",
-                    name,
-                    "--system",
-                    "sandbox",
-                    "--config",
-                    json.dumps({"base_url": server.base_url}),
-                    "--credential",
-                    credential,
-                )
-            )
+            answer(connect(cli, name, server))
         definition = {"connectionId": "crm", "entityType": "contact"}
         answer(cli("--json", "tasks", "create", "crm-c", "--definition", json.dumps(definition)))
         changed = cli("--json", "tasks", "update", "crm-c", "--changes", '{"mode": "pull"}')
