@@ -14,6 +14,7 @@ import pytest
 from adapters.sandbox_server import SandboxServer
 from integration_core.admin import decisions
 from integration_core.pipelines.drain import drain_queues
+from integration_core.pipelines.matching import blocking_keys
 from integration_core.storage.base import CONTAINERS
 from tests.harness.admin_api import call, connect, ok, problem, synced
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
@@ -184,3 +185,19 @@ def test_conflicts_and_duplicates_are_read_one_by_one_paged_and_their_decisions_
     assert ("cli:someone", "decide", "conflict") in written
     assert ("decide", "duplicate") in [(a, r) for _, a, r in written]
     assert ("test-host", "issue", "api-key") in written
+
+
+def test_an_admin_edit_removes_a_null_field_and_is_found_by_its_new_values(
+    host: FunctionHost, served: Served
+) -> None:
+    synced(host, served)
+    rt = host.runtime()
+    entity = rt.store.query("entities", partition_key=TENANT)[0]
+    edit = {"values": {"city": None, "email": "new.address@example.org"}}
+    edited = ok(call(host, "PATCH", f"entities/{entity['id']}", edit))
+    assert "city" not in edited["values"]
+    assert "city" not in edited["provenance"]
+    assert edited["provenance"]["email"]["source"] == "admin"
+    stored = rt.store.get("entities", TENANT, entity["id"])
+    assert stored["blockingKeys"] != entity["blockingKeys"]
+    assert stored["blockingKeys"] == blocking_keys("contact", stored["values"])
