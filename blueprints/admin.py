@@ -20,12 +20,13 @@ from integration_core.admin import (
     PageQuery,
     authenticate,
     connections,
+    decisions,
     entities,
     issue_key,
     list_audit,
     list_keys,
     ratelimits,
-    record_write,
+    resync,
     revoke_key,
     tasks,
 )
@@ -39,9 +40,7 @@ from integration_core.admin.requests import (
 )
 from integration_core.models import Conflict, Connection, DuplicateCandidate, SyncTask
 from integration_core.pipelines import check_app_health
-from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
 from integration_core.pipelines.decisions import ConflictDecision, DuplicateDecision
-from integration_core.pipelines.matching import decide_duplicate, list_duplicates
 from integration_core.ratelimit.models import LimitStatus
 from integration_core.runtime import Runtime
 
@@ -65,21 +64,22 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
         dumped: dict[str, Any] = found.model_dump(mode="json", by_alias=True)
         return dumped
 
-    def audit(caller: ApiKey, action: str, resource: str, resource_id: str) -> None:
-        record_write(
-            runtime().store,
-            caller.tenant_id,
-            actor=actor(caller),
-            action=action,
-            resource=resource,
-            resource_id=resource_id,
-        )
-
     @bp.function_name("AdminListConflicts")
     @bp.route(route="admin/conflicts", methods=["GET"])
-    @endpoint(response=list[Conflict], auth=caller_of)
-    def admin_list_conflicts(caller: ApiKey) -> list[dict[str, Any]]:
-        return [c.to_document() for c in list_conflicts(runtime(), caller.tenant_id)]
+    @endpoint(response=Page[Conflict], auth=caller_of, query=PageQuery)
+    def admin_list_conflicts(caller: ApiKey, query: PageQuery) -> dict[str, Any]:
+        """Conflicts waiting for a decision."""
+        return page(
+            decisions.pending_conflicts(
+                runtime(), caller.tenant_id, after=query.after, limit=query.limit
+            )
+        )
+
+    @bp.function_name("AdminGetConflict")
+    @bp.route(route="admin/conflicts/{conflict_id}", methods=["GET"])
+    @endpoint(response=Conflict, auth=caller_of)
+    def admin_get_conflict(caller: ApiKey, conflict_id: str) -> dict[str, Any]:
+        return decisions.get_conflict(runtime(), caller.tenant_id, conflict_id).to_document()
 
     @bp.function_name("AdminDecideConflict")
     @bp.route(route="admin/conflicts/{conflict_id}/decision", methods=["POST"])
@@ -87,15 +87,27 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     def admin_decide_conflict(
         caller: ApiKey, conflict_id: str, body: ConflictDecision
     ) -> dict[str, Any]:
-        decided = decide_conflict(runtime(), caller.tenant_id, conflict_id, **body.model_dump())
-        audit(caller, "decide", "conflict", conflict_id)
+        decided = decisions.decide_conflict_as(
+            runtime(), caller.tenant_id, conflict_id, **body.model_dump(), actor=actor(caller)
+        )
         return decided.to_document()
 
     @bp.function_name("AdminListDuplicates")
     @bp.route(route="admin/duplicates", methods=["GET"])
-    @endpoint(response=list[DuplicateCandidate], auth=caller_of)
-    def admin_list_duplicates(caller: ApiKey) -> list[dict[str, Any]]:
-        return [c.to_document() for c in list_duplicates(runtime(), caller.tenant_id)]
+    @endpoint(response=Page[DuplicateCandidate], auth=caller_of, query=PageQuery)
+    def admin_list_duplicates(caller: ApiKey, query: PageQuery) -> dict[str, Any]:
+        """Duplicate candidates waiting for a decision."""
+        return page(
+            decisions.pending_duplicates(
+                runtime(), caller.tenant_id, after=query.after, limit=query.limit
+            )
+        )
+
+    @bp.function_name("AdminGetDuplicate")
+    @bp.route(route="admin/duplicates/{candidate_id}", methods=["GET"])
+    @endpoint(response=DuplicateCandidate, auth=caller_of)
+    def admin_get_duplicate(caller: ApiKey, candidate_id: str) -> dict[str, Any]:
+        return decisions.get_duplicate(runtime(), caller.tenant_id, candidate_id).to_document()
 
     @bp.function_name("AdminDecideDuplicate")
     @bp.route(route="admin/duplicates/{candidate_id}/decision", methods=["POST"])
@@ -103,16 +115,16 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     def admin_decide_duplicate(
         caller: ApiKey, candidate_id: str, body: DuplicateDecision
     ) -> dict[str, Any]:
-        decided = decide_duplicate(runtime(), caller.tenant_id, candidate_id, **body.model_dump())
-        audit(caller, "decide", "duplicate", candidate_id)
+        decided = decisions.decide_duplicate_as(
+            runtime(), caller.tenant_id, candidate_id, **body.model_dump(), actor=actor(caller)
+        )
         return decided.to_document()
 
     @bp.function_name("AdminIssueKey")
     @bp.route(route="admin/keys", methods=["POST"])
     @endpoint(response=IssuedKeyView, status=201, auth=caller_of, body=NewKey)
     def admin_issue_key(caller: ApiKey, body: NewKey) -> dict[str, Any]:
-        issued = issue_key(runtime().store, caller.tenant_id, name=body.name)
-        audit(caller, "issue", "api-key", issued.key.id)
+        issued = issue_key(runtime().store, caller.tenant_id, name=body.name, actor=actor(caller))
         return issued.key.public() | {"key": issued.secret}
 
     @bp.function_name("AdminListKeys")
@@ -126,8 +138,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     @bp.route(route="admin/keys/{key_id}", methods=["DELETE"])
     @endpoint(response=ApiKeyView, auth=caller_of)
     def admin_revoke_key(caller: ApiKey, key_id: str) -> dict[str, Any]:
-        revoked = revoke_key(runtime().store, caller.tenant_id, key_id)
-        audit(caller, "revoke", "api-key", key_id)
+        revoked = revoke_key(runtime().store, caller.tenant_id, key_id, actor=actor(caller))
         return revoked.public()
 
     @bp.function_name("AdminAuditLog")
@@ -284,6 +295,24 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
             runtime(), caller.tenant_id, task_id, enabled=True, actor=actor(caller)
         )
         return resumed.to_document()
+
+    @bp.function_name("AdminResyncDryRun")
+    @bp.route(route="admin/tasks/{task_id}/resync/dry-run", methods=["POST"])
+    @endpoint(response=resync.ResyncDiff, auth=caller_of, query=resync.DryRunQuery)
+    def admin_resync_dry_run(
+        caller: ApiKey, task_id: str, query: resync.DryRunQuery
+    ) -> dict[str, Any]:
+        """What a resync would do, per record, writing nothing."""
+        diff = resync.dry_run(runtime(), caller.tenant_id, task_id, max_records=query.max_records)
+        return page(diff)
+
+    @bp.function_name("AdminResyncTask")
+    @bp.route(route="admin/tasks/{task_id}/resync", methods=["POST"])
+    @endpoint(response=tasks.RunStarted, status=202, auth=caller_of)
+    def admin_resync_task(caller: ApiKey, task_id: str) -> dict[str, Any]:
+        """Resync keeping records: read everything from the start again."""
+        started = resync.start_resync(runtime(), caller.tenant_id, task_id, actor=actor(caller))
+        return {"resultId": started}
 
     @bp.function_name("AdminListResults")
     @bp.route(route="admin/tasks/{task_id}/results", methods=["GET"])

@@ -23,15 +23,19 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from integration_core._setting_checks import check_redirect_url
-from integration_core.admin import connections, entities, ratelimits, tasks
+from integration_core.admin import connections, decisions, entities, ratelimits, resync, tasks
 from integration_core.admin.audit import list_audit
 from integration_core.admin.keys import issue_key, list_keys, revoke_key
-from integration_core.admin.requests import ConnectionCreate, EntityEdit, TaskCreate
+from integration_core.admin.requests import (
+    ConnectionCreate,
+    ConnectionUpdate,
+    EntityEdit,
+    TaskCreate,
+    TaskUpdate,
+)
 from integration_core.connect.flow import LOCAL_REDIRECT_URI, start_connect
 from integration_core.errors import ConflictError, NotFoundError, PermanentError
-from integration_core.pipelines.conflicts import decide_conflict, list_conflicts
 from integration_core.pipelines.drain import drain_queues
-from integration_core.pipelines.matching import decide_duplicate, list_duplicates
 from integration_core.runtime import Runtime
 
 __all__ = ["EXIT_CODES", "add_admin_commands", "exit_code_for"]
@@ -118,19 +122,33 @@ def _cell(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _progress(label: str, work: Callable[[], Any]) -> Any:
-    """A spinner with elapsed time on stderr while `work` runs (nothing when not a tty)."""
-    columns = (SpinnerColumn(), TextColumn(label), TimeElapsedColumn())
+def _synced(rt: Runtime, tenant_id: str, result_id: str, label: str) -> dict[str, Any]:
+    """Work the queues until the sync `result_id` and what it caused are done, with a
+    progress bar on stderr (records read so far, from the running result); its result.
+    """
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed} records read"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        progress.add_task(label, total=None)
-        return work()
+        bar = progress.add_task(label, total=None)
+
+        def advance(_: object) -> None:
+            found = tasks.get_result(rt, tenant_id, result_id)
+            progress.update(bar, completed=found["recordsRead"])
+
+        drain_queues(rt, after_each=advance)
+    return tasks.get_result(rt, tenant_id, result_id)
 
 
 # -- commands ------------------------------------------------------------------------------
 
 
 def _keys_issue(rt: Runtime, a: argparse.Namespace) -> Output:
-    issued = issue_key(rt.store, a.tenant, name=a.name)
+    """Issue an API key (shown once)."""
+    issued = issue_key(rt.store, a.tenant, name=a.name, actor=_actor())
     return issued.key.public() | {"key": issued.secret}, 0
 
 
@@ -140,7 +158,8 @@ def _keys_list(rt: Runtime, a: argparse.Namespace) -> Output:
 
 
 def _keys_revoke(rt: Runtime, a: argparse.Namespace) -> Output:
-    return revoke_key(rt.store, a.tenant, a.id).public(), 0
+    """Revoke an API key."""
+    return revoke_key(rt.store, a.tenant, a.id, actor=_actor()).public(), 0
 
 
 def _connections_create(rt: Runtime, a: argparse.Namespace) -> Output:
@@ -152,6 +171,14 @@ def _connections_create(rt: Runtime, a: argparse.Namespace) -> Output:
         credential=a.credential,
     )
     return connections.create_connection(rt, a.tenant, request, actor=_actor()), 0
+
+
+def _connections_update(rt: Runtime, a: argparse.Namespace) -> Output:
+    """Change a connection's name, config or credential."""
+    request = ConnectionUpdate(
+        display_name=a.display_name, config=a.config, credential=a.credential
+    )
+    return connections.update_connection(rt, a.tenant, a.id, request, actor=_actor()), 0
 
 
 def _connections_test(rt: Runtime, a: argparse.Namespace) -> Output:
@@ -184,6 +211,12 @@ def _tasks_create(rt: Runtime, a: argparse.Namespace) -> Output:
     return tasks.create_task(rt, a.tenant, request, actor=_actor()), 0
 
 
+def _tasks_update(rt: Runtime, a: argparse.Namespace) -> Output:
+    """Change a sync task (the fields given)."""
+    request = TaskUpdate.model_validate(a.changes)
+    return tasks.update_task(rt, a.tenant, a.id, request, actor=_actor()), 0
+
+
 def _tasks_delete(rt: Runtime, a: argparse.Namespace) -> Output:
     tasks.delete_task(rt, a.tenant, a.id, actor=_actor())
     return {"deleted": a.id}, 0
@@ -192,19 +225,50 @@ def _tasks_delete(rt: Runtime, a: argparse.Namespace) -> Output:
 def _run(rt: Runtime, a: argparse.Namespace) -> Output:
     """Enqueue a pull now and work the queues until it and what it caused are done."""
     result_id = tasks.run_task_now(rt, a.tenant, a.id, actor=_actor())
-    _progress(f"syncing {a.id}", lambda: drain_queues(rt))
-    result = tasks.get_result(rt, a.tenant, result_id)
+    result = _synced(rt, a.tenant, result_id, f"syncing {a.id}")
     return result, 0 if result["status"] == "success" else 1
 
 
+def _resync(rt: Runtime, a: argparse.Namespace) -> Output:
+    """The dry run's diff, or with --apply the resync itself and its result."""
+    if not a.apply:
+        diff = resync.dry_run(rt, a.tenant, a.id, max_records=a.max_records)
+        return (diff if a.json else _diff_rows(diff)), 0
+    result_id = resync.start_resync(rt, a.tenant, a.id, actor=_actor())
+    result = _synced(rt, a.tenant, result_id, f"resyncing {a.id}")
+    return result, 0 if result["status"] == "success" else 1
+
+
+def _diff_rows(diff: resync.ResyncDiff) -> list[dict[str, Any]]:
+    """One table row per record that would change."""
+    return [
+        {
+            "record": r.external_id,
+            "action": r.action,
+            "entity": r.entity_id or "",
+            "changes": ", ".join(
+                f"{name}: {json.dumps(c.before)} -> {json.dumps(c.after)}"
+                for name, c in r.changes.items()
+            )
+            or (r.reason or ""),
+        }
+        for r in diff.records
+        if r.action != "unchanged"
+    ]
+
+
 def _decide_conflict(rt: Runtime, a: argparse.Namespace) -> Output:
-    decided = decide_conflict(rt, a.tenant, a.id, winner=a.winner, decided_by=_actor())
+    decided = decisions.decide_conflict_as(
+        rt, a.tenant, a.id, winner=a.winner, decided_by=_actor(), actor=_actor()
+    )
     drain_queues(rt)
     return decided.to_document(), 0
 
 
 def _decide_duplicate(rt: Runtime, a: argparse.Namespace) -> Output:
-    decided = decide_duplicate(rt, a.tenant, a.id, same=a.same, decided_by=_actor())
+    decided = decisions.decide_duplicate_as(
+        rt, a.tenant, a.id, same=a.same, decided_by=_actor(), actor=_actor()
+    )
     drain_queues(rt)
     return decided.to_document(), 0
 
@@ -214,6 +278,12 @@ def _entity_edit(rt: Runtime, a: argparse.Namespace) -> Output:
     edited = entities.edit_entity(rt, a.tenant, a.id, EntityEdit(values=values), actor=_actor())
     drain_queues(rt)
     return entities.entity_view(edited), 0
+
+
+def _configure_limits(rt: Runtime, a: argparse.Namespace) -> Output:
+    """Set a connection's rate-limit budgets."""
+    request = ratelimits.RateLimitConfig.model_validate({"rateLimits": a.budgets})
+    return ratelimits.configure_limits(rt, a.tenant, a.id, request, actor=_actor()), 0
 
 
 def _paged(list_page: Callable[..., Any]) -> Command:
@@ -239,11 +309,31 @@ def _writes(change: Callable[..., Any], **options: Any) -> Command:
 
 COLUMNS: Mapping[str, tuple[str, ...]] = {
     "connections": ("id", "system", "displayName", "status", "credentialId"),
-    "tasks": ("id", "connectionId", "entityType", "targetConnectionIds", "enabled", "nextDueAt"),
+    "tasks": (
+        "id",
+        "connectionId",
+        "entityType",
+        "mode",
+        "targetConnectionIds",
+        "enabled",
+        "nextDueAt",
+    ),
     "keys": ("id", "name", "createdAt", "revokedAt"),
     "conflicts": ("id", "entityId", "connectionId", "field", "status"),
     "duplicates": ("id", "entityId", "candidateEntityId", "score", "rule", "status"),
-    "results": ("id", "status", "recordsRead", "created", "updated", "pushed", "durationMs"),
+    "results": (
+        "id",
+        "status",
+        "recordsRead",
+        "created",
+        "updated",
+        "deleted",
+        "failed",
+        "conflictsDetected",
+        "pushed",
+        "durationMs",
+    ),
+    "resync": ("record", "action", "entity", "changes"),
     "audit": ("at", "actor", "action", "resource", "resourceId"),
     "limits": ("key", "max_requests", "window_seconds", "used", "remaining", "degraded"),
 }
@@ -326,6 +416,17 @@ def add_admin_commands(
     create.add_argument("--display-name")
     create.add_argument("--config", type=_json_argument, default={}, help="JSON or @file")
     create.add_argument("--credential", type=_json_argument, help="JSON, @file or @- (stdin)")
+    update = action(
+        conns,
+        "update",
+        "connections",
+        _connections_update,
+        "lockstep --tenant t1 connections update crm --credential @new-credential.json",
+        with_id=True,
+    )
+    update.add_argument("--display-name")
+    update.add_argument("--config", type=_json_argument, help="JSON or @file")
+    update.add_argument("--credential", type=_json_argument, help="JSON, @file or @- (stdin)")
     action(
         conns,
         "test",
@@ -399,6 +500,31 @@ def add_admin_commands(
         required=True,
         help="the task as the API takes it: JSON or @file",
     )
+    changed = action(
+        task,
+        "update",
+        "tasks",
+        _tasks_update,
+        'lockstep --tenant t1 tasks update crm-c --changes \'{"mode": "pull"}\'',
+        with_id=True,
+    )
+    changed.add_argument(
+        "--changes", type=_json_argument, required=True, help="the fields to change: JSON or @file"
+    )
+    resyncs = action(
+        task,
+        "resync",
+        "resync",
+        _resync,
+        "lockstep --tenant t1 tasks resync crm-c   (the dry run; then: ... --apply)",
+        with_id=True,
+    )
+    resyncs.add_argument(
+        "--apply", action="store_true", help="resync (keeping records) instead of the dry run"
+    )
+    resyncs.add_argument(
+        "--max-records", type=int, default=1000, help="the dry run reads at most about this many"
+    )
     action(
         task,
         "pause",
@@ -447,13 +573,30 @@ def add_admin_commands(
 
     results.set_defaults(run=run(list_results, "results"))
 
+    one = commands.add_parser(
+        "result",
+        help="one sync result (a running one with its progress so far)",
+        description="Example: lockstep --tenant t1 result 5d41...   (the id `run` printed)",
+    )
+    one.add_argument("id")
+    one.set_defaults(run=run(_by_id(tasks.get_result), "result"))
+
     conflicts = group("conflicts", "conflicts waiting for a decision")
     action(
         conflicts,
         "list",
         "conflicts",
-        lambda rt, a: (list_conflicts(rt, a.tenant), 0),
+        _paged(decisions.pending_conflicts),
         "lockstep --tenant t1 conflicts list",
+        paged=True,
+    )
+    action(
+        conflicts,
+        "get",
+        "conflicts",
+        _by_id(decisions.get_conflict),
+        "lockstep --tenant t1 conflicts get c1",
+        with_id=True,
     )
     decide = action(
         conflicts,
@@ -470,8 +613,17 @@ def add_admin_commands(
         dups,
         "list",
         "duplicates",
-        lambda rt, a: (list_duplicates(rt, a.tenant), 0),
+        _paged(decisions.pending_duplicates),
         "lockstep --tenant t1 duplicates list",
+        paged=True,
+    )
+    action(
+        dups,
+        "get",
+        "duplicates",
+        _by_id(decisions.get_duplicate),
+        "lockstep --tenant t1 duplicates get 9b2e...",
+        with_id=True,
     )
     same = action(
         dups,
@@ -512,6 +664,18 @@ def add_admin_commands(
         _by_id(ratelimits.limit_status),
         "lockstep --tenant t1 limits status crm",
         with_id=True,
+    )
+    configure = action(
+        limits,
+        "configure",
+        "limits",
+        _configure_limits,
+        "lockstep --tenant t1 limits configure crm "
+        '--budgets \'[{"bucket": "api", "maxRequests": 90, "windowSeconds": 10}]\'',
+        with_id=True,
+    )
+    configure.add_argument(
+        "--budgets", type=_json_argument, required=True, help="the connection's budgets: JSON"
     )
     action(
         limits,

@@ -24,6 +24,7 @@ __all__ = [
     "Document",
     "ConnectionStatus",
     "Connection",
+    "SyncMode",
     "SyncTask",
     "SyncResult",
     "Entity",
@@ -97,6 +98,27 @@ class Connection(Document):
     created_at: UtcDatetime = Field(default_factory=utcnow)
 
 
+class SyncMode(StrEnum):
+    """Which way records of the task's type travel between the hub and its connection.
+
+    `pull`: the hub reads from the connection and never writes to it; `push`: the hub writes
+    to it (when it is linked or listed as a target) and never reads from it; `bidirectional`:
+    both.
+    """
+
+    PULL = "pull"
+    PUSH = "push"
+    BIDIRECTIONAL = "bidirectional"
+
+    @property
+    def reads(self) -> bool:
+        return self is not SyncMode.PUSH
+
+    @property
+    def writes(self) -> bool:
+        return self is not SyncMode.PULL
+
+
 class SyncTask(Document):
     """Pull one entity type from a source connection on a schedule; push to the targets."""
 
@@ -106,6 +128,7 @@ class SyncTask(Document):
     entity_type: str
     target_connection_ids: list[str] = Field(default_factory=list)
     interval_seconds: int = Field(default=300, gt=0)
+    mode: SyncMode = SyncMode.BIDIRECTIONAL
     priority: int = 0
     enabled: bool = True
     next_due_at: UtcDatetime = Field(default_factory=utcnow)
@@ -137,9 +160,11 @@ class SyncResult(Document):
     updated: int = 0
     unchanged: int = 0
     pushed: int = 0
-    deleted: int = 0
-    # Changes a pull found that no webhook of the connection announced (pipelines/reconcile).
-    missed_webhooks: int = 0
+    deleted: int = 0  # hub entities deleted or archived (inbound), records deleted (outbound)
+    failed: int = 0  # records that could not be applied (dead-lettered)
+    conflicts_detected: int = 0  # fields changed on both sides to different values
+    conflicts_resolved: int = 0  # ... of which the task's policy decided at once
+    missed_webhooks: int = 0  # changes a pull found that no webhook had announced
     errors: list[str] = Field(default_factory=list)
     # Milliseconds per stage (fetch, match, resolve, store, push) within this message.
     stage_ms: dict[str, float] = Field(default_factory=dict)

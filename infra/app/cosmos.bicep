@@ -26,6 +26,7 @@ var containers = [
     ]
   }
   { name: 'sync-results', defaultTtl: 2592000, compositeIndexes: [] }
+  { name: 'sync-progress', defaultTtl: 86400, compositeIndexes: [] }
   { name: 'entities', defaultTtl: -1, compositeIndexes: [] }
   { name: 'links', defaultTtl: -1, compositeIndexes: [] }
   { name: 'conflicts', defaultTtl: -1, compositeIndexes: [] }

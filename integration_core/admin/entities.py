@@ -1,8 +1,9 @@
 """Hub entities: read with per-field provenance, and the admin edit.
 
 An admin edit is a change whose source is `admin`: the one kind the `system_priority`
-strategy lets alter protected fields. It is written with the version read (etag) and then
-pushed to every system linked to the entity.
+strategy lets alter protected fields. It is written with the version read (etag), its
+blocking keys recomputed as a decided conflict's are (so that matching finds the entity by
+its new values), and then pushed to every system linked to the entity.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from integration_core.admin.requests import EntityEdit
 from integration_core.clock import utcnow
 from integration_core.errors import ConflictError
 from integration_core.models import Entity, UtcDatetime
+from integration_core.pipelines.matching import blocking_keys
 from integration_core.pipelines.pushes import push_everywhere
 from integration_core.runtime import Runtime
 from integration_core.storage import ETAG
@@ -60,10 +62,16 @@ def edit_entity(
     if entity.deleted or entity.merged_into is not None:
         raise ConflictError(f"entity {entity_id!r} is deleted or merged; it cannot be edited")
     now = utcnow()
-    entity.values = entity.values | request.values
+    removed = {name for name, value in request.values.items() if value is None}
+    entity.values = {k: v for k, v in (entity.values | request.values).items() if k not in removed}
     entity.sources = entity.sources | dict.fromkeys(request.values, ADMIN)
-    entity.field_modified_at = entity.field_modified_at | dict.fromkeys(request.values, now)
+    entity.field_modified_at = {
+        k: v
+        for k, v in (entity.field_modified_at | dict.fromkeys(request.values, now)).items()
+        if k not in removed
+    }
     entity.modified_at = now
+    entity.blocking_keys = blocking_keys(entity.entity_type, entity.values)
     rt.store.upsert(Entity.container, entity.to_document(), if_match=document[ETAG])
     audit = record_write(
         rt.store, tenant_id, actor=actor, action="edit", resource="entity", resource_id=entity_id

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
+from integration_core.admin.audit import record_write
 from integration_core.admin.pages import Page, paginate
 from integration_core.clock import utcnow
 from integration_core.errors import LockstepError
@@ -78,11 +79,14 @@ def _hash(presented: str) -> str:
     return hashlib.sha256(presented.encode()).hexdigest()
 
 
-def issue_key(store: DocumentStore, tenant_id: str, *, name: str) -> IssuedKey:
+def issue_key(store: DocumentStore, tenant_id: str, *, name: str, actor: str) -> IssuedKey:
     key_id = secrets.token_hex(8)
     secret = f"lsk_{key_id}_{secrets.token_urlsafe(32)}"
     key = ApiKey(id=key_id, tenant_id=tenant_id, name=name, key_hash=_hash(secret))
     store.create(ApiKey.container, key.to_document())
+    record_write(
+        store, tenant_id, actor=actor, action="issue", resource="api-key", resource_id=key_id
+    )
     return IssuedKey(key=key, secret=secret)
 
 
@@ -92,11 +96,14 @@ def list_keys(
     return paginate(store, ApiKey, tenant_id, after=after, limit=limit)
 
 
-def revoke_key(store: DocumentStore, tenant_id: str, key_id: str) -> ApiKey:
+def revoke_key(store: DocumentStore, tenant_id: str, key_id: str, *, actor: str) -> ApiKey:
     key = ApiKey.from_document(store.get(ApiKey.container, tenant_id, key_id))
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         store.upsert(ApiKey.container, key.to_document())
+    record_write(
+        store, tenant_id, actor=actor, action="revoke", resource="api-key", resource_id=key_id
+    )
     return key
 
 

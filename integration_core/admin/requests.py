@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from integration_core.models import SyncMode
 from integration_core.sync.tombstones import DeleteRule
 
 __all__ = [
@@ -51,16 +52,21 @@ class ConnectionUpdate(AdminRequest):
 
 
 class TaskCreate(AdminRequest):
+    """A sync task: `intervalSeconds` is its schedule, `mode` which way records travel
+    (`pull`, `push` or `bidirectional`), `mapping` its overrides of the default mapping."""
+
     id: Id
     connection_id: Id
     entity_type: Annotated[str, Field(min_length=1, max_length=64)]
     target_connection_ids: list[Id] = Field(default_factory=list, max_length=50)
     interval_seconds: int = Field(default=300, ge=10, le=7 * 24 * 3600)
+    mode: SyncMode = SyncMode.BIDIRECTIONAL
     priority: int = Field(default=0, ge=-1000, le=1000)
     enabled: bool = True
     policy: dict[str, Any] = Field(default_factory=dict)
     delete_rule: DeleteRule = DeleteRule.PROPAGATE
     matching: dict[str, Any] = Field(default_factory=dict)
+    mapping: dict[str, Any] = Field(default_factory=dict)
 
 
 class TaskUpdate(AdminRequest):
@@ -68,10 +74,12 @@ class TaskUpdate(AdminRequest):
 
     target_connection_ids: list[Id] | None = Field(default=None, max_length=50)
     interval_seconds: int | None = Field(default=None, ge=10, le=7 * 24 * 3600)
+    mode: SyncMode | None = None
     priority: int | None = Field(default=None, ge=-1000, le=1000)
     policy: dict[str, Any] | None = None
     delete_rule: DeleteRule | None = None
     matching: dict[str, Any] | None = None
+    mapping: dict[str, Any] | None = None
 
 
 class EntityEdit(AdminRequest):

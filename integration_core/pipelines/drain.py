@@ -9,6 +9,7 @@ as poison once it has failed `max_attempts` times.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from integration_core.messaging import ReceivedMessage
@@ -29,7 +30,14 @@ class DrainReport:
     poisoned: list[ReceivedMessage] = field(default_factory=list)
 
 
-def drain_queues(rt: Runtime, *, max_attempts: int = 5, max_rounds: int = 10_000) -> DrainReport:
+def drain_queues(
+    rt: Runtime,
+    *,
+    max_attempts: int = 5,
+    max_rounds: int = 10_000,
+    after_each: Callable[[ReceivedMessage], None] | None = None,
+) -> DrainReport:
+    """`after_each` is told of every message handled (the CLI's progress bar)."""
     report = DrainReport()
     for _ in range(max_rounds):
         handled = 0
@@ -41,6 +49,8 @@ def drain_queues(rt: Runtime, *, max_attempts: int = 5, max_rounds: int = 10_000
                     correlation_id=message.correlation_id, tenant_id=message.tenant_id
                 ):
                     _handle_one(rt, received, report, max_attempts)
+                if after_each is not None:
+                    after_each(received)
         if handled == 0:
             return report
     raise RuntimeError(f"queues still busy after {max_rounds} rounds")

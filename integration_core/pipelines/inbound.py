@@ -48,6 +48,7 @@ from integration_core.pipelines.links import (
     intent_values,
     is_retired,
     new_link,
+    nothing_new,
     relink,
     retire_link,
     withdraw_copies,
@@ -56,9 +57,16 @@ from integration_core.pipelines.mappings import task_mapping
 from integration_core.pipelines.mass_delete import guard_deletes
 from integration_core.pipelines.matching import find_twin, matcher_for, propose_duplicate
 from integration_core.pipelines.misconfigured import marks_misconfigured
+from integration_core.pipelines.modes import pull_only_connections
 from integration_core.pipelines.pushes import push_message
 from integration_core.pipelines.reconcile import count_missed_webhooks
-from integration_core.pipelines.results import POSTPONED, Tally, already_done, record_result
+from integration_core.pipelines.results import (
+    POSTPONED,
+    Tally,
+    already_done,
+    record_progress,
+    record_result,
+)
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.pipelines.webhook_delivery import is_delivery, process_delivery
 from integration_core.ports import IntegrationAdapter, RejectedRecord
@@ -66,14 +74,15 @@ from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.storage.concurrency import get_or_none, update_document
 from integration_core.sync import Policy
-from integration_core.sync.echo import is_echo, is_replay
 
-__all__ = ["process_inbound", "apply_changes", "DEAD_LETTERS"]
+__all__ = ["process_inbound", "apply_changes", "DEAD_LETTERS", "FROM_START"]
 
 log = logging.getLogger(__name__)
 
 MAX_PAGES_PER_MESSAGE = 20
 _VERDICTS = {Decision.LINK: "linked", Decision.REVIEW: "review", Decision.NEW: "new"}
+# A pull message's payload flag: read from the start, not from the task's stored cursor.
+FROM_START = "from_start"
 
 
 @dataclass
@@ -86,6 +95,8 @@ class _Context:
     policy: Policy
     matcher: Matcher
     tally: Tally
+    # Connections whose task for this type is pull-only: the hub never writes to them.
+    pull_only: frozenset[str]
     # Changes the hub had not seen (not replays, not echoes): what webhooks should announce.
     news: list[Change] = field(default_factory=list)
 
@@ -105,6 +116,9 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
     tally = Tally()
     if connection.status is not ConnectionStatus.ACTIVE:
         tally.errors.append(f"connection {connection.id} is {connection.status}; nothing read")
+        return record_result(rt.store, message, tally, direction="inbound", task_id=task.id)
+    if not task.mode.reads:
+        tally.errors.append(f"task {task.id} is push-only: nothing is read from {connection.id}")
         return record_result(rt.store, message, tally, direction="inbound", task_id=task.id)
     with (
         marks_misconfigured(rt.store, connection, tally),
@@ -147,6 +161,7 @@ def _context(
         policy=Policy.from_dict(task.policy),
         matcher=matcher_for(task),
         tally=tally,
+        pull_only=pull_only_connections(rt.store, message.tenant_id, task.entity_type),
     )
 
 
@@ -165,11 +180,13 @@ def apply_changes(
 
 
 def _pull(context: _Context, adapter: IntegrationAdapter) -> None:
-    """Read page by page from the task's opaque cursor; store the next one once applied."""
-    rt, task = context.rt, context.task
-    cursor = task.cursor
+    """Read page by page from the task's opaque cursor (from the start for a resync: see
+    admin/resync.py); store the next one once applied.
+    """
+    rt, task, message = context.rt, context.task, context.message
+    cursor = None if message.payload.get(FROM_START) else task.cursor
     more = True
-    for _ in range(MAX_PAGES_PER_MESSAGE):
+    for pages in range(1, MAX_PAGES_PER_MESSAGE + 1):
         take_budget(rt, adapter, tally=context.tally)
         with timed("fetch", into=context.tally.stages, connection=context.connection.id):
             page = adapter.read_changes(
@@ -184,6 +201,7 @@ def _pull(context: _Context, adapter: IntegrationAdapter) -> None:
         if not page.has_more:
             more = False
             break
+        record_progress(rt.store, message, context.tally, task_id=task.id, pages=pages)
     context.tally.missed_webhooks += count_missed_webhooks(
         rt, task, context.connection, context.news
     )
@@ -191,8 +209,12 @@ def _pull(context: _Context, adapter: IntegrationAdapter) -> None:
         return
     # More pages remain: hand them to a follow-up message, which resumes from the stored
     # cursor, rather than running unbounded.
-    follow_up = context.message.model_copy(
-        update={"message_id": deterministic_id(context.message.message_id, "more", cursor or "")}
+    payload = {k: v for k, v in message.payload.items() if k != FROM_START}
+    follow_up = message.model_copy(
+        update={
+            "message_id": deterministic_id(message.message_id, "more", cursor or ""),
+            "payload": payload,
+        }
     )
     rt.queue.send(INBOUND_QUEUE, follow_up)
 
@@ -256,6 +278,7 @@ def _store_dead_letter(
         "createdAt": utcnow().isoformat(),
     }
     context.rt.store.upsert(DEAD_LETTERS, document)
+    context.tally.failed += 1
     context.tally.errors.append(f"{external_id}: {reason}")
     log.warning(
         "dead-lettered %s: %s",
@@ -282,23 +305,7 @@ def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) 
         context.tally.unchanged += 1  # a copy we withdrew is gone: its person lives on
         _retire(context, link, change)
         return False
-    if is_replay(
-        change.version,
-        change.modified_at,
-        applied_version=link.external_version,
-        applied_modified_at=link.applied_modified_at,
-    ) or (
-        # A tombstone carries the values it had, often exactly what we wrote: never an echo.
-        not change.deleted
-        and is_echo(
-            canonical,
-            change.version,
-            written_hash=link.written_hash,
-            written_version=link.external_version,
-        )
-    ):
-        # Already applied (a redelivery, an overlap re-read, an older reordered delivery)
-        # or our own write coming back (echo): nothing new.
+    if nothing_new(link, change, canonical):
         if link.last_message_id == context.message.message_id:
             _resend_pushes(context, link, canonical)
         relink(store, link, change, base=None, message_id=context.message.message_id)
@@ -449,25 +456,26 @@ def _merge_into_entity(
         )
     assert stored is not None
     assert decision is not None
-    _count_conflicts(context, decision)
     entity = Entity.from_document(stored)
     _carry_out(context, link, change, canonical, entity, decision, first=first)
-    if first:
-        context.tally.linked += 1
-    elif decision.changed and change.deleted:
-        context.tally.deleted += 1
-    elif decision.changed:
-        context.tally.updated += 1
-    else:
-        context.tally.unchanged += 1
+    _count(context.tally, decision, first=first)
 
 
-def _count_conflicts(context: _Context, decision: ChangeDecision) -> None:
+def _count(tally: Tally, decision: ChangeDecision, *, first: bool) -> None:
+    """A merged change: linked (`first`), deleted (or archived), updated or unchanged, and
+    the conflicts it met (detected; resolved by the policy at once; left pending)."""
     pending = len(decision.conflicts)
-    counts = context.tally.conflicts
-    counts["detected"] += decision.detected
-    counts["pending"] += pending
-    counts["resolved"] += max(decision.detected - pending, 0)
+    tally.conflicts["detected"] += decision.detected
+    tally.conflicts["pending"] += pending
+    tally.conflicts["resolved"] += max(decision.detected - pending, 0)
+    if first:
+        tally.linked += 1
+    elif decision.changed and (decision.entity.deleted or decision.entity.archived):
+        tally.deleted += 1
+    elif decision.changed:
+        tally.updated += 1
+    else:
+        tally.unchanged += 1
 
 
 def _carry_out(
@@ -541,6 +549,8 @@ def _source_lacks(context: _Context, entity: Entity, canonical: dict[str, Any]) 
 
 
 def _send_recreate(context: _Context, entity: Entity, external_id: str) -> None:
+    if context.connection.id in context.pull_only:
+        return  # the hub keeps the record; a pull-only source is never written to
     context.rt.queue.send(
         OUTBOUND_QUEUE,
         push_message(
@@ -630,6 +640,8 @@ def _enqueue_pushes(
     generations = dict.fromkeys((linked | set(context.task.target_connection_ids)) - {source}, "")
     if via is not None and (lacking or via.withdrawn or _held_elsewhere(links, via)):
         generations[source] = f"to:{via.external_id}"
+    for refused in context.pull_only:
+        generations.pop(refused, None)
     for target, generation in sorted(generations.items()):
         context.rt.queue.send(
             OUTBOUND_QUEUE,

@@ -40,8 +40,10 @@ from integration_core.models import Change, Link, MessageKind, SyncMessage, dete
 from integration_core.runtime import Runtime
 from integration_core.storage import DocumentStore, Filter
 from integration_core.storage.concurrency import get_or_none, update_document
+from integration_core.sync.echo import is_echo, is_replay
 
 __all__ = [
+    "nothing_new",
     "RETIRED",
     "WITHDRAW",
     "CREATING",
@@ -276,3 +278,23 @@ def being_created(
         ],
     )
     return {document["entityId"].removeprefix(CREATING) for document in intents}
+
+
+def nothing_new(link: Link, change: Change, canonical: dict[str, Any]) -> bool:
+    """Whether the linked record's change is already applied (a redelivery, an overlap
+    re-read, an older reordered delivery) or our own write coming back (echo)."""
+    return is_replay(
+        change.version,
+        change.modified_at,
+        applied_version=link.external_version,
+        applied_modified_at=link.applied_modified_at,
+    ) or (
+        # A tombstone carries the values it had, often exactly what we wrote: never an echo.
+        not change.deleted
+        and is_echo(
+            canonical,
+            change.version,
+            written_hash=link.written_hash,
+            written_version=link.external_version,
+        )
+    )

@@ -47,6 +47,7 @@ from integration_core.pipelines.links import (
 from integration_core.pipelines.mappings import connection_mapping
 from integration_core.pipelines.matching import awaits_duplicate_review
 from integration_core.pipelines.misconfigured import marks_misconfigured
+from integration_core.pipelines.modes import takes_pushes
 from integration_core.pipelines.results import POSTPONED, Tally, already_done, record_result
 from integration_core.pipelines.throttle import reschedule, take_budget
 from integration_core.ports import IntegrationAdapter, WriteResult
@@ -77,6 +78,10 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
         tally.errors.append(f"connection {connection.id} is {connection.status}; nothing sent")
         return record_result(rt.store, message, tally, direction="outbound", task_id=None)
     entity = named(rt.store, Entity, tenant, entity_id)
+    if not takes_pushes(rt.store, tenant, connection.id, entity.entity_type):
+        # Queued before its task became pull-only: the hub no longer writes there.
+        tally.unchanged += 1
+        return record_result(rt.store, message, tally, direction="outbound", task_id=None)
     with (
         marks_misconfigured(rt.store, connection, tally),
         rt.connectors.adapter_for(connection) as adapter,
@@ -176,6 +181,7 @@ def _update(
             )
             retire_link(rt.store, link)
             tally.pushed += 1
+            tally.deleted += 1
             return
         written = adapter.write(
             entity.entity_type,
@@ -305,6 +311,7 @@ def _withdraw(
         pass  # gone already (an earlier attempt, or a user)
     retire_link(rt.store, link)
     tally.pushed += 1
+    tally.deleted += 1
 
 
 def _wait_for_inbound(

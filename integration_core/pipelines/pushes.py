@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from integration_core.clock import to_iso
 from integration_core.messaging import OUTBOUND_QUEUE
 from integration_core.models import Entity, Link, MessageKind, SyncMessage, deterministic_id
+from integration_core.pipelines.modes import pull_only_connections
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.sync.echo import values_hash
@@ -54,7 +55,8 @@ def push_message(
 def push_everywhere(
     rt: Runtime, entity: Entity, *, targets: Sequence[str] = (), generation: str
 ) -> None:
-    """Push `entity` to every system linked to it and to `targets`, after a decision."""
+    """Push `entity` to every system linked to it and to `targets`, after a decision (but
+    not to a connection whose task for the type is pull-only)."""
     linked = {
         document["connectionId"]
         for document in rt.store.query(
@@ -63,7 +65,8 @@ def push_everywhere(
             filters=[Filter("entityId", "=", entity.id)],
         )
     }
-    for target in sorted(linked | set(targets)):
+    refused = pull_only_connections(rt.store, entity.tenant_id, entity.entity_type)
+    for target in sorted((linked | set(targets)) - refused):
         rt.queue.send(
             OUTBOUND_QUEUE,
             push_message(

@@ -1,26 +1,39 @@
 """SyncResult bookkeeping shared by the workers: the tally, the idempotency check, the record.
 
 A message's SyncResult is stored under the message id when its work is complete, so a
-redelivered or duplicated message finds it and does nothing.
+redelivered or duplicated message finds it and does nothing. While a pull runs, its tally
+so far is kept under the same id in `sync-progress` (one write per page), so that the
+admin API can show a sync that is running; the finished result replaces it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from integration_core.clock import utcnow
-from integration_core.errors import ConflictError
-from integration_core.models import SyncMessage, SyncResult
+from integration_core.clock import to_iso, utcnow
+from integration_core.errors import ConflictError, NotFoundError
+from integration_core.models import MessageKind, SyncMessage, SyncResult
 from integration_core.observability.metrics import record_conflict_counts, record_sync_counts
 from integration_core.storage import DocumentStore
 from integration_core.storage.concurrency import get_or_none
 
-__all__ = ["POSTPONED", "Tally", "already_done", "failures", "record_result"]
+__all__ = [
+    "POSTPONED",
+    "PROGRESS",
+    "Tally",
+    "already_done",
+    "failures",
+    "record_progress",
+    "record_result",
+]
 
 log = logging.getLogger(__name__)
+PROGRESS = "sync-progress"
 # How a result says its work was handed to a copy postponed by rate limits: a note, not
 # a failure.
 POSTPONED = "throttled: continues as "
@@ -41,17 +54,56 @@ class Tally:
     unchanged: int = 0
     pushed: int = 0
     deleted: int = 0
+    failed: int = 0  # records that could not be applied (dead-lettered)
     missed_webhooks: int = 0  # changes a pull found that no webhook announced (reconcile.py)
     errors: list[str] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
     dedup: Counter[str] = field(default_factory=Counter)
-    conflicts: Counter[str] = field(default_factory=Counter)
+    conflicts: Counter[str] = field(default_factory=Counter)  # detected, resolved, pending
     limiter: Counter[str] = field(default_factory=Counter)
+
+    def counts(self) -> dict[str, Any]:
+        """The counts as SyncResult fields (what a running sync shows)."""
+        return {
+            "records_read": self.records_read,
+            "created": self.created,
+            "linked": self.linked,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "pushed": self.pushed,
+            "deleted": self.deleted,
+            "failed": self.failed,
+            "conflicts_detected": self.conflicts["detected"],
+            "conflicts_resolved": self.conflicts["resolved"],
+            "missed_webhooks": self.missed_webhooks,
+            "errors": self.errors,
+        }
 
 
 def already_done(store: DocumentStore, message: SyncMessage) -> SyncResult | None:
     found = get_or_none(store, SyncResult.container, message.tenant_id, message.message_id)
     return SyncResult.from_document(found) if found else None
+
+
+def record_progress(
+    store: DocumentStore, message: SyncMessage, tally: Tally, *, task_id: str | None, pages: int
+) -> None:
+    """What a running sync has done so far, readable through the admin API."""
+    now = utcnow()
+    store.upsert(
+        PROGRESS,
+        {
+            "id": message.message_id,
+            "tenantId": message.tenant_id,
+            "taskId": task_id,
+            "connectionId": message.connection_id,
+            "correlationId": message.correlation_id,
+            "startedAt": to_iso(tally.started_at),
+            "updatedAt": to_iso(now),
+            "pages": pages,
+            "counts": tally.counts(),
+        },
+    )
 
 
 def record_result(
@@ -73,15 +125,7 @@ def record_result(
         started_at=tally.started_at,
         finished_at=finished,
         duration_ms=(finished - tally.started_at).total_seconds() * 1000,
-        records_read=tally.records_read,
-        created=tally.created,
-        linked=tally.linked,
-        updated=tally.updated,
-        unchanged=tally.unchanged,
-        pushed=tally.pushed,
-        deleted=tally.deleted,
-        missed_webhooks=tally.missed_webhooks,
-        errors=tally.errors,
+        **tally.counts(),
         stage_ms={stage: round(ms, 3) for stage, ms in tally.stages.items()},
         dedup=dict(tally.dedup),
         conflict_counts=dict(tally.conflicts),
@@ -106,6 +150,9 @@ def record_result(
         store.create(SyncResult.container, result.to_document())
     except ConflictError:
         log.info("message %s was completed concurrently by another worker", message.message_id)
+    if message.kind is MessageKind.PULL:
+        with contextlib.suppress(NotFoundError):  # a follow-up pull reported none
+            store.delete(PROGRESS, message.tenant_id, message.message_id)
     log.info(
         "%s %s: read=%d created=%d linked=%d updated=%d unchanged=%d pushed=%d errors=%d",
         direction,

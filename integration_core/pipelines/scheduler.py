@@ -61,7 +61,8 @@ def next_due_after(task: SyncTask, now: datetime) -> datetime:
 
 
 def run_scheduler(rt: Runtime, *, now: datetime | None = None) -> SchedulerReport:
-    """Enqueue every due, enabled task whose connection is active; highest priority first.
+    """Enqueue every due, enabled task that reads (not push-only) and whose connection is
+    active; highest priority first.
 
     Each tick also samples the queues' backlog (the queue depth and age metrics)."""
     now = now or utcnow()
@@ -77,6 +78,9 @@ def run_scheduler(rt: Runtime, *, now: datetime | None = None) -> SchedulerRepor
     statuses: dict[tuple[str, str], ConnectionStatus | None] = {}
     for document in documents:
         task = SyncTask.from_document(document)
+        if not task.mode.reads:
+            report.skipped[task.id] = f"task {task.id} is push-only: nothing is read"
+            continue
         key = (task.tenant_id, task.connection_id)
         if key not in statuses:
             found = get_or_none(rt.store, Connection.container, *key)

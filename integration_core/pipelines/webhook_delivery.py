@@ -153,7 +153,8 @@ def _pull_now(rt: Runtime, message: SyncMessage, task: SyncTask) -> None:
 
 
 def _tasks_by_type(rt: Runtime, connection: Connection) -> dict[str, SyncTask]:
-    """The connection's enabled sync tasks by entity type (the first by id, if several)."""
+    """The connection's enabled sync tasks that read (not push-only) by entity type (the
+    first by id, if several)."""
     documents = rt.store.query(
         SyncTask.container,
         partition_key=connection.tenant_id,
@@ -162,7 +163,7 @@ def _tasks_by_type(rt: Runtime, connection: Connection) -> dict[str, SyncTask]:
     tasks: dict[str, SyncTask] = {}
     for document in sorted(documents, key=lambda d: str(d["id"])):
         task = SyncTask.from_document(document)
-        if task.enabled:
+        if task.enabled and task.mode.reads:
             tasks.setdefault(task.entity_type, task)
     return tasks
 

@@ -23,6 +23,7 @@ CONTAINERS: Mapping[str, int | None] = {
     "integrations": None,
     "sync-tasks": None,
     "sync-results": 30 * 24 * 3600,
+    "sync-progress": 24 * 3600,
     "entities": None,
     "links": None,
     "conflicts": None,

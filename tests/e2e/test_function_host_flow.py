@@ -301,7 +301,7 @@ def test_a_manual_conflict_waits_is_decided_over_http_and_propagates(
     assert _title(systems, email) == ("from crm", "from mkt")  # each keeps its own: waiting
 
     listed = host.http("GET", "/api/admin/conflicts")
-    (conflict,) = json.loads(listed.get_body())
+    (conflict,) = json.loads(listed.get_body())["items"]
     assert conflict["field"] == "title"
     path = f"/api/admin/conflicts/{conflict['id']}/decision"
     bad = host.http("POST", path, body=b'{"winner": "nobody", "decided_by": "me"}')
@@ -314,7 +314,7 @@ def test_a_manual_conflict_waits_is_decided_over_http_and_propagates(
     host.drain(WORKERS)
     _round(host, rt)
     assert _title(systems, email) == ("from mkt", "from mkt")
-    assert json.loads(host.http("GET", "/api/admin/conflicts").get_body()) == []
+    assert json.loads(host.http("GET", "/api/admin/conflicts").get_body())["items"] == []
 
 
 def _graces(account: SandboxAccount) -> list[SandboxRecord]:
@@ -350,7 +350,7 @@ def test_a_probable_duplicate_waits_and_is_decided_over_http(
     mkt.create("contacts", GRACE | {"email": "g.hopper@navy.example.org"})
     crm.create("contacts", GRACE)
     _round(host, rt)
-    (candidate,) = json.loads(host.http("GET", "/api/admin/duplicates").get_body())
+    (candidate,) = json.loads(host.http("GET", "/api/admin/duplicates").get_body())["items"]
     assert 0.5 <= candidate["score"] < 0.95
     assert (len(_graces(crm)), len(_graces(mkt))) == (1, 1)
     path = f"/api/admin/duplicates/{candidate['id']}/decision"
@@ -361,4 +361,4 @@ def test_a_probable_duplicate_waits_and_is_decided_over_http(
     host.drain(WORKERS)
     _round(host, rt)
     assert (len(_graces(crm)), len(_graces(mkt))) == (1, 1)
-    assert json.loads(host.http("GET", "/api/admin/duplicates").get_body()) == []
+    assert json.loads(host.http("GET", "/api/admin/duplicates").get_body())["items"] == []

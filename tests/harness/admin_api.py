@@ -1,4 +1,5 @@
-"""Calling the admin API through the function host, and reading its answers."""
+"""The admin API as a test calls it through the function host: a call, its answer or
+problem detail, a sandbox connection, and a first sync (for tests/unit/app/)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from adapters.sandbox_server import SandboxAccount, in_process_transports
 from integration_core.clock import utcnow
 from integration_core.credentials.local import LocalSecretStore
-from integration_core.models import Connection, SyncResult, SyncTask
+from integration_core.models import Connection, SyncMode, SyncResult, SyncTask
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.ports import validate_connection
@@ -55,6 +55,7 @@ def connect_sandbox(
     entity_type: str = "contact",
     policy: dict[str, object] | None = None,
     priority: int = 0,
+    mode: SyncMode = SyncMode.BIDIRECTIONAL,
 ) -> SyncTask:
     """Store a connection to `account`, its bearer credential, and a pull task for it."""
     connection = Connection(
@@ -76,6 +77,7 @@ def connect_sandbox(
         target_connection_ids=list(targets),
         policy=policy or {},
         priority=priority,
+        mode=mode,
     )
     rt.store.upsert(SyncTask.container, task.to_document())
     return task

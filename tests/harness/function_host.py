@@ -155,7 +155,9 @@ class FunctionHost:
         """An API key of `tenant`, issued once per host."""
         if tenant not in self._api_keys:
             with self._environment():
-                issued = issue_key(self.runtime().store, tenant, name="test host")
+                issued = issue_key(
+                    self.runtime().store, tenant, name="test host", actor="test-host"
+                )
             self._api_keys[tenant] = issued.secret
         return self._api_keys[tenant]
 

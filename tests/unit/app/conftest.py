@@ -1,5 +1,6 @@
-"""The admin API's test setup: the function host on the embedded stack, with the tenant's
-key, and two sandbox systems served over loopback HTTP."""
+"""The app tests' common fixtures: a function host on the embedded stack, and two sandbox
+systems served over loopback HTTP (crm with 3 contacts, mkt empty). A module may define its
+own `host` (another backend, a module scope)."""
 
 from __future__ import annotations
 

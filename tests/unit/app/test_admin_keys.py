@@ -98,11 +98,16 @@ def test_admin_writes_are_in_the_audit_log_of_their_tenant_only(host: FunctionHo
     )
     assert decided.status_code == 200
     entries = body_of(host.http("GET", "/api/admin/audit", tenant=TENANT))["items"]
-    assert [(e["action"], e["resource"], e["resourceId"]) for e in entries] == [
+    # The test host issuing its key is the tenant's first admin write.
+    assert [(e["actor"], e["action"], e["resource"]) for e in entries[:1]] == [
+        ("test-host", "issue", "api-key")
+    ]
+    assert [(e["action"], e["resource"], e["resourceId"]) for e in entries[1:]] == [
         ("decide", "conflict", "c1")
     ]
-    assert entries[0]["actor"].startswith("key:")
-    assert body_of(host.http("GET", "/api/admin/audit", tenant=OTHER))["items"] == []
+    assert entries[1]["actor"].startswith("key:")
+    others = body_of(host.http("GET", "/api/admin/audit", tenant=OTHER))["items"]
+    assert [(e["actor"], e["action"]) for e in others] == [("test-host", "issue")]
 
 
 def test_list_pages_follow_their_continuation_token(host: FunctionHost) -> None:

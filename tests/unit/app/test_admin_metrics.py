@@ -93,7 +93,8 @@ def test_destinations_keep_their_url_write_only_and_are_removed(host: FunctionHo
     assert ok(call(host, "GET", "notifications/destinations")) == []
     audit = ok(call(host, "GET", "audit"))
     assert "XXXXsecretXXXX" not in json.dumps(audit)
-    assert [(e["action"], e["resource"]) for e in audit["items"]] == [
+    writes = [(e["action"], e["resource"]) for e in audit["items"]]
+    assert [w for w in writes if w[1] != "api-key"] == [  # the host's own key is audited too
         ("add", "notification-destination"),
         ("remove", "notification-destination"),
     ]

@@ -25,6 +25,7 @@ from integration_core.models import (
 from integration_core.notify import add_destination
 from integration_core.notify.destinations import DESTINATIONS
 from integration_core.pipelines.drain import drain_queues
+from integration_core.pipelines.mass_delete import HELD_DELETES
 from integration_core.webhooks.registrations import WebhookRegistration, WebhookRegistrations
 from tests.harness.admin_api import call, connect, ok, problem, synced
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
@@ -44,6 +45,7 @@ CONTAINERS = [
     CredentialRecord.container,
     DESTINATIONS,
     WebhookRegistration.container,
+    HELD_DELETES,
 ]
 
 
@@ -70,7 +72,11 @@ def test_connections_are_created_with_a_credential_tested_updated_disabled_and_d
     ok(call(host, "DELETE", "connections/crm"), 204)
     problem(call(host, "GET", "connections/crm"), 404)
     assert rt.store.query(CredentialRecord.container, partition_key=TENANT) == []
-    actions = [(e["action"], e["resourceId"]) for e in ok(call(host, "GET", "audit"))["items"]]
+    actions = [
+        (e["action"], e["resourceId"])
+        for e in ok(call(host, "GET", "audit"))["items"]
+        if e["resource"] == "connection"
+    ]
     assert actions == [("create", "crm"), ("update", "crm"), ("disable", "crm"), ("delete", "crm")]
     assert "not-the-key" not in json.dumps(rt.store.query(AuditEntry.container))
 
@@ -179,8 +185,13 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
     WebhookRegistrations(rt.store, rt.credentials).register(
         TENANT, "crm", "github", registration_id="hook1"
     )
+    rt.store.upsert(
+        HELD_DELETES,
+        {"id": "hold1", "tenantId": TENANT, "connectionId": "crm", "status": "held", "held": []},
+    )
     ids = {
         "registration_id": "hook1",
+        "hold_id": "hold1",
         "inbox_id": "entry1",
         "connection_id": "crm",
         "task_id": "crm-contacts",
@@ -201,6 +212,8 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
         "AdminUpdateTask": {"intervalSeconds": 60},
         "AdminEditEntity": {"values": {"title": "stolen"}},
         "AdminRotateWebhookSecret": {"secret": "stolen"},
+        "AdminReleaseHeldDeletes": {"decidedBy": "mallory"},
+        "AdminRejectHeldDeletes": {"decidedBy": "mallory"},
         "AdminReplayWebhookRange": {
             "since": "2020-01-01T00:00:00Z",
             "until": "2030-01-01T00:00:00Z",
@@ -223,10 +236,13 @@ def test_a_key_of_another_tenant_gets_404_for_every_id_and_changes_nothing(
         assert set(found) == {"type", "title", "status", "detail"}
         assert "CRM" not in found["detail"]
     assert {c: rt.store.query(c, partition_key=TENANT) for c in CONTAINERS} == before
-    for listing in ("connections", "tasks", "keys", "audit", "webhooks"):
-        items = ok(call(host, "GET", listing, tenant=OTHER))["items"]
-        assert listing == "keys" or items == [], listing
-    assert ok(call(host, "GET", "conflicts", tenant=OTHER)) == []
+    for listing in ("connections", "tasks", "conflicts", "duplicates", "webhooks"):
+        assert ok(call(host, "GET", listing, tenant=OTHER))["items"] == [], listing
+    # Of keys and the audit log, only its own test host's key and its issue.
+    assert len(ok(call(host, "GET", "keys", tenant=OTHER))["items"]) == 1
+    assert [e["resource"] for e in ok(call(host, "GET", "audit", tenant=OTHER))["items"]] == [
+        "api-key"
+    ]
 
 
 def test_null_in_an_update_changes_nothing_and_leaves_the_document_readable(

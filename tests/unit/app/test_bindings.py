@@ -14,8 +14,10 @@ pytestmark = pytest.mark.unit
 
 ADMIN_FUNCTIONS = [
     "AdminListConflicts",
+    "AdminGetConflict",
     "AdminDecideConflict",
     "AdminListDuplicates",
+    "AdminGetDuplicate",
     "AdminDecideDuplicate",
     "AdminIssueKey",
     "AdminListKeys",
@@ -39,6 +41,8 @@ ADMIN_FUNCTIONS = [
     "AdminRunTask",
     "AdminPauseTask",
     "AdminResumeTask",
+    "AdminResyncDryRun",
+    "AdminResyncTask",
     "AdminListResults",
     "AdminGetResult",
     "AdminGetEntity",

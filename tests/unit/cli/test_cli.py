@@ -44,26 +44,31 @@ def answer(done: subprocess.CompletedProcess[str], code: int = 0) -> Any:
     return json.loads(done.stdout) if done.stdout.strip() else None
 
 
+def connect(cli: Any, name: str, server: SandboxServer) -> subprocess.CompletedProcess[str]:
+    """`connections create` for a sandbox, its credential on stdin."""
+    credential = json.dumps({"type": "bearer_token", "token": server.account.api_key})
+    return cli(  # type: ignore[no-any-return]
+        "--json",
+        "connections",
+        "create",
+        name,
+        "--system",
+        "sandbox",
+        "--config",
+        json.dumps({"base_url": server.base_url}),
+        "--credential",
+        "@-",
+        stdin=credential,
+    )
+
+
 def test_a_tenant_is_set_up_synced_and_inspected_from_the_terminal(cli: Any) -> None:
     with (
         SandboxServer(seeded_account("crm", contacts=3)) as crm,
         SandboxServer(seeded_account("mkt")) as mkt,
     ):
         for name, server in (("crm", crm), ("mkt", mkt)):
-            credential = json.dumps({"type": "bearer_token", "token": server.account.api_key})
-            created = cli(
-                "--json",
-                "connections",
-                "create",
-                name,
-                "--system",
-                "sandbox",
-                "--config",
-                json.dumps({"base_url": server.base_url}),
-                "--credential",
-                "@-",
-                stdin=credential,
-            )
+            created = connect(cli, name, server)
             assert answer(created)["id"] == name
             assert server.account.api_key not in created.stdout + created.stderr
         assert answer(cli("--json", "connections", "test", "crm")) == {"ok": True}
@@ -117,7 +122,13 @@ def test_every_command_explains_itself_with_an_example(cli: Any) -> None:
         ["run"],
         ["results"],
         ["conflicts", "decide"],
+        ["conflicts", "get"],
         ["duplicates", "decide"],
+        ["tasks", "update"],
+        ["tasks", "resync"],
+        ["result"],
+        ["connections", "update"],
+        ["limits", "configure"],
         ["entities", "edit"],
         ["limits", "reset"],
         ["audit"],
@@ -126,3 +137,38 @@ def test_every_command_explains_itself_with_an_example(cli: Any) -> None:
         shown = cli(*command, "--help")
         assert shown.returncode == 0, command
         assert "Example: lockstep" in shown.stdout, command
+
+
+def test_a_resync_is_previewed_then_applied_and_every_write_is_audited(cli: Any) -> None:
+    with (
+        SandboxServer(seeded_account("crm", contacts=2)) as crm,
+        SandboxServer(seeded_account("mkt")) as mkt,
+    ):
+        for name, server in (("crm", crm), ("mkt", mkt)):
+            answer(connect(cli, name, server))
+        definition = {"connectionId": "crm", "entityType": "contact"}
+        answer(cli("--json", "tasks", "create", "crm-c", "--definition", json.dumps(definition)))
+        changed = cli("--json", "tasks", "update", "crm-c", "--changes", '{"mode": "pull"}')
+        assert answer(changed)["mode"] == "pull"
+        assert cli("tasks", "update", "crm-c", "--changes", '{"mode": "up"}').returncode == 5
+        answer(cli("--json", "run", "crm-c"))
+        first = crm.account.records("contacts")[0]
+        crm.account.update("contacts", first.id, {"jobtitle": "CTO"})
+
+        table = cli("tasks", "resync", "crm-c")
+        assert table.returncode == 0, table.stderr
+        assert "update" in table.stdout
+        assert "CTO" in table.stdout
+        diff = answer(cli("--json", "tasks", "resync", "crm-c"))
+        assert diff["counts"]["update"] == 1
+        applied = answer(cli("--json", "tasks", "resync", "crm-c", "--apply"))
+        assert (applied["status"], applied["updated"]) == ("success", 1)
+        assert answer(cli("--json", "result", applied["id"]))["id"] == applied["id"]
+        assert cli("--json", "result", "nope").returncode == 3
+        issued = answer(cli("--json", "keys", "issue", "--name", "ci"))
+        answer(cli("--json", "keys", "revoke", issued["id"]))
+        assert answer(cli("--json", "conflicts", "list"))["items"] == []
+        audit = answer(cli("--json", "audit"))["items"]
+        written = {(e["action"], e["resource"]) for e in audit}
+        assert {("resync", "sync-task"), ("issue", "api-key"), ("revoke", "api-key")} <= written
+        assert all(e["actor"].startswith("cli:") for e in audit)

@@ -23,11 +23,13 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def wait_for(client: httpx.Client, path: str) -> httpx.Response:
-    """Poll until the background workers have stored what `path` names (or 60 s pass)."""
+    """Poll until the background workers have recorded the result `path` names: no longer
+    running (or 60 s pass)."""
     deadline = time.monotonic() + 60
     while True:
         response = client.get(path)
-        if response.status_code != 404 or time.monotonic() > deadline:
+        running = response.status_code == 200 and response.json()["status"] == "running"
+        if not running or time.monotonic() > deadline:
             return response
         time.sleep(0.2)
 
