@@ -30,7 +30,7 @@ from integration_core.models import Connection
 from integration_core.net import OutboundPolicy
 from integration_core.observability import register_secrets
 from integration_core.ports import IntegrationAdapter
-from integration_core.ratelimit import RateLimiter
+from integration_core.ratelimit import RateLimiter, connection_key
 from integration_core.ratelimit.limiter import LimiterOptions
 from integration_core.resilience import BreakerConfig, CircuitBreaker
 from integration_core.settings import QueueBackend, SecretBackend, Settings, StoreBackend
@@ -148,7 +148,11 @@ def build_runtime(
     )
 
     def observe_response(connection: Connection, response: httpx.Response) -> None:
-        limiter.record_response(f"conn:{connection.id}", response.status_code, response.headers)
+        limiter.record_response(
+            connection_key(connection.tenant_id, connection.id),
+            response.status_code,
+            response.headers,
+        )
         rt.breaker.record_status(connection.tenant_id, connection.id, response.status_code)
 
     def spend_request_budget(adapter: IntegrationAdapter, request: httpx.Request) -> None:

@@ -51,7 +51,7 @@ from integration_core.ports.adapter import (
     WriteResult,
 )
 from integration_core.ports.oauth import OAuthSpec
-from integration_core.ratelimit import Limit
+from integration_core.ratelimit import Limit, connection_key
 
 __all__ = ["DeclarativeAdapter", "MalformedAnswerError", "PaginationLoopError", "RecordError"]
 
@@ -149,7 +149,7 @@ class DeclarativeAdapter:
     def rate_limits(self) -> list[Limit]:
         """This connection's budgets of every call: its config's `rate_limits`, else the
         provider's (those not scoped to some requests)."""
-        prefix = f"conn:{self.connection.id}"
+        prefix = connection_key(self.connection.tenant_id, self.connection.id)
         scoped = {b.bucket for b in self.spec.budgets if b.path_suffix is not None}
         if self.config.rate_limits is not None:
             return [
@@ -176,7 +176,7 @@ class DeclarativeAdapter:
             chosen = overrides.get(budget.bucket)
             limits.append(
                 Limit(
-                    f"conn:{self.connection.id}:{budget.bucket}",
+                    f"{connection_key(self.connection.tenant_id, self.connection.id)}:{budget.bucket}",
                     chosen.max_requests if chosen else budget.max_requests,
                     chosen.window_seconds if chosen else budget.window_seconds,
                     algorithm=chosen.algorithm if chosen else "exact",

@@ -17,7 +17,7 @@ from integration_core.admin.connections import InvalidRequestError, get_connecti
 from integration_core.admin.requests import AdminRequest
 from integration_core.errors import ConfigurationError
 from integration_core.models import Connection
-from integration_core.ratelimit import Limit
+from integration_core.ratelimit import Limit, connection_key
 from integration_core.runtime import Runtime
 from integration_core.storage import ETAG
 
@@ -73,7 +73,7 @@ def reset_limits(
     connection = get_connection(rt, tenant_id, connection_id)
     for limit in _limits(rt, connection):
         rt.limiter.reset(limit.key)
-    rt.limiter.reset(f"conn:{connection_id}")
+    rt.limiter.reset(connection_key(tenant_id, connection_id))
     record_write(
         rt.store,
         tenant_id,

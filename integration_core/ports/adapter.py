@@ -126,7 +126,7 @@ class IntegrationAdapter(Protocol):
         ...
 
     def rate_limits(self) -> list[Limit]:
-        """This connection's provider budgets (keys `conn:{connection id}:{bucket}`)."""
+        """This connection's provider budgets (keys `conn:{tenant id}/{connection id}:{bucket}`)."""
         ...
 
     def request_limits(self, method: str, path: str) -> list[Limit]:

@@ -20,10 +20,12 @@ from integration_core.ratelimit.models import (
     Decision,
     Limit,
     LimitStatus,
+    connection_key,
 )
 
 __all__ = [
     "RateLimiter",
+    "connection_key",
     "Limit",
     "Decision",
     "LimitStatus",

@@ -11,6 +11,7 @@ from typing import Literal
 from integration_core.clock import utcnow
 
 __all__ = [
+    "connection_key",
     "Algorithm",
     "Limit",
     "Decision",
@@ -194,6 +195,16 @@ class AlertEvent:
 
 
 AlertSink = Callable[[AlertEvent], None]
+
+
+def connection_key(tenant_id: str, connection_id: str) -> str:
+    """The key prefix of one connection's budgets and adaptive multiplier.
+
+    Connection ids are unique within a tenant only: without the tenant two tenants naming
+    a connection alike would share its budget. Ids hold no "/" (storage/ids.py), so the
+    pair is one segment of the `conn:…:bucket` hierarchy.
+    """
+    return f"conn:{tenant_id}/{connection_id}"
 
 
 def _is_int(value: object) -> bool:

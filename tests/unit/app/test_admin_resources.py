@@ -162,7 +162,7 @@ def test_rate_limits_are_shown_configured_and_reset(
     problem(call(host, "PUT", "connections/crm/limits", budgets), 400)
     budgets = {"rateLimits": [{"bucket": "api", "maxRequests": 5, "windowSeconds": 1}]}
     status = ok(call(host, "PUT", "connections/crm/limits", budgets))
-    assert [(s["key"], s["max_requests"]) for s in status] == [("conn:crm:api", 5)]
+    assert [(s["key"], s["max_requests"]) for s in status] == [(f"conn:{TENANT}/crm:api", 5)]
     host.runtime().limiter.acquire(
         host.runtime()
         .connectors.adapter_for(

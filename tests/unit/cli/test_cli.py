@@ -90,7 +90,7 @@ def test_a_tenant_is_set_up_synced_and_inspected_from_the_terminal(cli: Any) -> 
         assert answer(cli("--json", "tasks", "pause", "crm-c"))["enabled"] is False
         limits = answer(cli("--json", "limits", "status", "crm"))
         assert limits
-        assert all(limit["key"].startswith("conn:crm:") for limit in limits)
+        assert all(limit["key"].startswith("conn:t1/crm:") for limit in limits)
         audit = answer(cli("--json", "audit"))["items"]
         assert ("create", "crm") in [(e["action"], e["resourceId"]) for e in audit]
 

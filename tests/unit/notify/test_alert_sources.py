@@ -147,7 +147,7 @@ def test_a_sync_postponed_by_rate_limits_for_long_alerts_and_resolves_once_it_ge
     assert alert_titles(slack) == ["Alert: A rate limit has been exhausted for long"]
     assert "*postponements*: `6`" in alert_bodies(slack)[0]["blocks"][1]["text"]["text"]
 
-    rt.limiter.reset("conn:crm:rate")
+    rt.limiter.reset("conn:t1/crm:rate")
     _limit_connection(rt, 1000)
     through = still.model_copy(update={"message_id": "copy-2", "attempt": 6})
     done = handle_message(rt, INBOUND_QUEUE, through, delivery_id="d3", dequeue_count=1)

@@ -57,7 +57,7 @@ def test_a_spent_budget_postpones_the_rest_of_the_pull(rt: Runtime) -> None:
     assert any("throttled" in e for e in result.errors)
     assert rt.queue.receive(INBOUND_QUEUE) == []  # the follow-up waits for the window
     assert rt.store.get(SyncTask.container, "t1", "crm-contact")["cursor"] is not None
-    rt.limiter.reset("conn:crm:rate")
+    rt.limiter.reset("conn:t1/crm:rate")
     follow_up = message.model_copy(
         update={"message_id": result.errors[0].rsplit(" ", 1)[-1], "attempt": 1}
     )
@@ -71,7 +71,7 @@ def test_a_provider_429_postpones_and_blocks_the_connection_for_everyone(
     crm.inject_fault(429, retry_after=30)
     result = process_inbound(rt, _pull_message(rt))
     assert any("throttled" in e for e in result.errors)
-    decision = rt.limiter.acquire([Limit("conn:crm:rate", 100, 1.0)])
+    decision = rt.limiter.acquire([Limit("conn:t1/crm:rate", 100, 1.0)])
     assert not decision.allowed
     assert decision.retry_after > 20
 
@@ -82,3 +82,24 @@ def test_endless_throttling_falls_back_to_the_retry_path(rt: Runtime) -> None:
     exhausted = message.model_copy(update={"attempt": rt.settings.max_reschedules})
     with pytest.raises(RetryableError):
         process_inbound(rt, exhausted)
+
+
+def test_two_tenants_naming_a_connection_alike_keep_separate_budgets(
+    rt: Runtime, crm: SandboxAccount
+) -> None:
+    """Connection ids are unique within a tenant only: t1 spending its "crm" budget must
+    not throttle t2's "crm" (the limiter's keys once held the connection id alone)."""
+    connect_sandbox(rt, "crm", crm, tenant_id="t2")
+    for tenant in ("t1", "t2"):
+        document = rt.store.get(Connection.container, tenant, "crm")
+        document["config"]["rate_limits"] = [
+            {"bucket": "rate", "max_requests": 2, "window_seconds": 60}
+        ]
+        rt.store.upsert(Connection.container, document)
+    run_scheduler(rt)
+    messages = {
+        m.message.tenant_id: m.message for m in rt.queue.receive(INBOUND_QUEUE, max_messages=10)
+    }
+    for tenant in ("t1", "t2"):
+        process_inbound(rt, messages[tenant])
+        assert len(rt.store.query(Entity.container, partition_key=tenant)) == 10, tenant
