@@ -169,6 +169,7 @@ class DeclarativeAdapter:
         """The budgets one request spends as it is sent: the provider's budgets scoped to
         its path (a config `rate_limits` entry of the same bucket overrides one)."""
         overrides = {b.bucket: b for b in self.config.rate_limits or []}
+        prefix = connection_key(self.connection.tenant_id, self.connection.id)
         limits = []
         for budget in self.spec.budgets:
             if budget.path_suffix is None or not path.endswith(budget.path_suffix):
@@ -176,7 +177,7 @@ class DeclarativeAdapter:
             chosen = overrides.get(budget.bucket)
             limits.append(
                 Limit(
-                    f"{connection_key(self.connection.tenant_id, self.connection.id)}:{budget.bucket}",
+                    f"{prefix}:{budget.bucket}",
                     chosen.max_requests if chosen else budget.max_requests,
                     chosen.window_seconds if chosen else budget.window_seconds,
                     algorithm=chosen.algorithm if chosen else "exact",
