@@ -12,13 +12,13 @@ from typing import Any
 import azure.functions as func
 from pydantic import BaseModel, Field
 
+from blueprints._private import actor, api_key_caller, as_json
 from blueprints.http import endpoint, json_response
 from integration_core.admin import (
     ApiKey,
     AuditEntry,
     Page,
     PageQuery,
-    authenticate,
     connections,
     decisions,
     entities,
@@ -54,22 +54,14 @@ class NewKey(BaseModel):
 def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     bp = func.Blueprint()  # type: ignore[no-untyped-call]  # azure-functions has no hints here
 
-    def caller_of(presented: str) -> ApiKey:
-        return authenticate(runtime().store, presented)
-
-    def actor(caller: ApiKey) -> str:
-        return f"key:{caller.id}"
-
-    def page(found: Any) -> dict[str, Any]:
-        dumped: dict[str, Any] = found.model_dump(mode="json", by_alias=True)
-        return dumped
+    caller_of = api_key_caller(runtime)
 
     @bp.function_name("AdminListConflicts")
     @bp.route(route="admin/conflicts", methods=["GET"])
     @endpoint(response=Page[Conflict], auth=caller_of, query=PageQuery)
     def admin_list_conflicts(caller: ApiKey, query: PageQuery) -> dict[str, Any]:
         """Conflicts waiting for a decision."""
-        return page(
+        return as_json(
             decisions.pending_conflicts(
                 runtime(), caller.tenant_id, after=query.after, limit=query.limit
             )
@@ -97,7 +89,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     @endpoint(response=Page[DuplicateCandidate], auth=caller_of, query=PageQuery)
     def admin_list_duplicates(caller: ApiKey, query: PageQuery) -> dict[str, Any]:
         """Duplicate candidates waiting for a decision."""
-        return page(
+        return as_json(
             decisions.pending_duplicates(
                 runtime(), caller.tenant_id, after=query.after, limit=query.limit
             )
@@ -163,7 +155,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     @bp.route(route="admin/connections", methods=["GET"])
     @endpoint(response=Page[Connection], auth=caller_of, query=PageQuery)
     def admin_list_connections(caller: ApiKey, query: PageQuery) -> dict[str, Any]:
-        return page(
+        return as_json(
             connections.list_connections(
                 runtime(), caller.tenant_id, after=query.after, limit=query.limit
             )
@@ -247,7 +239,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     @bp.route(route="admin/tasks", methods=["GET"])
     @endpoint(response=Page[SyncTask], auth=caller_of, query=PageQuery)
     def admin_list_tasks(caller: ApiKey, query: PageQuery) -> dict[str, Any]:
-        return page(
+        return as_json(
             tasks.list_tasks(runtime(), caller.tenant_id, after=query.after, limit=query.limit)
         )
 
@@ -304,7 +296,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     ) -> dict[str, Any]:
         """What a resync would do, per record, writing nothing."""
         diff = resync.dry_run(runtime(), caller.tenant_id, task_id, max_records=query.max_records)
-        return page(diff)
+        return as_json(diff)
 
     @bp.function_name("AdminResyncTask")
     @bp.route(route="admin/tasks/{task_id}/resync", methods=["POST"])

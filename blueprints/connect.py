@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 import azure.functions as func
 from pydantic import BaseModel, ConfigDict, Field
 
+from blueprints._private import api_key_caller
 from blueprints.http import endpoint
-from integration_core.admin import ApiKey, authenticate
+from integration_core.admin import ApiKey
 from integration_core.connect.flow import ConnectStarted, finish_connect, start_connect
 from integration_core.connect.pages import Page, connected_page, error_page
 from integration_core.errors import LockstepError
@@ -71,8 +72,7 @@ def _html(page: Page) -> func.HttpResponse:
 def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     bp = func.Blueprint()  # type: ignore[no-untyped-call]  # azure-functions has no hints here
 
-    def caller_of(presented: str) -> ApiKey:
-        return authenticate(runtime().store, presented)
+    caller_of = api_key_caller(runtime)
 
     @bp.function_name("AdminStartOAuthConnect")
     @bp.route(route="admin/connections/{connection_id}/oauth/start", methods=["POST"])

@@ -14,8 +14,9 @@ import azure.functions as func
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from blueprints._private import api_key_caller, as_json, audit
 from blueprints.http import endpoint
-from integration_core.admin import ApiKey, authenticate, record_write
+from integration_core.admin import ApiKey
 from integration_core.admin.requests import AdminRequest
 from integration_core.pipelines.decisions import DecidedBy
 from integration_core.pipelines.mass_delete import (
@@ -50,19 +51,11 @@ class HoldView(BaseModel):
 def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     bp = func.Blueprint()  # type: ignore[no-untyped-call]  # azure-functions has no hints here
 
-    def caller_of(presented: str) -> ApiKey:
-        return authenticate(runtime().store, presented)
+    caller_of = api_key_caller(runtime)
 
     def decided(caller: ApiKey, action: str, hold: dict[str, Any]) -> dict[str, Any]:
-        record_write(
-            runtime().store,
-            caller.tenant_id,
-            actor=f"key:{caller.id}",
-            action=action,
-            resource="held-deletes",
-            resource_id=hold["id"],
-        )
-        return HoldView.model_validate(hold).model_dump(mode="json", by_alias=True)
+        audit(runtime(), caller, action, "held-deletes", hold["id"])
+        return as_json(HoldView.model_validate(hold))
 
     @bp.function_name("AdminListHeldDeletes")
     @bp.route(route="admin/held-deletes", methods=["GET"])

@@ -20,8 +20,9 @@ import azure.functions as func
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
+from blueprints._private import api_key_caller, audit
 from blueprints.http import endpoint
-from integration_core.admin import ApiKey, authenticate, record_write
+from integration_core.admin import ApiKey
 from integration_core.admin.metrics import MetricsQuery, TenantMetrics, tenant_metrics
 from integration_core.admin.requests import AdminRequest
 from integration_core.models import UtcDatetime
@@ -92,18 +93,7 @@ class ConnectionHealthView(BaseModel):
 def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     bp = func.Blueprint()  # type: ignore[no-untyped-call]  # azure-functions has no hints here
 
-    def caller_of(presented: str) -> ApiKey:
-        return authenticate(runtime().store, presented)
-
-    def audit(caller: ApiKey, action: str, resource: str, resource_id: str) -> None:
-        record_write(
-            runtime().store,
-            caller.tenant_id,
-            actor=f"key:{caller.id}",
-            action=action,
-            resource=resource,
-            resource_id=resource_id,
-        )
+    caller_of = api_key_caller(runtime)
 
     @bp.function_name("AdminMetrics")
     @bp.route(route="admin/metrics", methods=["GET"])
@@ -133,7 +123,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
             name=body.name,
             url=body.url.get_secret_value(),
         )
-        audit(caller, "add", "notification-destination", added.id)
+        audit(runtime(), caller, "add", "notification-destination", added.id)
         return _destination(added.to_json())
 
     @bp.function_name("AdminRemoveDestination")
@@ -142,7 +132,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     def admin_remove_destination(caller: ApiKey, destination_id: str) -> None:
         """Stop sending alerts there; its URL is deleted from the secret store."""
         remove_destination(runtime(), caller.tenant_id, destination_id)
-        audit(caller, "remove", "notification-destination", destination_id)
+        audit(runtime(), caller, "remove", "notification-destination", destination_id)
 
     @bp.function_name("AdminGetNotificationPreferences")
     @bp.route(route="admin/notifications/preferences", methods=["GET"])
@@ -161,7 +151,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     ) -> dict[str, Any]:
         """Set how long a conflict or duplicate may wait before an alert (null: never)."""
         stored = set_preferences(runtime().store, caller.tenant_id, body)
-        audit(caller, "set", "notification-preferences", "preferences")
+        audit(runtime(), caller, "set", "notification-preferences", "preferences")
         dumped: dict[str, Any] = stored.model_dump(mode="json", by_alias=True)
         return dumped
 

@@ -14,8 +14,9 @@ from typing import Any
 import azure.functions as func
 from pydantic import TypeAdapter
 
+from blueprints._private import api_key_caller
 from blueprints.http import ROUTE_DOCS, ROUTE_ID, RouteDoc, endpoint
-from integration_core.admin import ApiKey, authenticate
+from integration_core.admin import ApiKey
 from integration_core.runtime import Runtime
 
 __all__ = ["blueprint", "build_document"]
@@ -171,8 +172,7 @@ def blueprint(areas: Iterable[func.Blueprint], runtime: Callable[[], Runtime]) -
             indexed.register_functions(area)
         return build_document(indexed.get_functions())
 
-    def caller_of(presented: str) -> ApiKey:
-        return authenticate(runtime().store, presented)
+    caller_of = api_key_caller(runtime)
 
     @bp.function_name("AdminOpenApi")
     @bp.route(route="admin/openapi.json", methods=["GET"])

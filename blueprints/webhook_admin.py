@@ -12,8 +12,9 @@ from typing import Any
 
 import azure.functions as func
 
+from blueprints._private import actor, api_key_caller, as_json
 from blueprints.http import endpoint
-from integration_core.admin import ApiKey, Page, PageQuery, authenticate
+from integration_core.admin import ApiKey, Page, PageQuery
 from integration_core.admin import webhooks as hooks
 from integration_core.runtime import Runtime
 from integration_core.webhooks.registrations import WebhookRegistration
@@ -21,19 +22,10 @@ from integration_core.webhooks.registrations import WebhookRegistration
 __all__ = ["blueprint"]
 
 
-def _json(model: Any) -> dict[str, Any]:
-    dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True)
-    return dumped
-
-
 def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     bp = func.Blueprint()  # type: ignore[no-untyped-call]  # azure-functions has no hints here
 
-    def caller_of(presented: str) -> ApiKey:
-        return authenticate(runtime().store, presented)
-
-    def actor(caller: ApiKey) -> str:
-        return f"key:{caller.id}"
+    caller_of = api_key_caller(runtime)
 
     @bp.function_name("AdminRegisterWebhook")
     @bp.route(route="admin/webhooks", methods=["POST"])
@@ -43,7 +35,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     def admin_register_webhook(caller: ApiKey, body: hooks.WebhookCreate) -> dict[str, Any]:
         """Register a webhook endpoint; a generated secret is answered this once."""
         registered = hooks.register_webhook(runtime(), caller.tenant_id, body, actor=actor(caller))
-        return _json(registered)
+        return as_json(registered)
 
     @bp.function_name("AdminListWebhooks")
     @bp.route(route="admin/webhooks", methods=["GET"])
@@ -52,7 +44,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
         found = hooks.list_webhooks(
             runtime(), caller.tenant_id, after=query.after, limit=query.limit
         )
-        return _json(found)
+        return as_json(found)
 
     @bp.function_name("AdminGetWebhook")
     @bp.route(route="admin/webhooks/{registration_id}", methods=["GET"])
@@ -78,7 +70,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
         rotated = hooks.rotate_webhook(
             runtime(), caller.tenant_id, registration_id, body, actor=actor(caller)
         )
-        return _json(rotated)
+        return as_json(rotated)
 
     @bp.function_name("AdminEnableWebhook")
     @bp.route(route="admin/webhooks/{registration_id}/enable", methods=["POST"])
@@ -95,7 +87,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     @endpoint(response=hooks.WebhookHealth, auth=caller_of)
     def admin_webhook_health(caller: ApiKey, registration_id: str) -> dict[str, Any]:
         """Status, failure streak, missed webhooks and the last delivery."""
-        return _json(hooks.webhook_health(runtime(), caller.tenant_id, registration_id))
+        return as_json(hooks.webhook_health(runtime(), caller.tenant_id, registration_id))
 
     @bp.function_name("AdminListWebhookDeliveries")
     @bp.route(route="admin/webhooks/{registration_id}/deliveries", methods=["GET"])
@@ -112,7 +104,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
             after=query.after,
             limit=query.limit,
         )
-        return _json(found)
+        return as_json(found)
 
     @bp.function_name("AdminReplayWebhookDelivery")
     @bp.route(
@@ -126,7 +118,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
         started = hooks.replay_delivery(
             runtime(), caller.tenant_id, registration_id, inbox_id, actor=actor(caller)
         )
-        return _json(started)
+        return as_json(started)
 
     @bp.function_name("AdminReplayWebhookRange")
     @bp.route(route="admin/webhooks/{registration_id}/replay", methods=["POST"])
@@ -138,6 +130,6 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
         started = hooks.replay_range(
             runtime(), caller.tenant_id, registration_id, body, actor=actor(caller)
         )
-        return _json(started)
+        return as_json(started)
 
     return bp
