@@ -4,7 +4,8 @@ Settings are validated at import, so a bad deployment fails at start with the na
 setting; backends are built on first use. The areas (blueprints/): workers (timers and
 queue workers), webhooks (the receiver), admin (the admin API and health), metrics (the
 admin API's figures and notification settings), connect (the OAuth connect flow: start, and
-the provider's callback), openapi (the admin API's document).
+the provider's callback), openapi (the admin API's document), ui (the admin web page
+over that API, kept out of the API's document).
 
 This module deliberately has no `from __future__ import annotations`: the Functions Python
 worker reads the trigger parameters' annotations as real types to bind them.
@@ -15,7 +16,7 @@ import logging
 
 import azure.functions as func
 
-from blueprints import admin, connect, metrics, openapi, webhooks, workers
+from blueprints import admin, connect, metrics, openapi, ui, webhooks, workers
 from integration_core.observability import install_log_context, install_redaction
 from integration_core.observability.telemetry import setup_telemetry
 from integration_core.runtime import Runtime, build_runtime
@@ -50,3 +51,4 @@ AREAS = [
 for area in AREAS:
     app.register_functions(area)
 app.register_functions(openapi.blueprint(AREAS, runtime))
+app.register_functions(ui.blueprint())
