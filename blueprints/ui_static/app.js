@@ -1,5 +1,5 @@
 // Lockstep admin page: a small script over the JSON admin API (no library, no build).
-// The page is built with DOM nodes and text only (never innerHTML), so nothing the API
+// The page is built with DOM nodes and text only (never as HTML), so nothing the API
 // returns is parsed as markup; the API key lives in sessionStorage and travels only in the
 // Authorization header (the Functions key, on Azure, in x-functions-key).
 "use strict";

@@ -129,12 +129,12 @@ def test_a_conflict_made_on_both_sides_is_decided_and_both_systems_agree(
     card.get_by_role("button", name="Take incoming value").click()
     expect(page.locator("#status")).to_have_text("Decided: the incoming value taken.")
     expect(card).to_have_count(0)
-    eventually(
-        lambda: [
-            _person(a, firstname="Edsger")[0]["jobtitle"] for a in (served.crm, served.marketing)
-        ]
-        == ["from marketing", "from marketing"]
-    )
+
+    def titles() -> list[str]:
+        return [_person(a, firstname="Edsger")[0]["jobtitle"] for a in (crm, marketing)]
+
+    crm, marketing = served.crm, served.marketing
+    eventually(lambda: titles() == ["from marketing", "from marketing"])
 
 
 def test_the_metrics_chart_what_ran_and_the_page_fits_a_phone(page: Page, served: Served) -> None:
