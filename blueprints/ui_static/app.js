@@ -80,8 +80,9 @@ async function connectionsView(view) {
     const own = tasks.items.filter((task) => task.connectionId === connection.id);
     const state = healthOf[connection.id] || { breaker: { state: "closed", failures: 0 } };
     const output = h("p", { class: "output", role: "status" });
-    const action = (label, run) => h("button", {
+    const action = (label, run, needsTasks = true) => h("button", {
       type: "button",
+      disabled: needsTasks && own.length === 0,
       onclick: async () => {
         try {
           output.textContent = await run();
@@ -104,7 +105,7 @@ async function connectionsView(view) {
         action("Test", async () => {
           const check = await api("POST", `admin/connections/${connection.id}/test`);
           return check.ok ? "Test passed." : `Test failed: ${check.error || ""} ${check.detail || ""}`;
-        }),
+        }, false),
         action("Sync now", async () => {
           const started = await Promise.all(own.map((t) => api("POST", `admin/tasks/${t.id}/run`)));
           return `Sync started (${started.length} task${started.length === 1 ? "" : "s"}); see Runs.`;
@@ -186,13 +187,13 @@ async function conflictsView(view) {
     view.append(h("article", { class: "card", "data-conflict": c.id },
       h("h3", {}, `Field “${c.field}” of `, h("a", { href: `#entity/${c.entityId}` }, c.entityId)),
       h("p", {}, `${c.connectionId} changed it while the hub did too (policy: manual); `, when(c.createdAt)),
-      h("table", {},
+      h("div", { class: "scroll" }, h("table", {},
         h("caption", {}, `Values of ${c.field}`),
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Side"), h("th", { scope: "col" }, "Value"))),
         h("tbody", {},
           h("tr", {}, h("th", { scope: "row" }, "Base (last synced)"), h("td", {}, shown(c.base))),
           h("tr", {}, h("th", { scope: "row" }, "Hub"), h("td", {}, shown(c.hub))),
-          h("tr", {}, h("th", { scope: "row" }, `Incoming (${c.connectionId})`), h("td", {}, shown(c.incoming))))),
+          h("tr", {}, h("th", { scope: "row" }, `Incoming (${c.connectionId})`), h("td", {}, shown(c.incoming)))))),
       h("div", { class: "actions" }, decide("hub", "Keep hub value"), decide("incoming", "Take incoming value"))));
   }
 }
@@ -251,6 +252,19 @@ async function entityView(view, [entityId]) {
         return h("tr", {}, h("th", { scope: "row" }, name), h("td", {}, JSON.stringify(value)),
           h("td", {}, source.source || "unknown"), h("td", {}, when(source.modifiedAt)));
       })))));
+  if (e.deleted || e.mergedInto) return;
+  // An admin edit: written with source "admin" and pushed to every linked system.
+  const field = h("select", { id: "edit-field" }, Object.keys(e.values).sort().map((n) => h("option", { value: n }, n)));
+  const value = h("input", { id: "edit-value", required: true });
+  view.append(h("form", {
+    class: "inline",
+    onsubmit: (event) => {
+      event.preventDefault();
+      act(() => api("PATCH", `admin/entities/${encodeURIComponent(e.id)}`, { values: { [field.value]: value.value } }),
+        `Saved ${field.value}; it is being pushed to every linked system.`);
+    },
+  }, h("h3", {}, "Edit"), h("label", { for: "edit-field" }, "Field "), field, " ",
+  h("label", { for: "edit-value" }, "New value "), value, h("button", { type: "submit" }, "Save")));
 }
 
 function bars(title, entries) {

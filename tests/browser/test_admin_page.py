@@ -50,6 +50,8 @@ def test_sign_in_shows_the_connections_and_a_sync_now_run_appears(
     expect(page.locator('[data-connection="marketing"]')).to_be_visible()
     assert served.key not in page.url
     assert served.key not in page.content()
+    expect(page.get_by_label("Lockstep API key")).to_have_value("")  # the form forgets it
+    assert page.evaluate("localStorage.length") == 0
     crm.get_by_role("button", name="Test").click()
     expect(crm.get_by_role("status")).to_have_text("Test passed.")
     screenshot(page, "connections")
@@ -135,6 +137,15 @@ def test_a_conflict_made_on_both_sides_is_decided_and_both_systems_agree(
 
     crm, marketing = served.crm, served.marketing
     eventually(lambda: titles() == ["from marketing", "from marketing"])
+
+    # An admin edit on the entity's page reaches both systems too.
+    page.go_forward()
+    page.get_by_label("Field").select_option("title")
+    page.get_by_label("New value").fill("from the page")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#status")).to_contain_text("Saved title")
+    expect(page.get_by_role("row", name="title")).to_contain_text("admin")
+    eventually(lambda: titles() == ["from the page", "from the page"])
 
 
 def test_the_metrics_chart_what_ran_and_the_page_fits_a_phone(page: Page, served: Served) -> None:
