@@ -158,7 +158,7 @@ def test_the_metrics_chart_what_ran_and_the_page_fits_a_phone(page: Page, served
     screenshot(page, "metrics")
 
     page.set_viewport_size({"width": 390, "height": 844})
-    for view in ("connections", "runs", "conflicts", "duplicates", "metrics"):
+    for view in ("runs", "conflicts", "duplicates", "metrics", "connections"):
         page.get_by_role("link", name=view.title()).click()
         expect(page.locator("#view")).not_to_have_attribute("aria-busy", "true")
         width = page.evaluate("document.documentElement.scrollWidth")
