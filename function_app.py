@@ -4,9 +4,9 @@ Settings are validated at import, so a bad deployment fails at start with the na
 setting; backends are built on first use. The areas (blueprints/): workers (timers and
 queue workers), webhooks (the receiver), admin (the admin API and health), webhook_admin (the
 admin API's webhook routes), metrics (the admin API's figures and notification settings),
-held_deletes (the mass-delete guard's holds),
-connect (the OAuth connect flow: start, and the provider's callback), openapi (the admin API's
-document).
+held_deletes (the mass-delete guard's holds), connect (the OAuth connect flow: start, and the
+provider's callback), openapi (the admin API's document), ui (the admin web page over that
+API, kept out of the API's document).
 
 This module deliberately has no `from __future__ import annotations`: the Functions Python
 worker reads the trigger parameters' annotations as real types to bind them.
@@ -23,6 +23,7 @@ from blueprints import (
     held_deletes,
     metrics,
     openapi,
+    ui,
     webhook_admin,
     webhooks,
     workers,
@@ -63,3 +64,4 @@ AREAS = [
 for area in AREAS:
     app.register_functions(area)
 app.register_functions(openapi.blueprint(AREAS, runtime))
+app.register_functions(ui.blueprint())

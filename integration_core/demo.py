@@ -30,7 +30,7 @@ from integration_core.ports import validate_connection
 from integration_core.runtime import Runtime, build_runtime
 from integration_core.settings import load_settings
 
-__all__ = ["RoundReport", "run_demo"]
+__all__ = ["TENANT", "RoundReport", "demo_accounts", "run_demo"]
 
 TENANT = "demo"
 COLUMNS = ("read", "created", "linked", "updated", "pushed", "errors")
@@ -134,6 +134,16 @@ def _seed(crm: SandboxAccount, marketing: SandboxAccount, contacts: int) -> None
         crm.create("contacts", person)
 
 
+def demo_accounts(*, contacts: int = 200) -> tuple[SandboxAccount, SandboxAccount]:
+    """The demo's two sandbox systems, crm and marketing, seeded with its people (the
+    browser tests serve the same data over HTTP).
+    """
+    crm = SandboxAccount(name="crm", api_key=secrets.token_urlsafe(24))
+    marketing = SandboxAccount(name="marketing", api_key=secrets.token_urlsafe(24))
+    _seed(crm, marketing, contacts)
+    return crm, marketing
+
+
 def _tally(results: list[SyncResult], names: dict[str, str]) -> dict[str, dict[str, int]]:
     rows = {name: dict.fromkeys(COLUMNS, 0) for name in names.values()}
     for result in results:
@@ -200,9 +210,7 @@ def _connect(rt: Runtime, name: str, account: SandboxAccount, targets: list[str]
 
 def run_demo(*, contacts: int = 200, out: TextIO | None = None) -> list[RoundReport]:
     """Run the three rounds and print a table for each; returns the figures."""
-    crm = SandboxAccount(name="crm", api_key=secrets.token_urlsafe(24))
-    marketing = SandboxAccount(name="marketing", api_key=secrets.token_urlsafe(24))
-    _seed(crm, marketing, contacts)
+    crm, marketing = demo_accounts(contacts=contacts)
     names = {"crm": "crm (sandbox)", "marketing": "marketing (sandbox)"}
     reports: list[RoundReport] = []
     with tempfile.TemporaryDirectory(prefix="lockstep-demo-") as tmp:

@@ -80,6 +80,8 @@ EXPECTED = {
     "WebhookReceiver": "httpTrigger",
     "Health": "httpTrigger",
     "ConnectCallback": "httpTrigger",
+    "AdminPage": "httpTrigger",
+    "AdminPageFile": "httpTrigger",
 } | dict.fromkeys(ADMIN_FUNCTIONS, "httpTrigger")
 
 
@@ -92,7 +94,7 @@ def test_every_function_is_registered_with_its_trigger(host: FunctionHost) -> No
     assert {name: r.trigger_type for name, r in host.functions.items()} == EXPECTED
 
 
-def test_only_the_probe_the_webhooks_and_the_oauth_callback_are_anonymous(
+def test_only_the_probe_the_webhooks_the_oauth_callback_and_the_admin_page_are_anonymous(
     host: FunctionHost,
 ) -> None:
     anonymous = {
@@ -102,7 +104,14 @@ def test_only_the_probe_the_webhooks_and_the_oauth_callback_are_anonymous(
         and str(getattr(r.binding["authLevel"], "value", r.binding["authLevel"])).lower()
         == "anonymous"
     }
-    assert anonymous == {"Health", "WebhookReceiver", "ConnectCallback"}
+    # The admin page's static files hold nothing of a tenant; its calls need the API key.
+    assert anonymous == {
+        "Health",
+        "WebhookReceiver",
+        "ConnectCallback",
+        "AdminPage",
+        "AdminPageFile",
+    }
 
 
 def test_every_setting_a_binding_names_is_in_the_sample(host: FunctionHost) -> None:
