@@ -164,7 +164,7 @@ async function runsView(view, [taskId]) {
       fields([
         ["read", r.recordsRead], ["created", r.created], ["linked", r.linked],
         ["updated", r.updated], ["unchanged", r.unchanged], ["pushed", r.pushed],
-        ["deleted", r.deleted], ["conflicts", (r.conflictCounts || {}).detected || 0],
+        ["deleted", r.deleted], ["conflicts", r.conflictsDetected],
         ["failed", r.errors.length],
       ]),
       r.errors.length ? h("ul", { class: "errors" }, r.errors.map((e) => h("li", {}, e))) : null)));
@@ -175,7 +175,7 @@ async function runsView(view, [taskId]) {
 }
 
 async function conflictsView(view) {
-  const conflicts = await api("GET", "admin/conflicts");
+  const conflicts = (await api("GET", "admin/conflicts?limit=100")).items;
   view.append(h("h2", {}, "Conflicts"));
   if (!conflicts.length) view.append(h("p", {}, "No conflict waits for a decision."));
   for (const c of conflicts) {
@@ -199,7 +199,7 @@ async function conflictsView(view) {
 }
 
 async function duplicatesView(view) {
-  const candidates = await api("GET", "admin/duplicates");
+  const candidates = (await api("GET", "admin/duplicates?limit=100")).items;
   view.append(h("h2", {}, "Duplicates"));
   if (!candidates.length) view.append(h("p", {}, "No probable duplicate waits for review."));
   for (const d of candidates) {

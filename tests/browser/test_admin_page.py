@@ -106,7 +106,7 @@ def test_a_conflict_made_on_both_sides_is_decided_and_both_systems_agree(
         served.run("marketing-contacts")
 
     def title_conflict() -> str | None:
-        waiting = served.api.get("admin/conflicts").raise_for_status().json()
+        waiting = served.api.get("admin/conflicts").raise_for_status().json()["items"]
         return next((c["id"] for c in waiting if c["field"] == "title"), None)
 
     # (The demo's Ada, linked despite a typo in marketing, waits on two fields as well.)
