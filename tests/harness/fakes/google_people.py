@@ -32,7 +32,7 @@ from urllib.parse import parse_qs
 
 from adapters.sandbox_server import status_line
 from integration_core.clock import to_iso, utcnow
-from tests.harness.fakes._wsgi import json_object
+from adapters.fakes._wsgi import json_object
 
 __all__ = ["GooglePeopleFake"]
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from adapters.sandbox_server import status_line
 from integration_core.clock import from_iso, utcnow
-from tests.harness.fakes._wsgi import json_object
+from adapters.fakes._wsgi import json_object
 
 __all__ = ["NotionFake", "rich", "title"]
 

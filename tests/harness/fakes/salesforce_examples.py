@@ -1,6 +1,6 @@
 """Salesforce's own examples, copied from its REST API Developer Guide, each with its page.
 
-The fake (`tests/harness/fakes/salesforce.py`) answers in these shapes, and the tests check
+The fake (`adapters/fakes/salesforce.py`) answers in these shapes, and the tests check
 that the adapter reads the examples themselves and that the fake's answers carry the same
 keys — so the fake cannot drift from what Salesforce documents. Pages are under
 https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/.
