@@ -25,9 +25,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from adapters.fakes._wsgi import json_object
 from adapters.sandbox_server import status_line
 from integration_core.clock import to_iso, utcnow
-from adapters.fakes._wsgi import json_object
 
 __all__ = ["HubSpotFake", "SEARCH_LIMIT"]
 
@@ -119,6 +119,15 @@ class HubSpotFake:
     def live_ids(self, object_type: str) -> set[str]:
         with self._lock:
             return {str(o.id) for o in self._objects[object_type].values() if o.archived_at is None}
+
+    def live_properties(self, object_type: str) -> dict[str, dict[str, str]]:
+        """Each live object's properties by id, in creation order (copies)."""
+        with self._lock:
+            return {
+                str(o.id): dict(o.properties)
+                for o in self._objects[object_type].values()
+                if o.archived_at is None
+            }
 
     # -- the HTTP API --
 
@@ -385,12 +394,14 @@ def _passes(object_type: str, record: _Object, groups: list[dict[str, Any]]) -> 
         want: Any = f.get("value", "")
         if isinstance(have, int | float):
             want = float(want)
-        return {
-            "EQ": have == want,
-            "GT": have > want,
-            "GTE": have >= want,
-            "LT": have < want,
-        }[f["operator"]]
+        return bool(
+            {
+                "EQ": have == want,
+                "GT": have > want,
+                "GTE": have >= want,
+                "LT": have < want,
+            }[f["operator"]]
+        )
 
     return not groups or any(all(one(f) for f in g["filters"]) for g in groups)
 

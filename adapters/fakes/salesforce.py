@@ -2,9 +2,10 @@
 for the demo and the tests, never used by a deployment.
 
 Shapes follow the REST API Developer Guide's examples
-(`tests/harness/fakes/salesforce_examples.py`, each with its page): query answers (`done`, `totalSize`, `records` with `attributes`,
-`nextRecordsUrl`), sObject Get Deleted, create and upsert answers, and errors as a JSON
-array of `{"message", "errorCode", "fields"}`. Behaviour it keeps:
+(`tests/harness/fakes/salesforce_examples.py`, each with its page): query answers (`done`,
+`totalSize`, `records` with `attributes`, `nextRecordsUrl`), sObject Get Deleted, create
+and upsert answers, and errors as a JSON array of `{"message", "errorCode", "fields"}`.
+Behaviour it keeps:
 - SOQL, but only the forms the adapter sends: `SELECT <fields> FROM <object>` with an
   optional `WHERE SystemModstamp >= <dateTime>` and `ORDER BY SystemModstamp, Id`; any other
   query is refused with MALFORMED_QUERY, an unknown field with INVALID_FIELD.
@@ -155,6 +156,15 @@ class SalesforceFake:
     def live_ids(self, sobject: str) -> set[str]:
         with self._lock:
             return {r.id for r in self._rows.values() if r.sobject == sobject and not r.deleted}
+
+    def live_fields(self, sobject: str) -> dict[str, dict[str, Any]]:
+        """Each live row's fields by id, in creation order (copies)."""
+        with self._lock:
+            return {
+                r.id: dict(r.fields)
+                for r in self._rows.values()
+                if r.sobject == sobject and not r.deleted
+            }
 
     def purge_delete_log(self) -> None:
         """The delete log keeps nothing from before now (Salesforce purges it when large)."""

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-import adapters.hubspot
 import adapters.fakes.hubspot
+import adapters.hubspot
 from adapters.hubspot import HubSpotAdapter
 from adapters.toolkit import CursorState
 from integration_core.clock import utcnow
