@@ -20,11 +20,18 @@ Behaviour it keeps:
   Guide gives the status, not a body: the body here is ours).
 - Bearer auth (401 INVALID_SESSION_ID), `Sforce-Limit-Info: api-usage=n/m` on every answer
   and 403 REQUEST_LIMIT_EXCEEDED once the quota is spent.
+- Composite (`POST composite`, resources_composite_composite_post.htm): up to 25
+  subrequests to the resources above, run in order, the whole call counting as one API
+  request; each answers a Composite Subrequest Result (`body`, `httpHeaders`,
+  `httpStatusCode`, `referenceId`; resources_composite_subrequest_result.htm), a create
+  with its `Location`. Only `allOrNone: false` (no rollback here) and no `@{ref}`
+  references: both are refused with 400.
 """
 
 from __future__ import annotations
 
 import hmac
+import io
 import json
 import re
 import threading
@@ -66,6 +73,8 @@ _SOQL = re.compile(
     re.IGNORECASE,
 )
 _BATCH = re.compile(r"batchSize=(\d+)")
+_REFERENCE = re.compile(r"[A-Za-z0-9_]+")
+COMPOSITE_LIMIT = 25
 
 
 def sf_time(value: datetime) -> str:
@@ -204,6 +213,12 @@ class SalesforceFake:
             if self.api_used >= self.api_limit:
                 raise _Error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
             self.api_used += 1
+            if path.rstrip("/") == f"{DATA}/composite" and method == "POST":
+                return 200, self._composite(environ)
+            return self._dispatch(environ, method, path)
+
+    def _dispatch(self, environ: dict[str, Any], method: str, path: str) -> tuple[int, Any]:
+        with self._lock:
             if not path.startswith(DATA + "/"):
                 raise _Error(404, "NOT_FOUND", "The requested resource does not exist")
             parts = [unquote(p) for p in path[len(DATA) + 1 :].split("/") if p]
@@ -215,6 +230,61 @@ class SalesforceFake:
             if len(parts) >= 2 and parts[0] == "sobjects" and parts[1] in _PREFIX:
                 return self._sobject(environ, method, parts[1], parts[2:], query)
         raise _Error(404, "NOT_FOUND", "The requested resource does not exist")
+
+    def _composite(self, environ: dict[str, Any]) -> dict[str, Any]:
+        body = _json(environ)
+        subrequests = body.get("compositeRequest")
+        if body.get("allOrNone", False) is not False:
+            raise _Error(400, "INVALID_INPUT", "this fake runs allOrNone: false only")
+        if not isinstance(subrequests, list) or not 0 < len(subrequests) <= COMPOSITE_LIMIT:
+            raise _Error(400, "INVALID_INPUT", f"compositeRequest: 1 to {COMPOSITE_LIMIT}")
+        seen: set[str] = set()
+        for sub in subrequests:
+            ref = sub.get("referenceId") if isinstance(sub, dict) else None
+            if not isinstance(ref, str) or not _REFERENCE.fullmatch(ref) or ref in seen:
+                raise _Error(400, "INVALID_INPUT", f"referenceId {ref!r}: unique, [A-Za-z0-9_]")
+            seen.add(ref)
+            if not isinstance(sub.get("url"), str) or sub.get("method") not in (
+                "GET",
+                "POST",
+                "PATCH",
+                "DELETE",
+            ):
+                raise _Error(400, "INVALID_INPUT", f"{ref}: method and url are required")
+            if "@{" in json.dumps(sub):
+                raise _Error(400, "INVALID_INPUT", f"{ref}: references are not served here")
+        return {"compositeResponse": [self._subrequest(environ, sub) for sub in subrequests]}
+
+    def _subrequest(self, environ: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
+        """One subrequest, run as the request it describes (not counted as an API call)."""
+        path, _, query = str(sub["url"]).partition("?")
+        raw = json.dumps(sub["body"]).encode() if "body" in sub else b""
+        inner = {
+            "REQUEST_METHOD": sub["method"],
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "CONTENT_LENGTH": str(len(raw)),
+            "wsgi.input": io.BytesIO(raw),
+            "HTTP_AUTHORIZATION": environ.get("HTTP_AUTHORIZATION", ""),
+        }
+        headers = sub.get("httpHeaders") or {}
+        for name, value in headers.items() if isinstance(headers, dict) else ():
+            inner[f"HTTP_{name.upper().replace('-', '_')}"] = str(value)
+        self.requests.append((sub["method"], path))
+        answered: dict[str, str] = {}
+        try:
+            status, body = self._dispatch(inner, sub["method"], path)
+        except _Error as err:
+            status, body = err.status, err.body
+        parts = path[len(DATA) + 1 :].split("/")
+        if status == 201 and isinstance(body, dict) and "id" in body and len(parts) > 1:
+            answered["Location"] = f"{DATA}/sobjects/{parts[1]}/{body['id']}"
+        return {
+            "body": body,
+            "httpHeaders": answered,
+            "httpStatusCode": status,
+            "referenceId": sub["referenceId"],
+        }
 
     def _known(self, sobject: str) -> dict[str, str]:
         """Field names by their lower case (SOQL names are case-insensitive)."""
