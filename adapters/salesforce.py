@@ -20,13 +20,15 @@ dome_query.htm, headers_queryoptions.htm)
 Writes: create is `POST sobjects/{type}`; update `PATCH sobjects/{type}/{id}`; delete
 `DELETE`. Neither answers the new `SystemModstamp`, so the record is read after a write
 for its version. See `SalesforceAdapter.write` for idempotency and concurrency.
+`write_batch` sends the same requests as subrequests of the Composite resource, 25 to a
+call (see `SalesforceAdapter.write_batch`).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -44,12 +46,14 @@ from adapters.toolkit import (
     ErrorMap,
     ErrorRule,
     HttpConnectionConfig,
+    MalformedAnswerError,
     ModifiedSince,
     NextUrlPaginator,
     ObjectSpec,
     Outcome,
     PageRequest,
     ProviderSpec,
+    RecordError,
     RecordSpec,
     WriteSpec,
 )
@@ -57,16 +61,21 @@ from adapters.toolkit.mappings import source_fields
 from adapters.toolkit.spec import parse_time
 from integration_core.credentials.types import CredentialType
 from integration_core.errors import (
+    AuthError,
     ConnectionConfigurationError,
     LockstepError,
     NotFoundError,
     PermanentError,
+    PreconditionFailedError,
+    RetryableError,
 )
 from integration_core.mapping import ObjectMapping, register_default_mappings
-from integration_core.ports import WriteResult
+from integration_core.models import Change
+from integration_core.ports import WriteRequest, WriteResult
 
 __all__ = [
     "API_VERSION",
+    "COMPOSITE_LIMIT",
     "SALESFORCE",
     "SALESFORCE_MAPPINGS",
     "SalesforceAdapter",
@@ -81,6 +90,8 @@ DATA_PATH = f"/services/data/{API_VERSION}"
 RETENTION = timedelta(days=15)
 _SYSTEM_FIELDS = ("Id", "SystemModstamp", "IsDeleted")
 _API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# Subrequests in one Composite call (resources_composite_composite_post.htm: "up to 25").
+COMPOSITE_LIMIT = 25
 
 # Task.Status picklist values of a default org (Setup > Task Fields > Status).
 _TASK_STATUS = {
@@ -427,3 +438,184 @@ class SalesforceAdapter(DeclarativeAdapter):
             created=created,
             modified_at=current.modified_at,
         )
+
+    # -- batched writes (Composite) ------------------------------------------------------
+
+    def write_batch(
+        self, entity_type: str, requests: Sequence[WriteRequest]
+    ) -> list[WriteResult | LockstepError]:
+        """`write` for each request, as subrequests of `POST composite` with `allOrNone:
+        false` (each succeeds or fails alone), 25 to a call and one API call each
+        (developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/
+        resources_composite_composite_post.htm). Per 25: one call reads the current
+        versions the updates expect, one writes (the same method, URL, body and
+        If-Unmodified-Since as `write`), one reads the versions written. Each subrequest's
+        `httpStatusCode` and body go through the error map as a single write's answer
+        would (resources_composite_subrequest_result.htm); a call that fails whole with a
+        retryable or auth error is the outcome of its requests and of all not yet sent.
+        """
+        obj = self._object(entity_type)
+        outcomes: list[WriteResult | LockstepError] = []
+        stopped: LockstepError | None = None
+        for start in range(0, len(requests), COMPOSITE_LIMIT):
+            chunk = requests[start : start + COMPOSITE_LIMIT]
+            if stopped is None:
+                try:
+                    outcomes.extend(self._write_chunk(entity_type, obj, chunk))
+                    continue
+                except (RetryableError, AuthError) as err:
+                    stopped = err
+                except LockstepError as err:  # a malformed answer: this chunk only
+                    outcomes.extend(err for _ in chunk)
+                    continue
+            outcomes.extend(stopped for _ in chunk)
+        return outcomes
+
+    def _write_chunk(
+        self, entity_type: str, obj: ObjectSpec, chunk: Sequence[WriteRequest]
+    ) -> list[WriteResult | LockstepError]:
+        what = f"salesforce {entity_type}"
+        done: dict[int, WriteResult | LockstepError] = {}
+        checked = [i for i, r in enumerate(chunk) if r.external_id and r.expected_version]
+        read = self._composite(
+            [("GET", self._row_url(obj, str(chunk[i].external_id)), None, {}) for i in checked],
+            what=f"{what} read",
+        )
+        for i, answer in zip(checked, read, strict=True):
+            try:
+                current = self._composite_record(entity_type, answer, what=f"{what} read")
+            except LockstepError as err:
+                done[i] = err
+                continue
+            if current is None:
+                done[i] = NotFoundError(f"{what} {chunk[i].external_id} not found")
+            elif current.version != chunk[i].expected_version:
+                done[i] = PreconditionFailedError(
+                    f"{what} {chunk[i].external_id}: version is {current.version}, "
+                    f"not {chunk[i].expected_version}"
+                )
+        sent = [i for i in range(len(chunk)) if i not in done]
+        written = self._composite(
+            [self._subrequest(obj, chunk[i]) for i in sent], what=f"{what} write"
+        )
+        ids: dict[int, tuple[str, bool]] = {}
+        for i, answer in zip(sent, written, strict=True):
+            if isinstance(answer, LockstepError):
+                done[i] = answer
+                continue
+            status, body = answer
+            external_id = chunk[i].external_id
+            if external_id is not None:
+                ids[i] = (external_id, False)
+            elif not isinstance(body, dict) or not isinstance(body.get("id"), str):
+                done[i] = MalformedAnswerError(f"{what} create: malformed answer: no id")
+            else:
+                ids[i] = (body["id"], status == 201)
+        after = self._composite(
+            [("GET", self._row_url(obj, ids[i][0]), None, {}) for i in ids], what=f"{what} read"
+        )
+        for i, answer in zip(ids, after, strict=True):
+            try:
+                current = self._composite_record(entity_type, answer, what=f"{what} read")
+            except LockstepError as err:
+                done[i] = err
+                continue
+            external_id, created = ids[i]
+            done[i] = (
+                NotFoundError(f"{what} {external_id}: gone after the write")
+                if current is None
+                else WriteResult(
+                    external_id, current.version, created=created, modified_at=current.modified_at
+                )
+            )
+        return [done[i] for i in range(len(chunk))]
+
+    @staticmethod
+    def _row_url(obj: ObjectSpec, external_id: str) -> str:
+        return obj.read_path.format(path=obj.path, id=quote(external_id, safe=""))
+
+    def _subrequest(
+        self, obj: ObjectSpec, request: WriteRequest
+    ) -> tuple[str, str, dict[str, Any], dict[str, str]]:
+        """The method, URL, body and headers `write` would send for `request`."""
+        values = dict(request.values)
+        if request.external_id is not None:
+            headers = (
+                {"If-Unmodified-Since": _if_unmodified_since(request.expected_version)}
+                if request.expected_version is not None
+                else {}
+            )
+            return "PATCH", self._row_url(obj, request.external_id), values, headers
+        field = self._config.external_id_field
+        if request.idempotency_key is not None and field is not None:
+            return (
+                "PATCH",
+                f"{obj.path}/{field}/{quote(request.idempotency_key, safe='')}",
+                values,
+                {},
+            )
+        return "POST", obj.path, values, {}
+
+    def _composite(
+        self,
+        subrequests: Sequence[tuple[str, str, dict[str, Any] | None, dict[str, str]]],
+        *,
+        what: str,
+    ) -> list[tuple[int, Any] | LockstepError]:
+        """Each subrequest's (status, body), or the error its answer means alone.
+
+        Raises:
+            RetryableError, AuthError: the call failed whole (a spent quota, a bad session).
+            MalformedAnswerError: an answer that is not one result per subrequest.
+        """
+        if not subrequests:
+            return []
+        composite: list[dict[str, Any]] = []
+        for k, (method, url, body, headers) in enumerate(subrequests):
+            # referenceId: letters, digits and underscores only.
+            sub: dict[str, Any] = {"method": method, "url": url, "referenceId": f"r{k}"}
+            if body is not None:
+                sub["body"] = body
+            if headers:
+                sub["httpHeaders"] = headers
+            composite.append(sub)
+        try:
+            _, answer = self._send(
+                "POST",
+                f"{DATA_PATH}/composite",
+                what=f"{what} composite",
+                json={"allOrNone": False, "compositeRequest": composite},
+            )
+        except (RetryableError, AuthError):
+            raise
+        except LockstepError as err:
+            # Refused whole (a malformed call): every subrequest carries it.
+            return [err for _ in subrequests]
+        results = answer.get("compositeResponse") if isinstance(answer, dict) else None
+        by_ref = {r.get("referenceId"): r for r in results or [] if isinstance(r, dict)}
+        out: list[tuple[int, Any] | LockstepError] = []
+        for k in range(len(subrequests)):
+            result = by_ref.get(f"r{k}")
+            status = result.get("httpStatusCode") if result is not None else None
+            if result is None or not isinstance(status, int):
+                raise MalformedAnswerError(f"{what} composite: malformed answer: no result r{k}")
+            answered = result.get("httpHeaders")
+            response = httpx.Response(
+                status, headers=answered if isinstance(answered, dict) else {}
+            )
+            error = self.spec.errors.error_for(response, result.get("body"), what=what)
+            out.append(error if error is not None else (status, result.get("body")))
+        return out
+
+    def _composite_record(
+        self, entity_type: str, answer: tuple[int, Any] | LockstepError, *, what: str
+    ) -> Change | None:
+        """A GET subrequest's record (None: not found); its other errors are raised."""
+        if isinstance(answer, NotFoundError):
+            return None
+        if isinstance(answer, LockstepError):
+            raise answer
+        try:
+            return self.parse_record(entity_type, answer[1])
+        except RecordError as err:
+            raise MalformedAnswerError(f"{what}: {err}") from err

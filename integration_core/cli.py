@@ -26,6 +26,7 @@ from integration_core.admin_cli import (
     print_output,
 )
 from integration_core.demo import run_demo
+from integration_core.demo_systems import DEMO_SYSTEMS
 from integration_core.errors import ConfigurationError, LockstepError
 from integration_core.localstack import apply_local_settings
 from integration_core.observability import install_log_context, install_redaction
@@ -39,8 +40,18 @@ __all__ = ["main"]
 
 
 def _demo(args: argparse.Namespace) -> int:
-    reports = run_demo(contacts=args.contacts, out=sys.stdout)
+    reports = run_demo(contacts=args.contacts, systems=args.systems, out=sys.stdout)
     return 0 if reports[-1].in_lockstep else 1
+
+
+def _demo_systems(value: str) -> tuple[str, str]:
+    names = [name.strip() for name in value.split(",")]
+    unknown = [name for name in names if name not in DEMO_SYSTEMS]
+    if len(names) != 2 or unknown:
+        raise argparse.ArgumentTypeError(
+            f"two of {', '.join(DEMO_SYSTEMS)}, comma-separated (got {value!r})"
+        )
+    return names[0], names[1]
 
 
 def _sync_run(args: argparse.Namespace) -> int:
@@ -150,6 +161,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="the embedded demo (no cloud, no emulators)")
     demo.add_argument("--contacts", type=int, default=200)
+    demo.add_argument(
+        "--systems",
+        type=_demo_systems,
+        default=("sandbox", "sandbox"),
+        help="the two systems, crm first: sandbox, hubspot or salesforce "
+        "(e.g. hubspot,salesforce; default sandbox,sandbox)",
+    )
     demo.set_defaults(run=_demo)
     sync = commands.add_parser("sync", help="run due syncs now")
     sync.add_subparsers(dest="action", required=True).add_parser("run").set_defaults(run=_sync_run)

@@ -1,15 +1,16 @@
-"""The embedded demo: two sandbox systems kept in lockstep through the hub.
+"""The embedded demo: two systems kept in lockstep through the hub.
 
 Everything runs in this process on the embedded backends (SQLite, in-process queue, local
-encrypted secrets), with the same pipelines and adapters as in Azure: the sandboxes are
-real HTTP APIs reached through an in-process transport. Three rounds: the first sync (one
+encrypted secrets), with the same pipelines and adapters as in Azure: the systems (two
+sandboxes by default; `systems=("hubspot", "salesforce")` for the HubSpot- and
+Salesforce-shaped fakes, see `demo_systems.py`) are real HTTP APIs reached through an
+in-process transport. Three rounds: the first sync (one
 contact both systems have is linked, a probable duplicate waits for review), an admin's
 confirmation and edits on both sides, then an idle round that must write nothing.
 """
 
 from __future__ import annotations
 
-import secrets
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,10 +19,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from adapters.sandbox import SANDBOX_MAPPINGS
-from adapters.sandbox_server import SandboxAccount, in_process_transports
+from adapters.sandbox_server import SandboxAccount
 from integration_core.clock import utcnow
 from integration_core.credentials.local import LocalSecretStore
+from integration_core.demo_systems import DemoSystem, make_system, transports
 from integration_core.models import Connection, SyncResult, SyncTask
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
@@ -104,44 +105,70 @@ class RoundReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _person(first: str, last: str, i: int, *, domain: str) -> dict[str, str]:
-    return {
-        "firstname": first,
-        "lastname": last,
+def _person(first: str, last: str, i: int, *, domain: str, complete: bool) -> dict[str, str]:
+    """A contact's canonical values; `complete` adds a phone and a country (see `_seed`)."""
+    person = {
+        "first_name": first,
+        "last_name": last,
         "email": f"{first}.{last}@{domain}".lower(),
-        "jobtitle": "Engineer",
+        "title": "Engineer",
         "city": _CITIES[i % len(_CITIES)],
     }
+    if complete:
+        person |= {"phone": f"+44207946{i:04d}", "country": "GB"}
+    return person
 
 
-def _seed(crm: SandboxAccount, marketing: SandboxAccount, contacts: int) -> None:
+def _seed(crm: DemoSystem, marketing: DemoSystem, contacts: int) -> None:
     """Distinct people in each system, plus two that marketing has too: one the same person
     with a typo (linked automatically), one only probably the same (held for review).
+
+    Salesforce lists every field it maps, an empty one as null, and HubSpot refuses a null
+    property: a HubSpot-side gap, so the people a Salesforce system holds first have every
+    field HubSpot maps.
     """
+
+    def complete(system: DemoSystem) -> bool:
+        return system.system == "salesforce"
+
     crm_people = [
-        _person(_FIRST[i % 20], _LAST[(i // 20) % 20], i, domain="example.com")
+        _person(
+            _FIRST[i % 20], _LAST[(i // 20) % 20], i, domain="example.com", complete=complete(crm)
+        )
         for i in range(contacts)
     ]
-    twin = dict(crm_people[0], lastname=crm_people[0]["lastname"][:-1] + "s")
+    twin = dict(crm_people[0], last_name=crm_people[0]["last_name"][:-1] + "s")
     twin["email"] = twin["email"].upper()
     maybe = dict(crm_people[1], email="g.hopper@navy.example.org")
-    for person in (twin, maybe):
-        marketing.create("contacts", person)  # edited in marketing before crm: older
+    if "phone" in maybe:
+        maybe["phone"] = f"+44207946{contacts + 1:04d}"  # another line: still only probable
+    for k, person in enumerate((twin, maybe)):
+        if complete(marketing) and "phone" not in person:
+            person |= {"phone": f"+44207946{contacts + k:04d}", "country": "GB"}
+        marketing.create(person)  # edited in marketing before crm: older
     for i in range(contacts // 10):
-        person = _person(_OTHER_FIRST[i % 10], _OTHER_LAST[i // 10 % 4], i, domain="example.net")
-        marketing.create("contacts", person)
+        person = _person(
+            _OTHER_FIRST[i % 10],
+            _OTHER_LAST[i // 10 % 4],
+            i,
+            domain="example.net",
+            complete=complete(marketing),
+        )
+        marketing.create(person)
     for person in crm_people:
-        crm.create("contacts", person)
+        crm.create(person)
 
 
 def demo_accounts(*, contacts: int = 200) -> tuple[SandboxAccount, SandboxAccount]:
     """The demo's two sandbox systems, crm and marketing, seeded with its people (the
     browser tests serve the same data over HTTP).
     """
-    crm = SandboxAccount(name="crm", api_key=secrets.token_urlsafe(24))
-    marketing = SandboxAccount(name="marketing", api_key=secrets.token_urlsafe(24))
+    crm, marketing = make_system("sandbox", "crm"), make_system("sandbox", "marketing")
     _seed(crm, marketing, contacts)
-    return crm, marketing
+    accounts = crm.app, marketing.app
+    assert isinstance(accounts[0], SandboxAccount)
+    assert isinstance(accounts[1], SandboxAccount)
+    return accounts[0], accounts[1]
 
 
 def _tally(results: list[SyncResult], names: dict[str, str]) -> dict[str, dict[str, int]]:
@@ -159,19 +186,18 @@ def _tally(results: list[SyncResult], names: dict[str, str]) -> dict[str, dict[s
     return rows
 
 
-def _in_lockstep(a: SandboxAccount, b: SandboxAccount) -> bool:
-    """Both systems hold the same contacts with the same mapped field values."""
-    fields = [path for field in SANDBOX_MAPPINGS["contact"].fields for path in field.source]
+def _in_lockstep(a: DemoSystem, b: DemoSystem) -> bool:
+    """Both systems hold the same contacts with the same values in every canonical field
+    both of them map."""
+    fields = sorted(a.mapping.canonical_fields & b.mapping.canonical_fields)
 
-    def snapshot(account: SandboxAccount) -> list[tuple[object, ...]]:
-        return sorted(
-            tuple(str(r.properties.get(f)) for f in fields) for r in account.records("contacts")
-        )
+    def snapshot(system: DemoSystem) -> list[tuple[str, ...]]:
+        return sorted(tuple(str(c.get(f)) for f in fields) for c in system.canonical())
 
     return snapshot(a) == snapshot(b)
 
 
-def _build(workdir: Path, sandboxes: dict[str, SandboxAccount]) -> Runtime:
+def _build(workdir: Path, systems: list[DemoSystem]) -> Runtime:
     settings = load_settings(
         store_backend="sqlite",
         sqlite_path=str(workdir / "lockstep.sqlite3"),
@@ -181,21 +207,22 @@ def _build(workdir: Path, sandboxes: dict[str, SandboxAccount]) -> Runtime:
         local_secrets_key=LocalSecretStore.generate_key(),
         redis_url=None,
     )
-    return build_runtime(settings, transports=in_process_transports(sandboxes.values()))
+    return build_runtime(settings, transports=transports(systems))
 
 
-def _connect(rt: Runtime, name: str, account: SandboxAccount, targets: list[str]) -> None:
+def _connect(rt: Runtime, system: DemoSystem, targets: list[str]) -> None:
+    name = system.role
     connection = Connection(
         id=name,
         tenant_id=TENANT,
-        system="sandbox",
+        system=system.system,
         display_name=name.upper(),
-        config={"base_url": account.in_process_url},
+        config=system.config,
     )
     validate_connection(connection)
     rt.store.upsert(Connection.container, connection.to_document())
     rt.credentials.store_credential(
-        TENANT, name, {"type": "bearer_token", "token": account.api_key}, owner="demo"
+        TENANT, name, system.credential, expires_at=system.credential_expires_at, owner="demo"
     )
     task = SyncTask(
         id=f"{name}-contacts",
@@ -208,16 +235,27 @@ def _connect(rt: Runtime, name: str, account: SandboxAccount, targets: list[str]
     rt.store.upsert(SyncTask.container, task.to_document())
 
 
-def run_demo(*, contacts: int = 200, out: TextIO | None = None) -> list[RoundReport]:
-    """Run the three rounds and print a table for each; returns the figures."""
-    crm, marketing = demo_accounts(contacts=contacts)
-    names = {"crm": "crm (sandbox)", "marketing": "marketing (sandbox)"}
+def run_demo(
+    *,
+    contacts: int = 200,
+    systems: tuple[str, str] = ("sandbox", "sandbox"),
+    out: TextIO | None = None,
+) -> list[RoundReport]:
+    """Run the three rounds between `systems` (the `crm` and the `marketing` one, by
+    `demo_systems.DEMO_SYSTEMS` name) and print a table for each; returns the figures.
+
+    Raises:
+        ValueError: a system the demo does not know.
+    """
+    crm, marketing = make_system(systems[0], "crm"), make_system(systems[1], "marketing")
+    _seed(crm, marketing, contacts)
+    names = {s.role: s.label for s in (crm, marketing)}
     reports: list[RoundReport] = []
     with tempfile.TemporaryDirectory(prefix="lockstep-demo-") as tmp:
-        rt = _build(Path(tmp), {"crm": crm, "marketing": marketing})
+        rt = _build(Path(tmp), [crm, marketing])
         try:
-            _connect(rt, "crm", crm, ["marketing"])
-            _connect(rt, "marketing", marketing, ["crm"])
+            _connect(rt, crm, [marketing.role])
+            _connect(rt, marketing, [crm.role])
             now = utcnow()
 
             def confirm_and_edit() -> list[str]:
@@ -225,10 +263,10 @@ def run_demo(*, contacts: int = 200, out: TextIO | None = None) -> list[RoundRep
                 for candidate in list_duplicates(rt, TENANT):
                     decide_duplicate(rt, TENANT, candidate.id, same=True, decided_by="demo admin")
                     notes.append(f"an admin confirmed a duplicate ({candidate.rule})")
-                for record in crm.records("contacts")[:10]:
-                    crm.update("contacts", record.id, {"jobtitle": "Staff Engineer"})
-                for record in marketing.records("contacts")[:5]:
-                    marketing.update("contacts", record.id, {"city": "Amsterdam"})
+                for record_id in crm.record_ids()[:10]:
+                    crm.update(record_id, {"title": "Staff Engineer"})
+                for record_id in marketing.record_ids()[:5]:
+                    marketing.update(record_id, {"city": "Amsterdam"})
                 notes.append("10 edits in crm, 5 in marketing")
                 return notes
 
@@ -255,8 +293,8 @@ def _round(
     title: str,
     now: datetime,
     names: dict[str, str],
-    crm: SandboxAccount,
-    marketing: SandboxAccount,
+    crm: DemoSystem,
+    marketing: DemoSystem,
 ) -> RoundReport:
     started = time.perf_counter()
     run_scheduler(rt, now=now)

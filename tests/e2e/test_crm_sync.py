@@ -6,12 +6,14 @@ credential is refreshed against a real token endpoint on loopback (its access to
 the only ones the Salesforce fake accepts). Both systems start with the same people plus
 some of their own; after the rounds each holds one record per person, edits made on
 either side reach the other, a delete in Salesforce reaches HubSpot, and an idle round
-writes nothing.
+writes nothing. Then a conflict (both sides change one field: the later edit wins on both)
+and a HubSpot outage (503 with Retry-After: the work waits, then converges).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +39,30 @@ SHARED, HUBSPOT_ONLY, SALESFORCE_ONLY = range(0, 3), range(3, 5), range(5, 7)
 
 
 @dataclass
+class Outage:
+    """HubSpot's API as served: while `down`, every request is answered 503 with a
+    Retry-After of a second (an HTML page, as a load balancer sends)."""
+
+    app: Callable[..., Iterable[bytes]]
+    down: bool = False
+    refused: int = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if not self.down:
+            return self.app(environ, start_response)
+        self.refused += 1
+        start_response(
+            "503 Service Unavailable", [("Content-Type", "text/html"), ("Retry-After", "1")]
+        )
+        return [b"<html><body>503 Service Unavailable</body></html>"]
+
+
+@dataclass
 class Crms:
     hubspot: HubSpotFake
     salesforce: SalesforceFake
     rt: Runtime
+    outage: Outage
 
 
 def _connect(rt: Runtime, connection: Connection, credential: dict[str, Any], target: str) -> None:
@@ -69,7 +91,8 @@ def crms(host: FunctionHost) -> Iterator[Crms]:
             hubspot.create("contacts", contact(i))
         for i in [*SHARED, *SALESFORCE_ONLY]:
             salesforce.create("Contact", _complete(i))
-        with SandboxServer(hubspot) as hs_server, SandboxServer(salesforce) as sf_server:
+        outage = Outage(hubspot)
+        with SandboxServer(outage) as hs_server, SandboxServer(salesforce) as sf_server:
             rt = runtime(host)
             _connect(
                 rt,
@@ -102,7 +125,7 @@ def crms(host: FunctionHost) -> Iterator[Crms]:
                 },
                 "hubspot",
             )
-            yield Crms(hubspot, salesforce, rt)
+            yield Crms(hubspot, salesforce, rt, outage)
 
 
 def _complete(i: int) -> dict[str, str]:
@@ -112,12 +135,16 @@ def _complete(i: int) -> dict[str, str]:
     return {**salesforce_contact(i), "Phone": f"+4420794600{i:02d}", "MailingCountry": "GB"}
 
 
-def _round(host: FunctionHost, rt: Runtime) -> None:
+def _schedule(host: FunctionHost, rt: Runtime) -> None:
     for task_id in ("hubspot-contact", "salesforce-contact"):
         document = rt.store.get(SyncTask.container, TENANT, task_id)
         document["nextDueAt"] = to_iso(utcnow())
         rt.store.upsert(SyncTask.container, document)
     host.fire_timer("SyncScheduler")
+
+
+def _round(host: FunctionHost, rt: Runtime) -> None:
+    _schedule(host, rt)
     runs = host.drain(WORKERS)
     assert all(not run.poisoned for run in runs), runs
 
@@ -191,3 +218,52 @@ def _email(crms: Crms, object_id: str) -> str:
 
 def _sf_email(crms: Crms, row_id: str) -> str:
     return str(crms.salesforce._rows[row_id].fields.get("Email"))
+
+
+def test_a_conflict_and_an_outage_still_converge_and_an_idle_round_writes_nothing(
+    host: FunctionHost, crms: Crms
+) -> None:
+    for _ in range(3):
+        _round(host, crms.rt)
+    one, two = contact(1)["email"], contact(2)["email"]
+    hs_id = next(i for i in crms.hubspot.live_ids("contacts") if _email(crms, i) == one)
+    sf_id = next(i for i in crms.salesforce.live_ids("Contact") if _sf_email(crms, i) == one)
+
+    # A conflict: both sides change one field of one person, Salesforce later.
+    crms.hubspot.update("contacts", hs_id, {"jobtitle": "VP"})
+    time.sleep(0.05)
+    crms.salesforce.update("Contact", sf_id, {"Title": "Director"})
+    for _ in range(2):
+        _round(host, crms.rt)
+    hubspot, salesforce = _people(crms)
+    assert hubspot[one]["jobtitle"] == salesforce[one]["Title"] == "Director"
+
+    # An outage: HubSpot answers 503 while Salesforce is edited; the edit arrives after.
+    crms.outage.down = True
+    sf_two = next(i for i in crms.salesforce.live_ids("Contact") if _sf_email(crms, i) == two)
+    crms.salesforce.update("Contact", sf_two, {"MailingCity": "Reykjavik"})
+    _schedule(host, crms.rt)
+    # Each worker twice while HubSpot is down: its read and the push to it are postponed
+    # by the Retry-After; Salesforce's read succeeds.
+    runs = [host.run_queue_once(name) for _ in range(2) for name in WORKERS]
+    assert crms.outage.refused > 0
+    assert not any(run.poisoned for run in runs)
+    assert _people(crms)[0][two]["city"] != "Reykjavik"
+    crms.outage.down = False
+    time.sleep(1.5)  # the postponed messages are due again
+    runs = host.drain(WORKERS)
+    assert not any(run.poisoned for run in runs)
+    for _ in range(2):
+        _round(host, crms.rt)
+    hubspot, salesforce = _people(crms)
+    assert hubspot[two]["city"] == salesforce[two]["MailingCity"] == "Reykjavik"
+    assert hubspot[one]["jobtitle"] == salesforce[one]["Title"] == "Director"
+    assert len(hubspot) == len(salesforce) == 7
+
+    # An idle round writes nothing anywhere.
+    before = (len(crms.hubspot.requests), len(crms.salesforce.requests))
+    _round(host, crms.rt)
+    assert not [r for r in crms.salesforce.requests[before[1] :] if r[0] != "GET"]
+    assert not [
+        r for r in crms.hubspot.requests[before[0] :] if r[0] != "GET" and "search" not in r[1]
+    ]

@@ -241,7 +241,7 @@ def served_hubspot(
 
 
 class HubSpotHarness:
-    """The HubSpot adapter against the HubSpot-shaped fake (tests/harness/fakes/hubspot.py)."""
+    """The HubSpot adapter against the HubSpot-shaped fake (adapters/fakes/hubspot.py)."""
 
     name = "hubspot"
     records_path = "results"
@@ -352,7 +352,7 @@ def salesforce_contact(i: int) -> dict[str, str]:
 
 
 class SalesforceHarness:
-    """The Salesforce adapter against the Salesforce-shaped fake (fakes/salesforce.py)."""
+    """The Salesforce adapter against the Salesforce-shaped fake (adapters/fakes/salesforce.py)."""
 
     name = "salesforce"
     entity_type = "contact"

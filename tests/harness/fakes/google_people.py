@@ -30,9 +30,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from adapters.fakes._wsgi import json_object
 from adapters.sandbox_server import status_line
 from integration_core.clock import to_iso, utcnow
-from tests.harness.fakes._wsgi import json_object
 
 __all__ = ["GooglePeopleFake"]
 

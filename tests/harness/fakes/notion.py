@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from adapters.fakes._wsgi import json_object
 from adapters.sandbox_server import status_line
 from integration_core.clock import from_iso, utcnow
-from tests.harness.fakes._wsgi import json_object
 
 __all__ = ["NotionFake", "rich", "title"]
 

@@ -1,6 +1,6 @@
 """Salesforce's own examples, copied from its REST API Developer Guide, each with its page.
 
-The fake (`tests/harness/fakes/salesforce.py`) answers in these shapes, and the tests check
+The fake (`adapters/fakes/salesforce.py`) answers in these shapes, and the tests check
 that the adapter reads the examples themselves and that the fake's answers carry the same
 keys — so the fake cannot drift from what Salesforce documents. Pages are under
 https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/.
@@ -11,6 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "COMPOSITE_REQUEST",
+    "COMPOSITE_RESULT_CREATED",
+    "COMPOSITE_RESULT_ERROR",
     "DELETED_RECORDS",
     "ERROR_INVALID_SESSION",
     "ERROR_NOT_FOUND",
@@ -89,3 +92,43 @@ ERROR_REQUEST_LIMIT: list[dict[str, Any]] = [
 
 # headers_api_usage.htm ("Limit Info Header", example).
 LIMIT_INFO_HEADER = ("Sforce-Limit-Info", "api-usage=10018/100000")
+
+# resources_composite_composite_post.htm ("Send Multiple Requests Using Composite", the
+# request body example: an Account, then a Contact parented under it by reference).
+COMPOSITE_REQUEST: dict[str, Any] = {
+    "compositeRequest": [
+        {
+            "method": "POST",
+            "url": "/services/data/v61.0/sobjects/Account",
+            "referenceId": "refAccount",
+            "body": {"Name": "Sample Account"},
+        },
+        {
+            "method": "POST",
+            "url": "/services/data/v61.0/sobjects/Contact",
+            "referenceId": "refContact",
+            "body": {"LastName": "Sample Contact", "AccountId": "@{refAccount.id}"},
+        },
+    ]
+}
+
+# resources_composite_subrequest_result.htm ("Composite Subrequest Result", the example of
+# a subrequest that created an Account, and of one that failed to create a Contact).
+COMPOSITE_RESULT_CREATED: dict[str, Any] = {
+    "body": {"id": "001R00000064wdtIAA", "success": True, "errors": []},
+    "httpHeaders": {"Location": "/services/data/v67.0/sobjects/Account/001R00000064wdtIAA"},
+    "httpStatusCode": 201,
+    "referenceId": "refAccount",
+}
+COMPOSITE_RESULT_ERROR: dict[str, Any] = {
+    "body": [
+        {
+            "message": "Email: invalid email address: Not a real email address",
+            "errorCode": "INVALID_EMAIL_ADDRESS",
+            "fields": ["Email"],
+        }
+    ],
+    "httpHeaders": {},
+    "httpStatusCode": 400,
+    "referenceId": "badContact",
+}

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+import adapters.fakes.hubspot
 import adapters.hubspot
-import tests.harness.fakes.hubspot
 from adapters.hubspot import HubSpotAdapter
 from adapters.toolkit import CursorState
 from integration_core.clock import utcnow
@@ -56,7 +56,7 @@ def test_a_search_past_10000_results_restarts_by_id_and_loses_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(adapters.hubspot, "SEARCH_LIMIT", 12)
-    monkeypatch.setattr(tests.harness.fakes.hubspot, "SEARCH_LIMIT", 12)
+    monkeypatch.setattr(adapters.fakes.hubspot, "SEARCH_LIMIT", 12)
     fake = HubSpotFake(token="pat")
     ids = [fake.create("contacts", contact(i)) for i in range(3)]
     with served_hubspot(fake) as adapter:

@@ -8,6 +8,7 @@ If-Unmodified-Since, the error map, the mappings, and the fake's fidelity to the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,7 @@ from integration_core.errors import (
     RetryableError,
 )
 from integration_core.models import Change
-from integration_core.ports import adapter_factory
+from integration_core.ports import WriteRequest, WriteResult, adapter_factory
 from integration_core.ratelimit.headers import parse_response
 from integration_core.sync.watermark import Watermark
 from tests.harness.adapters import StaticBearer, salesforce_adapter, salesforce_contact
@@ -561,3 +562,145 @@ def test_the_listing_asks_for_the_mapped_fields_only() -> None:
     )
     with pytest.raises(PermanentError, match="not API names"):
         soql_listing("Contact", ["Name FROM User WHERE Id != null --"], None)
+
+
+# -- batched writes through Composite --------------------------------------------------
+
+
+def test_a_batch_goes_through_composite_25_subrequests_a_call_each_with_its_outcome() -> None:
+    fake = _fake()
+    existing = [fake.create("Contact", salesforce_contact(i)) for i in range(3)]
+    with _served(fake, external_id_field="Lockstep_Id__c") as adapter:
+        versions = {}
+        for i in existing:
+            record = adapter.read_record("contact", i)
+            assert record is not None
+            versions[i] = record.version
+        fake.update("Contact", existing[2], {"Title": "moved on"})  # its version is stale now
+        requests = [
+            WriteRequest(None, salesforce_contact(10 + k), idempotency_key=f"key-{k}")
+            for k in range(26)
+        ] + [
+            WriteRequest(existing[0], {"Title": "CTO"}, expected_version=versions[existing[0]]),
+            WriteRequest(existing[1], {"Title": "CFO"}),
+            WriteRequest(existing[2], {"Title": "CEO"}, expected_version=versions[existing[2]]),
+            WriteRequest("003Lk0000009999AAA", {"Title": "x"}),  # no such row
+            WriteRequest(None, {"FirstName": "No last name"}, idempotency_key="key-bad"),
+        ]
+        used = fake.api_used
+        outcomes = adapter.write_batch("contact", requests)
+        calls = fake.api_used - used
+        again = adapter.write_batch("contact", requests[:1])
+    # 31 requests in two Composite calls' worth: 25 creates (write, read back), then the
+    # rest (the expected versions, write, read back).
+    assert calls == 5
+    assert [type(o).__name__ for o in outcomes[26:]] == [
+        "WriteResult",
+        "WriteResult",
+        "PreconditionFailedError",
+        "NotFoundError",
+        "PermanentError",
+    ]
+    assert "REQUIRED_FIELD_MISSING" in str(outcomes[30])
+    created = [o for o in outcomes[:26] if isinstance(o, WriteResult)]
+    assert len(created) == 26
+    assert all(o.created for o in created)
+    assert fake.live_ids("Contact") == {*existing, *(o.external_id for o in created)}
+    fields = fake.live_fields("Contact")
+    assert (fields[existing[0]]["Title"], fields[existing[1]]["Title"]) == ("CTO", "CFO")
+    assert fields[existing[2]]["Title"] == "moved on"
+    first = outcomes[0]
+    assert isinstance(first, WriteResult)
+    # A create repeated with its key upserts onto the record the first one made.
+    assert isinstance(again[0], WriteResult)
+    assert (again[0].external_id, again[0].created) == (first.external_id, False)
+
+
+def test_a_composite_call_refused_whole_is_every_requests_outcome_and_stops_the_rest() -> None:
+    fake = _fake()
+    with _served(fake, external_id_field="Lockstep_Id__c") as adapter:
+        fake.api_used = fake.api_limit  # the org's quota is spent
+        requests = [
+            WriteRequest(None, salesforce_contact(k), idempotency_key=f"k{k}") for k in range(30)
+        ]
+        outcomes = adapter.write_batch("contact", requests)
+    assert all(isinstance(o, RetryableError) for o in outcomes)
+    assert fake.live_ids("Contact") == set()
+
+
+def test_the_fakes_composite_answers_have_the_documented_shape() -> None:
+    fake = _fake()
+    documented = examples.COMPOSITE_REQUEST["compositeRequest"]
+    request = {
+        "allOrNone": False,
+        "compositeRequest": [
+            documented[0],
+            {**documented[1], "referenceId": "badContact", "body": {"Email": "x@example.com"}},
+        ],
+    }
+    with SandboxServer(fake) as server:
+        answer = httpx.post(
+            f"{server.base_url}/services/data/v61.0/composite",
+            json=request,
+            headers={"Authorization": f"Bearer {fake.token}"},
+        )
+        with_reference = httpx.post(
+            f"{server.base_url}/services/data/v61.0/composite",
+            json={"allOrNone": False, **examples.COMPOSITE_REQUEST},
+            headers={"Authorization": f"Bearer {fake.token}"},
+        )
+    assert answer.status_code == 200
+    made, failed = answer.json()["compositeResponse"]
+    assert set(made) == set(examples.COMPOSITE_RESULT_CREATED)
+    assert set(made["body"]) == set(examples.COMPOSITE_RESULT_CREATED["body"])
+    assert made["httpHeaders"]["Location"].endswith(f"/sobjects/Account/{made['body']['id']}")
+    assert (made["httpStatusCode"], made["referenceId"]) == (201, "refAccount")
+    assert set(failed) == set(examples.COMPOSITE_RESULT_ERROR)
+    assert set(failed["body"][0]) == set(examples.COMPOSITE_RESULT_ERROR["body"][0])
+    assert (failed["httpStatusCode"], failed["referenceId"]) == (400, "badContact")
+    # References between subrequests are not served by the fake: refused, not misread.
+    assert with_reference.status_code == 400
+
+
+def test_documented_subrequest_results_map_like_single_writes() -> None:
+    row = {
+        "attributes": {"type": "Account", "url": "/services/data/v61.0/sobjects/Account/x"},
+        "Id": examples.COMPOSITE_RESULT_CREATED["body"]["id"],
+        "SystemModstamp": "2013-05-07T22:07:19.000+0000",
+        "IsDeleted": False,
+        "Name": "Sample Account",
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        subs = json.loads(request.content)["compositeRequest"]
+        if subs[0]["method"] == "GET":
+            results = [
+                {
+                    "body": row,
+                    "httpHeaders": {},
+                    "httpStatusCode": 200,
+                    "referenceId": s["referenceId"],
+                }
+                for s in subs
+            ]
+        else:
+            results = [
+                {**examples.COMPOSITE_RESULT_CREATED, "referenceId": subs[0]["referenceId"]},
+                {**examples.COMPOSITE_RESULT_ERROR, "referenceId": subs[1]["referenceId"]},
+            ]
+        return httpx.Response(200, json={"compositeResponse": results})
+
+    adapter = salesforce_adapter(
+        "https://example.my.salesforce.com",
+        auth=StaticBearer("t"),
+        transport=httpx.MockTransport(answer),
+    )
+    with adapter:
+        made, failed = adapter.write_batch(
+            "company",
+            [WriteRequest(None, {"Name": "Sample Account"}), WriteRequest(None, {"Name": "b"})],
+        )
+    assert isinstance(made, WriteResult)
+    assert (made.external_id, made.created) == ("001R00000064wdtIAA", True)
+    assert isinstance(failed, PermanentError)
+    assert "INVALID_EMAIL_ADDRESS" in str(failed)
