@@ -75,10 +75,16 @@ TITLES = (
 
 
 def task(i: int) -> dict[str, Any]:
-    """Task i as canonical values; every third is done, assignees alternate."""
+    """Task i as canonical values; every third is done, assignees alternate. Task 2's
+    description is longer than a Notion rich text run may be (2,000 characters)."""
+    description = f"Steps and acceptance criteria for: {TITLES[i].lower()}"
+    if i == 2:
+        description += "".join(
+            f"\n- step {n}: check the rotation in every region" for n in range(99)
+        )
     return {
         "title": TITLES[i],
-        "description": f"Steps and acceptance criteria for: {TITLES[i].lower()}",
+        "description": description,
         "status": "completed" if i % 3 == 2 else "not_started",
         "assignee": sorted(PEOPLE)[i % 2],
         "labels": sorted({f"area-{i % 3}", "importer"}),
