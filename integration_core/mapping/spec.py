@@ -363,6 +363,27 @@ class ObjectMapping(_Strict):
             raise err.located(system=self.system, provider_object=self.provider_object) from err
         return out
 
+    def read_as_base(self, values: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
+        """Canonical `values` read from the provider, with each field that differs from
+        `base` only because the provider cannot hold base's value taken from `base`.
+
+        A lossy write (a task `in_progress` written to GitHub is an `open` issue, read back
+        as `not_started`) is no change by the provider: `base` written and read back
+        through this mapping gives exactly what was read. Fields whose write shape does not
+        read back (Notion property values) are left as read.
+        """
+        kept = dict(values)
+        for name in self.written_fields & self.canonical_fields:
+            if name not in base or name not in values or values[name] == base[name]:
+                continue
+            try:
+                back = self.to_canonical(self.to_provider(base, only=(name,)))
+            except MappingError:
+                continue
+            if name in back and back[name] == values[name]:
+                kept[name] = base[name]
+        return kept
+
     def with_overrides(self, overrides: Mapping[str, Any]) -> ObjectMapping:
         """This mapping with a sync task's overrides; see `MappingOverride` for the rules."""
         try:

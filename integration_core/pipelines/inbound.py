@@ -301,6 +301,9 @@ def _apply_change(context: _Context, change: Change, canonical: dict[str, Any]) 
         context.tally.unchanged += 1  # the record is gone from this system: late news
         _after_retired(context, link, change)
         return False
+    # A value the system cannot hold (a task in progress is an open GitHub issue) is no
+    # change by the system: it keeps the value the hub last synced.
+    canonical = context.mapping.read_as_base(canonical, link.base)
     if link.withdrawn and change.deleted:
         context.tally.unchanged += 1  # a copy we withdrew is gone: its person lives on
         _retire(context, link, change)

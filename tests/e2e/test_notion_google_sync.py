@@ -8,9 +8,6 @@ that pulls at once, and an expired sync token that rescans without deleting anyt
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import timedelta
@@ -37,6 +34,7 @@ from tests.harness.notion_google import (
     notion_contact,
 )
 from tests.harness.sandbox import contact, seeded_account
+from tests.harness.webhooks import notion_delivery
 
 pytestmark = pytest.mark.e2e
 
@@ -218,9 +216,8 @@ def test_a_notion_page_trashed_is_deleted_everywhere_through_its_webhook(world: 
         "entity": {"id": page_id, "type": "page"},
         "data": {"parent": {"id": CONTACTS_DATABASE, "type": "database"}},
     }
-    body = json.dumps(event).encode()
-    mac = hmac.new(SECRETS["notion"].encode(), body, hashlib.sha256).hexdigest()
-    world.deliver("notion", {"X-Notion-Signature": f"sha256={mac}"}, body)
+    headers, body = notion_delivery(SECRETS["notion"], event)
+    world.deliver("notion", headers, body)
     assert email not in {p[2] for p in world.crm_people()}
     assert email not in {p[2] for p in world.google_people()}
 

@@ -20,6 +20,7 @@ __all__ = [
     "OutageQueue",
     "github_delivery",
     "hubspot_v3_delivery",
+    "notion_delivery",
     "slack_delivery",
     "standard_webhooks_delivery",
 ]
@@ -37,6 +38,14 @@ def github_delivery(
         "X-Hub-Signature-256": f"sha256={signature}",
         "Content-Type": "application/json",
     }, body
+
+
+def notion_delivery(secret: str, event: Any) -> tuple[dict[str, str], bytes]:
+    """Headers and body of a Notion webhook event signed with the subscription's
+    verification token (X-Notion-Signature: sha256=HMAC of the body)."""
+    body = json.dumps(event).encode()
+    mac = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Notion-Signature": f"sha256={mac}", "Content-Type": "application/json"}, body
 
 
 def slack_delivery(

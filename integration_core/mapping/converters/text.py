@@ -132,10 +132,38 @@ def _html_to_text(value: Any, options: NoOptions, _: ConversionContext) -> str |
     return parser.text() or None
 
 
+# Notion refuses a request whose rich text run holds more than 2,000 characters of
+# `text.content`, or whose rich text array has more than 100 runs (400 validation_error;
+# https://developers.notion.com/reference/request-limits#size-limits). Its lengths are
+# JavaScript's, in UTF-16 code units.
+_RUN_LIMIT = 2000
+_RUNS_LIMIT = 100
+
+
+def _chunks(text: str, limit: int) -> list[str]:
+    """`text` in pieces of at most `limit` UTF-16 code units, never splitting a character."""
+    pieces: list[str] = []
+    start = units = 0
+    for index, char in enumerate(text):
+        width = 2 if ord(char) > 0xFFFF else 1
+        if units + width > limit:
+            pieces.append(text[start:index])
+            start, units = index, 0
+        units += width
+    pieces.append(text[start:])
+    return pieces
+
+
 def _text_to_rich(value: Any, options: NoOptions, _: ConversionContext) -> list[dict[str, Any]]:
     text = expect_text(value)
+    pieces = _chunks(text, _RUN_LIMIT)
+    if len(pieces) > _RUNS_LIMIT:
+        raise ConversionError(
+            f"rich text of {len(text)} characters exceeds Notion's "
+            f"{_RUNS_LIMIT} runs of {_RUN_LIMIT}"
+        )
     # A request's rich text needs only the content; `plain_text` is the API's read-only echo.
-    return [{"type": "text", "text": {"content": text}}]
+    return [{"type": "text", "text": {"content": piece}} for piece in pieces]
 
 
 @register_converter("rich_text", options=NoOptions, to_provider=_text_to_rich)

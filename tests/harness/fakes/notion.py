@@ -10,7 +10,8 @@ kept to the minute, a database query filtered on `last_edited_time` (`on_or_afte
 on a rich text property (`equals`), sorted by `last_edited_time`, `start_cursor` paging
 of at most 100, trashed (archived) pages left out of queries but readable by id, and
 property values checked against the database's schema (unknown column, wrong type: 400
-validation_error). https://developers.notion.com/reference/post-database-query,
+validation_error), and the size limits of rich text (2,000 characters a run, 100 runs;
+https://developers.notion.com/reference/request-limits#size-limits). https://developers.notion.com/reference/post-database-query,
 https://developers.notion.com/reference/page-property-values
 """
 
@@ -315,11 +316,19 @@ def _read_shape(name: str, kind: str, value: Any) -> Any:
     if kind in ("title", "rich_text"):
         if not isinstance(value, list):
             raise _invalid(f"{name}.{kind} should be an array.")
+        if len(value) > 100:
+            raise _invalid(f"{name}.{kind}.length should be ≤ `100`, instead was `{len(value)}`.")
         runs = []
-        for run in value:
+        for i, run in enumerate(value):
             content = run.get("text", {}).get("content") if isinstance(run, dict) else None
             if not isinstance(content, str):
                 raise _invalid(f"{name}.{kind}[].text.content should be a string.")
+            units = len(content.encode("utf-16-le")) // 2  # JavaScript's length
+            if units > 2000:
+                raise _invalid(
+                    f"{name}.{kind}[{i}].text.content.length should be ≤ `2000`, instead was "
+                    f"`{units}`."
+                )
             runs.append(
                 {
                     "type": "text",

@@ -290,6 +290,7 @@ ERRORS: list[tuple[str, dict[str, Any], Any, str, str]] = [
     ("region_code", {"country": "US"}, "Nowhere", "read", "unknown region 'Nowhere' in US"),
     ("address_lines", {"separator": ", "}, ("Flat 2, 1 Main St", "Leeds"), "write", "separator"),
     ("rich_text", {}, ["plain"], "read", "a rich text run must be an object"),
+    ("rich_text", {}, "x" * 200_001, "write", "exceeds Notion's 100 runs of 2000"),
     ("split", {}, ["a;b", "c"], "write", "contains the separator"),
     ("first", {}, "a@x.io", "read", "expected a list"),
     ("url", {}, "ftp://example.org", "read", "not an http(s) URL"),
@@ -490,3 +491,18 @@ def test_any_input_converts_or_is_a_conversion_error_never_a_crash(name: str, va
     for write in (False, True):
         with contextlib.suppress(ConversionError):
             _run(name, _CONFIGURED[name], value, write=write)
+
+
+def test_long_rich_text_is_written_in_runs_notion_accepts_and_reads_back_whole() -> None:
+    """Notion refuses a run of more than 2,000 characters (UTF-16 code units, as JavaScript
+    counts), https://developers.notion.com/reference/request-limits#size-limits: a long
+    GitHub issue body is written as several runs, never splitting a character."""
+    converter = get_converter("rich_text")
+    assert converter.to_provider is not None
+    text = "a" * 1999 + "\N{ROCKET}" + "b" * 3000
+    runs = converter.to_provider(text, converter.parse_options({}), ConversionContext())
+    contents = [run["text"]["content"] for run in runs]
+    assert [len(c.encode("utf-16-le")) // 2 for c in contents] == [1999, 2000, 1002]
+    assert "".join(contents) == text
+    read = [{"type": "text", "plain_text": c, "text": {"content": c}} for c in contents]
+    assert converter.to_canonical(read, converter.parse_options({}), ConversionContext()) == text

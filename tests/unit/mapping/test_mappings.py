@@ -533,3 +533,37 @@ def test_a_third_party_converter_failing_its_own_way_is_still_a_mapping_error(
         mapping.to_canonical({"n": 0}, record_id="o1")
     with pytest.raises(ValueError, match="already registered"):
         register_converter("test_fragile", options=NoOptions)(_fragile)
+
+
+TRACKER: dict[str, Any] = {
+    "entity_type": "task",
+    "provider_object": "issues",
+    "fields": [
+        {"source": "title", "canonical": "title"},
+        {
+            "source": "state",
+            "canonical": "status",
+            "convert": {
+                "name": "enum",
+                "options": {
+                    "values": {"open": "not_started", "closed": "completed"},
+                    "write": {"not_started": "open", "in_progress": "open", "completed": "closed"},
+                },
+            },
+        },
+    ],
+}
+
+
+def test_a_value_the_provider_cannot_hold_reads_back_as_the_base_not_as_a_change() -> None:
+    mapping = ObjectMapping.model_validate(TRACKER)
+    base = {"title": "Ship", "status": "in_progress"}
+    # Written as an open issue, read back as not started: the provider changed nothing.
+    read = mapping.to_canonical(mapping.to_provider(base))
+    assert read == {"title": "Ship", "status": "not_started"}
+    assert mapping.read_as_base(read, base) == base
+    # A real change on the provider's side (closed; a new title) is kept as read.
+    changed = {"title": "Ship it", "status": "completed"}
+    assert mapping.read_as_base(changed, base) == changed
+    # A base the mapping cannot write (an unknown status) leaves the value as read.
+    assert mapping.read_as_base(read, {**base, "status": "waiting"}) == read
