@@ -73,8 +73,11 @@ def eventually(check: Callable[[], Any], seconds: float = WAIT_SECONDS) -> Any:
     return answer
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped, not session: Playwright's sync API keeps an asyncio event loop on
+    this thread while it runs, and later tests that run their own loop on it (redis-entraid's
+    token renewal) fail and hang if the browser outlives the browser tests."""
     if not CHROMIUM.exists():
         if os.environ.get(SKIP_SERVICES):
             pytest.skip(f"no {CHROMIUM} (apt-get install -y chromium) and {SKIP_SERVICES} set")
