@@ -164,13 +164,13 @@ def _people(crms: Crms) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, 
     return hubspot, salesforce
 
 
-
 @pytest.fixture
 def extra_settings() -> dict[str, str]:
     """The outage below may open HubSpot's circuit breaker (shared through Redis with the
     tests before it): it cools off in a second here, not a minute, so the test waits for
     the probe instead of timing out."""
     return {"BREAKER_COOLDOWN_SECONDS": "1"}
+
 
 def test_hubspot_and_salesforce_contacts_stay_in_lockstep_one_record_per_person(
     host: FunctionHost, crms: Crms
