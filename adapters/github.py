@@ -275,9 +275,7 @@ class GitHubAdapter(DeclarativeAdapter):
         if idempotency_key is not None:
             found = self._created_with(entity_type, idempotency_key)
             if found is not None:
-                return WriteResult(
-                    found.external_id, found.version, created=False, modified_at=found.modified_at
-                )
+                return WriteResult.of(found, created=False)
             mark = f"<!-- lockstep:{idempotency_key} -->"
             body["body"] = f"{body.get('body') or ''}\n\n{mark}".lstrip()
         state = body.pop("state", None)

@@ -263,9 +263,7 @@ class GooglePeopleAdapter(DeclarativeAdapter):
         if key is not None:
             found = self._find(entity_type, key)
             if found is not None:
-                return WriteResult(
-                    found.external_id, found.version, created=False, modified_at=found.modified_at
-                )
+                return WriteResult.of(found, created=False)
             person["clientData"] = [{"key": _KEY, "value": key}]
         response, answer = self._send(
             "POST",

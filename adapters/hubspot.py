@@ -378,12 +378,7 @@ class HubSpotAdapter(DeclarativeAdapter):
             if config.link_property is not None:
                 found = self._find(entity_type, config.link_property, idempotency_key)
                 if found is not None:
-                    return WriteResult(
-                        found.external_id,
-                        found.version,
-                        created=False,
-                        modified_at=found.modified_at,
-                    )
+                    return WriteResult.of(found, created=False)
                 values = {**values, config.link_property: idempotency_key}
         return super().write(
             entity_type,

@@ -250,9 +250,7 @@ class NotionAdapter(DeclarativeAdapter):
         if idempotency_key is not None and id_property is not None:
             found = self._find(entity_type, id_property, idempotency_key)
             if found is not None:
-                return WriteResult(
-                    found.external_id, found.version, created=False, modified_at=found.modified_at
-                )
+                return WriteResult.of(found, created=False)
             properties[id_property] = {
                 "rich_text": [{"type": "text", "text": {"content": idempotency_key}}]
             }

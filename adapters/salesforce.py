@@ -432,12 +432,7 @@ class SalesforceAdapter(DeclarativeAdapter):
         current = self.read_record(entity_type, external_id)
         if current is None:
             raise NotFoundError(f"salesforce {entity_type} {external_id}: gone after the write")
-        return WriteResult(
-            external_id=external_id,
-            version=current.version,
-            created=created,
-            modified_at=current.modified_at,
-        )
+        return WriteResult.of(current, created=created)
 
     # -- batched writes (Composite) ------------------------------------------------------
 
@@ -524,9 +519,7 @@ class SalesforceAdapter(DeclarativeAdapter):
             done[i] = (
                 NotFoundError(f"{what} {external_id}: gone after the write")
                 if current is None
-                else WriteResult(
-                    external_id, current.version, created=created, modified_at=current.modified_at
-                )
+                else WriteResult.of(current, created=created)
             )
         return [done[i] for i in range(len(chunk))]
 

@@ -88,6 +88,14 @@ class WriteResult:
     # of the record from before then is older than what this write left (links.py).
     modified_at: datetime | None = None
 
+    @classmethod
+    def of(cls, record: Change, *, created: bool) -> WriteResult:
+        """The result of a write whose record was read (a create found by its key, or a
+        record read back after the write): its id, version and modification time."""
+        return cls(
+            record.external_id, record.version, created=created, modified_at=record.modified_at
+        )
+
 
 class ChangeNotice(BaseModel):
     """What a webhook delivery says changed; `values` None means "read the record".
