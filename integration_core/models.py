@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from integration_core.clock import to_iso, utcnow
@@ -27,6 +27,8 @@ __all__ = [
     "SyncMode",
     "SyncTask",
     "SyncResult",
+    "RunTrigger",
+    "Trigger",
     "Entity",
     "Link",
     "ConflictStatus",
@@ -141,6 +143,31 @@ class SyncTask(Document):
     last_enqueued_at: UtcDatetime | None = None
 
 
+class Trigger(StrEnum):
+    """What started a run; set by whoever enqueues its first message, carried by every
+    follow-up message (more pages, a postponed copy, a webhook ping's pull)."""
+
+    SCHEDULE = "schedule"  # the scheduler's timer
+    WEBHOOK = "webhook"  # a provider's delivery
+    MANUAL = "manual"  # run now, from the admin API, the page or the CLI
+    REPLAY = "replay"  # a delivery replayed from the webhook inbox
+    RESYNC = "resync"  # read everything from the start again
+    RELEASE = "release"  # held mass deletes released by an admin
+
+
+_TRIGGERS = frozenset(Trigger)
+
+
+def _known_trigger(value: object) -> object:
+    """A trigger this version does not know (written by a newer one) reads as unknown
+    (None): the message is still processed and the result still listed."""
+    return None if isinstance(value, str) and value not in _TRIGGERS else value
+
+
+# What started a run, if known: None for results and messages from before it was carried.
+RunTrigger = Annotated[Trigger | None, BeforeValidator(_known_trigger)]
+
+
 class SyncResult(Document):
     """What one message's processing did; its id is the message id (idempotency marker)."""
 
@@ -151,6 +178,7 @@ class SyncResult(Document):
     connection_id: str
     direction: str
     correlation_id: str
+    trigger: RunTrigger = None  # also None for an outbound push
     started_at: UtcDatetime
     finished_at: UtcDatetime
     duration_ms: float
@@ -311,6 +339,8 @@ class SyncMessage(BaseModel):
     connection_id: str
     kind: MessageKind
     correlation_id: str
+    # What started the run this message belongs to (a push's carries none).
+    trigger: RunTrigger = None
     attempt: int = 0
     payload: dict[str, Any] = Field(default_factory=dict)
     # W3C trace context of the span that made the message: one trace spans both queues.

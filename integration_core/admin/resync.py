@@ -30,6 +30,7 @@ from integration_core.models import (
     MessageKind,
     SyncMessage,
     SyncTask,
+    Trigger,
     deterministic_id,
 )
 from integration_core.pipelines.decision import Incoming, decide_change
@@ -141,6 +142,7 @@ def start_resync(rt: Runtime, tenant_id: str, task_id: str, *, actor: str) -> st
         connection_id=task.connection_id,
         kind=MessageKind.PULL,
         correlation_id=message_id,
+        trigger=Trigger.RESYNC,
         payload={"task_id": task.id, "due_at": now, FROM_START: True},
     )
     enqueue_pull(rt, message, task)

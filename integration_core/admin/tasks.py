@@ -30,6 +30,7 @@ from integration_core.models import (
     SyncMode,
     SyncResult,
     SyncTask,
+    Trigger,
     UtcDatetime,
 )
 from integration_core.pipelines.results import PROGRESS, Tally, record_progress
@@ -220,7 +221,7 @@ def enqueue_pull(rt: Runtime, message: SyncMessage, task: SyncTask) -> None:
 def run_task_now(rt: Runtime, tenant_id: str, task_id: str, *, actor: str) -> str:
     """Enqueue a pull now; its result will be stored under the returned message id."""
     task = reading_task(rt, tenant_id, task_id)
-    message = pull_message(task, utcnow())
+    message = pull_message(task, utcnow(), trigger=Trigger.MANUAL)
     enqueue_pull(rt, message, task)
     _audit(rt, tenant_id, actor, "run", task_id, after_id=message.message_id)
     return message.message_id
@@ -249,6 +250,7 @@ def _running_view(progress: dict[str, Any]) -> dict[str, Any]:
             "connectionId": progress["connectionId"],
             "direction": "inbound",
             "correlationId": progress["correlationId"],
+            "trigger": progress.get("trigger"),
             "startedAt": started,
             "durationMs": (utcnow() - started).total_seconds() * 1000,
             "status": "running",

@@ -27,6 +27,7 @@ from integration_core.models import (
     MessageKind,
     SyncMessage,
     SyncTask,
+    Trigger,
     deterministic_id,
 )
 from integration_core.notify import Alert, AlertKind, raise_alert, resolve
@@ -119,6 +120,7 @@ def release_held_deletes(
             connection_id=document["connectionId"],
             kind=MessageKind.WEBHOOK,
             correlation_id=document["correlationId"],
+            trigger=Trigger.RELEASE,
             payload={"task_id": document["taskId"], "changes": document["held"], RELEASED: hold_id},
         ),
     )

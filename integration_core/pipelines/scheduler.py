@@ -21,6 +21,7 @@ from integration_core.models import (
     MessageKind,
     SyncMessage,
     SyncTask,
+    Trigger,
     deterministic_id,
 )
 from integration_core.observability import log_context
@@ -41,7 +42,7 @@ class SchedulerReport:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def pull_message(task: SyncTask, due_at: datetime) -> SyncMessage:
+def pull_message(task: SyncTask, due_at: datetime, *, trigger: Trigger) -> SyncMessage:
     message_id = deterministic_id("pull", task.tenant_id, task.id, to_iso(due_at))
     return SyncMessage(
         message_id=message_id,
@@ -49,6 +50,7 @@ def pull_message(task: SyncTask, due_at: datetime) -> SyncMessage:
         connection_id=task.connection_id,
         kind=MessageKind.PULL,
         correlation_id=message_id,
+        trigger=trigger,
         payload={"task_id": task.id, "due_at": to_iso(due_at)},
     )
 
@@ -90,7 +92,7 @@ def run_scheduler(rt: Runtime, *, now: datetime | None = None) -> SchedulerRepor
             report.skipped[task.id] = f"connection {task.connection_id} is {status or 'missing'}"
             continue
         with span("lockstep.schedule", tenant=task.tenant_id, task=task.id):
-            message = pull_message(task, task.next_due_at)
+            message = pull_message(task, task.next_due_at, trigger=Trigger.SCHEDULE)
             with log_context(correlation_id=message.correlation_id, tenant_id=task.tenant_id):
                 _enqueue(rt, task, document[ETAG], message, now)
         report.enqueued.append(message.message_id)

@@ -11,7 +11,8 @@ dead-lettered and the delivery stays in the inbox, replayable.
 
 An adapter that needs its connection's config to type a notice (Notion: by the page's
 database) routes them first (`RoutesNotices`). A `pull` notice names no record (a Google
-channel ping): the task for its type is enqueued to pull now, once per delivery.
+channel ping): the task for its type is enqueued to pull now, once per delivery, as a run
+started by the same trigger (`webhook`, or `replay` for a replayed delivery).
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def process_delivery(rt: Runtime, message: SyncMessage, *, apply: ApplyChanges) 
         return record_result(rt.store, message, tally, direction="inbound", task_id=None)
     notices = parse_webhook(connection.system, headers=delivery.headers, body=delivery.body)
     tasks = _tasks_by_type(rt, connection)
+    served: set[str] = set()  # the tasks the delivery's notices went to
     with (
         marks_misconfigured(rt.store, connection, tally),
         rt.connectors.adapter_for(connection) as adapter,
@@ -115,6 +117,7 @@ def process_delivery(rt: Runtime, message: SyncMessage, *, apply: ApplyChanges) 
                         f" {delivery.inbox_id} left out"
                     )
                     continue
+                served.add(task.id)
                 reads = [n for n in latest if n.operation != "pull"]
                 if len(reads) < len(latest):
                     _pull_now(rt, message, task)
@@ -132,7 +135,10 @@ def process_delivery(rt: Runtime, message: SyncMessage, *, apply: ApplyChanges) 
         "webhook delivery applied",
         extra={"provider": delivery.provider, "inbox_id": delivery.inbox_id},
     )
-    return record_result(rt.store, message, tally, direction="inbound", task_id=None)
+    # A delivery for one task is a run of that task (its timeline shows it); one that
+    # spans several types belongs to the connection only.
+    task_id = next(iter(served)) if len(served) == 1 else None
+    return record_result(rt.store, message, tally, direction="inbound", task_id=task_id)
 
 
 def _pull_now(rt: Runtime, message: SyncMessage, task: SyncTask) -> None:
@@ -146,6 +152,7 @@ def _pull_now(rt: Runtime, message: SyncMessage, task: SyncTask) -> None:
             connection_id=task.connection_id,
             kind=MessageKind.PULL,
             correlation_id=message.correlation_id,
+            trigger=message.trigger,
             payload={"task_id": task.id, "due_at": to_iso(utcnow())},
         ),
     )

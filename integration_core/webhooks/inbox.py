@@ -31,6 +31,7 @@ from integration_core.models import (
     Document,
     MessageKind,
     SyncMessage,
+    Trigger,
     UtcDatetime,
     deterministic_id,
 )
@@ -164,6 +165,7 @@ class Inbox:
             connection_id=entry.connection_id,
             kind=MessageKind.WEBHOOK,
             correlation_id=message_id,
+            trigger=Trigger.WEBHOOK if replay == 0 else Trigger.REPLAY,
             payload={
                 "registration_id": entry.registration_id,
                 "inbox_id": entry.id,

@@ -23,6 +23,7 @@ from integration_core.models import (
     MessageKind,
     SyncMessage,
     SyncTask,
+    Trigger,
 )
 from integration_core.pipelines.dead_letters import DEAD_LETTERS
 from integration_core.pipelines.drain import drain_queues
@@ -50,7 +51,7 @@ def rt(tmp_path: Path, systems: dict[str, SandboxAccount]) -> Iterator[Runtime]:
 
 def _pull(rt: Runtime) -> SyncMessage:
     task = SyncTask.from_document(rt.store.get(SyncTask.container, "t1", "crm-contact"))
-    return pull_message(task, task.next_due_at)
+    return pull_message(task, task.next_due_at, trigger=Trigger.SCHEDULE)
 
 
 def _with(message: SyncMessage, **changes: Any) -> SyncMessage:
