@@ -1,4 +1,4 @@
-"""The admin web page: a static page and one script over the JSON admin API, at /api/ui.
+"""The admin web page: a static page and its scripts over the JSON admin API, at /api/ui.
 
 The Functions host serves HTTP functions under its route prefix only (`api`, as
 `lockstep serve` does), so the page lives at /api/ui and its files at /api/ui/<name>.
@@ -27,6 +27,7 @@ STATIC = Path(__file__).with_name("ui_static")
 FILES = {
     "index.html": "text/html",
     "app.js": "text/javascript",
+    "webhooks.js": "text/javascript",
     "app.css": "text/css",
 }
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -71,7 +72,7 @@ def blueprint() -> func.Blueprint:
     @bp.route(route="ui/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
     @endpoint(media_type="text/plain")
     def admin_page_file(name: str) -> func.HttpResponse:
-        """The admin page's script and style sheet."""
+        """The admin page's scripts and style sheet."""
         return _file(name)
 
     return bp

@@ -51,7 +51,7 @@ async function api(method, path, body) {
   const data = text ? JSON.parse(text) : null;
   if (!response.ok) {
     const detail = data && data.detail ? data.detail : response.statusText;
-    throw new Error(`${method} ${path}: ${response.status} ${detail}`);
+    throw Object.assign(new Error(`${method} ${path}: ${response.status} ${detail}`), { status: response.status });
   }
   return data;
 }
@@ -158,10 +158,11 @@ async function runsView(view, [taskId]) {
   const draw = async () => {
     const results = (await api("GET", `admin/tasks/${chosen.id}/results?limit=50`)).items;
     results.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
-    timeline.replaceChildren(...results.map((r) => h("li", { class: "run", "data-status": r.status },
+    timeline.replaceChildren(...results.map((r) => h("li", { class: "run", "data-status": r.status, "data-trigger": r.trigger || "unknown" },
       h("h3", {}, when(r.startedAt), " ", badge(r.status), " ", r.direction, " · ", r.connectionId,
         ` · ${Math.round(r.durationMs)} ms`),
       fields([
+        ["trigger", r.trigger || "unknown"],
         ["read", r.recordsRead], ["created", r.created], ["linked", r.linked],
         ["updated", r.updated], ["unchanged", r.unchanged], ["pushed", r.pushed],
         ["deleted", r.deleted], ["conflicts", r.conflictsDetected],
@@ -318,7 +319,7 @@ const VIEWS = {
   duplicates: duplicatesView,
   entity: entityView,
   metrics: metricsView,
-};
+}; // webhooks.js adds `webhooks`
 
 // -- frame -----------------------------------------------------------------------------
 

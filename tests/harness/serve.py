@@ -1,7 +1,8 @@
 """`lockstep serve` as a user runs it: a subprocess on the embedded stack, on a free port.
 
 Its log (stderr) goes to serve.log in `directory`, a file, so that a busy server never
-blocks on a pipe nobody reads; its data lives in `directory`/data.
+blocks on a pipe nobody reads; its data lives in `directory`/data. It runs the code of
+this checkout (first on PYTHONPATH), not whichever one the virtualenv has installed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["serving"]
+
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
@@ -40,7 +43,7 @@ def serving(
             stderr=log,
             text=True,
             cwd=directory,
-            env=os.environ | dict(env or {}),
+            env=os.environ | {"PYTHONPATH": _checkout_first()} | dict(env or {}),
         )
         try:
             assert process.stdout is not None
@@ -52,3 +55,10 @@ def serving(
             if process.poll() is None:
                 process.kill()
                 process.wait(30)
+
+
+def _checkout_first() -> str:
+    """PYTHONPATH with this checkout before anything else: an editable install of another
+    checkout (the virtualenv's) would otherwise be served from the process's directory."""
+    inherited = os.environ.get("PYTHONPATH")
+    return os.pathsep.join([str(CHECKOUT), *([inherited] if inherited else [])])
