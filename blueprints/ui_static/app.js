@@ -159,10 +159,9 @@ async function runsView(view, [taskId]) {
     const results = (await api("GET", `admin/tasks/${chosen.id}/results?limit=50`)).items;
     results.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
     timeline.replaceChildren(...results.map((r) => h("li", { class: "run", "data-status": r.status, "data-trigger": r.trigger || "unknown" },
-      h("h3", {}, when(r.startedAt), " ", badge(r.status), " ", r.direction, " · ", r.connectionId,
+      h("h3", {}, when(r.startedAt), " ", badge(r.status), " ", badge(r.trigger || "unknown", "trigger"), " ", r.direction, " · ", r.connectionId,
         ` · ${Math.round(r.durationMs)} ms`),
       fields([
-        ["trigger", r.trigger || "unknown"],
         ["read", r.recordsRead], ["created", r.created], ["linked", r.linked],
         ["updated", r.updated], ["unchanged", r.unchanged], ["pushed", r.pushed],
         ["deleted", r.deleted], ["conflicts", r.conflictsDetected],

@@ -47,7 +47,7 @@ def test_sync_now_starts_a_run_whose_trigger_is_manual(page: Page, served: Serve
     run = page.locator(".run").first
     expect(run).to_have_attribute("data-status", "success", timeout=30_000)
     expect(run).to_have_attribute("data-trigger", "manual")
-    expect(run).to_contain_text("triggermanual")
+    expect(run.locator(".badge.trigger")).to_have_text("manual")
     eventually(served.idle)
 
 
@@ -134,3 +134,27 @@ def test_the_runs_say_which_the_webhook_and_its_replays_started(page: Page, serv
     expect(runs.and_(page.locator('[data-trigger="replay"]'))).to_have_count(2)
     webhook_run = runs.and_(page.locator('[data-trigger="webhook"]'))
     expect(webhook_run).to_contain_text("updated1")
+
+
+def test_deliveries_come_fifty_at_a_time_and_load_more_shows_the_rest(
+    page: Page, served: Served
+) -> None:
+    registered = served.api.post(
+        "admin/webhooks",
+        json={"id": "quiet-hook", "connectionId": "marketing", "provider": "standard_webhooks"},
+    )
+    secret = registered.raise_for_status().json()["secret"]
+    with httpx.Client(base_url=served.base) as client:
+        for _ in range(51):  # events of nothing Lockstep syncs: admitted, nothing to apply
+            headers, body = standard_webhooks_delivery(secret, b'{"events": []}')
+            assert client.post("webhooks/quiet-hook", content=body, headers=headers).is_success
+    sign_in(page, served)
+    page.get_by_role("link", name="Webhooks").click()
+    expect(page.locator("[data-webhook]")).to_have_count(2)
+    page.get_by_role("link", name="Deliveries of quiet-hook").click()
+    rows = page.locator("[data-delivery]")
+    expect(rows).to_have_count(50)
+    more = page.get_by_role("button", name="Load more")
+    more.click()
+    expect(rows).to_have_count(51)
+    expect(more).to_be_hidden()
