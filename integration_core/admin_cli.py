@@ -324,6 +324,7 @@ COLUMNS: Mapping[str, tuple[str, ...]] = {
     "results": (
         "id",
         "status",
+        "trigger",
         "recordsRead",
         "created",
         "updated",

@@ -83,7 +83,7 @@ def test_a_tenant_is_set_up_synced_and_inspected_from_the_terminal(cli: Any) -> 
         }
         answer(cli("--json", "tasks", "create", "crm-c", "--definition", json.dumps(definition)))
         result = answer(cli("--json", "run", "crm-c"))
-        assert (result["status"], result["created"]) == ("success", 3)
+        assert (result["status"], result["trigger"], result["created"]) == ("success", "manual", 3)
         assert len(mkt.account.records("contacts")) == 3
         listed = answer(cli("--json", "results", "crm-c"))
         assert [r["id"] for r in listed["items"]] == [result["id"]]
