@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,10 +53,9 @@ def crm() -> SandboxAccount:
 
 @pytest.fixture
 def rt(tmp_path: Path, crm: SandboxAccount) -> Iterator[Runtime]:
-    runtime = embedded_runtime(tmp_path, {"crm": crm})
-    connect_sandbox(runtime, "crm", crm)
-    yield runtime
-    runtime.close()
+    with closing(embedded_runtime(tmp_path, {"crm": crm})) as runtime:
+        connect_sandbox(runtime, "crm", crm)
+        yield runtime
 
 
 def _results(rt: Runtime) -> list[SyncResult]:
@@ -85,16 +85,13 @@ def test_the_timer_starts_schedule_runs_and_a_follow_up_page_keeps_it(
 ) -> None:
     crm = seeded_account("crm", contacts=22)
     # One record a page: a pull stops after MAX_PAGES_PER_MESSAGE and a follow-up goes on.
-    rt = embedded_runtime(tmp_path, {"crm": crm}, sync_page_size=1)
-    try:
+    with closing(embedded_runtime(tmp_path, {"crm": crm}, sync_page_size=1)) as rt:
         connect_sandbox(rt, "crm", crm)
         run_scheduler(rt)
         runs = _run(rt)
         assert len(runs) == 2  # the first message and its follow-up
         assert {(r.task_id, r.trigger) for r in runs} == {(TASK, Trigger.SCHEDULE)}
         assert sum(r.created for r in runs) == 22
-    finally:
-        rt.close()
 
 
 def test_run_now_is_manual_while_running_and_when_done(rt: Runtime) -> None:
@@ -154,35 +151,31 @@ def test_a_delivery_is_a_webhook_run_of_its_task_and_each_replay_a_replay_run(
 def test_the_pull_a_channel_ping_asks_for_is_a_run_of_the_same_trigger(tmp_path: Path) -> None:
     google = GooglePeopleFake(token="ya29.unit")  # noqa: S106 - the fake's own token
     google.create(google_person(contact(1)))
-    with SandboxServer(google) as server:
-        rt = embedded_runtime(tmp_path, {})
-        try:
-            _connect_google(rt, server.base_url, google.token)
-            registration, _ = WebhookRegistrations(rt.store, rt.credentials).register(
-                TENANT, "google", "google_channel", secret="channel-token-unit"
-            )
-            ping = {
-                "X-Goog-Channel-ID": "01234567-89ab-cdef-0123456789ab",
-                "X-Goog-Channel-Token": "channel-token-unit",
-                "X-Goog-Message-Number": "2",
-                "X-Goog-Resource-ID": "ret08u3rv24htgh289g",
-                "X-Goog-Resource-URI": "https://people.googleapis.com/v1/people/me/connections",
-                "X-Goog-Resource-State": "exists",
-            }
-            reply = receive_webhook(rt, registration.id, headers=ping, body=b"", url=URL)
-            assert reply.status == 202
-            runs = _run(rt)
-            assert {(r.task_id, r.trigger) for r in runs} == {("google-contact", Trigger.WEBHOOK)}
-            assert sum(r.created for r in runs) == 1  # the pull read the contact
+    with SandboxServer(google) as server, closing(embedded_runtime(tmp_path, {})) as rt:
+        _connect_google(rt, server.base_url, google.token)
+        registration, _ = WebhookRegistrations(rt.store, rt.credentials).register(
+            TENANT, "google", "google_channel", secret="channel-token-unit"
+        )
+        ping = {
+            "X-Goog-Channel-ID": "01234567-89ab-cdef-0123456789ab",
+            "X-Goog-Channel-Token": "channel-token-unit",
+            "X-Goog-Message-Number": "2",
+            "X-Goog-Resource-ID": "ret08u3rv24htgh289g",
+            "X-Goog-Resource-URI": "https://people.googleapis.com/v1/people/me/connections",
+            "X-Goog-Resource-State": "exists",
+        }
+        reply = receive_webhook(rt, registration.id, headers=ping, body=b"", url=URL)
+        assert reply.status == 202
+        runs = _run(rt)
+        assert {(r.task_id, r.trigger) for r in runs} == {("google-contact", Trigger.WEBHOOK)}
+        assert sum(r.created for r in runs) == 1  # the pull read the contact
 
-            [delivery] = hooks.list_deliveries(rt, TENANT, registration.id).items
-            assert delivery.inbox_id is not None
-            hooks.replay_delivery(rt, TENANT, registration.id, delivery.inbox_id, actor="test")
-            replayed = _run(rt)
-            assert len(replayed) == 2  # the delivery and the pull it asked for
-            assert {r.trigger for r in replayed} == {Trigger.REPLAY}
-        finally:
-            rt.close()
+        [delivery] = hooks.list_deliveries(rt, TENANT, registration.id).items
+        assert delivery.inbox_id is not None
+        hooks.replay_delivery(rt, TENANT, registration.id, delivery.inbox_id, actor="test")
+        replayed = _run(rt)
+        assert len(replayed) == 2  # the delivery and the pull it asked for
+        assert {r.trigger for r in replayed} == {Trigger.REPLAY}
 
 
 def _connect_google(rt: Runtime, base_url: str, token: str) -> None:
@@ -211,8 +204,9 @@ def _connect_google(rt: Runtime, base_url: str, token: str) -> None:
 
 def test_released_deletes_are_a_release_run(tmp_path: Path) -> None:
     crm = seeded_account("crm", contacts=10)
-    rt = embedded_runtime(tmp_path, {"crm": crm}, mass_delete_share=0.2, mass_delete_min_records=2)
-    try:
+    with closing(
+        embedded_runtime(tmp_path, {"crm": crm}, mass_delete_share=0.2, mass_delete_min_records=2)
+    ) as rt:
         connect_sandbox(rt, "crm", crm)
         _run_scheduled(rt)
         for record in crm.records("contacts")[:5]:
@@ -228,8 +222,6 @@ def test_released_deletes_are_a_release_run(tmp_path: Path) -> None:
             Trigger.RELEASE,
             5,
         )
-    finally:
-        rt.close()
 
 
 def test_a_copy_postponed_by_rate_limits_keeps_the_trigger(rt: Runtime) -> None:
