@@ -132,12 +132,11 @@
         return;
       }
       output.textContent = `${what}: ${messageIds.length} queued, waiting for the results…`;
-      const results = await Promise.all(messageIds.map(recorded));
-      const done = results.filter(Boolean);
+      const done = await recorded(messageIds);
       const sum = (name) => done.reduce((total, r) => total + r[name], 0);
       const statuses = [...new Set(done.map((r) => r.status))].join(", ");
       const errors = done.flatMap((r) => r.errors);
-      output.textContent = `${what}: ${done.length} of ${messageIds.length} applied (${statuses || "none yet"}) — `
+      output.textContent = `${what}: ${done.length} of ${messageIds.length} done (${statuses || "none yet"}) — `
         + `read ${sum("recordsRead")}, created ${sum("created")}, updated ${sum("updated")}, `
         + `unchanged ${sum("unchanged")}, deleted ${sum("deleted")}, failed ${sum("failed")}.`
         + (errors.length ? ` Errors: ${errors.join("; ")}` : "");
@@ -147,18 +146,22 @@
     }
   }
 
-  async function recorded(resultId) {
-    // A replayed delivery's result is stored under its message id when the worker is done.
+  async function recorded(resultIds) {
+    // A replayed delivery's result is stored under its message id once the worker is done
+    // (404 until then). Asked one at a time, so that a range of many is no flood of calls.
+    const found = new Map();
     const deadline = Date.now() + REPLAY_WAIT_MS;
-    while (Date.now() < deadline) {
-      try {
-        return await api("GET", `admin/results/${encodeURIComponent(resultId)}`);
-      } catch (err) {
-        if (err.status !== 404) throw err;
+    while (found.size < resultIds.length && Date.now() < deadline) {
+      for (const id of resultIds.filter((each) => !found.has(each))) {
+        try {
+          found.set(id, await api("GET", `admin/results/${encodeURIComponent(id)}`));
+        } catch (err) {
+          if (err.status !== 404) throw err;
+        }
       }
-      await new Promise((resolve) => setTimeout(resolve, REPLAY_POLL_MS));
+      if (found.size < resultIds.length) await new Promise((resolve) => setTimeout(resolve, REPLAY_POLL_MS));
     }
-    return null;
+    return [...found.values()];
   }
 
   VIEWS.webhooks = webhooksView;

@@ -101,7 +101,7 @@ def test_a_signed_delivery_shows_in_the_inbox_and_replays_apply_it_once(
 
     output = page.locator("#replay-output")
     row.get_by_role("button", name=f"Replay delivery {delivery_id}").click()
-    expect(output).to_contain_text("1 of 1 applied (success)", timeout=30_000)
+    expect(output).to_contain_text("1 of 1 done (success)", timeout=30_000)
     expect(output).to_contain_text("read 1, created 0, updated 0, unchanged 1")
     eventually(served.idle)
     assert _people(served) == before  # applied once: nothing changed, nobody duplicated
@@ -109,7 +109,7 @@ def test_a_signed_delivery_shows_in_the_inbox_and_replays_apply_it_once(
     # A range, from the keyboard: the fields are labelled and Enter submits.
     page.get_by_label("To").focus()
     page.keyboard.press("Enter")
-    expect(output).to_contain_text("Range replay: 1 of 1 applied (success)", timeout=30_000)
+    expect(output).to_contain_text("Range replay: 1 of 1 done (success)", timeout=30_000)
     expect(output).to_contain_text("unchanged 1")
     eventually(served.idle)
     assert _people(served) == before
