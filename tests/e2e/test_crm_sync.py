@@ -6,7 +6,8 @@ credential is refreshed against a real token endpoint on loopback (its access to
 the only ones the Salesforce fake accepts). Both systems start with the same people plus
 some of their own; after the rounds each holds one record per person, edits made on
 either side reach the other, a delete in Salesforce reaches HubSpot, and an idle round
-writes nothing. Then a conflict (both sides change one field: the later edit wins on both)
+writes nothing (also after a field is cleared in Salesforce: HubSpot clears it with "").
+Then a conflict (both sides change one field: the later edit wins on both)
 and a HubSpot outage (503 with Retry-After: the work waits, then converges).
 """
 
@@ -75,7 +76,7 @@ def crms(host: FunctionHost) -> Iterator[Crms]:
         for i in [*SHARED, *HUBSPOT_ONLY]:
             hubspot.create("contacts", contact(i))
         for i in [*SHARED, *SALESFORCE_ONLY]:
-            salesforce.create("Contact", _complete(i))
+            salesforce.create("Contact", salesforce_contact(i))  # Phone empty
         outage = Outage(hubspot)
         with SandboxServer(outage) as hs_server, SandboxServer(salesforce) as sf_server:
             rt = runtime(host)
@@ -111,13 +112,6 @@ def crms(host: FunctionHost) -> Iterator[Crms]:
                 targets=["hubspot"],
             )
             yield Crms(hubspot, salesforce, rt, outage)
-
-
-def _complete(i: int) -> dict[str, str]:
-    """A Salesforce contact with every field HubSpot maps too: the HubSpot adapter sends a
-    field Salesforce has empty (null) as null, which HubSpot refuses (its properties are
-    strings) — a HubSpot-side gap, reported, not this test's subject."""
-    return {**salesforce_contact(i), "Phone": f"+4420794600{i:02d}", "MailingCountry": "GB"}
 
 
 def _people(crms: Crms) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -168,6 +162,13 @@ def test_hubspot_and_salesforce_contacts_stay_in_lockstep_one_record_per_person(
     assert salesforce[one]["MailingCity"] == "Lisbon"
     assert (hubspot[two]["jobtitle"], hubspot[two]["city"]) == ("CTO", "Oslo")
     assert len(hubspot) == len(salesforce) == 7
+
+    # A field cleared in Salesforce is cleared in HubSpot (with "": HubSpot refuses null).
+    crms.salesforce.update("Contact", sf_id, {"Title": None})
+    for _ in range(2):
+        host_round(host, crms.rt)
+    hubspot, salesforce = _people(crms)
+    assert (hubspot[two]["jobtitle"], salesforce[two]["Title"]) == ("", None)
 
     # A delete in Salesforce (a Recycle Bin row, listed as a tombstone) reaches HubSpot.
     gone = contact(6)["email"]
