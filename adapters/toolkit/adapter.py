@@ -118,7 +118,9 @@ class DeclarativeAdapter:
             ) from err
 
     @classmethod
-    def base_url(cls, config: Mapping[str, Any]) -> str:
+    def base_url(cls, config: Mapping[str, Any], *, instance_url: str | None = None) -> str:
+        """The config's `base_url` or the spec's; a provider whose token answers name its
+        API host (`instance_url`) overrides this."""
         validated = cls.validate_config(config)
         url = str(validated.base_url) if validated.base_url is not None else cls.spec.base_url
         if not url:

@@ -134,10 +134,12 @@ class CredentialAuth(httpx.Auth):
 
 @dataclass(frozen=True)
 class HttpOptions:
-    """What an adapter's `httpx.Client` needs: the auth, and a TLS context for mTLS."""
+    """What an adapter's `httpx.Client` needs: the auth, a TLS context for mTLS, and the
+    API host the credential's token answer named (`instance_url`), if any."""
 
     auth: httpx.Auth
     verify: ssl.SSLContext | None = None
+    instance_url: str | None = None
 
     def client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"auth": self.auth}

@@ -79,6 +79,7 @@ def crms(host: FunctionHost) -> Iterator[Crms]:
             salesforce.create("Contact", salesforce_contact(i))  # Phone empty
         outage = Outage(hubspot)
         with SandboxServer(outage) as hs_server, SandboxServer(salesforce) as sf_server:
+            oauth.instance_url = sf_server.base_url  # where the token answers say the org is
             rt = runtime(host)
             connect(
                 rt,
