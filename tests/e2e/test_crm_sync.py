@@ -28,7 +28,7 @@ from tests.harness.adapters import salesforce_contact
 from tests.harness.embedded import connect
 from tests.harness.fakes.hubspot import HubSpotFake
 from tests.harness.fakes.salesforce import SalesforceFake
-from tests.harness.flows import WORKERS, host_round, schedule
+from tests.harness.flows import WORKERS, connect_hubspot, host_round, schedule
 from tests.harness.function_host import FunctionHost
 from tests.harness.oauth_server import OAuthServer
 from tests.harness.sandbox import contact
@@ -81,17 +81,7 @@ def crms(host: FunctionHost) -> Iterator[Crms]:
         with SandboxServer(outage) as hs_server, SandboxServer(salesforce) as sf_server:
             oauth.instance_url = sf_server.base_url  # where the token answers say the org is
             rt = runtime(host)
-            connect(
-                rt,
-                Connection(
-                    id="hubspot",
-                    tenant_id=TENANT,
-                    system="hubspot",
-                    config={"base_url": hs_server.base_url, "id_property": "lockstep_id"},
-                ),
-                {"type": "bearer_token", "token": hubspot.token},
-                targets=["salesforce"],
-            )
+            connect_hubspot(rt, hubspot, hs_server.base_url, targets=["salesforce"])
             connect(
                 rt,
                 Connection(

@@ -1,4 +1,5 @@
-"""Rounds of sync for flow tests: on the embedded runtime, or through the function host.
+"""Flow tests' rounds of sync, on the embedded runtime or through the function host, and
+their HubSpot connection.
 
 A round makes every sync task due, lets the scheduler send its pulls and works the queues
 until they are empty; nothing may be poisoned unless the round is expected to fail.
@@ -6,13 +7,16 @@ until they are empty; nothing may be poisoned unless the round is expected to fa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from integration_core.clock import to_iso, utcnow
-from integration_core.models import SyncResult, SyncTask
+from integration_core.models import Connection, SyncResult, SyncTask
 from integration_core.runtime import Runtime
-from tests.harness.embedded import sync_round
+from tests.harness.embedded import connect, sync_round
+from tests.harness.fakes.hubspot import HubSpotFake
 from tests.harness.function_host import FunctionHost, QueueRun
 
-__all__ = ["WORKERS", "Rounds", "host_round", "schedule"]
+__all__ = ["WORKERS", "Rounds", "connect_hubspot", "host_round", "schedule"]
 
 WORKERS = ("InboundWorker", "OutboundWorker")
 
@@ -44,3 +48,17 @@ def host_round(host: FunctionHost, rt: Runtime, *, tenant_id: str = "t1") -> lis
     runs = host.drain(WORKERS)
     assert all(not run.poisoned for run in runs), runs
     return runs
+
+
+def connect_hubspot(
+    rt: Runtime, fake: HubSpotFake, base_url: str, *, targets: Sequence[str]
+) -> SyncTask:
+    """A HubSpot connection `hubspot` to `fake` at `base_url` with its private-app token,
+    creates idempotent by upserts on `lockstep_id`, and its contact task."""
+    hubspot = Connection(
+        id="hubspot",
+        tenant_id="t1",
+        system="hubspot",
+        config={"base_url": base_url, "id_property": "lockstep_id"},
+    )
+    return connect(rt, hubspot, {"type": "bearer_token", "token": fake.token}, targets=targets)

@@ -256,6 +256,19 @@ class _Workspace:
     def connect(self, credential: dict[str, Any]) -> None:
         connect(self.rt, self.connection, credential, expires_at=utcnow() + timedelta(hours=1))
 
+    def connect_oauth(self, access_token: str) -> None:
+        """An OAuth credential whose access token (`access_token`) is valid for an hour."""
+        self.connect(
+            {
+                "type": "oauth2_authorization_code",
+                "token_url": self.oauth.token_url,
+                "client_id": self.oauth.client_id,
+                "client_secret": self.oauth.client_secret,
+                "refresh_token": self.oauth.issue_refresh_token(),
+                "access_token": access_token,
+            }
+        )
+
     def read(self) -> ChangePage:
         adapter = self.rt.connectors.adapter_for(self.connection)
         try:
@@ -283,16 +296,7 @@ def test_a_token_refused_in_a_200_is_refreshed_once_and_the_call_sent_again(
     workspace: _Workspace, error: str
 ) -> None:
     oauth = workspace.oauth
-    workspace.connect(
-        {
-            "type": "oauth2_authorization_code",
-            "token_url": oauth.token_url,
-            "client_id": oauth.client_id,
-            "client_secret": oauth.client_secret,
-            "refresh_token": oauth.issue_refresh_token(),
-            "access_token": "xoxe.xoxp-1-refused",  # not yet expired by its clock
-        }
-    )
+    workspace.connect_oauth("xoxe.xoxp-1-refused")  # not yet expired by its clock
     workspace.faults.answer(200, content=json.dumps({"ok": False, "error": error}).encode())
     page = workspace.read()
     assert len(page.changes) == 1
@@ -305,16 +309,7 @@ def test_a_token_refused_again_after_its_refresh_is_an_auth_failure(
     workspace: _Workspace,
 ) -> None:
     oauth = workspace.oauth
-    workspace.connect(
-        {
-            "type": "oauth2_authorization_code",
-            "token_url": oauth.token_url,
-            "client_id": oauth.client_id,
-            "client_secret": oauth.client_secret,
-            "refresh_token": oauth.issue_refresh_token(),
-            "access_token": "xoxe.xoxp-1-refused",
-        }
-    )
+    workspace.connect_oauth("xoxe.xoxp-1-refused")
     refused = json.dumps({"ok": False, "error": "invalid_auth"}).encode()
     workspace.faults.answer(200, content=refused, count=2)
     with pytest.raises(AuthError, match="invalid_auth"):
@@ -333,16 +328,7 @@ def test_a_static_token_refused_in_a_200_needs_a_person(workspace: _Workspace) -
 
 def test_a_missing_scope_is_no_reason_to_refresh(workspace: _Workspace) -> None:
     oauth = workspace.oauth
-    workspace.connect(
-        {
-            "type": "oauth2_authorization_code",
-            "token_url": oauth.token_url,
-            "client_id": oauth.client_id,
-            "client_secret": oauth.client_secret,
-            "refresh_token": oauth.issue_refresh_token(),
-            "access_token": workspace.fake.token,
-        }
-    )
+    workspace.connect_oauth(workspace.fake.token)
     workspace.faults.answer(200, content=b'{"ok": false, "error": "missing_scope"}')
     with pytest.raises(AuthError, match="missing_scope"):
         workspace.read()

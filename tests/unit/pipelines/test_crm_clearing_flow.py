@@ -20,7 +20,7 @@ from tests.harness.adapters import salesforce_contact
 from tests.harness.embedded import connect, embedded_runtime
 from tests.harness.fakes.hubspot import HubSpotFake
 from tests.harness.fakes.salesforce import SalesforceFake
-from tests.harness.flows import Rounds
+from tests.harness.flows import Rounds, connect_hubspot
 
 pytestmark = pytest.mark.unit
 
@@ -41,18 +41,7 @@ class World:
                 SALESFORCE_HOST: httpx.WSGITransport(app=self.salesforce),
             },
         )
-        hubspot = Connection(
-            id="hubspot",
-            tenant_id="t1",
-            system="hubspot",
-            config={"base_url": f"http://{HUBSPOT_HOST}", "id_property": "lockstep_id"},
-        )
-        connect(
-            self.rt,
-            hubspot,
-            {"type": "bearer_token", "token": self.hubspot.token},
-            targets=["salesforce"],
-        )
+        connect_hubspot(self.rt, self.hubspot, f"http://{HUBSPOT_HOST}", targets=["salesforce"])
         salesforce = Connection(
             id="salesforce",
             tenant_id="t1",

@@ -8,11 +8,10 @@ import httpx
 import pytest
 
 from adapters.sandbox_server import SandboxAccount
-from integration_core.models import Connection
 from integration_core.runtime import Runtime
-from tests.harness.embedded import connect, connect_sandbox, embedded_runtime
+from tests.harness.embedded import connect_sandbox, embedded_runtime
 from tests.harness.fakes.hubspot import HubSpotFake
-from tests.harness.flows import Rounds
+from tests.harness.flows import Rounds, connect_hubspot
 from tests.harness.sandbox import seeded_account
 
 pytestmark = pytest.mark.unit
@@ -31,18 +30,7 @@ class World:
             transports={HUBSPOT_HOST: httpx.WSGITransport(app=self.hubspot)},
         )
         connect_sandbox(self.rt, "crm", self.crm, targets=("hubspot",))
-        hubspot = Connection(
-            id="hubspot",
-            tenant_id="t1",
-            system="hubspot",
-            config={"base_url": f"http://{HUBSPOT_HOST}", "id_property": "lockstep_id"},
-        )
-        connect(
-            self.rt,
-            hubspot,
-            {"type": "bearer_token", "token": self.hubspot.token},
-            targets=["crm"],
-        )
+        connect_hubspot(self.rt, self.hubspot, f"http://{HUBSPOT_HOST}", targets=["crm"])
         self.sync = Rounds(self.rt)
 
     def snapshot(self) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
