@@ -188,7 +188,7 @@ class GitHubAdapter(DeclarativeAdapter):
         self._etag: str | None = None
 
     @classmethod
-    def base_url(cls, config: Mapping[str, Any]) -> str:
+    def base_url(cls, config: Mapping[str, Any], *, instance_url: str | None = None) -> str:
         """The repository's API URL: paths (`/issues`) are relative to it."""
         validated = cls.validate_config(config)
         assert isinstance(validated, GitHubConfig)

@@ -251,6 +251,12 @@ class HubSpotPaginator(Paginator):
         return {**current, "after": after}
 
 
+def _cleared_as_empty(values: Mapping[str, Any]) -> dict[str, Any]:
+    """HubSpot's property values are strings, never null: a cleared field is sent as "",
+    which clears the property (and reads back blank, which the hub takes as cleared)."""
+    return {name: "" if value is None else value for name, value in values.items()}
+
+
 def _object(entity_type: str, mapping: ObjectMapping) -> ObjectSpec:
     return ObjectSpec(
         path=f"/crm/v3/objects/{mapping.provider_object}",
@@ -372,6 +378,7 @@ class HubSpotAdapter(DeclarativeAdapter):
         idempotency_key: str | None = None,
     ) -> WriteResult:
         config = self.config if isinstance(self.config, HubSpotConfig) else HubSpotConfig()
+        values = _cleared_as_empty(values)
         if external_id is None and idempotency_key is not None:
             if config.id_property is not None:
                 return self._upsert(entity_type, values, config.id_property, idempotency_key)
@@ -484,7 +491,7 @@ class HubSpotAdapter(DeclarativeAdapter):
     def _input(self, operation: str, index: int, request: WriteRequest) -> dict[str, Any]:
         item: dict[str, Any] = {
             "objectWriteTraceId": str(index),
-            "properties": dict(request.values),
+            "properties": _cleared_as_empty(request.values),
         }
         if operation == "update":
             item["id"] = request.external_id

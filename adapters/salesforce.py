@@ -1,7 +1,8 @@
 """Salesforce REST API: Contact, Account and Task, as a toolkit spec plus a few hooks.
 
 Every call goes to the org's own host, the `instance_url` its OAuth token answer names
-(the connection's config carries it), under one pinned API version.
+(kept with the credential's metadata; the connection's config names it until a token
+answer does), under one pinned API version.
 
 Reads: one SOQL listing per cycle through `queryAll`, ordered `SystemModstamp, Id` and,
 after the first sync, filtered `SystemModstamp >= ` the watermark minus an overlap window;
@@ -320,10 +321,11 @@ class SalesforceAdapter(DeclarativeAdapter):
     config_model = SalesforceConfig
 
     @classmethod
-    def base_url(cls, config: Mapping[str, Any]) -> str:
+    def base_url(cls, config: Mapping[str, Any], *, instance_url: str | None = None) -> str:
+        """The org's host its last token answer named, else the connection's config's."""
         validated = cls.validate_config(config)
         assert isinstance(validated, SalesforceConfig)  # noqa: S101 - config_model's type
-        url = validated.instance_url or validated.base_url
+        url = instance_url or validated.instance_url or validated.base_url
         if url is None:  # the model refuses this; kept for mypy
             raise ConnectionConfigurationError("salesforce connection config: no instance_url")
         return str(url)

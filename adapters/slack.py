@@ -10,7 +10,8 @@ read by id with `users.info` (webhook notices). The version is the user's `updat
 
 Errors (api.slack.com/web#responses): Slack answers most errors with HTTP 200 and
 `{"ok": false, "error": "..."}`; the error map reads the body: token problems are auth
-errors, `ratelimited` and Slack's own failures retry, `invalid_cursor` restarts the scan,
+errors (`invalid_auth` and `token_expired` first get one token refresh, as a 401 would
+elsewhere), `ratelimited` and Slack's own failures retry, `invalid_cursor` restarts the scan,
 `user_not_found` is not found, any other is permanent. Rate limits (HTTP 429 with
 Retry-After) retry after it.
 
@@ -77,13 +78,13 @@ METHOD_TIERS: Mapping[str, Budget] = {
     "chat.postMessage": Budget("post", 60, 60.0),
 }
 
+# The token itself refused: a refreshed one may succeed (one refresh, as on a 401).
+_TOKEN_REFUSED = frozenset({"invalid_auth", "token_expired"})
 _AUTH = frozenset(
     {
         "not_authed",
-        "invalid_auth",
         "account_inactive",
         "token_revoked",
-        "token_expired",
         "no_permission",
         "missing_scope",
         "not_allowed_token_type",
@@ -140,6 +141,7 @@ SLACK = ProviderSpec(
     budgets=tuple(METHOD_TIERS.values()),
     errors=ErrorMap(
         (
+            ErrorRule(Outcome.AUTH, status=_OK, when=_error(_TOKEN_REFUSED), refresh=True),
             ErrorRule(Outcome.AUTH, status=_OK, when=_error(_AUTH)),
             ErrorRule(Outcome.RETRYABLE, status=_OK, when=_error(_RETRY), retry_after=1.0),
             ErrorRule(

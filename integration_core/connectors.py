@@ -1,7 +1,8 @@
 """Builds the adapter for a connection: its HTTP client, credentials and transport.
 
 The adapter class comes from the lazy registry by the connection's `system`; it validates
-the connection's config and names the base URL. The client's auth and TLS context (a
+the connection's config and names the base URL (for Salesforce, the `instance_url` its
+credential's last token answer named, the config's until then). The client's auth and TLS context (a
 client certificate, for mTLS) come from the credential service, and its every connection
 obeys the OutboundPolicy (`integration_core.net`). `transports` (httpx transports by host
 name) are injected by the demo and the tests to reach in-process sandboxes, so the same
@@ -66,7 +67,10 @@ class Connectors:
         return adapter
 
     def client_for(self, connection: Connection) -> httpx.Client:
-        base_url = httpx.URL(adapter_factory(connection.system).base_url(connection.config))
+        factory = adapter_factory(connection.system)
+        factory.validate_config(connection.config)  # a bad config is refused before any token
+        options = self._credentials.http_options(connection.tenant_id, connection.id)
+        base_url = httpx.URL(factory.base_url(connection.config, instance_url=options.instance_url))
         hooks: dict[str, list[Callable[[httpx.Response], None]]] = {}
         if self._on_response is not None:
             hook = self._on_response
@@ -76,13 +80,12 @@ class Connectors:
             # An in-process system (the demo's and tests' sandboxes): no network to guard.
             return httpx.Client(
                 base_url=base_url,
-                auth=self._credentials.http_options(connection.tenant_id, connection.id).auth,
+                auth=options.auth,
                 transport=transport,
                 timeout=self._timeout,
                 event_hooks=hooks,
             )
         self._policy.check_scheme(base_url)
-        options = self._credentials.http_options(connection.tenant_id, connection.id)
         return outbound_client(
             self._policy,
             verify=options.verify,

@@ -12,7 +12,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from integration_core.clock import to_iso, utcnow
@@ -20,6 +28,7 @@ from integration_core.observability.telemetry import current_traceparent
 from integration_core.sync.tombstones import DeleteRule
 
 __all__ = [
+    "CONFLICT_OUTCOMES",
     "UtcDatetime",
     "Document",
     "ConnectionStatus",
@@ -168,6 +177,10 @@ def _known_trigger(value: object) -> object:
 RunTrigger = Annotated[Trigger | None, BeforeValidator(_known_trigger)]
 
 
+# What becomes of a conflicting field; SyncResult counts each as `conflicts_<outcome>`.
+CONFLICT_OUTCOMES = ("detected", "resolved", "pending")
+
+
 class SyncResult(Document):
     """What one message's processing did; its id is the message id (idempotency marker)."""
 
@@ -192,17 +205,30 @@ class SyncResult(Document):
     failed: int = 0  # records that could not be applied (dead-lettered)
     conflicts_detected: int = 0  # fields changed on both sides to different values
     conflicts_resolved: int = 0  # ... of which the task's policy decided at once
+    conflicts_pending: int = 0  # ... and the rest, left for an admin to decide
     missed_webhooks: int = 0  # changes a pull found that no webhook had announced
     errors: list[str] = Field(default_factory=list)
     # Milliseconds per stage (fetch, match, resolve, store, push) within this message.
     stage_ms: dict[str, float] = Field(default_factory=dict)
-    # New records' match verdicts (linked, review, new) and conflicting fields (detected,
-    # resolved, pending): the admin API's dedup match rate and conflict figures.
+    # New records' match verdicts (linked, review, new): the admin API's dedup match rate.
     dedup: dict[str, int] = Field(default_factory=dict)
-    conflict_counts: dict[str, int] = Field(default_factory=dict)
     # Budgets taken from the rate limiter: allowed, denied, and decided by its fallback.
     limiter: dict[str, int] = Field(default_factory=dict)
     ttl: int = default_ttl_seconds
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pending_from_old_shape(cls, data: Any) -> Any:
+        """Results stored before `conflictsPending` kept it in a `conflictCounts` map."""
+        if isinstance(data, dict) and "conflictCounts" in data:
+            data = dict(data)
+            data.setdefault("conflictsPending", data.pop("conflictCounts").get("pending", 0))
+        return data
+
+    @property
+    def conflict_counts(self) -> dict[str, int]:
+        """Conflicting fields per outcome: detected, resolved by the policy, pending."""
+        return {outcome: getattr(self, f"conflicts_{outcome}") for outcome in CONFLICT_OUTCOMES}
 
 
 class Entity(Document):

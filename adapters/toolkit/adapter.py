@@ -21,7 +21,7 @@ import httpx
 from pydantic import ValidationError
 
 from adapters.toolkit.cursors import CursorState
-from adapters.toolkit.errors import CursorExpiredError
+from adapters.toolkit.errors import CursorExpiredError, RefreshingAuth, TokenRefusedError
 from adapters.toolkit.paginators import Answer, PageRequest, Token
 from adapters.toolkit.selectors import PathError, select
 from adapters.toolkit.spec import (
@@ -118,7 +118,9 @@ class DeclarativeAdapter:
             ) from err
 
     @classmethod
-    def base_url(cls, config: Mapping[str, Any]) -> str:
+    def base_url(cls, config: Mapping[str, Any], *, instance_url: str | None = None) -> str:
+        """The config's `base_url` or the spec's; a provider whose token answers name its
+        API host (`instance_url`) overrides this."""
         validated = cls.validate_config(config)
         url = str(validated.base_url) if validated.base_url is not None else cls.spec.base_url
         if not url:
@@ -557,8 +559,11 @@ class DeclarativeAdapter:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        refreshed: bool = False,
     ) -> tuple[httpx.Response, Any]:
-        """Send, map the answer's status and body through the error map, return the body."""
+        """Send, map the answer's status and body through the error map, return the body.
+        A token refused (other than by a 401, which the auth handles) is refreshed once and
+        the call sent again."""
         try:
             # No params at all (not an empty dict): httpx would drop a next URL's own query.
             response = self.client.request(
@@ -571,6 +576,22 @@ class DeclarativeAdapter:
         body, problem = _json_body(response)
         error = self.spec.errors.error_for(response, body, what=what)
         if error is not None:
+            auth = self.client.auth
+            if (
+                isinstance(error, TokenRefusedError)
+                and not refreshed
+                and isinstance(auth, RefreshingAuth)
+                and auth.refused()
+            ):
+                return self._send(
+                    method,
+                    url,
+                    what=what,
+                    params=params,
+                    json=json,
+                    headers=headers,
+                    refreshed=True,
+                )
             raise error
         if problem is not None:
             raise MalformedAnswerError(f"{what}: malformed answer: {problem}")

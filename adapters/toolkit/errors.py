@@ -6,6 +6,11 @@ body says "error", or a 403 that is really a rate limit, is classified like what
 The default table follows the HTTP semantics (RFC 9110) the way Airbyte's
 `default_error_mapping.py` does: 429 and 5xx retry, 401/403 are auth, 404 not found, 409
 conflict, 412 precondition failed, other 4xx permanent.
+
+A 401 has its token refreshed once by the client's auth. A provider that refuses a token
+in some other answer says so with `refresh=True` on that rule: the answer is a
+`TokenRefusedError`, and the adapter has the token refreshed once and the call sent again,
+as for a 401.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -35,6 +40,8 @@ __all__ = [
     "ErrorMap",
     "ErrorRule",
     "Outcome",
+    "RefreshingAuth",
+    "TokenRefusedError",
 ]
 
 
@@ -53,6 +60,20 @@ class CursorExpiredError(PermanentError):
     """The provider no longer keeps changes that far back; the listing must start over."""
 
 
+class TokenRefusedError(AuthError):
+    """The provider refused the token itself (expired, invalid), in an answer other than a
+    401: a refreshed token may succeed."""
+
+
+@runtime_checkable
+class RefreshingAuth(Protocol):
+    """An `httpx.Auth` that can be told its token was refused (`CredentialAuth`)."""
+
+    def refused(self) -> bool:
+        """Refresh the token last applied, once; True when the call may be sent again."""
+        ...
+
+
 BodyPredicate = Callable[[Any], bool]
 HeaderPredicate = Callable[[httpx.Headers], bool]
 
@@ -64,6 +85,7 @@ class ErrorRule:
     `when` looks at the parsed JSON body (None when the body is not JSON), `when_headers`
     at the headers (GitHub's rate-limited 403 says so in `X-RateLimit-Remaining: 0`).
     `retry_after` is a fixed delay for retryable outcomes whose answer names none.
+    `refresh`: an auth outcome that refuses the token itself, not a 401: refresh it once.
     """
 
     outcome: Outcome
@@ -71,6 +93,7 @@ class ErrorRule:
     when: BodyPredicate | None = None
     when_headers: HeaderPredicate | None = None
     retry_after: float | None = None
+    refresh: bool = False
 
     def matches(self, status: int, body: Any, headers: httpx.Headers) -> bool:
         if isinstance(self.status, int) and status != self.status:
@@ -131,4 +154,6 @@ class ErrorMap:
             # (X-RateLimit-*, HubSpot's, Salesforce's), so both agree on how long to wait.
             wait = parse_response(response.status_code, response.headers).block_seconds
             return RetryableError(detail, retry_after=wait or rule.retry_after)
+        if rule.refresh:
+            return TokenRefusedError(detail)
         return _ERRORS[rule.outcome](detail)

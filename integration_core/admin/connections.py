@@ -26,6 +26,7 @@ from integration_core.errors import (
     PermanentError,
 )
 from integration_core.models import Connection, ConnectionStatus, SyncTask
+from integration_core.net import OutboundPolicyError
 from integration_core.ports.registry import adapter_factory
 from integration_core.runtime import Runtime
 from integration_core.storage import ETAG
@@ -55,6 +56,16 @@ def _secret(payload: Mapping[str, Any]) -> CredentialSecret:
     try:
         return parse_secret(dict(payload))
     except ConfigurationError as err:  # names fields, never values
+        raise InvalidRequestError(str(err)) from None
+
+
+def _store(
+    rt: Runtime, tenant_id: str, connection_id: str, secret: CredentialSecret, *, actor: str
+) -> str:
+    """The credential stored; one it names a refused API host with is bad input."""
+    try:
+        return rt.credentials.store_credential(tenant_id, connection_id, secret, owner=actor).id
+    except OutboundPolicyError as err:
         raise InvalidRequestError(str(err)) from None
 
 
@@ -89,9 +100,7 @@ def create_connection(
         raise ConflictError(f"connection {request.id!r} already exists")
     credential_id = None
     if secret is not None:
-        credential_id = rt.credentials.store_credential(
-            tenant_id, request.id, secret, owner=actor
-        ).id
+        credential_id = _store(rt, tenant_id, request.id, secret, actor=actor)
     connection = Connection(
         id=request.id,
         tenant_id=tenant_id,
@@ -121,9 +130,7 @@ def update_connection(
     secret = _secret(request.credential) if request.credential is not None else None
     before = connection.credential_id
     if secret is not None:
-        connection.credential_id = rt.credentials.store_credential(
-            tenant_id, connection_id, secret, owner=actor
-        ).id
+        connection.credential_id = _store(rt, tenant_id, connection_id, secret, actor=actor)
     changes = request.model_dump(exclude_none=True, exclude={"credential"})
     # Validated as a whole: what is stored must be a connection every reader can parse.
     updated = Connection.model_validate(connection.model_dump() | changes)

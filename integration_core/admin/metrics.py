@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,7 +34,7 @@ from integration_core.models import (
 from integration_core.notify.incidents import INCIDENTS
 from integration_core.notify.messages import AlertKind
 from integration_core.pipelines.backlog import sample_backlogs
-from integration_core.pipelines.results import POSTPONED, failures
+from integration_core.pipelines.results import POSTPONED, record_figures
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.webhooks.audit import AUDIT
@@ -43,7 +43,6 @@ __all__ = ["MAX_HOURS", "MetricsQuery", "TenantMetrics", "tenant_metrics"]
 
 MAX_HOURS = 7 * 24
 _HOUR = timedelta(hours=1)
-_COUNTS = ("read", "created", "linked", "updated", "deleted", "unchanged", "pushed", "failed")
 
 
 class MetricsQuery(AdminRequest):
@@ -64,6 +63,8 @@ class Percentiles(_View):
 
 
 class RecordCounts(_View):
+    """Summed `record_figures` of sync results."""
+
     read: int = 0
     created: int = 0
     linked: int = 0
@@ -154,13 +155,12 @@ def tenant_metrics(
 ) -> TenantMetrics:
     """The tenant's figures over the last `hours` whole hours and the current one."""
     now = now or utcnow()
-    current = now.replace(minute=0, second=0, microsecond=0)
+    current = _top_of_hour(now)
     since = current - timedelta(hours=max(1, min(hours, MAX_HOURS)) - 1)
     slots = [since + timedelta(hours=h) for h in range(int((current - since) / _HOUR) + 1)]
-    results = _in_window(rt, SyncResult.container, tenant_id, "finishedAt", since)
     sync = _SyncFigures(slots)
-    for result in results:
-        sync.add(result)
+    for document in _in_window(rt, SyncResult.container, tenant_id, "finishedAt", since):
+        sync.add(SyncResult.from_document(document))
     queues = [
         QueueFigures(queue=q, depth=b.depth, oldest_age_seconds=b.oldest_age_seconds)
         for q, b in sample_backlogs(rt).items()
@@ -203,7 +203,11 @@ def tenant_metrics(
 
 
 def _hour_of(stamp: str) -> datetime:
-    return from_iso(stamp).replace(minute=0, second=0, microsecond=0)
+    return _top_of_hour(from_iso(stamp))
+
+
+def _top_of_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _in_window(
@@ -218,7 +222,7 @@ class _SyncFigures:
     """Sums over the sync results of the window."""
 
     def __init__(self, slots: Iterable[datetime]) -> None:
-        self.totals: Counter[str] = Counter(dict.fromkeys(_COUNTS, 0))
+        self.totals: Counter[str] = Counter()
         self.per_hour: dict[datetime, Counter[str]] = {h: Counter() for h in slots}
         self.by_connection: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         self.durations: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -230,24 +234,24 @@ class _SyncFigures:
         self.conflicts: Counter[str] = Counter()
         self.limiter: Counter[str] = Counter()
 
-    def add(self, result: Mapping[str, Any]) -> None:
-        counts = _record_counts(result)
-        hour = _hour_of(result["finishedAt"])
+    def add(self, result: SyncResult) -> None:
+        counts = record_figures(result)
+        hour = _top_of_hour(result.finished_at)
         self.totals.update(counts)
         if hour in self.per_hour:
             self.per_hour[hour].update(counts)
-        key = (result["connectionId"], result["direction"])
+        key = (result.connection_id, result.direction)
         self.by_connection[key].update(counts | {"messages": 1})
-        self.durations[key].append(float(result["durationMs"]))
-        self.stages[result["direction"]].append(float(result["durationMs"]))
-        for stage, ms in result.get("stageMs", {}).items():
-            self.stages[stage].append(float(ms))
+        self.durations[key].append(result.duration_ms)
+        self.stages[result.direction].append(result.duration_ms)
+        for stage, ms in result.stage_ms.items():
+            self.stages[stage].append(ms)
             if hour in self.hour_stages:
-                self.hour_stages[hour][stage].append(float(ms))
-        self.dedup.update(result.get("dedup", {}))
-        self.conflicts.update(result.get("conflictCounts", {}))
-        self.limiter.update(result.get("limiter", {}))
-        if any(e.startswith(POSTPONED) for e in result.get("errors", [])):
+                self.hour_stages[hour][stage].append(ms)
+        self.dedup.update(result.dedup)
+        self.conflicts.update(result.conflict_counts)
+        self.limiter.update(result.limiter)
+        if any(e.startswith(POSTPONED) for e in result.errors):
             self.limiter["postponed"] += 1
 
     def connections(self) -> list[ConnectionFigures]:
@@ -256,24 +260,11 @@ class _SyncFigures:
                 connection_id=connection,
                 direction=direction,
                 messages=counts["messages"],
-                records=RecordCounts(**{name: counts[name] for name in _COUNTS}),
+                records=RecordCounts.model_validate(counts),
                 latency_ms=_percentiles(self.durations[(connection, direction)]),
             )
             for (connection, direction), counts in sorted(self.by_connection.items())
         ]
-
-
-def _record_counts(result: Mapping[str, Any]) -> dict[str, int]:
-    return {
-        "read": int(result.get("recordsRead", 0)),
-        "created": int(result.get("created", 0)),
-        "linked": int(result.get("linked", 0)),
-        "updated": int(result.get("updated", 0)),
-        "deleted": int(result.get("deleted", 0)),
-        "unchanged": int(result.get("unchanged", 0)),
-        "pushed": int(result.get("pushed", 0)),
-        "failed": failures(list(result.get("errors", []))),
-    }
 
 
 def _percentiles(values: list[float]) -> Percentiles:

@@ -5,7 +5,9 @@ close to expiry or a provider answered 401. On 401 it asks for a refresh *of the
 that was rejected*: if another worker already replaced it, no token endpoint call happens.
 A second 401 is returned to the caller as is. A static credential (API key, basic, bearer
 token, ...) cannot be refreshed: a 401 on it is reported to the source, which marks it as
-needing re-authorization unless it was replaced meanwhile.
+needing re-authorization unless it was replaced meanwhile. A provider that refuses a
+token in another answer (Slack: HTTP 200, `invalid_auth`) gets the same through
+`refused()`, which the adapter toolkit calls when its error map says so.
 """
 
 from __future__ import annotations
@@ -95,18 +97,32 @@ class CredentialAuth(httpx.Auth):
     def _current_or_fetch(self) -> _Current:
         return self._usable() or self._fetch(None)
 
+    def _after_refusal(self, current: _Current) -> _Current | None:
+        """The credential refreshed after the provider refused `current`; None when it
+        cannot be refreshed (reported to the source: a person must replace it)."""
+        if self.refreshable:
+            return self._fetch(current.version)
+        self._source.report_rejected(self._tenant_id, self._credential_id, current.version)
+        return None
+
+    def refused(self) -> bool:
+        """The provider refused the credential last applied in an answer other than a 401
+        (Slack's HTTP 200 with `invalid_auth`): the same one refresh as a 401 gets. True
+        when the request may be sent again."""
+        with self._lock:
+            current = self._current
+        return current is not None and self._after_refusal(current) is not None
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         current = self._current_or_fetch()
         current.payload.apply(request)
         response = yield request
         if response.status_code != 401:
             return
-        if self.refreshable:
-            current = self._fetch(current.version)
-            current.payload.apply(request)
+        refreshed = self._after_refusal(current)
+        if refreshed is not None:
+            refreshed.payload.apply(request)
             yield request
-        else:
-            self._source.report_rejected(self._tenant_id, self._credential_id, current.version)
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -119,25 +135,20 @@ class CredentialAuth(httpx.Auth):
         response = yield request
         if response.status_code != 401:
             return
-        if self.refreshable:
-            current = await asyncio.to_thread(self._fetch, current.version)
-            current.payload.apply(request)
+        refreshed = await asyncio.to_thread(self._after_refusal, current)
+        if refreshed is not None:
+            refreshed.payload.apply(request)
             yield request
-        else:
-            await asyncio.to_thread(
-                self._source.report_rejected,
-                self._tenant_id,
-                self._credential_id,
-                current.version,
-            )
 
 
 @dataclass(frozen=True)
 class HttpOptions:
-    """What an adapter's `httpx.Client` needs: the auth, and a TLS context for mTLS."""
+    """What an adapter's `httpx.Client` needs: the auth, a TLS context for mTLS, and the
+    API host the credential's token answer named (`instance_url`), if any."""
 
     auth: httpx.Auth
     verify: ssl.SSLContext | None = None
+    instance_url: str | None = None
 
     def client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"auth": self.auth}

@@ -48,6 +48,8 @@ class CredentialRecord(Document):
     secret_version: str
     status: CredentialStatus = CredentialStatus.ACTIVE
     expires_at: UtcDatetime | None = None
+    # The API host the last token answer named (Salesforce's org); None: the connection's.
+    instance_url: str | None = None
     refresh_count: int = 0
     last_refreshed_at: UtcDatetime | None = None
     last_error: str | None = None

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from integration_core.credentials.events import CredentialEventKind, EventSink, emit
+from integration_core.credentials.instance_url import checked_instance_url
 from integration_core.credentials.lock import LockLease, RefreshLock
 from integration_core.credentials.oauth import ReauthRequiredError, fetch_token
 from integration_core.credentials.records import (
@@ -43,6 +44,7 @@ from integration_core.credentials.types import (
     OAuth2JwtBearer,
 )
 from integration_core.errors import AuthError, LockstepError, RetryableError
+from integration_core.net import OutboundPolicy, OutboundPolicyError
 
 __all__ = ["RetryPolicy", "RefreshResult", "Refresher", "raise_if_needs_reauth", "log_fields"]
 
@@ -108,6 +110,7 @@ class Refresher:
         *,
         lock: RefreshLock,
         http: httpx.Client,
+        policy: OutboundPolicy,
         events: EventSink,
         margin: timedelta,
         retry: RetryPolicy,
@@ -117,6 +120,7 @@ class Refresher:
         self._repository = repository
         self._lock = lock
         self._http = http
+        self._policy = policy
         self._events = events
         self._margin = margin
         self._retry = retry
@@ -151,7 +155,8 @@ class Refresher:
         """Refresh one credential if it still needs it once the lock is held.
 
         Raises `ReauthRequiredError` for a dead grant, `RetryableError` when retries ran
-        out, `AuthError` for other refusals; every attempt is audited.
+        out, `AuthError` for other refusals, `OutboundPolicyError` for an answer naming an
+        `instance_url` the policy refuses (nothing of it is kept); every attempt is audited.
         """
         began = time.perf_counter()
         attempt = 0
@@ -218,7 +223,7 @@ class Refresher:
                     extra=log_fields(record) | {"attempt": attempt, "error": str(err)},
                 )
                 time.sleep(delay)
-            except AuthError as err:
+            except (AuthError, OutboundPolicyError) as err:
                 if record is None:
                     raise
                 self._audit(
@@ -322,6 +327,8 @@ class Refresher:
             if current.secret_version != record.secret_version:
                 raise _Superseded("another instance refreshed with a rotated token") from err
             raise
+        # Checked before anything is kept: a refused answer changes nothing.
+        instance_url = checked_instance_url(grant.extras, self._policy) or record.instance_url
         renewed = payload.with_tokens(
             grant.access_token, refresh_token=grant.refresh_token, extras=grant.extras
         )
@@ -331,6 +338,7 @@ class Refresher:
         changes: dict[str, Any] = {
             "secret_version": version,
             "expires_at": grant.expires_at,
+            "instance_url": instance_url,
             "last_refreshed_at": now,
             "last_error": None,
             "consecutive_failures": 0,

@@ -26,6 +26,7 @@ from integration_core.credentials.events import (
     LoggingEventSink,
     emit,
 )
+from integration_core.credentials.instance_url import checked_instance_url
 from integration_core.credentials.lock import RefreshLock
 from integration_core.credentials.records import (
     NEVER_VALID,
@@ -96,9 +97,8 @@ class CredentialService:
     ) -> None:
         self._events: EventSink = events or LoggingEventSink()
         self._owns_http = http is None
-        self._http = http or outbound_client(
-            outbound or OutboundPolicy(), timeout=token_timeout_seconds
-        )
+        self._policy = outbound or OutboundPolicy()
+        self._http = http or outbound_client(self._policy, timeout=token_timeout_seconds)
         self._margin = refresh_margin
         self._clock = clock
         self._repository = CredentialRepository(
@@ -113,6 +113,7 @@ class CredentialService:
                 wait_seconds=lock_wait_seconds,
             ),
             http=self._http,
+            policy=self._policy,
             events=self._events,
             margin=refresh_margin,
             retry=retry or RetryPolicy(),
@@ -163,6 +164,7 @@ class CredentialService:
         refreshable = self.is_refreshable(secret.type)
         if refreshable and getattr(secret, "access_token", None) is None:
             expires_at = NEVER_VALID
+        instance_url = checked_instance_url(getattr(secret, "extras", {}), self._policy)
         version = self._repository.write_secret(secret_name, secret)
         now = self._clock()
 
@@ -177,6 +179,7 @@ class CredentialService:
                 secret_name=secret_name,
                 secret_version=version,
                 expires_at=expires_at,
+                instance_url=instance_url,
                 owner=owner if owner is not None else (previous.owner if previous else None),
                 refresh_count=previous.refresh_count if previous else 0,
                 last_refreshed_at=previous.last_refreshed_at if previous else None,
@@ -257,7 +260,7 @@ class CredentialService:
             self, tenant_id, credential_id, record.credential_type, margin=self._margin
         )
         verify = payload.ssl_context() if isinstance(payload, ClientCertificate) else None
-        return HttpOptions(auth=auth, verify=verify)
+        return HttpOptions(auth=auth, verify=verify, instance_url=record.instance_url)
 
     def expiring(self, within: timedelta) -> list[CredentialRecord]:
         """Active refreshable credentials (all tenants) expiring within `within`."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from integration_core.clock import to_iso, utcnow
 from integration_core.errors import ConflictError, NotFoundError
-from integration_core.models import MessageKind, SyncMessage, SyncResult
+from integration_core.models import CONFLICT_OUTCOMES, MessageKind, SyncMessage, SyncResult
 from integration_core.observability.metrics import record_conflict_counts, record_sync_counts
 from integration_core.storage import DocumentStore
 from integration_core.storage.concurrency import get_or_none
@@ -25,9 +25,11 @@ from integration_core.storage.concurrency import get_or_none
 __all__ = [
     "POSTPONED",
     "PROGRESS",
+    "RECORD_FIGURES",
     "Tally",
     "already_done",
     "failures",
+    "record_figures",
     "record_progress",
     "record_result",
 ]
@@ -39,9 +41,28 @@ PROGRESS = "sync-progress"
 POSTPONED = "throttled: continues as "
 
 
+# The record figures operators see (metrics, the admin API), each with the SyncResult field
+# and Tally attribute that counts it; `failed` comes from the errors instead (`failures`).
+RECORD_FIGURES = {
+    "read": "records_read",
+    "created": "created",
+    "linked": "linked",
+    "updated": "updated",
+    "deleted": "deleted",
+    "unchanged": "unchanged",
+    "pushed": "pushed",
+}
+
+
 def failures(errors: list[str]) -> int:
     """The errors of a result that are failures (records dead-lettered, calls refused)."""
     return sum(not error.startswith(POSTPONED) for error in errors)
+
+
+def record_figures(result: SyncResult) -> dict[str, int]:
+    """A result's record figures under the names operators see."""
+    figures = {name: int(getattr(result, field)) for name, field in RECORD_FIGURES.items()}
+    return figures | {"failed": failures(result.errors)}
 
 
 @dataclass
@@ -65,16 +86,9 @@ class Tally:
     def counts(self) -> dict[str, Any]:
         """The counts as SyncResult fields (what a running sync shows)."""
         return {
-            "records_read": self.records_read,
-            "created": self.created,
-            "linked": self.linked,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "pushed": self.pushed,
-            "deleted": self.deleted,
+            **{field: getattr(self, field) for field in RECORD_FIGURES.values()},
+            **{f"conflicts_{outcome}": self.conflicts[outcome] for outcome in CONFLICT_OUTCOMES},
             "failed": self.failed,
-            "conflicts_detected": self.conflicts["detected"],
-            "conflicts_resolved": self.conflicts["resolved"],
             "missed_webhooks": self.missed_webhooks,
             "errors": self.errors,
         }
@@ -130,23 +144,9 @@ def record_result(
         **tally.counts(),
         stage_ms={stage: round(ms, 3) for stage, ms in tally.stages.items()},
         dedup=dict(tally.dedup),
-        conflict_counts=dict(tally.conflicts),
         limiter=dict(tally.limiter),
     )
-    record_sync_counts(
-        message.connection_id,
-        direction,
-        {
-            "read": result.records_read,
-            "created": result.created,
-            "linked": result.linked,
-            "updated": result.updated,
-            "unchanged": result.unchanged,
-            "pushed": result.pushed,
-            "deleted": result.deleted,
-            "failed": failures(result.errors),
-        },
-    )
+    record_sync_counts(message.connection_id, direction, record_figures(result))
     record_conflict_counts(message.connection_id, result.conflict_counts)
     try:
         store.create(SyncResult.container, result.to_document())

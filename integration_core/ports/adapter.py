@@ -224,8 +224,9 @@ class AdapterFactory(Protocol):
         """The connection's config as the adapter's pydantic model (ConfigurationError if not)."""
         ...
 
-    def base_url(self, config: Mapping[str, Any]) -> str:
-        """The API root a connection with this config talks to."""
+    def base_url(self, config: Mapping[str, Any], *, instance_url: str | None = None) -> str:
+        """The API root a connection with this config talks to; `instance_url`: the API host
+        its credential's token answer named (used by a provider whose answers name one)."""
         ...
 
     def parse_webhook(self, *, headers: Mapping[str, str], body: bytes) -> list[ChangeNotice]:

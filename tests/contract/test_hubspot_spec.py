@@ -155,3 +155,18 @@ def test_every_batch_write_is_a_request_the_spec_allows_and_its_answer_parses(
     # an error naming the batch, never a crash and never a result taken for another's.
     assert len(outcomes) == 4
     assert all(isinstance(o, WriteResult | LockstepError) for o in outcomes)
+
+
+def test_a_cleared_property_is_sent_as_the_empty_string_the_spec_allows(
+    mocked: tuple[str, str], make: Callable[..., HubSpotAdapter], recorder: _Recorder
+) -> None:
+    """HubSpot's property values are strings (no null); "" clears one."""
+    entity_type, _ = mocked
+    adapter = make(id_property="lockstep_id")
+    cleared = {**_VALUES[entity_type], "phone": None}
+    adapter.write(entity_type, None, cleared)  # create
+    adapter.write(entity_type, "512", cleared)  # PATCH
+    adapter.write(entity_type, None, cleared, idempotency_key="k-4")  # batch/upsert
+    adapter.write_batch(entity_type, [WriteRequest("512", cleared)])  # batch/update
+    _all_2xx(recorder)
+    assert len(recorder.statuses) == 4

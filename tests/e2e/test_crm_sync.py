@@ -6,7 +6,8 @@ credential is refreshed against a real token endpoint on loopback (its access to
 the only ones the Salesforce fake accepts). Both systems start with the same people plus
 some of their own; after the rounds each holds one record per person, edits made on
 either side reach the other, a delete in Salesforce reaches HubSpot, and an idle round
-writes nothing. Then a conflict (both sides change one field: the later edit wins on both)
+writes nothing (also after a field is cleared in Salesforce: HubSpot clears it with "").
+Then a conflict (both sides change one field: the later edit wins on both)
 and a HubSpot outage (503 with Retry-After: the work waits, then converges).
 """
 
@@ -20,20 +21,19 @@ from typing import Any
 import pytest
 
 from adapters.sandbox_server import SandboxServer
-from integration_core.clock import to_iso, utcnow
-from integration_core.models import Connection, SyncTask
-from integration_core.ports import validate_connection
+from integration_core.models import Connection
 from integration_core.runtime import Runtime
 from tests.e2e.conftest import runtime
 from tests.harness.adapters import salesforce_contact
+from tests.harness.embedded import connect
 from tests.harness.fakes.hubspot import HubSpotFake
 from tests.harness.fakes.salesforce import SalesforceFake
+from tests.harness.flows import WORKERS, connect_hubspot, host_round, schedule
 from tests.harness.function_host import FunctionHost
 from tests.harness.oauth_server import OAuthServer
 from tests.harness.sandbox import contact
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-WORKERS = ("InboundWorker", "OutboundWorker")
 TENANT = "t1"
 SHARED, HUBSPOT_ONLY, SALESFORCE_ONLY = range(0, 3), range(3, 5), range(5, 7)
 
@@ -65,20 +65,6 @@ class Crms:
     outage: Outage
 
 
-def _connect(rt: Runtime, connection: Connection, credential: dict[str, Any], target: str) -> None:
-    validate_connection(connection)
-    rt.store.upsert(Connection.container, connection.to_document())
-    rt.credentials.store_credential(TENANT, connection.id, credential)
-    task = SyncTask(
-        id=f"{connection.id}-contact",
-        tenant_id=TENANT,
-        connection_id=connection.id,
-        entity_type="contact",
-        target_connection_ids=[target],
-    )
-    rt.store.upsert(SyncTask.container, task.to_document())
-
-
 @pytest.fixture
 def crms(host: FunctionHost) -> Iterator[Crms]:
     hubspot = HubSpotFake(token="pat-e2e")
@@ -90,22 +76,13 @@ def crms(host: FunctionHost) -> Iterator[Crms]:
         for i in [*SHARED, *HUBSPOT_ONLY]:
             hubspot.create("contacts", contact(i))
         for i in [*SHARED, *SALESFORCE_ONLY]:
-            salesforce.create("Contact", _complete(i))
+            salesforce.create("Contact", salesforce_contact(i))  # Phone empty
         outage = Outage(hubspot)
         with SandboxServer(outage) as hs_server, SandboxServer(salesforce) as sf_server:
+            oauth.instance_url = sf_server.base_url  # where the token answers say the org is
             rt = runtime(host)
-            _connect(
-                rt,
-                Connection(
-                    id="hubspot",
-                    tenant_id=TENANT,
-                    system="hubspot",
-                    config={"base_url": hs_server.base_url, "id_property": "lockstep_id"},
-                ),
-                {"type": "bearer_token", "token": hubspot.token},
-                "salesforce",
-            )
-            _connect(
+            connect_hubspot(rt, hubspot, hs_server.base_url, targets=["salesforce"])
+            connect(
                 rt,
                 Connection(
                     id="salesforce",
@@ -123,30 +100,9 @@ def crms(host: FunctionHost) -> Iterator[Crms]:
                     "client_secret": oauth.client_secret,
                     "refresh_token": oauth.issue_refresh_token(),
                 },
-                "hubspot",
+                targets=["hubspot"],
             )
             yield Crms(hubspot, salesforce, rt, outage)
-
-
-def _complete(i: int) -> dict[str, str]:
-    """A Salesforce contact with every field HubSpot maps too: the HubSpot adapter sends a
-    field Salesforce has empty (null) as null, which HubSpot refuses (its properties are
-    strings) — a HubSpot-side gap, reported, not this test's subject."""
-    return {**salesforce_contact(i), "Phone": f"+4420794600{i:02d}", "MailingCountry": "GB"}
-
-
-def _schedule(host: FunctionHost, rt: Runtime) -> None:
-    for task_id in ("hubspot-contact", "salesforce-contact"):
-        document = rt.store.get(SyncTask.container, TENANT, task_id)
-        document["nextDueAt"] = to_iso(utcnow())
-        rt.store.upsert(SyncTask.container, document)
-    host.fire_timer("SyncScheduler")
-
-
-def _round(host: FunctionHost, rt: Runtime) -> None:
-    _schedule(host, rt)
-    runs = host.drain(WORKERS)
-    assert all(not run.poisoned for run in runs), runs
 
 
 def _people(crms: Crms) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -176,7 +132,7 @@ def test_hubspot_and_salesforce_contacts_stay_in_lockstep_one_record_per_person(
     host: FunctionHost, crms: Crms
 ) -> None:
     for _ in range(3):
-        _round(host, crms.rt)
+        host_round(host, crms.rt)
     hubspot, salesforce = _people(crms)
     everyone = {contact(i)["email"] for i in range(7)}
     assert set(hubspot) == everyone
@@ -192,11 +148,18 @@ def test_hubspot_and_salesforce_contacts_stay_in_lockstep_one_record_per_person(
     crms.hubspot.update("contacts", hs_id, {"city": "Lisbon"})
     crms.salesforce.update("Contact", sf_id, {"Title": "CTO", "MailingCity": "Oslo"})
     for _ in range(2):
-        _round(host, crms.rt)
+        host_round(host, crms.rt)
     hubspot, salesforce = _people(crms)
     assert salesforce[one]["MailingCity"] == "Lisbon"
     assert (hubspot[two]["jobtitle"], hubspot[two]["city"]) == ("CTO", "Oslo")
     assert len(hubspot) == len(salesforce) == 7
+
+    # A field cleared in Salesforce is cleared in HubSpot (with "": HubSpot refuses null).
+    crms.salesforce.update("Contact", sf_id, {"Title": None})
+    for _ in range(2):
+        host_round(host, crms.rt)
+    hubspot, salesforce = _people(crms)
+    assert (hubspot[two]["jobtitle"], salesforce[two]["Title"]) == ("", None)
 
     # A delete in Salesforce (a Recycle Bin row, listed as a tombstone) reaches HubSpot.
     gone = contact(6)["email"]
@@ -205,7 +168,7 @@ def test_hubspot_and_salesforce_contacts_stay_in_lockstep_one_record_per_person(
         next(i for i in crms.salesforce.live_ids("Contact") if _sf_email(crms, i) == gone),
     )
     for _ in range(2):
-        _round(host, crms.rt)
+        host_round(host, crms.rt)
     hubspot, salesforce = _people(crms)
     assert gone not in salesforce
     assert gone not in hubspot
@@ -213,7 +176,7 @@ def test_hubspot_and_salesforce_contacts_stay_in_lockstep_one_record_per_person(
 
     # An idle round writes nothing anywhere.
     before = (len(crms.hubspot.requests), crms.salesforce.requests.copy())
-    _round(host, crms.rt)
+    host_round(host, crms.rt)
     assert not [r for r in crms.salesforce.requests[len(before[1]) :] if r[0] != "GET"]
     assert not [
         r for r in crms.hubspot.requests[before[0] :] if r[0] != "GET" and "search" not in r[1]
@@ -232,7 +195,7 @@ def test_a_conflict_and_an_outage_still_converge_and_an_idle_round_writes_nothin
     host: FunctionHost, crms: Crms
 ) -> None:
     for _ in range(3):
-        _round(host, crms.rt)
+        host_round(host, crms.rt)
     one, two = contact(1)["email"], contact(2)["email"]
     hs_id = next(i for i in crms.hubspot.live_ids("contacts") if _email(crms, i) == one)
     sf_id = next(i for i in crms.salesforce.live_ids("Contact") if _sf_email(crms, i) == one)
@@ -242,7 +205,7 @@ def test_a_conflict_and_an_outage_still_converge_and_an_idle_round_writes_nothin
     time.sleep(0.05)
     crms.salesforce.update("Contact", sf_id, {"Title": "Director"})
     for _ in range(2):
-        _round(host, crms.rt)
+        host_round(host, crms.rt)
     hubspot, salesforce = _people(crms)
     assert hubspot[one]["jobtitle"] == salesforce[one]["Title"] == "Director"
 
@@ -250,7 +213,7 @@ def test_a_conflict_and_an_outage_still_converge_and_an_idle_round_writes_nothin
     crms.outage.down = True
     sf_two = next(i for i in crms.salesforce.live_ids("Contact") if _sf_email(crms, i) == two)
     crms.salesforce.update("Contact", sf_two, {"MailingCity": "Reykjavik"})
-    _schedule(host, crms.rt)
+    schedule(host, crms.rt)
     # Each worker twice while HubSpot is down: its read and the push to it are postponed
     # by the Retry-After; Salesforce's read succeeds.
     runs = [host.run_queue_once(name) for _ in range(2) for name in WORKERS]
@@ -262,7 +225,7 @@ def test_a_conflict_and_an_outage_still_converge_and_an_idle_round_writes_nothin
     runs = host.drain(WORKERS)
     assert not any(run.poisoned for run in runs)
     for _ in range(2):
-        _round(host, crms.rt)
+        host_round(host, crms.rt)
     hubspot, salesforce = _people(crms)
     assert hubspot[two]["city"] == salesforce[two]["MailingCity"] == "Reykjavik"
     assert hubspot[one]["jobtitle"] == salesforce[one]["Title"] == "Director"
@@ -270,7 +233,7 @@ def test_a_conflict_and_an_outage_still_converge_and_an_idle_round_writes_nothin
 
     # An idle round writes nothing anywhere.
     before = (len(crms.hubspot.requests), len(crms.salesforce.requests))
-    _round(host, crms.rt)
+    host_round(host, crms.rt)
     assert not [r for r in crms.salesforce.requests[before[1] :] if r[0] != "GET"]
     assert not [
         r for r in crms.hubspot.requests[before[0] :] if r[0] != "GET" and "search" not in r[1]

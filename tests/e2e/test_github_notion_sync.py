@@ -28,18 +28,18 @@ import pytest
 
 from adapters.sandbox_server import SandboxServer
 from integration_core.clock import to_iso, utcnow
-from integration_core.models import Connection, SyncTask
-from integration_core.ports import validate_connection
+from integration_core.models import Connection
 from integration_core.runtime import Runtime
 from integration_core.webhooks.registrations import WebhookRegistrations
 from tests.e2e.conftest import runtime
+from tests.harness.embedded import connect
 from tests.harness.fakes.github import GitHubFake
 from tests.harness.fakes.notion import NotionFake, rich, title
+from tests.harness.flows import WORKERS, host_round
 from tests.harness.function_host import FunctionHost
 from tests.harness.webhooks import notion_delivery
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-WORKERS = ("InboundWorker", "OutboundWorker")
 TENANT = "t1"
 SHARED, GITHUB_ONLY, NOTION_ONLY = range(0, 2), range(2, 4), range(4, 6)
 
@@ -169,27 +169,6 @@ def _text(runs: list[dict[str, Any]]) -> str:
     return "".join(run["plain_text"] for run in runs)
 
 
-def _connect(
-    rt: Runtime,
-    connection: Connection,
-    credential: dict[str, Any],
-    target: str,
-    mapping: dict[str, Any],
-) -> None:
-    validate_connection(connection)
-    rt.store.upsert(Connection.container, connection.to_document())
-    rt.credentials.store_credential(TENANT, connection.id, credential)
-    sync = SyncTask(
-        id=f"{connection.id}-task",
-        tenant_id=TENANT,
-        connection_id=connection.id,
-        entity_type="task",
-        target_connection_ids=[target],
-        mapping=mapping,
-    )
-    rt.store.upsert(SyncTask.container, sync.to_document())
-
-
 def _assignee(source: str, convert: list[Any], table: str) -> dict[str, Any]:
     """A mapping override: the assignee through a lookup table (provider key -> email)."""
     lookup = {"name": "lookup", "options": {"table": table}}
@@ -215,7 +194,7 @@ def trackers(host: FunctionHost) -> Iterator[Trackers]:
         notion.create(TASKS_DATABASE, _page(task(i)))
     with SandboxServer(github) as gh_server, SandboxServer(notion) as notion_server:
         rt = runtime(host)
-        _connect(
+        connect(
             rt,
             Connection(
                 id="github",
@@ -224,13 +203,14 @@ def trackers(host: FunctionHost) -> Iterator[Trackers]:
                 config={"base_url": gh_server.base_url, "owner": github.owner, "repo": github.repo},
             ),
             {"type": "bearer_token", "token": github.token},
-            "notion",
-            {
+            targets=["notion"],
+            entity_type="task",
+            mapping={
                 "fields": [_assignee("assignees", [], "github_users")],
                 "lookups": {"github_users": {login: e for e, (login, _) in PEOPLE.items()}},
             },
         )
-        _connect(
+        connect(
             rt,
             Connection(
                 id="notion",
@@ -243,8 +223,9 @@ def trackers(host: FunctionHost) -> Iterator[Trackers]:
                 },
             ),
             {"type": "bearer_token", "token": notion.token},
-            "github",
-            {
+            targets=["github"],
+            entity_type="task",
+            mapping={
                 "fields": [_assignee("Assignee", ["notion_people"], "notion_users")],
                 "lookups": {"notion_users": {user: e for e, (_, user) in PEOPLE.items()}},
             },
@@ -253,16 +234,6 @@ def trackers(host: FunctionHost) -> Iterator[Trackers]:
             TENANT, "notion", "notion", secret=SECRET
         )
         yield Trackers(github, notion, rt, registration.id, later)
-
-
-def _round(host: FunctionHost, rt: Runtime) -> None:
-    for task_id in ("github-task", "notion-task"):
-        document = rt.store.get(SyncTask.container, TENANT, task_id)
-        document["nextDueAt"] = to_iso(utcnow())
-        rt.store.upsert(SyncTask.container, document)
-    host.fire_timer("SyncScheduler")
-    runs = host.drain(WORKERS)
-    assert all(not run.poisoned for run in runs), runs
 
 
 def _writes(trackers: Trackers, since: tuple[int, int]) -> list[tuple[str, ...]]:
@@ -292,7 +263,7 @@ def test_github_issues_and_notion_pages_stay_in_lockstep_one_record_per_task(
     host: FunctionHost, trackers: Trackers
 ) -> None:
     for _ in range(3):
-        _round(host, trackers.rt)
+        host_round(host, trackers.rt)
     everything = {task(i)["title"]: task(i) for i in range(6)}
     assert trackers.issues() == _as_issues(everything)
     assert trackers.pages() == everything
@@ -309,7 +280,7 @@ def test_github_issues_and_notion_pages_stay_in_lockstep_one_record_per_task(
         {"Status": {"status": {"name": "Done"}}, "Description": rich("Shipped on Friday")},
     )
     for _ in range(2):
-        _round(host, trackers.rt)
+        host_round(host, trackers.rt)
     everything["Benchmark the importer"] = {
         **everything.pop(on_github),
         "title": "Benchmark the importer",
@@ -325,11 +296,11 @@ def test_github_issues_and_notion_pages_stay_in_lockstep_one_record_per_task(
     trackers.notion.update(
         trackers.page_id(started), {"Status": {"status": {"name": "In progress"}}}
     )
-    _round(host, trackers.rt)
+    host_round(host, trackers.rt)
     later[0] = timedelta(minutes=3)
     trackers.github.edit(trackers.issue_number(started), title="Archive 2025's tickets")
     for _ in range(2):
-        _round(host, trackers.rt)
+        host_round(host, trackers.rt)
     everything["Archive 2025's tickets"] = {
         **everything.pop(started),
         "title": "Archive 2025's tickets",
@@ -342,7 +313,7 @@ def test_github_issues_and_notion_pages_stay_in_lockstep_one_record_per_task(
     closed = task(3)["title"]
     trackers.github.edit(trackers.issue_number(closed), state="closed", state_reason="not_planned")
     for _ in range(2):
-        _round(host, trackers.rt)
+        host_round(host, trackers.rt)
     del everything[closed]
     assert trackers.pages() == everything
     assert trackers.issues() == _as_issues(everything)
@@ -367,7 +338,7 @@ def test_github_issues_and_notion_pages_stay_in_lockstep_one_record_per_task(
 
     # An idle round writes nothing anywhere.
     before = _counts(trackers)
-    _round(host, trackers.rt)
+    host_round(host, trackers.rt)
     assert _writes(trackers, before) == []
     assert trackers.pages() == everything
 

@@ -18,15 +18,15 @@ import pytest
 
 from adapters.sandbox_server import SandboxAccount, SandboxServer
 from integration_core.clock import to_iso, utcnow
-from integration_core.models import Connection, SyncResult, SyncTask
+from integration_core.models import Connection
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.webhook_intake import receive_webhook
-from integration_core.ports import validate_connection
 from integration_core.runtime import Runtime
 from integration_core.webhooks.registrations import WebhookRegistrations
-from tests.harness.embedded import connect_sandbox, embedded_runtime, sync_round
+from tests.harness.embedded import connect, connect_sandbox, embedded_runtime
 from tests.harness.fakes.google_people import GooglePeopleFake
 from tests.harness.fakes.notion import NotionFake, rich
+from tests.harness.flows import Rounds
 from tests.harness.notion_google import (
     CONTACTS_DATABASE,
     CONTACTS_SCHEMA,
@@ -81,28 +81,16 @@ class World:
                 "access_token": self.google.token,
             },
         )
-        self.round = 0
+        self.sync = Rounds(self.rt)
 
     def _connect(self, system: str, config: dict[str, Any], credential: dict[str, Any]) -> None:
-        connection = Connection(id=system, tenant_id=TENANT, system=system, config=config)
-        validate_connection(connection)
-        self.rt.store.upsert(Connection.container, connection.to_document())
-        self.rt.credentials.store_credential(
-            TENANT, system, credential, expires_at=utcnow() + timedelta(days=1)
+        connect(
+            self.rt,
+            Connection(id=system, tenant_id=TENANT, system=system, config=config),
+            credential,
+            targets=[c for c in ("crm", "notion", "google") if c != system],
+            expires_at=utcnow() + timedelta(days=1),
         )
-        task = SyncTask(
-            id=f"{system}-contact",
-            tenant_id=TENANT,
-            connection_id=system,
-            entity_type="contact",
-            target_connection_ids=[c for c in ("crm", "notion", "google") if c != system],
-        )
-        self.rt.store.upsert(SyncTask.container, task.to_document())
-
-    def sync(self) -> list[SyncResult]:
-        results = sync_round(self.rt, minutes=10 * self.round)
-        self.round += 1
-        return [r for r in results if isinstance(r, SyncResult)]
 
     def deliver(self, provider: str, headers: dict[str, str], body: bytes) -> None:
         reply = receive_webhook(

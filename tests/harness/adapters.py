@@ -43,7 +43,8 @@ __all__ = [
 
 
 class StaticBearer(httpx.Auth):
-    """A bearer token, refreshed once on a 401 as `CredentialAuth` does; counts refreshes."""
+    """A bearer token, refreshed once when refused (a 401, or the toolkit's `refused()`)
+    as `CredentialAuth` does; counts refreshes."""
 
     def __init__(self, token: str, *, refreshed: str | None = None) -> None:
         self.token = token
@@ -53,11 +54,14 @@ class StaticBearer(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
         request.headers["Authorization"] = f"Bearer {self.token}"
         response = yield request
-        if response.status_code == 401:
-            self.refreshes += 1
-            self.token = self.refreshed
+        if response.status_code == 401 and self.refused():
             request.headers["Authorization"] = f"Bearer {self.token}"
             yield request
+
+    def refused(self) -> bool:
+        self.refreshes += 1
+        self.token = self.refreshed
+        return True
 
 
 class AdapterHarness(Protocol):
@@ -65,7 +69,6 @@ class AdapterHarness(Protocol):
     entity_type: str
     records_path: str  # where a list answer holds its records, named in malformed-answer errors
     writable: bool  # False: a read-only provider (its write tests are skipped)
-    auth_errors_are_401: bool  # a refused credential is HTTP 401 (Slack says so in a 200)
     faults: FaultyTransport
 
     def adapter(
@@ -139,7 +142,6 @@ class SandboxHarness(CityProbe):
     entity_type = "contact"
     records_path = "results"
     writable = True
-    auth_errors_are_401 = True
     expires_changes = True
     deletes_listed: Literal["always", "incremental", "never"] = "always"
 
@@ -246,7 +248,6 @@ class HubSpotHarness:
     name = "hubspot"
     records_path = "results"
     writable = True
-    auth_errors_are_401 = True
     expires_changes = False  # HubSpot keeps no change log: a search never expires
     deletes_listed: Literal["always", "incremental", "never"] = "always"
 
@@ -361,7 +362,6 @@ class SalesforceHarness:
     # queryAll lists rows in the Recycle Bin as tombstones, in full scans too.
     deletes_listed: Literal["always", "incremental", "never"] = "always"
     writable = True
-    auth_errors_are_401 = True
 
     def change(self, text: str) -> dict[str, Any]:
         return {"MailingCity": text}

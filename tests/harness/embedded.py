@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from adapters.sandbox_server import SandboxAccount, in_process_transports
 from integration_core.clock import utcnow
@@ -36,12 +39,46 @@ def embedded_settings(tmp_path: Path, **overrides: object) -> Settings:
 
 
 def embedded_runtime(
-    tmp_path: Path, sandboxes: Mapping[str, SandboxAccount], **overrides: object
+    tmp_path: Path,
+    sandboxes: Mapping[str, SandboxAccount],
+    *,
+    transports: Mapping[str, httpx.BaseTransport] | None = None,
+    **overrides: object,
 ) -> Runtime:
+    """`transports`: more in-process systems by host (a provider's fake), beside the sandboxes."""
     return build_runtime(
         embedded_settings(tmp_path, **overrides),
-        transports=in_process_transports(sandboxes.values()),
+        transports={**in_process_transports(sandboxes.values()), **(transports or {})},
     )
+
+
+def connect(
+    rt: Runtime,
+    connection: Connection,
+    credential: Mapping[str, Any],
+    *,
+    targets: Sequence[str] = (),
+    entity_type: str = "contact",
+    expires_at: datetime | None = None,
+    **task: Any,
+) -> SyncTask:
+    """Store `connection` (validated), its credential, and a pull task `<id>-<entity type>`
+    pushing to `targets`; `task`: more SyncTask fields (policy, mode, mapping, ...)."""
+    validate_connection(connection)
+    rt.store.upsert(Connection.container, connection.to_document())
+    rt.credentials.store_credential(
+        connection.tenant_id, connection.id, credential, expires_at=expires_at
+    )
+    pull = SyncTask(
+        id=f"{connection.id}-{entity_type}",
+        tenant_id=connection.tenant_id,
+        connection_id=connection.id,
+        entity_type=entity_type,
+        target_connection_ids=list(targets),
+        **task,
+    )
+    rt.store.upsert(SyncTask.container, pull.to_document())
+    return pull
 
 
 def connect_sandbox(
@@ -64,28 +101,22 @@ def connect_sandbox(
         system="sandbox",
         config={"base_url": base_url or account.in_process_url},
     )
-    validate_connection(connection)
-    rt.store.upsert(Connection.container, connection.to_document())
-    rt.credentials.store_credential(
-        tenant_id, connection_id, {"type": "bearer_token", "token": account.api_key}
-    )
-    task = SyncTask(
-        id=f"{connection_id}-{entity_type}",
-        tenant_id=tenant_id,
-        connection_id=connection_id,
+    return connect(
+        rt,
+        connection,
+        {"type": "bearer_token", "token": account.api_key},
+        targets=targets,
         entity_type=entity_type,
-        target_connection_ids=list(targets),
         policy=policy or {},
         priority=priority,
         mode=mode,
     )
-    rt.store.upsert(SyncTask.container, task.to_document())
-    return task
 
 
-def sync_round(rt: Runtime, minutes: int = 0) -> list[SyncResult]:
-    """One scheduler tick `minutes` from now, its queues drained; nothing may be poisoned."""
+def sync_round(rt: Runtime, minutes: int = 0, *, poisoned: bool = False) -> list[SyncResult]:
+    """One scheduler tick `minutes` from now, its queues drained; a message is poisoned
+    only when `poisoned` says one will be."""
     run_scheduler(rt, now=utcnow() + timedelta(minutes=minutes))
     report = drain_queues(rt)
-    assert not report.poisoned
+    assert bool(report.poisoned) == poisoned, report.poisoned
     return report.results

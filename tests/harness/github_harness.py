@@ -54,7 +54,6 @@ class GitHubHarness:
     entity_type = "task"
     records_path = ""  # the answer is the list itself
     writable = True
-    auth_errors_are_401 = True
     expires_changes = False  # `since` reaches back forever
     # Closed as not planned (REST cannot delete an issue): listed, as tombstones, by every
     # listing (state=all).

@@ -113,7 +113,6 @@ class NotionHarness(_Frozen):
     expires_changes = False  # a last_edited_time filter never expires
     deletes_listed: Literal["always", "incremental", "never"] = "never"
     writable = True
-    auth_errors_are_401 = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -169,7 +168,6 @@ class GoogleHarness(_Frozen):
     expires_changes = True  # sync tokens expire (7 days)
     deletes_listed: Literal["always", "incremental", "never"] = "incremental"
     writable = True
-    auth_errors_are_401 = True
 
     def __init__(self) -> None:
         super().__init__()

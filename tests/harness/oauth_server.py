@@ -114,6 +114,9 @@ class OAuthServer:
         self.fixed_access_token = fixed_access_token
         # What the "person" answers on the consent screen for the next authorize requests.
         self.consent: Literal["approve", "deny"] = "approve"
+        # The `instance_url` token answers name, as Salesforce's do (None: this server's
+        # own URL); a test changes it to move an org.
+        self.instance_url: str | None = None
         self._state = _State()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -301,7 +304,7 @@ class OAuthServer:
             "access_token": self.issue_access_token(),
             "token_type": "Bearer",
             "expires_in": self.access_ttl_seconds,
-            "instance_url": self.base_url,
+            "instance_url": self.instance_url or self.base_url,
         }
 
     def _authorize(self, query: dict[str, str]) -> tuple[int, dict[str, Any]]:

@@ -13,21 +13,37 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Prism", "SwitchableApp", "provider_spec"]
+import pytest
+
+from tests.conftest import services_skipped
+
+__all__ = ["SPECS_DIR", "Prism", "SwitchableApp", "provider_spec"]
 
 _ROOT = Path(__file__).resolve().parents[2]
+SPECS_DIR = "PROVIDER_SPECS_DIR"  # the folder holding hubspot/, slack/, github-webhooks/
 
 
 def provider_spec(relative: str) -> Path:
-    """A file under the project's shared `provider-specs/` folder (beside the checkout, or
-    `LOCKSTEP_PROVIDER_SPECS`)."""
-    configured = os.environ.get("LOCKSTEP_PROVIDER_SPECS")
-    roots = [Path(configured)] if configured else []
-    roots += [parent / "shared" / "provider-specs" for parent in _ROOT.parents]
+    """A file of the providers' API descriptions: under `PROVIDER_SPECS_DIR` when it is
+    set, else under a `shared/provider-specs/` folder beside the checkout (or above it).
+
+    Found nowhere, the test skips in the fast lane (`LOCKSTEP_SKIP_SERVICES=1`) and fails
+    otherwise, naming every place it looked.
+    """
+    configured = os.environ.get(SPECS_DIR)
+    roots = (
+        [Path(configured)]
+        if configured
+        else [parent / "shared" / "provider-specs" for parent in _ROOT.parents]
+    )
     for root in roots:
         if (root / relative).is_file():
             return root / relative
-    raise FileNotFoundError(f"provider spec {relative} not found under {roots}")
+    looked = ", ".join(str(root / relative) for root in roots)
+    reason = f"provider spec {relative} not found (looked at {looked}); set {SPECS_DIR}"
+    if services_skipped():
+        pytest.skip(reason)
+    pytest.fail(reason, pytrace=False)
 
 
 def _prism_bin() -> str:

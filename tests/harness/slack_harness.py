@@ -71,7 +71,6 @@ class SlackHarness:
     entity_type = "contact"
     records_path = "members"
     writable = False  # users are read; Lockstep writes no Slack user
-    auth_errors_are_401 = False  # invalid_auth comes as HTTP 200
     expires_changes = False  # every cycle is a full scan: nothing to expire
     deletes_listed: Literal["always", "incremental", "never"] = "always"  # deactivated users
 

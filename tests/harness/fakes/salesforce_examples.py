@@ -22,6 +22,7 @@ __all__ = [
     "QUERY_DONE",
     "QUERY_MORE_DONE",
     "QUERY_NEXT_RECORDS_URL",
+    "TOKEN_REFRESHED",
     "UPSERT_CREATED",
 ]
 
@@ -131,4 +132,20 @@ COMPOSITE_RESULT_ERROR: dict[str, Any] = {
     "httpHeaders": {},
     "httpStatusCode": 400,
     "referenceId": "badContact",
+}
+
+
+# The token endpoint's answer to a refresh (the JWT bearer and authorization code flows
+# answer the same fields, `refresh_token` added for the latter): the org's `instance_url`
+# is where its API lives. "OAuth 2.0 Refresh Token Flow for Renewed Sessions", example
+# response: https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_refresh_token_flow.htm
+TOKEN_REFRESHED: dict[str, Any] = {
+    "access_token": "00DB0000000TfcR!AQQAQFhoK8vTMg_rKA.esrJ2bCs.OOIjJgl.9Cx6O7KqjZmHMLOyVb."
+    "U61BU9tm4xRusf7d3fD1P9oefzqS6i9sJMPWj48IK",
+    "signature": "d/SxeYBxH0GSVko0HMgcUxuZy0PA2cDDz1u7g7JtDHw=",
+    "scope": "web openid",
+    "instance_url": "https://yourInstance.salesforce.com",
+    "id": "https://login.salesforce.com/id/00DB0000000TfcRMAS/005B0000005Bk90IAC",
+    "token_type": "Bearer",
+    "issued_at": "1339590566085",
 }

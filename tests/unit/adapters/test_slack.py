@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,10 +16,16 @@ from adapters import parse_webhook
 from adapters.sandbox_server import SandboxServer
 from adapters.slack import SlackAdapter
 from adapters.toolkit import CursorState
+from integration_core.clock import utcnow
+from integration_core.credentials import CredentialRecord, CredentialStatus
 from integration_core.errors import AuthError, PermanentError, RetryableError
+from integration_core.models import Connection
+from integration_core.ports import ChangePage
 from tests.harness.adapters import StaticBearer
+from tests.harness.embedded import connect, embedded_runtime
 from tests.harness.fakes.slack import SlackFake
 from tests.harness.http_faults import FaultyTransport
+from tests.harness.oauth_server import OAuthServer
 from tests.harness.slack_harness import slack_adapter
 
 pytestmark = pytest.mark.unit
@@ -167,7 +175,8 @@ def test_ok_false_in_a_200_is_mapped_by_its_error_code(
     slack: tuple[SlackFake, str], error: str, expected: type[Exception]
 ) -> None:
     faults = FaultyTransport(httpx.HTTPTransport())
-    faults.answer(200, content=json.dumps({"ok": False, "error": error}).encode())
+    # Twice: a refused token is refreshed once and the call sent again.
+    faults.answer(200, content=json.dumps({"ok": False, "error": error}).encode(), count=2)
     with _adapter(slack, faults=faults) as adapter, pytest.raises(expected) as caught:
         adapter.read_changes("contact", None, page_size=10)
     assert error in str(caught.value)
@@ -228,3 +237,99 @@ def test_post_message_and_its_errors(slack: tuple[SlackFake, str]) -> None:
     with _adapter(slack, token="xoxb-wrong") as adapter, pytest.raises(AuthError):
         adapter.health()
     assert fake.messages == [{"channel": "C0123456789", "text": "3 sync tasks failing", "ts": ts}]
+
+
+class _Workspace:
+    """The Slack fake on loopback as a connection of an embedded runtime, its access token
+    bought from a real OAuth server (which issues the fake's token) and the connection's
+    requests through `faults`."""
+
+    def __init__(self, tmp_path: Path, fake: SlackFake, url: str, oauth: OAuthServer) -> None:
+        self.faults = FaultyTransport(httpx.HTTPTransport())
+        self.oauth = oauth
+        self.rt = embedded_runtime(tmp_path, {}, transports={httpx.URL(url).host: self.faults})
+        self.connection = Connection(
+            id="slack", tenant_id="t1", system="slack", config={"base_url": url}
+        )
+        self.fake = fake
+
+    def connect(self, credential: dict[str, Any]) -> None:
+        connect(self.rt, self.connection, credential, expires_at=utcnow() + timedelta(hours=1))
+
+    def connect_oauth(self, access_token: str) -> None:
+        """An OAuth credential whose access token (`access_token`) is valid for an hour."""
+        self.connect(
+            {
+                "type": "oauth2_authorization_code",
+                "token_url": self.oauth.token_url,
+                "client_id": self.oauth.client_id,
+                "client_secret": self.oauth.client_secret,
+                "refresh_token": self.oauth.issue_refresh_token(),
+                "access_token": access_token,
+            }
+        )
+
+    def read(self) -> ChangePage:
+        adapter = self.rt.connectors.adapter_for(self.connection)
+        try:
+            return adapter.read_changes("contact", None, page_size=10)
+        finally:
+            adapter.close()
+
+    def credential(self) -> CredentialRecord:
+        credentials = self.rt.credentials
+        return credentials.get_record("t1", credentials.credential_id_for_connection("t1", "slack"))
+
+
+@pytest.fixture
+def workspace(slack: tuple[SlackFake, str], tmp_path: Path) -> Iterator[_Workspace]:
+    fake, url = slack
+    fake.add_user(_person(1))
+    with OAuthServer(fixed_access_token=fake.token) as oauth:
+        built = _Workspace(tmp_path, fake, url, oauth)
+        yield built
+        built.rt.close()
+
+
+@pytest.mark.parametrize("error", ["invalid_auth", "token_expired"])
+def test_a_token_refused_in_a_200_is_refreshed_once_and_the_call_sent_again(
+    workspace: _Workspace, error: str
+) -> None:
+    oauth = workspace.oauth
+    workspace.connect_oauth("xoxe.xoxp-1-refused")  # not yet expired by its clock
+    workspace.faults.answer(200, content=json.dumps({"ok": False, "error": error}).encode())
+    page = workspace.read()
+    assert len(page.changes) == 1
+    assert len(oauth.calls) == 1  # one refresh
+    assert len(workspace.faults.requests) == 2  # the call, and once more
+    assert workspace.credential().refresh_count == 1
+
+
+def test_a_token_refused_again_after_its_refresh_is_an_auth_failure(
+    workspace: _Workspace,
+) -> None:
+    oauth = workspace.oauth
+    workspace.connect_oauth("xoxe.xoxp-1-refused")
+    refused = json.dumps({"ok": False, "error": "invalid_auth"}).encode()
+    workspace.faults.answer(200, content=refused, count=2)
+    with pytest.raises(AuthError, match="invalid_auth"):
+        workspace.read()
+    assert len(oauth.calls) == 1
+    assert len(workspace.faults.requests) == 2
+
+
+def test_a_static_token_refused_in_a_200_needs_a_person(workspace: _Workspace) -> None:
+    workspace.connect({"type": "bearer_token", "token": "xoxb-revoked"})
+    with pytest.raises(AuthError, match="invalid_auth"):
+        workspace.read()
+    assert len(workspace.faults.requests) == 1  # nothing to refresh: not sent again
+    assert workspace.credential().status is CredentialStatus.NEEDS_REAUTH
+
+
+def test_a_missing_scope_is_no_reason_to_refresh(workspace: _Workspace) -> None:
+    oauth = workspace.oauth
+    workspace.connect_oauth(workspace.fake.token)
+    workspace.faults.answer(200, content=b'{"ok": false, "error": "missing_scope"}')
+    with pytest.raises(AuthError, match="missing_scope"):
+        workspace.read()
+    assert (len(oauth.calls), len(workspace.faults.requests)) == (0, 1)

@@ -173,3 +173,35 @@ def test_each_connection_reports_its_health_to_its_own_tenant(
     assert health["crm"]["breaker"] == {"state": "closed", "failures": 0, "shared": False}
     assert health["mkt"]["breaker"]["state"] == "open"
     assert ok(call(host, "GET", "health/connections", tenant=OTHER)) == []
+
+
+def _stored_result(result_id: str, **fields: object) -> dict[str, object]:
+    now = utcnow().isoformat().replace("+00:00", "Z")
+    return {
+        "id": result_id,
+        "tenantId": TENANT,
+        "connectionId": "crm",
+        "direction": "inbound",
+        "correlationId": result_id,
+        "startedAt": now,
+        "finishedAt": now,
+        "durationMs": 1.0,
+        "recordsRead": 2,
+    } | fields
+
+
+def test_conflicts_are_counted_from_results_of_either_stored_shape(host: FunctionHost) -> None:
+    store = host.runtime().store
+    # Results stored before `conflictsPending` carried the pending count in `conflictCounts`.
+    old = {"conflictCounts": {"detected": 3, "resolved": 1, "pending": 2}}
+    store.upsert(
+        "sync-results", _stored_result("old", conflictsDetected=3, conflictsResolved=1, **old)
+    )
+    store.upsert(
+        "sync-results",
+        _stored_result("new", conflictsDetected=2, conflictsResolved=1, conflictsPending=1),
+    )
+    conflicts = ok(call(host, "GET", "metrics"))["conflicts"]
+    assert (conflicts["detected"], conflicts["resolved"], conflicts["pending"]) == (5, 2, 3)
+    old_view = ok(call(host, "GET", "results/old"))
+    assert (old_view["conflictsPending"], "conflictCounts" in old_view) == (2, False)

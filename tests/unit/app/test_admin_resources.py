@@ -89,6 +89,23 @@ def test_connections_are_created_with_a_credential_tested_updated_disabled_and_d
         ({"id": "x"}, 400),
         ({"id": "x", "system": "nosuch"}, 422),
         ({"id": "x", "system": "sandbox", "credential": {"type": "bearer_token"}}, 422),
+        # A token answer's API host that the outbound policy refuses (the metadata service).
+        (
+            {
+                "id": "x",
+                "system": "salesforce",
+                "config": {"instance_url": "https://acme.my.salesforce.com"},
+                "credential": {
+                    "type": "oauth2_authorization_code",
+                    "token_url": "https://login.salesforce.com/services/oauth2/token",
+                    "client_id": "client",
+                    "refresh_token": "refresh",
+                    "access_token": "access",
+                    "extras": {"instance_url": "http://169.254.169.254"},
+                },
+            },
+            422,
+        ),
     ],
 )
 def test_a_connection_that_cannot_be_made_is_refused_and_nothing_is_written(

@@ -17,6 +17,7 @@ from integration_core.mapping import (
     default_mapping,
     register_default_mappings,
 )
+from tests.harness.prism import provider_spec
 
 pytestmark = pytest.mark.unit
 
@@ -303,11 +304,8 @@ def test_the_sandbox_registers_its_defaults() -> None:
 # HubSpot-shaped records, as HubSpot's own OpenAPI description gives them: the default
 # mappings the HubSpot adapter registers have this shape (properties are all text).
 def _hubspot_examples() -> dict[str, Any]:
-    for shared in (ROOT.parent / "shared", ROOT.parent.parent / "shared"):
-        spec = shared / "provider-specs" / "hubspot" / "contacts.json"
-        if spec.is_file():
-            return dict(json.loads(spec.read_text())["components"]["schemas"])
-    pytest.skip("the shared provider specs (../shared/provider-specs/hubspot) are not here")
+    spec = provider_spec("hubspot/contacts.json")
+    return dict(json.loads(spec.read_text())["components"]["schemas"])
 
 
 HUBSPOT_EXAMPLE_MAPPING: dict[str, Any] = {

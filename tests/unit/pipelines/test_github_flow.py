@@ -5,23 +5,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.sandbox_server import SandboxAccount, SandboxServer
-from integration_core.clock import utcnow
-from integration_core.models import Connection, SyncResult, SyncTask
+from integration_core.models import Connection
 from integration_core.pipelines.drain import drain_queues
-from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.pipelines.webhook_intake import receive_webhook
-from integration_core.ports import validate_connection
 from integration_core.runtime import Runtime
 from integration_core.webhooks.registrations import WebhookRegistrations
-from tests.harness.embedded import connect_sandbox, embedded_runtime
+from tests.harness.embedded import connect, connect_sandbox, embedded_runtime
 from tests.harness.fakes.github import GitHubFake, to_iso_seconds
+from tests.harness.flows import Rounds
 from tests.harness.prism import provider_spec
 from tests.harness.webhooks import github_delivery
 from tests.unit.credentials.support import rsa_keypair
@@ -65,35 +62,15 @@ class World:
             system="github",
             config={"base_url": github_url, "owner": fake.owner, "repo": fake.repo},
         )
-        validate_connection(github)
-        self.rt.store.upsert(Connection.container, github.to_document())
-        self.rt.credentials.store_credential(
-            "t1",
-            "github",
-            {
-                "type": "github_app",
-                "app_id": fake.app_id,
-                "installation_id": fake.installation_id,
-                "private_key": private,
-                "api_url": github_url,
-            },
-        )
-        task = SyncTask(
-            id="github-task",
-            tenant_id="t1",
-            connection_id="github",
-            entity_type="task",
-            target_connection_ids=["tracker"],
-        )
-        self.rt.store.upsert(SyncTask.container, task.to_document())
-        self.round = 0
-
-    def sync(self) -> list[SyncResult]:
-        run_scheduler(self.rt, now=utcnow() + timedelta(minutes=10 * self.round))
-        self.round += 1
-        report = drain_queues(self.rt)
-        assert not report.poisoned
-        return report.results
+        credential = {
+            "type": "github_app",
+            "app_id": fake.app_id,
+            "installation_id": fake.installation_id,
+            "private_key": private,
+            "api_url": github_url,
+        }
+        connect(self.rt, github, credential, targets=["tracker"], entity_type="task")
+        self.sync = Rounds(self.rt)
 
     def snapshot(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         tracker = sorted(

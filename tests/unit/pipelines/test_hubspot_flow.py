@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
 from adapters.sandbox_server import SandboxAccount
-from integration_core.clock import utcnow
-from integration_core.connectors import Connectors
-from integration_core.models import Connection, SyncResult, SyncTask
-from integration_core.pipelines.drain import drain_queues
-from integration_core.pipelines.scheduler import run_scheduler
-from integration_core.ports import validate_connection
 from integration_core.runtime import Runtime
 from tests.harness.embedded import connect_sandbox, embedded_runtime
 from tests.harness.fakes.hubspot import HubSpotFake
+from tests.harness.flows import Rounds, connect_hubspot
 from tests.harness.sandbox import seeded_account
 
 pytestmark = pytest.mark.unit
@@ -30,42 +24,14 @@ class World:
     def __init__(self, tmp_path: Path) -> None:
         self.crm: SandboxAccount = seeded_account("crm", contacts=5)
         self.hubspot = HubSpotFake(token="pat-portal")
-        self.rt: Runtime = embedded_runtime(tmp_path, {"crm": self.crm})
-        self.rt.connectors = Connectors(
-            self.rt.credentials,
-            transports={
-                self.crm.in_process_host: httpx.WSGITransport(app=self.crm),
-                HUBSPOT_HOST: httpx.WSGITransport(app=self.hubspot),
-            },
+        self.rt: Runtime = embedded_runtime(
+            tmp_path,
+            {"crm": self.crm},
+            transports={HUBSPOT_HOST: httpx.WSGITransport(app=self.hubspot)},
         )
         connect_sandbox(self.rt, "crm", self.crm, targets=("hubspot",))
-        hubspot = Connection(
-            id="hubspot",
-            tenant_id="t1",
-            system="hubspot",
-            config={"base_url": f"http://{HUBSPOT_HOST}", "id_property": "lockstep_id"},
-        )
-        validate_connection(hubspot)
-        self.rt.store.upsert(Connection.container, hubspot.to_document())
-        self.rt.credentials.store_credential(
-            "t1", "hubspot", {"type": "bearer_token", "token": self.hubspot.token}
-        )
-        task = SyncTask(
-            id="hubspot-contact",
-            tenant_id="t1",
-            connection_id="hubspot",
-            entity_type="contact",
-            target_connection_ids=["crm"],
-        )
-        self.rt.store.upsert(SyncTask.container, task.to_document())
-        self.round = 0
-
-    def sync(self) -> list[SyncResult]:
-        run_scheduler(self.rt, now=utcnow() + timedelta(minutes=10 * self.round))
-        self.round += 1
-        report = drain_queues(self.rt)
-        assert not report.poisoned
-        return report.results
+        connect_hubspot(self.rt, self.hubspot, f"http://{HUBSPOT_HOST}", targets=["crm"])
+        self.sync = Rounds(self.rt)
 
     def snapshot(self) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
         crm = sorted(

@@ -7,25 +7,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
 from adapters.sandbox_server import SandboxAccount, SandboxServer
-from integration_core.clock import utcnow
-from integration_core.connectors import Connectors
-from integration_core.models import Connection, Entity, SyncResult, SyncTask
+from integration_core.models import Connection, Entity
 from integration_core.pipelines.drain import drain_queues
-from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.pipelines.webhook_intake import receive_webhook
-from integration_core.ports import validate_connection
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.webhooks.registrations import WebhookRegistrations
-from tests.harness.embedded import connect_sandbox, embedded_runtime
+from tests.harness.embedded import connect, connect_sandbox, embedded_runtime
 from tests.harness.fakes.slack import SlackFake
+from tests.harness.flows import Rounds
 from tests.harness.http_faults import FaultyTransport
 from tests.harness.webhooks import slack_delivery
 
@@ -53,14 +49,11 @@ class World:
         self.faults = FaultyTransport(httpx.WSGITransport(app=self.slack))
         # Two users a page, so that a scan can fail part way; no circuit breaker in the way.
         self.rt: Runtime = embedded_runtime(
-            tmp_path, {"crm": self.crm}, sync_page_size=2, breaker_failures=1000
-        )
-        self.rt.connectors = Connectors(
-            self.rt.credentials,
-            transports={
-                self.crm.in_process_host: httpx.WSGITransport(app=self.crm),
-                SLACK_HOST: self.faults,
-            },
+            tmp_path,
+            {"crm": self.crm},
+            transports={SLACK_HOST: self.faults},
+            sync_page_size=2,
+            breaker_failures=1000,
         )
         connect_sandbox(self.rt, "crm", self.crm)  # the CRM pushes nowhere: Slack is read-only
         slack = Connection(
@@ -69,27 +62,10 @@ class World:
             system="slack",
             config={"base_url": f"http://{SLACK_HOST}/api"},
         )
-        validate_connection(slack)
-        self.rt.store.upsert(Connection.container, slack.to_document())
-        self.rt.credentials.store_credential(
-            "t1", "slack", {"type": "bearer_token", "token": self.slack.token}
+        connect(
+            self.rt, slack, {"type": "bearer_token", "token": self.slack.token}, targets=["crm"]
         )
-        task = SyncTask(
-            id="slack-contact",
-            tenant_id="t1",
-            connection_id="slack",
-            entity_type="contact",
-            target_connection_ids=["crm"],
-        )
-        self.rt.store.upsert(SyncTask.container, task.to_document())
-        self.round = 0
-
-    def sync(self, *, fails: bool = False) -> list[SyncResult]:
-        run_scheduler(self.rt, now=utcnow() + timedelta(minutes=10 * self.round))
-        self.round += 1
-        report = drain_queues(self.rt)
-        assert bool(report.poisoned) == fails
-        return report.results
+        self.sync = Rounds(self.rt)
 
     def crm_emails(self) -> set[str]:
         return {str(r.properties.get("email")) for r in self.crm.records("contacts")}
@@ -119,7 +95,7 @@ def test_slack_people_flow_one_way_into_the_hub_and_deactivations_delete(world: 
     world.slack.edit(world.people[0], {"title": "Staff engineer"})
     world.faults.pass_next()
     world.faults.answer(503, content=b"upstream connect error", count=5)  # every retry
-    world.sync(fails=True)  # the follow-up for page 2 gave up
+    world.sync(poisoned=True)  # the follow-up for page 2 gave up
     assert world.crm_emails() == expected
     assert world.live_entities() == 5
 
