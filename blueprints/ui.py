@@ -27,6 +27,7 @@ STATIC = Path(__file__).with_name("ui_static")
 FILES = {
     "index.html": "text/html",
     "app.js": "text/javascript",
+    "connections.js": "text/javascript",
     "app.css": "text/css",
 }
 CONTENT_SECURITY_POLICY = "; ".join(

@@ -14,12 +14,15 @@ from tests.harness.function_host import FunctionHost
 
 pytestmark = pytest.mark.unit
 
+SCRIPTS = sorted(name for name in FILES if name.endswith(".js"))
+
 
 @pytest.mark.parametrize(
     ("path", "media_type"),
     [
         ("/api/ui", "text/html"),
         ("/api/ui/app.js", "text/javascript"),
+        ("/api/ui/connections.js", "text/javascript"),
         ("/api/ui/app.css", "text/css"),
     ],
 )
@@ -56,12 +59,16 @@ def test_the_policy_allows_this_origin_only_and_no_inline_script() -> None:
     assert directives["default-src"] == "'none'"
     assert all("'unsafe-" not in v and "http" not in v for v in directives.values())
     page = (STATIC / "index.html").read_text()
-    assert re.findall(r"<script\b[^>]*>", page) == ['<script src="ui/app.js" defer>']
+    scripts = re.findall(r"<script\b[^>]*>", page)
+    # app.js first: the views' scripts use its helpers.
+    assert scripts[0] == '<script src="ui/app.js" defer>'
+    assert {f'<script src="ui/{name}" defer>' for name in SCRIPTS} == set(scripts)
     assert not re.search(r"<[^>]+\son[a-z]+=", page)
 
 
-def test_the_script_never_parses_api_data_as_markup() -> None:
-    script = (STATIC / "app.js").read_text()
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_the_scripts_never_parse_api_data_as_markup(name: str) -> None:
+    script = (STATIC / name).read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in script
     # The key travels in a header only; never in a URL or localStorage.
