@@ -173,14 +173,11 @@ async function entityView(view, [entityId]) {
         const source = (e.provenance || {})[name] || {};
         return h("tr", {}, h("th", { scope: "row" }, name), h("td", {}, JSON.stringify(value)),
           h("td", {}, source.source || "unknown"), h("td", {}, when(source.modifiedAt)));
-      }))),
-    h("div", { class: "scroll" }, h("table", { class: "links" },
-      h("caption", {}, "Its records in every system"),
-      h("thead", {}, h("tr", {}, ["Connection", "System", "Record id", "Last synced", "State"].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, e.links.map((link) => h("tr", { "data-link": link.connectionId },
-        h("th", { scope: "row" }, link.connectionId), h("td", {}, link.system || "(deleted)"),
-        h("td", {}, link.externalId), h("td", {}, when(link.lastSyncedAt)),
-        h("td", {}, link.retired ? badge("gone there", "deleted") : "linked")))))));
+      })))),
+    h("h3", { id: "links" }, "Its records in every system"),
+    h("ul", { class: "links", "aria-labelledby": "links" }, e.links.map((link) => h("li", { "data-link": link.connectionId },
+      h("strong", {}, link.connectionId), ` (${link.system || "connection deleted"}): record `, h("code", {}, link.externalId),
+      ` · last synced ${when(link.lastSyncedAt)} · `, link.retired ? badge("gone there", "deleted") : "linked"))));
   if (e.deleted || e.mergedInto) return;
   // An admin edit: written with source "admin" and pushed to every linked system.
   const field = h("select", { id: "edit-field" }, Object.keys(e.values).sort().map((n) => h("option", { value: n }, n)));

@@ -137,17 +137,20 @@ async function resyncDryRun(taskId, diff, output) {
   return "Dry run done: nothing was written. Review it, then run or cancel.";
 }
 
+const shownValue = (value) => (value === null ? "(none)" : JSON.stringify(value));
+
 function recordDiff(r) {
   const changes = Object.entries(r.changes || {});
   return h("li", { "data-record": r.externalId },
     h("span", {}, r.externalId),
-    r.entityId ? [" → ", h("a", { href: `#entity/${r.entityId}` }, "entity")] : null,
+    r.entityId && r.action !== "create"
+      ? [" → ", h("a", { href: `#entity/${r.entityId}`, "aria-label": `entity of ${r.externalId}` }, "entity")] : null,
     r.conflicts ? ` · ${r.conflicts} field${r.conflicts === 1 ? "" : "s"} left for a decision` : null,
     r.reason ? h("p", { class: "error" }, r.reason) : null,
     changes.length ? h("dl", { class: "changes" }, changes.map(([name, c]) => [
       h("dt", {}, name),
-      h("dd", {}, h("del", {}, c.before === null ? "(none)" : JSON.stringify(c.before)), " → ",
-        h("ins", {}, c.after === null ? "(none)" : JSON.stringify(c.after))),
+      h("dd", {}, r.action === "create" ? [] : [h("del", {}, shownValue(c.before)), " → "],
+        h("ins", {}, shownValue(c.after))),
     ])) : null);
 }
 

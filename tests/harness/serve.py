@@ -16,6 +16,10 @@ from pathlib import Path
 
 __all__ = ["serving"]
 
+# The checkout these tests belong to: the served app imports its code, not that of the
+# checkout the virtualenv was installed from (another worktree).
+CHECKOUT = Path(__file__).resolve().parents[2]
+
 
 @contextmanager
 def serving(
@@ -40,7 +44,7 @@ def serving(
             stderr=log,
             text=True,
             cwd=directory,
-            env=os.environ | dict(env or {}),
+            env=os.environ | {"PYTHONPATH": _python_path()} | dict(env or {}),
         )
         try:
             assert process.stdout is not None
@@ -52,3 +56,7 @@ def serving(
             if process.poll() is None:
                 process.kill()
                 process.wait(30)
+
+
+def _python_path() -> str:
+    return os.pathsep.join(p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH")) if p)
