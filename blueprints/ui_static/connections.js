@@ -102,6 +102,7 @@ function connectionCard(o) {
 }
 
 async function resyncDryRun(taskId, diff, output) {
+  const trigger = document.activeElement; // focus returns there when the diff closes
   diff.replaceChildren(h("p", {}, `Reading every record of ${taskId} (nothing is written)…`));
   let found;
   try {
@@ -111,7 +112,11 @@ async function resyncDryRun(taskId, diff, output) {
     throw err;
   }
   const heading = `Resync ${taskId}: what it would do`;
-  const close = (message) => { diff.replaceChildren(); output.textContent = message; };
+  const close = (message) => {
+    diff.replaceChildren();
+    output.textContent = message;
+    if (trigger instanceof HTMLElement && trigger.isConnected) trigger.focus();
+  };
   const run = h("button", {
     type: "button",
     onclick: async () => {

@@ -129,6 +129,7 @@ def test_a_resync_shows_its_dry_run_diff_and_writes_nothing_until_run(
     diff.get_by_role("button", name="Cancel").click()
     expect(diff).to_have_count(0)
     expect(crm.get_by_role("status")).to_have_text("Resync cancelled; nothing was written.")
+    expect(crm.get_by_role("button", name="Resync crm-contacts…")).to_be_focused()
     assert (_contents(served.crm), _contents(served.marketing)) == before
 
     crm.get_by_role("button", name="Resync crm-contacts…").click()
