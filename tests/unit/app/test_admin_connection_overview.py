@@ -20,13 +20,11 @@ from integration_core.models import Entity, SyncResult
 from integration_core.pipelines.links import links_in, retire_link
 from integration_core.storage.concurrency import update_document
 from integration_core.webhooks.audit import AUDIT, Outcome, WebhookAudit
-from integration_core.webhooks.registrations import WebhookRegistrations
-from tests.harness.admin_api import call, connect, ok, problem, synced
+from tests.harness.admin_api import call, connect, delivered_three_ways, ok, problem, synced
 from tests.harness.decisions import TENANT
 from tests.harness.function_host import FunctionHost, embedded_app_settings
 from tests.harness.oauth_connect import oauth_clients
 from tests.harness.oauth_server import OAuthServer
-from tests.harness.webhooks import github_delivery
 
 pytestmark = pytest.mark.unit
 
@@ -141,18 +139,13 @@ def test_webhooks_over_24_hours_count_each_outcome_and_the_missed(
 ) -> None:
     synced(host, served)
     rt = host.runtime()
-    registration, secret = WebhookRegistrations(rt.store, rt.credentials).register(
-        TENANT, "crm", "github"
-    )
     before = utcnow()
-    for key in (secret, secret, "wrong"):
-        headers, body = github_delivery(key, delivery="same-delivery")
-        host.http("POST", f"/api/webhooks/{registration.id}", body=body, headers=headers)
+    registration_id = delivered_three_ways(host, TENANT, "crm")
     old = utcnow() - timedelta(hours=25)
     stale = WebhookAudit(
         id="old-delivery",
         tenant_id=TENANT,
-        registration_id=registration.id,
+        registration_id=registration_id,
         provider="github",
         outcome=Outcome.ACCEPTED,
         status=202,
