@@ -34,6 +34,7 @@ from integration_core.webhooks.registrations import WebhookRegistration
 __all__ = [
     "WINDOW",
     "AuthState",
+    "BreakerState",
     "BudgetLeft",
     "ConnectionOverview",
     "TaskCursor",

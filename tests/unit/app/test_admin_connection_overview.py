@@ -16,7 +16,7 @@ from adapters.sandbox_server import SandboxServer
 from integration_core.admin.overview import connection_overview
 from integration_core.clock import from_iso, to_iso, utcnow
 from integration_core.credentials.records import CredentialRecord
-from integration_core.models import Entity, SyncResult
+from integration_core.models import Connection, Entity, SyncResult
 from integration_core.pipelines.links import links_in, retire_link
 from integration_core.storage.concurrency import update_document
 from integration_core.webhooks.audit import AUDIT, Outcome, WebhookAudit
@@ -179,6 +179,21 @@ def test_webhooks_over_24_hours_count_each_outcome_and_the_missed(
     assert from_iso(webhooks["lastSeenAt"]) >= before  # type: ignore[index]
     # mkt has no registration: none of crm's deliveries are its.
     assert overview(host, "mkt")["webhooks"]["received"] == 0  # type: ignore[index]
+
+
+def test_a_connection_whose_limits_cannot_be_read_still_shows(
+    host: FunctionHost, served: tuple[SandboxServer, SandboxServer]
+) -> None:
+    connect(host, served[0], "crm")
+
+    def unreadable(document: dict[str, object]) -> dict[str, object]:
+        document["config"] = {"rate_limits": "not a list"}
+        return document
+
+    update_document(host.runtime().store, Connection.container, TENANT, "crm", unreadable)
+    found = overview(host)
+    assert found["budgets"] is None
+    assert found["status"] == "active"
 
 
 @pytest.fixture
