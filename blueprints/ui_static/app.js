@@ -308,7 +308,8 @@ document.addEventListener("DOMContentLoaded", () => {
       await api("GET", "admin/connections?limit=1"); // refused here, not on the first view
       document.getElementById("sign-in-error").textContent = "";
       await render();
-      document.getElementById("main").focus();
+      // To the content, unless the person has moved on meanwhile (a slow first view).
+      if (document.activeElement === document.body) document.getElementById("main").focus();
     } catch (err) {
       signOut(err instanceof Refused ? err.message : `Cannot sign in: ${err.message}`);
     }

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from adapters.sandbox_server import SandboxAccount
 from integration_core.demo import demo_accounts
@@ -187,9 +187,19 @@ def test_an_entity_shows_its_links_in_every_system(page: Page, served: Served) -
     (copy,) = [
         r for r in served.marketing.records("contacts") if r.properties.get("firstname") == "Edsger"
     ]
+    # The first view is slow to come (its listing held back): the person moves on to the
+    # entity meanwhile, and the page must not take the focus from them when it comes.
+    held: list[Route] = []
+    page.route(lambda url: url.endswith("admin/connections?limit=100"), lambda r: held.append(r))
     sign_in(page, served)
     page.get_by_role("link", name="Entity").click()
     page.get_by_label("Entity id").fill(entity_id)
+    while not held:
+        page.wait_for_timeout(50)
+    for route in held:
+        route.continue_()
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_label("Entity id")).to_be_focused()
     page.keyboard.press("Enter")
     links = page.get_by_role("list", name="Its records in every system")
     expect(links.locator('[data-link="crm"]')).to_contain_text(edsger.id)
