@@ -25,6 +25,7 @@ from integration_core.admin import (
     issue_key,
     list_audit,
     list_keys,
+    overview,
     ratelimits,
     resync,
     revoke_key,
@@ -202,6 +203,14 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     def admin_test_connection(caller: ApiKey, connection_id: str) -> dict[str, Any]:
         return connections.check_connection(runtime(), caller.tenant_id, connection_id)
 
+    @bp.function_name("AdminConnectionOverview")
+    @bp.route(route="admin/connections/{connection_id}/overview", methods=["GET"])
+    @endpoint(response=overview.ConnectionOverview, auth=caller_of)
+    def admin_connection_overview(caller: ApiKey, connection_id: str) -> dict[str, Any]:
+        """The connection at a glance: auth, breaker, last sync, webhooks over 24 hours,
+        budget left, cursor ages, and whether it can be connected with OAuth."""
+        return as_json(overview.connection_overview(runtime(), caller.tenant_id, connection_id))
+
     @bp.function_name("AdminRateLimitStatus")
     @bp.route(route="admin/connections/{connection_id}/limits", methods=["GET"])
     @endpoint(response=list[LimitStatus], auth=caller_of)
@@ -327,7 +336,8 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
     @bp.route(route="admin/entities/{entity_id}", methods=["GET"])
     @endpoint(response=entities.EntityView, auth=caller_of)
     def admin_get_entity(caller: ApiKey, entity_id: str) -> dict[str, Any]:
-        return entities.entity_view(entities.get_entity(runtime(), caller.tenant_id, entity_id))
+        rt = runtime()
+        return entities.entity_view(rt, entities.get_entity(rt, caller.tenant_id, entity_id))
 
     @bp.function_name("AdminEditEntity")
     @bp.route(route="admin/entities/{entity_id}", methods=["PATCH"])
@@ -336,7 +346,7 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
         edited = entities.edit_entity(
             runtime(), caller.tenant_id, entity_id, body, actor=actor(caller)
         )
-        return entities.entity_view(edited)
+        return entities.entity_view(runtime(), edited)
 
     @bp.function_name("Health")
     @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -28,6 +28,7 @@ FILES = {
     "index.html": "text/html",
     "app.js": "text/javascript",
     "webhooks.js": "text/javascript",
+    "connections.js": "text/javascript",
     "app.css": "text/css",
 }
 CONTENT_SECURITY_POLICY = "; ".join(

@@ -277,7 +277,7 @@ def _entity_edit(rt: Runtime, a: argparse.Namespace) -> Output:
     values = dict(item.split("=", 1) for item in a.set)
     edited = entities.edit_entity(rt, a.tenant, a.id, EntityEdit(values=values), actor=_actor())
     drain_queues(rt)
-    return entities.entity_view(edited), 0
+    return entities.entity_view(rt, edited), 0
 
 
 def _configure_limits(rt: Runtime, a: argparse.Namespace) -> Output:
@@ -643,7 +643,7 @@ def add_admin_commands(
         ents,
         "get",
         "entities",
-        lambda rt, a: (entities.entity_view(entities.get_entity(rt, a.tenant, a.id)), 0),
+        lambda rt, a: (entities.entity_view(rt, entities.get_entity(rt, a.tenant, a.id)), 0),
         "lockstep --tenant t1 entities get e1",
         with_id=True,
     )

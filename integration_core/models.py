@@ -144,6 +144,7 @@ class SyncTask(Document):
     enabled: bool = True
     next_due_at: UtcDatetime = Field(default_factory=utcnow)
     cursor: str | None = None
+    cursor_saved_at: UtcDatetime | None = None  # when a pull last moved the cursor
     policy: dict[str, Any] = Field(default_factory=dict)
     delete_rule: DeleteRule = DeleteRule.PROPAGATE
     matching: dict[str, Any] = Field(default_factory=dict)

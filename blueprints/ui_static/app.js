@@ -67,84 +67,6 @@ function fields(pairs) {
 
 // -- views ---------------------------------------------------------------------------
 
-async function connectionsView(view) {
-  const [connections, health, tasks] = await Promise.all([
-    api("GET", "admin/connections?limit=100"),
-    api("GET", "admin/health/connections"),
-    api("GET", "admin/tasks?limit=100"),
-  ]);
-  const healthOf = Object.fromEntries(health.map((item) => [item.id, item]));
-  view.append(h("h2", {}, "Connections"));
-  if (!connections.items.length) view.append(h("p", {}, "No connections yet."));
-  for (const connection of connections.items) {
-    const own = tasks.items.filter((task) => task.connectionId === connection.id);
-    const state = healthOf[connection.id] || { breaker: { state: "closed", failures: 0 } };
-    const output = h("p", { class: "output", role: "status" });
-    const action = (label, run, needsTasks = true) => h("button", {
-      type: "button",
-      disabled: needsTasks && own.length === 0,
-      onclick: async () => {
-        try {
-          output.textContent = await run();
-        } catch (err) {
-          if (err instanceof Refused) return signOut(err.message);
-          output.textContent = err.message;
-        }
-      },
-    }, label);
-    const paused = own.length > 0 && own.every((task) => !task.enabled);
-    view.append(h("article", { class: "card", "data-connection": connection.id },
-      h("h3", {}, connection.displayName || connection.id, " ", badge(connection.status)),
-      fields([
-        ["System", connection.system],
-        ["Breaker", `${state.breaker.state} (${state.breaker.failures} failures)`],
-        ["Last success", when(state.lastSuccessAt)],
-        ["Tasks", own.map((t) => `${t.id} (${t.entityType}, ${t.enabled ? "on" : "paused"})`).join(", ") || "none"],
-      ]),
-      h("div", { class: "actions" },
-        action("Test", async () => {
-          const check = await api("POST", `admin/connections/${connection.id}/test`);
-          return check.ok ? "Test passed." : `Test failed: ${check.error || ""} ${check.detail || ""}`;
-        }, false),
-        action("Sync now", async () => {
-          const started = await Promise.all(own.map((t) => api("POST", `admin/tasks/${t.id}/run`)));
-          return `Sync started (${started.length} task${started.length === 1 ? "" : "s"}); see Runs.`;
-        }),
-        action(paused ? "Resume" : "Pause", async () => {
-          const verb = paused ? "resume" : "pause";
-          await Promise.all(own.map((t) => api("POST", `admin/tasks/${t.id}/${verb}`)));
-          render();
-          return "";
-        }),
-        // Resync with its dry-run diff: added when the admin API gains the dry-run route.
-      ),
-      credentialForm(connection, output),
-      output));
-  }
-}
-
-function credentialForm(connection, output) {
-  // Write-only: the token is sent once and never read back or shown.
-  const id = `token-${connection.id}`;
-  const input = h("input", { id, type: "password", autocomplete: "new-password", required: true });
-  return h("details", {},
-    h("summary", {}, "Replace credential"),
-    h("form", {
-      onsubmit: async (event) => {
-        event.preventDefault();
-        try {
-          await api("PATCH", `admin/connections/${connection.id}`,
-            { credential: { type: "bearer_token", token: input.value } });
-          output.textContent = "Credential replaced.";
-        } catch (err) {
-          output.textContent = err.message;
-        } finally {
-          input.value = "";
-        }
-      },
-    }, h("label", { for: id }, "New bearer token"), input, h("button", { type: "submit" }, "Save")));
-}
-
 async function runsView(view, [taskId]) {
   const tasks = (await api("GET", "admin/tasks?limit=100")).items;
   view.append(h("h2", {}, "Runs"));
@@ -251,7 +173,11 @@ async function entityView(view, [entityId]) {
         const source = (e.provenance || {})[name] || {};
         return h("tr", {}, h("th", { scope: "row" }, name), h("td", {}, JSON.stringify(value)),
           h("td", {}, source.source || "unknown"), h("td", {}, when(source.modifiedAt)));
-      })))));
+      })))),
+    h("h3", { id: "links" }, "Its records in every system"),
+    h("ul", { class: "links", "aria-labelledby": "links" }, e.links.map((link) => h("li", { "data-link": link.connectionId },
+      h("strong", {}, link.connectionId), ` (${link.system || "connection deleted"}): record `, h("code", {}, link.externalId),
+      ` · last synced ${when(link.lastSyncedAt)} · `, link.retired ? badge("gone there", "deleted") : "linked"))));
   if (e.deleted || e.mergedInto) return;
   // An admin edit: written with source "admin" and pushed to every linked system.
   const field = h("select", { id: "edit-field" }, Object.keys(e.values).sort().map((n) => h("option", { value: n }, n)));
@@ -311,8 +237,8 @@ async function metricsView(view) {
       bars("Webhooks per outcome", Object.entries(m.webhooks.outcomes))));
 }
 
+// connections.js (loaded after this file) adds VIEWS.connections, the default view.
 const VIEWS = {
-  connections: connectionsView,
   runs: runsView,
   conflicts: conflictsView,
   duplicates: duplicatesView,
@@ -382,7 +308,8 @@ document.addEventListener("DOMContentLoaded", () => {
       await api("GET", "admin/connections?limit=1"); // refused here, not on the first view
       document.getElementById("sign-in-error").textContent = "";
       await render();
-      document.getElementById("main").focus();
+      // To the content, unless the person has moved on meanwhile (a slow first view).
+      if (document.activeElement === document.body) document.getElementById("main").focus();
     } catch (err) {
       signOut(err instanceof Refused ? err.message : `Cannot sign in: ${err.message}`);
     }

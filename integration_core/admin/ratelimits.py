@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import httpx
 from pydantic import Field
 
 from integration_core.admin.audit import record_write
@@ -17,6 +18,7 @@ from integration_core.admin.connections import InvalidRequestError, get_connecti
 from integration_core.admin.requests import AdminRequest
 from integration_core.errors import ConfigurationError
 from integration_core.models import Connection
+from integration_core.ports.registry import adapter_factory
 from integration_core.ratelimit import Limit, connection_key
 from integration_core.runtime import Runtime
 from integration_core.storage import ETAG
@@ -34,9 +36,14 @@ class RateLimitConfig(AdminRequest):
     rate_limits: list[Budget] = Field(min_length=1, max_length=20)
 
 
-def _limits(rt: Runtime, connection: Connection) -> list[Limit]:
+def _limits(connection: Connection) -> list[Limit]:
+    """The connection's budgets, read from its config: no credential is loaded (nor a
+    token refreshed) and nothing is sent, so they show for a connection needing re-auth."""
     try:
-        with rt.connectors.adapter_for(connection) as adapter:
+        with (
+            httpx.Client() as idle,
+            adapter_factory(connection.system)(connection, client=idle) as adapter,
+        ):
             return adapter.rate_limits()
     except ConfigurationError as err:
         raise InvalidRequestError(str(err)) from None
@@ -44,7 +51,7 @@ def _limits(rt: Runtime, connection: Connection) -> list[Limit]:
 
 def limit_status(rt: Runtime, tenant_id: str, connection_id: str) -> list[dict[str, Any]]:
     connection = get_connection(rt, tenant_id, connection_id)
-    return [dataclasses.asdict(rt.limiter.status(limit)) for limit in _limits(rt, connection)]
+    return [dataclasses.asdict(rt.limiter.status(limit)) for limit in _limits(connection)]
 
 
 def configure_limits(
@@ -53,7 +60,7 @@ def configure_limits(
     document = rt.store.get(Connection.container, tenant_id, connection_id)
     connection = Connection.from_document(document)
     connection.config = connection.config | request.model_dump(mode="json")
-    _limits(rt, connection)
+    _limits(connection)
     rt.store.upsert(Connection.container, connection.to_document(), if_match=document[ETAG])
     record_write(
         rt.store,
@@ -71,7 +78,7 @@ def reset_limits(
 ) -> list[dict[str, Any]]:
     """Forget every window of the connection's budgets and its adaptive multiplier."""
     connection = get_connection(rt, tenant_id, connection_id)
-    for limit in _limits(rt, connection):
+    for limit in _limits(connection):
         rt.limiter.reset(limit.key)
     rt.limiter.reset(connection_key(tenant_id, connection_id))
     record_write(

@@ -55,6 +55,7 @@ __all__ = [
     "ConsentRefusedError",
     "NotConnectableError",
     "finish_connect",
+    "oauth_unavailable",
     "start_connect",
 ]
 
@@ -108,6 +109,15 @@ def _endpoints(rt: Runtime, connection: Connection) -> tuple[OAuthClient, OAuthE
         return client, endpoints_for(spec, client)
     except ValueError as err:
         raise NotConnectableError(f"OAUTH_CLIENTS {connection.system}: {err}") from None
+
+
+def oauth_unavailable(rt: Runtime, connection: Connection) -> str | None:
+    """Why `start_connect` would refuse the connection (None: it can be connected)."""
+    try:
+        _endpoints(rt, connection)
+    except NotConnectableError as err:
+        return str(err)
+    return None
 
 
 def _scope(connection: Connection, endpoints: OAuthEndpoints) -> str:

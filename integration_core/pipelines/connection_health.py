@@ -13,7 +13,7 @@ from integration_core.models import Connection, SyncResult
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 
-__all__ = ["connection_health"]
+__all__ = ["connection_health", "last_success"]
 
 RECENT_RESULTS = 50
 
@@ -29,7 +29,7 @@ def connection_health(rt: Runtime, tenant_id: str) -> list[dict[str, Any]]:
                 "id": connection.id,
                 "system": connection.system,
                 "status": connection.status.value,
-                "lastSuccessAt": _last_success(rt, tenant_id, connection.id),
+                "lastSuccessAt": last_success(rt, tenant_id, connection.id),
                 "breaker": {
                     "state": breaker.state,
                     "failures": breaker.failures,
@@ -40,7 +40,8 @@ def connection_health(rt: Runtime, tenant_id: str) -> list[dict[str, Any]]:
     return report
 
 
-def _last_success(rt: Runtime, tenant_id: str, connection_id: str) -> str | None:
+def last_success(rt: Runtime, tenant_id: str, connection_id: str) -> str | None:
+    """When a sync through the connection last finished without an error (of its recent ones)."""
     recent = rt.store.query(
         SyncResult.container,
         partition_key=tenant_id,

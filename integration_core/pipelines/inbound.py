@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from integration_core.clock import utcnow
+from integration_core.clock import to_iso, utcnow
 from integration_core.dedup import Decision, Matcher
 from integration_core.errors import ConflictError, PermanentError, RetryableError
 from integration_core.mapping import ObjectMapping
@@ -222,6 +222,7 @@ def _pull(context: _Context, adapter: IntegrationAdapter) -> None:
 def _save_cursor(rt: Runtime, task: SyncTask, cursor: str) -> None:
     def mutate(document: dict[str, Any]) -> dict[str, Any]:
         document["cursor"] = cursor
+        document["cursorSavedAt"] = to_iso(utcnow())
         return document
 
     update_document(rt.store, SyncTask.container, task.tenant_id, task.id, mutate)

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from integration_core.storage.base import CONTAINERS, ETAG, PARTITION_KEY, DocumentStore, Filter
+from integration_core.storage.base import (
+    CONTAINERS,
+    ETAG,
+    PARTITION_KEY,
+    WRITTEN_AT,
+    DocumentStore,
+    Filter,
+)
 
-__all__ = ["CONTAINERS", "ETAG", "PARTITION_KEY", "DocumentStore", "Filter"]
+__all__ = ["CONTAINERS", "ETAG", "PARTITION_KEY", "WRITTEN_AT", "DocumentStore", "Filter"]

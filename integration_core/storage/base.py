@@ -11,10 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-__all__ = ["PARTITION_KEY", "ETAG", "Filter", "Op", "DocumentStore", "CONTAINERS"]
+__all__ = ["PARTITION_KEY", "ETAG", "WRITTEN_AT", "Filter", "Op", "DocumentStore", "CONTAINERS"]
 
 PARTITION_KEY = "tenantId"
 ETAG = "_etag"
+# When the document was last written, in whole seconds since the epoch: set by every
+# backend (Cosmos DB's own `_ts`), like the etag.
+WRITTEN_AT = "_ts"
 
 Op = Literal["=", "!=", "<", "<=", ">", ">=", "in", "array_contains_any"]
 

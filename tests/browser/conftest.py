@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,17 +89,21 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The demo's sandboxes, connected through the admin API with the manual policy (so a
-    conflict waits for the page), and an API key for the demo tenant.
-    """
-    directory = tmp_path_factory.mktemp("serve")
-    crm, marketing = demo_accounts(contacts=20)
+@contextmanager
+def serving_demo(
+    directory: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    accounts: tuple[SandboxAccount, SandboxAccount] | None = None,
+) -> Iterator[Served]:
+    """The demo's sandboxes (or `accounts`), connected through the admin API with the
+    manual policy (so a conflict waits for the page), and an API key for the demo tenant;
+    `env` adds app settings."""
+    crm, marketing = accounts or demo_accounts(contacts=20)
     with (
         SandboxServer(crm) as crm_server,
         SandboxServer(marketing) as marketing_server,
-        serving(directory, env={"SYNC_SCHEDULE": QUIET_SCHEDULE}) as (_, base),
+        serving(directory, env={"SYNC_SCHEDULE": QUIET_SCHEDULE, **(env or {})}) as (_, base),
     ):
         issued = lockstep(
             "--tenant", TENANT, "--json", "keys", "issue", "--name", "browser",
@@ -127,6 +132,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                 }
                 api.post("admin/tasks", json=task).raise_for_status()
             yield Served(base, key, api, crm, marketing)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serving_demo(tmp_path_factory.mktemp("serve")) as found:
+        yield found
 
 
 @pytest.fixture

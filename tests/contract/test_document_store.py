@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from integration_core.errors import ConflictError, NotFoundError, PreconditionFailedError
-from integration_core.storage import ETAG, DocumentStore, Filter
+from integration_core.storage import ETAG, WRITTEN_AT, DocumentStore, Filter
 
 C = "entities"
 
@@ -146,6 +147,15 @@ def test_delete_with_etag_is_conditional(document_store: DocumentStore) -> None:
 def test_delete_missing_with_etag_is_not_found(document_store: DocumentStore) -> None:
     with pytest.raises(NotFoundError):
         document_store.delete(C, "t1", "nope", if_match='"whatever"')
+
+
+def test_every_write_stamps_when_it_was_written(document_store: DocumentStore) -> None:
+    started = int(time.time())
+    document_store.create(C, doc("a"))
+    document_store.upsert(C, doc("a", name="again"))
+    found = document_store.get(C, "t1", "a")
+    assert started <= found[WRITTEN_AT] <= int(time.time()) + 1
+    assert document_store.query(C, partition_key="t1")[0][WRITTEN_AT] == found[WRITTEN_AT]
 
 
 def test_ttl_field_is_kept(document_store: DocumentStore) -> None:

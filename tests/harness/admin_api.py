@@ -8,9 +8,11 @@ from typing import Any
 
 from adapters.sandbox_server import SandboxServer
 from integration_core.pipelines.drain import drain_queues
+from integration_core.webhooks.registrations import WebhookRegistrations
 from tests.harness.function_host import FunctionHost
+from tests.harness.webhooks import github_delivery
 
-__all__ = ["call", "connect", "ok", "problem", "synced"]
+__all__ = ["call", "connect", "delivered_three_ways", "ok", "problem", "synced"]
 
 
 def call(host: FunctionHost, method: str, path: str, body: Any = None, **kw: Any) -> Any:
@@ -59,3 +61,17 @@ def synced(host: FunctionHost, served: tuple[SandboxServer, SandboxServer]) -> s
     result_id: str = ok(call(host, "POST", "tasks/crm-contacts/run"), 202)["resultId"]
     drain_queues(host.runtime())
     return result_id
+
+
+def delivered_three_ways(host: FunctionHost, tenant_id: str, connection_id: str) -> str:
+    """A GitHub webhook registered for the connection and three deliveries to it: one
+    accepted, the same one again (a duplicate), one with a wrong signature (refused); the
+    registration's id."""
+    rt = host.runtime()
+    registration, secret = WebhookRegistrations(rt.store, rt.credentials).register(
+        tenant_id, connection_id, "github"
+    )
+    for key in (secret, secret, "wrong"):
+        headers, body = github_delivery(key, delivery="same-delivery")
+        host.http("POST", f"/api/webhooks/{registration.id}", body=body, headers=headers)
+    return registration.id

@@ -17,6 +17,8 @@ from pathlib import Path
 
 __all__ = ["serving"]
 
+# The checkout these tests belong to: the served app imports its code, not that of the
+# checkout the virtualenv was installed from (another worktree).
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
@@ -43,7 +45,7 @@ def serving(
             stderr=log,
             text=True,
             cwd=directory,
-            env=os.environ | {"PYTHONPATH": _checkout_first()} | dict(env or {}),
+            env=os.environ | {"PYTHONPATH": _python_path()} | dict(env or {}),
         )
         try:
             assert process.stdout is not None
@@ -57,8 +59,5 @@ def serving(
                 process.wait(30)
 
 
-def _checkout_first() -> str:
-    """PYTHONPATH with this checkout before anything else: an editable install of another
-    checkout (the virtualenv's) would otherwise be served from the process's directory."""
-    inherited = os.environ.get("PYTHONPATH")
-    return os.pathsep.join([str(CHECKOUT), *([inherited] if inherited else [])])
+def _python_path() -> str:
+    return os.pathsep.join(p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH")) if p)

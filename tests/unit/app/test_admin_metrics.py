@@ -12,11 +12,9 @@ import pytest
 from adapters.sandbox_server import SandboxServer
 from integration_core.clock import utcnow
 from integration_core.notify import Alert, AlertKind, raise_alert
-from integration_core.webhooks.registrations import WebhookRegistrations
-from tests.harness.admin_api import call, ok, problem, synced
+from tests.harness.admin_api import call, delivered_three_ways, ok, problem, synced
 from tests.harness.decisions import TENANT
 from tests.harness.function_host import FunctionHost
-from tests.harness.webhooks import github_delivery
 
 pytestmark = pytest.mark.unit
 
@@ -27,13 +25,7 @@ def test_the_figures_of_a_sync_per_connection_hour_and_stage(
     host: FunctionHost, served: tuple[SandboxServer, SandboxServer]
 ) -> None:
     synced(host, served)
-    rt = host.runtime()
-    registration, secret = WebhookRegistrations(rt.store, rt.credentials).register(
-        TENANT, "crm", "github"
-    )
-    for key in (secret, secret, "wrong"):
-        headers, body = github_delivery(key, delivery="same-delivery")
-        host.http("POST", f"/api/webhooks/{registration.id}", body=body, headers=headers)
+    delivered_three_ways(host, TENANT, "crm")
 
     figures = ok(call(host, "GET", "metrics?hours=3"))
     assert figures["records"]["read"] == 3

@@ -30,6 +30,7 @@ ADMIN_FUNCTIONS = [
     "AdminDeleteConnection",
     "AdminDisableConnection",
     "AdminTestConnection",
+    "AdminConnectionOverview",
     "AdminRateLimitStatus",
     "AdminConfigureRateLimits",
     "AdminResetRateLimits",
