@@ -65,9 +65,10 @@ class _Queue(InlineMessageQueue):
 class Spy:
     """What the target's adapter is asked to write, and answers to put in its mouth.
 
-    `faults` by the target's record id: that record's outcome instead of the provider's (a retryable one
-    stops the connection: every request after it carries it too, unsent, as the adapter
-    contract says). `after_answer`: runs once the provider answered a `write_batch`.
+    `faults` by the target's record id: that record's outcome instead of the provider's
+    (a retryable one stops the connection: every request after it carries it too, unsent,
+    as the adapter contract says). `after_answer`: runs once the provider answered a
+    `write_batch`.
     """
 
     batch_limit: int = 10
@@ -241,7 +242,8 @@ def test_each_push_of_a_batch_meets_its_own_outcome(world: World) -> None:
     items = {item.entity_id: item for item in push_items(batch)}
     assert len(items) == 6
     report = drain_queues(world.rt)
-    assert not report.poisoned and report.failures == 0
+    assert not report.poisoned
+    assert report.failures == 0
     assert [len(b) for b in world.spy.batches] == [6]  # one call for the six
     erp_emails = {v: k for k, v in erp_ids.items()}
     assert [erp_emails[r.external_id or ""] for r in world.spy.batches[0]] == emails
@@ -316,13 +318,15 @@ def test_an_old_single_push_message_is_still_handled(world: World) -> None:
     entity = Entity.from_document(world.rt.store.get(Entity.container, "t1", link["entityId"]))
     # As a worker of the last release queued it: the single format, its id the push id.
     old = push_message("t1", entity, "erp", correlation_id="old")
-    assert PUSHES not in old.payload and "entity_id" in old.payload
+    assert PUSHES not in old.payload
+    assert "entity_id" in old.payload
     result = process_outbound(world.rt, old)
     assert (result.updated, result.pushed) == (1, 1)
     assert world.erp_by_email()[record.properties["email"]]["city"] == "Lima"
     assert world.results()[old.message_id].updated == 1
     again = process_outbound(world.rt, old)  # a duplicate delivery
-    assert again.id == old.message_id and again.updated == 1
+    assert again.id == old.message_id
+    assert again.updated == 1
 
 
 @pytest.mark.parametrize(("limit", "landed"), [(10, 6), (1, 3)])
