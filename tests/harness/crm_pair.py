@@ -75,7 +75,7 @@ class CrmPair:
         return report.results
 
 
-_SYLLABLES = "ka lo mi nu pe ra so ti vu we xa yo zi bo de fu gi ha jo ke".split()
+_SYLLABLES = [c + v for c in "klmnprstvwxyzbdfgh" for v in "aeiou"]
 
 
 def person(i: int, *, domain: str) -> dict[str, str]:
