@@ -83,13 +83,14 @@ log = logging.getLogger(__name__)
 STALE_TARGET_RETRY_SECONDS = 60.0
 
 
-@dataclass
+@dataclass(eq=False)
 class _Push:
-    """One push of the message being handled: its own envelope (id = push id) and tally."""
+    """One push of the message being handled: its own envelope (id = push id) and tally;
+    `alone`: the message is this push (the single format)."""
 
     item: PushItem
     message: SyncMessage
-    message_id_of_batch: str
+    alone: bool
     tally: Tally = field(default_factory=Tally)
     settled: bool = False
 
@@ -99,10 +100,12 @@ def process_outbound(rt: Runtime, message: SyncMessage) -> SyncResult:
     if done is not None:
         log.info("duplicate delivery of %s ignored", message.message_id)
         return done
+    items = push_items(message)
     pushes = [
-        _Push(item, item_message(message, item), message.message_id) for item in push_items(message)
+        _Push(item, item_message(message, item), alone=item.push_id == message.message_id)
+        for item in items
     ]
-    todo = [push for push in pushes if already_done(rt.store, push.message) is None]
+    todo = [push for push in pushes if push.alone or already_done(rt.store, push.message) is None]
     if not todo:  # every push landed: a redelivered batch, or a push's stand-in
         return _summary(message, pushes, Tally())
     connection = named(rt.store, Connection, message.tenant_id, message.connection_id)
@@ -144,7 +147,8 @@ def _push_all(rt: Runtime, adapter: IntegrationAdapter, todo: list[_Push]) -> No
             if write is not None:
                 pending.append(write)
         write_pending(rt, adapter, pending, settle=functools.partial(_finish, rt))
-        todo = [push for push in todo if not push.settled and push not in turn.values()]
+        taken = set(map(id, turn.values()))
+        todo = [push for push in todo if not push.settled and id(push) not in taken]
 
 
 def _routed(
@@ -170,10 +174,7 @@ def _finish(rt: Runtime, write: PendingWrite, outcome: WriteResult | LockstepErr
     push = write.owner
     assert isinstance(push, _Push)
 
-    def finish() -> None:
-        write.finish(outcome)
-
-    _routed(rt, push, finish)
+    _routed(rt, push, functools.partial(write.finish, outcome))
 
 
 def _settle(rt: Runtime, push: _Push) -> None:
@@ -185,7 +186,7 @@ def _settle(rt: Runtime, push: _Push) -> None:
 def _dead_letter(rt: Runtime, push: _Push, err: LockstepError) -> None:
     """Set one push of a batch aside with its reason; the others go on. A message that is
     one push is set aside by the worker, as every message is (with its delivery count)."""
-    if push.message.message_id == push.message_id_of_batch:
+    if push.alone:
         raise PermanentError(str(err)) from err
     dead_letter_message(
         rt.store,
@@ -243,8 +244,6 @@ def _summary(message: SyncMessage, pushes: Sequence[_Push], shared: Tally) -> Sy
         total.limiter.update(push.tally.limiter)
         for stage, ms in push.tally.stages.items():
             total.stages[stage] = total.stages.get(stage, 0.0) + ms
-    if not pushes[0].settled or len(pushes) > 1:
-        total.errors.extend(e for e in shared.errors if e not in total.errors)
     finished = utcnow()
     return SyncResult(
         id=message.message_id,
