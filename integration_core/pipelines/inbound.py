@@ -59,7 +59,6 @@ from integration_core.pipelines.matching import find_twin, matcher_for, propose_
 from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.modes import pull_only_connections
 from integration_core.pipelines.pushes import (
-    SAFETY_NET_DELAY_SECONDS,
     push_message,
     safety_net,
     send_pushes,
@@ -109,7 +108,9 @@ class _Context:
         """Batch `message` with the page's other pushes; its stand-in goes out now, before
         the change is marked applied (pushes.py)."""
         self.rt.queue.send(
-            OUTBOUND_QUEUE, safety_net(message), delay_seconds=SAFETY_NET_DELAY_SECONDS
+            OUTBOUND_QUEUE,
+            safety_net(message),
+            delay_seconds=self.rt.settings.push_safety_net_seconds,
         )
         self.pushes.append(message)
 

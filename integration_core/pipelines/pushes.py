@@ -37,7 +37,6 @@ from integration_core.sync.echo import values_hash
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
-    "SAFETY_NET_DELAY_SECONDS",
     "MAX_PUSHES_PER_MESSAGE",
     "PUSHES",
     "batch_message",
@@ -53,8 +52,6 @@ __all__ = [
 PUSHES = "pushes"
 MAX_PUSHES_PER_MESSAGE = 100
 MAX_MESSAGE_BYTES = 40_000  # of 48 KB of JSON (64 KB base64), room left for the envelope
-# How long a push's stand-in waits for the batch that carries it (`safety_net`).
-SAFETY_NET_DELAY_SECONDS = 300.0
 
 
 def push_message(
