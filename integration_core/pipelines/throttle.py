@@ -63,9 +63,10 @@ def take_budget(rt: Runtime, adapter: IntegrationAdapter, *, tally: Tally, cost:
         allowed=str(decision.allowed).lower(),
         shared=str(not degraded).lower(),
     )
-    tally.limiter["allowed" if decision.allowed else "denied"] += 1
+    # In API calls (a batch's chunk takes several units at once), as the budgets count.
+    tally.limiter["allowed" if decision.allowed else "denied"] += cost
     if degraded:
-        tally.limiter["fallback"] += 1
+        tally.limiter["fallback"] += cost
     if not decision.allowed:
         raise Throttled(
             f"rate limit for connection {connection.id}", retry_after=decision.retry_after

@@ -54,9 +54,6 @@ def host(
             "LOCAL_SECRETS_KEY": LocalSecretStore.generate_key(),
             "SYNC_PAGE_SIZE": "4",
             "WEBHOOK_REQUESTS_PER_MINUTE": "20",
-            # The host's drain waits for empty queues: each push's stand-in (pushes.py) is
-            # due at once here, instead of waiting five minutes for its batch.
-            "PUSH_SAFETY_NET_SECONDS": "0",
         }
         | extra_settings
     )
