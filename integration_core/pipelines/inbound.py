@@ -101,6 +101,8 @@ class _Context:
     tally: Tally
     # Connections whose task for this type is pull-only: the hub never writes to them.
     pull_only: frozenset[str]
+    # Changes the hub had not seen (not replays, not echoes): what webhooks should announce.
+    news: list[Change] = field(default_factory=list)
     # The page's pushes, sent once it is applied: one batch message per target (pushes.py).
     pushes: list[SyncMessage] = field(default_factory=list)
 
@@ -113,9 +115,6 @@ class _Context:
             delay_seconds=self.rt.settings.push_safety_net_seconds,
         )
         self.pushes.append(message)
-
-    # Changes the hub had not seen (not replays, not echoes): what webhooks should announce.
-    news: list[Change] = field(default_factory=list)
 
 
 def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:

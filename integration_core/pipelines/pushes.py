@@ -165,13 +165,15 @@ def batch_message(template: SyncMessage, items: Sequence[PushItem]) -> SyncMessa
 
 
 def batched(messages: Sequence[SyncMessage]) -> list[SyncMessage]:
-    """Single push messages grouped per target into batches, in their order."""
+    """Single push messages grouped per target into batches, in their order (a push sent
+    twice, once)."""
     groups: dict[tuple[str, str], list[SyncMessage]] = {}
     for message in messages:
         groups.setdefault((message.tenant_id, message.connection_id), []).append(message)
     out: list[SyncMessage] = []
     for group in groups.values():
-        items = [item for message in group for item in push_items(message)]
+        pushes = {item.push_id: item for message in group for item in push_items(message)}
+        items = list(pushes.values())
         out.extend(batch_message(group[0], chunk) for chunk in _bounded(items))
     return out
 
