@@ -16,7 +16,7 @@ from typing import Any
 
 from integration_core.errors import LockstepError
 from integration_core.pipelines.results import Tally
-from integration_core.pipelines.throttle import take_budget
+from integration_core.pipelines.throttle import largest_cost, take_budget
 from integration_core.ports import BatchesWrites, IntegrationAdapter, WriteRequest, WriteResult
 from integration_core.runtime import Runtime
 
@@ -48,6 +48,20 @@ def api_calls(
     return len(requests)
 
 
+def _chunk(
+    adapter: IntegrationAdapter, entity_type: str, writes: Sequence[PendingWrite], ceiling: int
+) -> tuple[Sequence[PendingWrite], int]:
+    """The next chunk and its API calls: at most the batch limit, and smaller while its
+    calls exceed what the tightest budget can ever grant at once (it would wait forever)."""
+    size = min(batch_limit(adapter), len(writes))
+    while True:
+        chunk = writes[:size]
+        cost = api_calls(adapter, entity_type, [write.request for write in chunk])
+        if cost <= ceiling or size == 1:
+            return chunk, min(cost, ceiling)
+        size //= 2
+
+
 def write_pending(
     rt: Runtime,
     adapter: IntegrationAdapter,
@@ -59,12 +73,13 @@ def write_pending(
     by_type: dict[str, list[PendingWrite]] = {}
     for write in pending:
         by_type.setdefault(write.entity_type, []).append(write)
-    size = batch_limit(adapter)
+    ceiling = largest_cost(rt, adapter)
     for entity_type, writes in by_type.items():
-        for start in range(0, len(writes), size):
-            chunk = writes[start : start + size]
+        start = 0
+        while start < len(writes):
+            chunk, cost = _chunk(adapter, entity_type, writes[start:], ceiling)
+            start += len(chunk)
             requests = [write.request for write in chunk]
-            cost = api_calls(adapter, entity_type, requests)
             take_budget(rt, adapter, tally=chunk[0].tally, cost=cost)
             outcomes = adapter.write_batch(entity_type, requests)
             stop: LockstepError | None = None

@@ -31,6 +31,7 @@ __all__ = [
     "MAX_ATTEMPT",
     "Throttled",
     "done_after_postponing",
+    "largest_cost",
     "postponed_id",
     "reschedule",
     "take_budget",
@@ -47,12 +48,22 @@ class Throttled(RetryableError):
     """The budget is spent for now; `retry_after` says when it returns."""
 
 
-def take_budget(rt: Runtime, adapter: IntegrationAdapter, *, tally: Tally, cost: int = 1) -> None:
-    connection = adapter.connection
-    limits = [
-        Limit(f"tenant:{connection.tenant_id}", rt.settings.tenant_requests_per_minute, 60.0),
+def _limits(rt: Runtime, adapter: IntegrationAdapter) -> list[Limit]:
+    tenant = adapter.connection.tenant_id
+    return [
+        Limit(f"tenant:{tenant}", rt.settings.tenant_requests_per_minute, 60.0),
         *adapter.rate_limits(),
     ]
+
+
+def largest_cost(rt: Runtime, adapter: IntegrationAdapter) -> int:
+    """The most units one `take_budget` can ever be granted: the tightest budget's size."""
+    return max(1, int(min(limit.max_requests for limit in _limits(rt, adapter))))
+
+
+def take_budget(rt: Runtime, adapter: IntegrationAdapter, *, tally: Tally, cost: int = 1) -> None:
+    connection = adapter.connection
+    limits = _limits(rt, adapter)
     decision = rt.limiter.wait(limits, cost, timeout=rt.settings.throttle_max_wait_seconds)
     degraded = rt.limiter.degraded
     if rt.limiter_watch is not None:

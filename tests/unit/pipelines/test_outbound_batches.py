@@ -347,3 +347,23 @@ def test_the_limiter_is_charged_per_api_call_not_per_record(
         r for r in world.results().values() if any(e.startswith(POSTPONED) for e in r.errors)
     ]
     assert len(postponed) == 6 - landed
+
+
+def test_a_batch_costlier_than_the_whole_budget_goes_out_in_smaller_chunks(world: World) -> None:
+    """Three calls a minute and a provider that spends a call per record: a chunk of six
+    could never be granted; chunks of three are, one per window, until all six land."""
+    document = world.rt.store.get(Connection.container, "t1", "erp")
+    document["config"]["rate_limits"] = [
+        {"bucket": "rate", "max_requests": 3, "window_seconds": 60}
+    ]
+    world.rt.store.upsert(Connection.container, document)
+    world.sync()
+    assert [len(b) for b in world.spy.batches] == [3]
+    for _ in range(5):
+        if len(world.erp.records("contacts")) == 6:
+            break
+        world.rt.limiter.reset("conn:t1/erp:rate")  # the window has passed
+        world.clock.advance(3600)
+        assert not drain_queues(world.rt).poisoned
+    assert [len(b) for b in world.spy.batches] == [3, 3]
+    assert len(world.erp.records("contacts")) == 6
