@@ -143,7 +143,8 @@ def _push_all(rt: Runtime, adapter: IntegrationAdapter, todo: list[_Push]) -> No
             if already_done(rt.store, push.message) is not None:
                 push.settled = True  # sent twice in one batch
                 continue
-            write = _routed(rt, push, functools.partial(_prepare, rt, adapter, push))
+            with timed("push", into=push.tally.stages, connection=adapter.connection.id):
+                write = _routed(rt, push, functools.partial(_prepare, rt, adapter, push))
             if write is not None:
                 pending.append(write)
         write_pending(rt, adapter, pending, settle=functools.partial(_finish, rt))
@@ -160,8 +161,7 @@ def _routed(
     a retryable error is raised to postpone it with the rest; anything else propagates.
     """
     try:
-        with timed("push", into=push.tally.stages, connection=push.message.connection_id):
-            pending = step()
+        pending = step()
     except (PermanentError, ConflictError) as err:
         _dead_letter(rt, push, err)
         return None
