@@ -511,7 +511,7 @@ def main(argv: list[str] | None = None) -> None:
     chosen = [name for name in args.adapters.split(",") if name]
     figures: dict[str, Any] = {kit.name: bench(kit, args) for kit in KITS if kit.name in chosen}
     if args.pushes:
-        figures["pushes"] = pushes(args.pushes)
+        figures["pushes"] = pushes(args.pushes, rounds=args.rounds)
     print(json.dumps(figures))
 
 
