@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from adapters.hubspot_batch import chunks, item_errors, results_by
+from adapters.hubspot_batch import BATCH_LIMIT, chunks, item_errors, results_by
 from adapters.toolkit import (
     Answer,
     Budget,
@@ -402,8 +402,30 @@ class HubSpotAdapter(DeclarativeAdapter):
         creates through `batch/upsert` on `id_property` or `batch/create`, 100 per call.
         Creates guarded by a `link_property` search go one by one.
         """
-        config = self.config if isinstance(self.config, HubSpotConfig) else HubSpotConfig()
         outcomes: dict[int, WriteResult | LockstepError] = {}
+        groups = self._groups(requests)
+        for operation in ("update", "upsert", "create"):
+            for chunk in chunks(groups[operation]):
+                self._batch(entity_type, operation, chunk, requests, outcomes)
+        self._alone(entity_type, groups["alone"], requests, outcomes)
+        return [outcomes[i] for i in range(len(requests))]
+
+    batch_limit = BATCH_LIMIT
+
+    def batch_calls(self, entity_type: str, requests: Sequence[WriteRequest]) -> int:
+        """Per 100 updates a `batch/read` (when they expect versions) and a `batch/update`;
+        per 100 upserts or creates one call; a create guarded by a search, two."""
+        groups = self._groups(requests)
+        updates = sum(
+            1 + any(requests[i].expected_version is not None for i in chunk)
+            for chunk in chunks(groups["update"])
+        )
+        made = sum(len(list(chunks(groups[operation]))) for operation in ("upsert", "create"))
+        return updates + made + 2 * len(groups["alone"])
+
+    def _groups(self, requests: Sequence[WriteRequest]) -> dict[str, list[int]]:
+        """The requests' indexes by the endpoint that writes them ("alone": one by one)."""
+        config = self.config if isinstance(self.config, HubSpotConfig) else HubSpotConfig()
         groups: dict[str, list[int]] = {"update": [], "upsert": [], "create": [], "alone": []}
         for i, request in enumerate(requests):
             if request.external_id is not None:
@@ -414,11 +436,7 @@ class HubSpotAdapter(DeclarativeAdapter):
                 groups["upsert"].append(i)
             else:
                 groups["alone" if config.link_property is not None else "create"].append(i)
-        for operation in ("update", "upsert", "create"):
-            for chunk in chunks(groups[operation]):
-                self._batch(entity_type, operation, chunk, requests, outcomes)
-        self._alone(entity_type, groups["alone"], requests, outcomes)
-        return [outcomes[i] for i in range(len(requests))]
+        return groups
 
     def _alone(
         self,

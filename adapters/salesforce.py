@@ -468,6 +468,17 @@ class SalesforceAdapter(DeclarativeAdapter):
             outcomes.extend(stopped for _ in chunk)
         return outcomes
 
+    batch_limit = COMPOSITE_LIMIT
+
+    def batch_calls(self, entity_type: str, requests: Sequence[WriteRequest]) -> int:
+        """Per 25 requests: a read of the versions updates expect (if any), the write, and a
+        read of the versions written."""
+        calls = 0
+        for start in range(0, len(requests), COMPOSITE_LIMIT):
+            chunk = requests[start : start + COMPOSITE_LIMIT]
+            calls += 2 + any(r.external_id and r.expected_version for r in chunk)
+        return calls
+
     def _write_chunk(
         self, entity_type: str, obj: ObjectSpec, chunk: Sequence[WriteRequest]
     ) -> list[WriteResult | LockstepError]:

@@ -13,7 +13,10 @@ not counted here):
 - `peak_rss_mb`: this process's peak RSS after paging through `--sizes` records in turn
   (pages are streamed: it should stay flat from 10k to 100k).
 
-    .venv/bin/python bench/adapters.py [--sizes 10000,100000] [--writes 1000]
+- `pushes`: `--pushes` changes pushed HubSpot -> Salesforce through the pipelines,
+  batched and one by one in the same run: API calls and wall time (bench/_pushes.py).
+
+    .venv/bin/python bench/adapters.py [--sizes 10000,100000] [--writes 1000] [--pushes 1000]
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from adapters.sandbox import SandboxAdapter  # noqa: E402
 from adapters.sandbox_server import SandboxAccount, SandboxServer  # noqa: E402
 from adapters.slack import SlackAdapter  # noqa: E402
 from adapters.toolkit.mappings import source_fields  # noqa: E402
+from bench._pushes import pushes  # noqa: E402
 from integration_core.models import Connection  # noqa: E402
 from integration_core.ports import IntegrationAdapter  # noqa: E402
 from tests.harness.adapters import salesforce_contact  # noqa: E402
@@ -502,9 +506,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--writes", type=int, default=1000)
     parser.add_argument("--page-size", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pushes", type=int, default=1000, help="0: skip")
     args = parser.parse_args(argv)
-    chosen = args.adapters.split(",")
-    print(json.dumps({kit.name: bench(kit, args) for kit in KITS if kit.name in chosen}))
+    chosen = [name for name in args.adapters.split(",") if name]
+    figures: dict[str, Any] = {kit.name: bench(kit, args) for kit in KITS if kit.name in chosen}
+    if args.pushes:
+        figures["pushes"] = pushes(args.pushes, rounds=args.rounds)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

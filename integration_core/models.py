@@ -46,6 +46,7 @@ __all__ = [
     "DuplicateCandidate",
     "MessageKind",
     "SyncMessage",
+    "PushItem",
     "Change",
     "deterministic_id",
 ]
@@ -381,6 +382,23 @@ class SyncMessage(BaseModel):
     @classmethod
     def from_json(cls, body: str | bytes) -> SyncMessage:
         return cls.model_validate_json(body)
+
+
+class PushItem(BaseModel):
+    """One push in an outbound message's `pushes` (several for one target: a batch).
+
+    `push_id` is the push's own deterministic id, under which its result is stored: a
+    redelivered batch skips the pushes that already landed. `withdraw` names a copy we
+    made in the target, to delete instead (links.py).
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    push_id: str = Field(min_length=1, max_length=200)
+    entity_id: str = Field(min_length=1, max_length=200)
+    entity_type: str | None = Field(default=None, max_length=50)
+    generation: str = Field(default="", max_length=400)
+    withdraw: str | None = Field(default=None, max_length=400)
 
 
 class Change(BaseModel):

@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     # Finite, and well within host.json's functionTimeout (10 min).
     throttle_max_wait_seconds: float = Field(default=2.0, ge=0, le=300, allow_inf_nan=False)
     max_reschedules: int = Field(default=50, ge=0)
+    # How long a push's stand-in waits for the batch that carries it (pipelines/pushes.py).
+    push_safety_net_seconds: float = Field(default=300.0, ge=0, le=3600, allow_inf_nan=False)
     # Bounded: a day's window or cooling-off at most, a week between digests at most.
     breaker_failures: int = Field(default=5, gt=0, le=1000)
     breaker_window_seconds: float = Field(default=60.0, gt=0, le=86400, allow_inf_nan=False)

@@ -346,6 +346,13 @@ class DeclarativeAdapter:
         url = template.format(path=obj.path, id=quote(external_id, safe=""))
         return self._write(obj, entity_type, "update", method, url, values, headers)
 
+    # Records one `write_batch` takes: written one by one, each its own call (a provider
+    # with batch endpoints overrides all three).
+    batch_limit = 10
+
+    def batch_calls(self, entity_type: str, requests: Sequence[WriteRequest]) -> int:
+        return len(requests)
+
     def write_batch(
         self, entity_type: str, requests: Sequence[WriteRequest]
     ) -> list[WriteResult | LockstepError]:

@@ -58,7 +58,11 @@ from integration_core.pipelines.mass_delete import guard_deletes
 from integration_core.pipelines.matching import find_twin, matcher_for, propose_duplicate
 from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.modes import pull_only_connections
-from integration_core.pipelines.pushes import push_message
+from integration_core.pipelines.pushes import (
+    push_message,
+    safety_net,
+    send_pushes,
+)
 from integration_core.pipelines.reconcile import count_missed_webhooks
 from integration_core.pipelines.results import (
     POSTPONED,
@@ -99,6 +103,18 @@ class _Context:
     pull_only: frozenset[str]
     # Changes the hub had not seen (not replays, not echoes): what webhooks should announce.
     news: list[Change] = field(default_factory=list)
+    # The page's pushes, sent once it is applied: one batch message per target (pushes.py).
+    pushes: list[SyncMessage] = field(default_factory=list)
+
+    def push(self, message: SyncMessage) -> None:
+        """Batch `message` with the page's other pushes; its stand-in goes out now, before
+        the change is marked applied (pushes.py)."""
+        self.rt.queue.send(
+            OUTBOUND_QUEUE,
+            safety_net(message),
+            delay_seconds=self.rt.settings.push_safety_net_seconds,
+        )
+        self.pushes.append(message)
 
 
 def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
@@ -229,6 +245,20 @@ def _save_cursor(rt: Runtime, task: SyncTask, cursor: str) -> None:
 
 
 def _apply_page(context: _Context, changes: Sequence[Change]) -> None:
+    """Apply a page; then send its pushes, batched per target, before its cursor moves.
+
+    A crash before they are sent loses none: each went out as a delayed stand-in before
+    its change was marked applied (`_Context.push`); a push sent twice lands once.
+    """
+    try:
+        _apply_changes(context, changes)
+    finally:
+        # The pushes of the changes applied before an error go out at once too.
+        pushes, context.pushes = context.pushes, []
+        send_pushes(context.rt, pushes)
+
+
+def _apply_changes(context: _Context, changes: Sequence[Change]) -> None:
     kept = guard_deletes(context.rt, context.message, context.task, context.connection, changes)
     context.tally.records_read += len(changes) - len(kept)  # held deletes were read too
     for change in kept:
@@ -555,15 +585,14 @@ def _source_lacks(context: _Context, entity: Entity, canonical: dict[str, Any]) 
 def _send_recreate(context: _Context, entity: Entity, external_id: str) -> None:
     if context.connection.id in context.pull_only:
         return  # the hub keeps the record; a pull-only source is never written to
-    context.rt.queue.send(
-        OUTBOUND_QUEUE,
+    context.push(
         push_message(
             entity.tenant_id,
             entity,
             context.connection.id,
             correlation_id=context.message.correlation_id,
             generation=f"recreate:{external_id}",
-        ),
+        )
     )
 
 
@@ -647,15 +676,14 @@ def _enqueue_pushes(
     for refused in context.pull_only:
         generations.pop(refused, None)
     for target, generation in sorted(generations.items()):
-        context.rt.queue.send(
-            OUTBOUND_QUEUE,
+        context.push(
             push_message(
                 entity.tenant_id,
                 entity,
                 target,
                 correlation_id=context.message.correlation_id,
                 generation=generation,
-            ),
+            )
         )
 
 

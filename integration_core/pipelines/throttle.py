@@ -13,7 +13,9 @@ watch whether the limiter answered from its local fallback (`limiter_fallback` a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from integration_core.clock import utcnow
 from integration_core.errors import RetryableError
@@ -29,6 +31,8 @@ __all__ = [
     "MAX_ATTEMPT",
     "Throttled",
     "done_after_postponing",
+    "largest_cost",
+    "postponed_id",
     "reschedule",
     "take_budget",
 ]
@@ -44,12 +48,22 @@ class Throttled(RetryableError):
     """The budget is spent for now; `retry_after` says when it returns."""
 
 
-def take_budget(rt: Runtime, adapter: IntegrationAdapter, *, tally: Tally, cost: int = 1) -> None:
-    connection = adapter.connection
-    limits = [
-        Limit(f"tenant:{connection.tenant_id}", rt.settings.tenant_requests_per_minute, 60.0),
+def _limits(rt: Runtime, adapter: IntegrationAdapter) -> list[Limit]:
+    tenant = adapter.connection.tenant_id
+    return [
+        Limit(f"tenant:{tenant}", rt.settings.tenant_requests_per_minute, 60.0),
         *adapter.rate_limits(),
     ]
+
+
+def largest_cost(rt: Runtime, adapter: IntegrationAdapter) -> int:
+    """The most units one `take_budget` can ever be granted: the tightest budget's size."""
+    return max(1, int(min(limit.max_requests for limit in _limits(rt, adapter))))
+
+
+def take_budget(rt: Runtime, adapter: IntegrationAdapter, *, tally: Tally, cost: int = 1) -> None:
+    connection = adapter.connection
+    limits = _limits(rt, adapter)
     decision = rt.limiter.wait(limits, cost, timeout=rt.settings.throttle_max_wait_seconds)
     degraded = rt.limiter.degraded
     if rt.limiter_watch is not None:
@@ -60,13 +74,19 @@ def take_budget(rt: Runtime, adapter: IntegrationAdapter, *, tally: Tally, cost:
         allowed=str(decision.allowed).lower(),
         shared=str(not degraded).lower(),
     )
-    tally.limiter["allowed" if decision.allowed else "denied"] += 1
+    # In API calls (a batch's chunk takes several units at once), as the budgets count.
+    tally.limiter["allowed" if decision.allowed else "denied"] += cost
     if degraded:
-        tally.limiter["fallback"] += 1
+        tally.limiter["fallback"] += cost
     if not decision.allowed:
         raise Throttled(
             f"rate limit for connection {connection.id}", retry_after=decision.retry_after
         )
+
+
+def postponed_id(message_id: str, attempt: int) -> str:
+    """The id of the copy of `message_id` postponed for the `attempt`th time."""
+    return deterministic_id(message_id, "throttled", str(attempt))
 
 
 def reschedule(
@@ -76,22 +96,27 @@ def reschedule(
     cause: RetryableError,
     *,
     rate_limited: bool = True,
+    bounded: bool = True,
+    payload: Mapping[str, Any] | None = None,
 ) -> SyncMessage:
     """Send a delayed copy of `message` with a new id (so duplicate detection keeps it).
 
     For a cause that names its own delay: our limiter, or a provider's 429/503 with
     Retry-After (`rate_limited`), or a wait of another kind. After `max_reschedules`
-    postponements the cause is raised instead, and the message takes the ordinary
-    retry-then-poison path.
+    postponements (`bounded`; an outage's waits are bounded by `MAX_ATTEMPT` only) the
+    cause is raised instead, and the message takes the ordinary retry-then-poison path.
+    `payload`: the copy's own, if not the message's (a batch's remaining pushes).
     """
     retry_after = cause.retry_after if cause.retry_after is not None else 1.0
     attempt = message.attempt + 1
-    if attempt > min(rt.settings.max_reschedules, MAX_ATTEMPT):
+    if attempt > (min(rt.settings.max_reschedules, MAX_ATTEMPT) if bounded else MAX_ATTEMPT):
         raise cause
     update: dict[str, object] = {
-        "message_id": deterministic_id(message.message_id, "throttled", str(attempt)),
+        "message_id": postponed_id(message.message_id, attempt),
         "attempt": attempt,
     }
+    if payload is not None:
+        update["payload"] = dict(payload)
     if rate_limited:
         now = utcnow()
         since = message.throttled_since or now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from integration_core.ports.adapter import (
     AdapterFactory,
+    BatchesWrites,
     ChangeNotice,
     ChangePage,
     IntegrationAdapter,
@@ -22,6 +23,7 @@ from integration_core.ports.registry import (
 
 __all__ = [
     "AdapterFactory",
+    "BatchesWrites",
     "ChangeNotice",
     "ChangePage",
     "IntegrationAdapter",

@@ -23,6 +23,7 @@ from integration_core.ratelimit import Limit
 
 __all__ = [
     "AdapterFactory",
+    "BatchesWrites",
     "ChangeNotice",
     "ChangePage",
     "IntegrationAdapter",
@@ -183,6 +184,19 @@ class IntegrationAdapter(Protocol):
 
     def health(self) -> None:
         """Raise if the provider cannot be reached with these credentials."""
+        ...
+
+
+@runtime_checkable
+class BatchesWrites(Protocol):
+    """An adapter whose `write_batch` writes several records per API call (one that does
+    not has a batch limit of 1: each record is one call)."""
+
+    batch_limit: int  # the most records `write_batch` sends in one call
+
+    def batch_calls(self, entity_type: str, requests: Sequence[WriteRequest]) -> int:
+        """The API calls `write_batch` makes for `requests`, at most: what the pipeline
+        takes from the connection's budgets before calling it."""
         ...
 
 

@@ -36,16 +36,15 @@ def test_creates_and_updates_go_in_one_call_each_and_each_outcome_keeps_its_plac
         version = {c: _version(adapter, c) for c in (kept, moved)}
         fake.update("contacts", moved, {"city": "Oslo"})  # edited there since we read it
         fake.requests.clear()
-        outcomes = adapter.write_batch(
-            "contact",
-            [
-                WriteRequest(None, contact(3)),
-                WriteRequest(kept, {"city": "Paris"}, expected_version=version[kept]),
-                WriteRequest(moved, {"city": "Rome"}, expected_version=version[moved]),
-                WriteRequest("99999", {"city": "Nowhere"}, expected_version="v"),
-                WriteRequest(None, contact(4)),
-            ],
-        )
+        requests = [
+            WriteRequest(None, contact(3)),
+            WriteRequest(kept, {"city": "Paris"}, expected_version=version[kept]),
+            WriteRequest(moved, {"city": "Rome"}, expected_version=version[moved]),
+            WriteRequest("99999", {"city": "Nowhere"}, expected_version="v"),
+            WriteRequest(None, contact(4)),
+        ]
+        outcomes = adapter.write_batch("contact", requests)
+        declared = adapter.batch_calls("contact", requests)  # what the limiter is charged
     made, updated = _result(outcomes[0]), _result(outcomes[1])
     assert made.created
     assert not updated.created
@@ -58,6 +57,7 @@ def test_creates_and_updates_go_in_one_call_each_and_each_outcome_keeps_its_plac
         ("POST", "/crm/v3/objects/contacts/batch/update"),
         ("POST", "/crm/v3/objects/contacts/batch/create"),
     ]
+    assert declared == len(fake.requests)
     assert fake.live_ids("contacts") == {
         kept,
         moved,

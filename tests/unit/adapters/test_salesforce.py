@@ -594,6 +594,7 @@ def test_a_batch_goes_through_composite_25_subrequests_a_call_each_with_its_outc
     # 31 requests in two Composite calls' worth: 25 creates (write, read back), then the
     # rest (the expected versions, write, read back).
     assert calls == 5
+    assert adapter.batch_calls("contact", requests) == calls  # what the limiter is charged
     assert [type(o).__name__ for o in outcomes[26:]] == [
         "WriteResult",
         "WriteResult",

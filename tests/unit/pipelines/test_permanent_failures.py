@@ -83,6 +83,16 @@ BAD: dict[str, tuple[str, Callable[[SyncMessage], SyncMessage], str]] = {
         lambda m: _with(m, kind=MessageKind.PUSH, payload={"entity_id": "nope"}),
         "nope",
     ),
+    "empty push batch": (
+        OUTBOUND_QUEUE,
+        lambda m: _with(m, kind=MessageKind.PUSH, payload={"pushes": []}),
+        "pushes must be a list",
+    ),
+    "push batch item without entity": (
+        OUTBOUND_QUEUE,
+        lambda m: _with(m, kind=MessageKind.PUSH, payload={"pushes": [{"pushId": "p"}]}),
+        "entityId",
+    ),
     "malformed webhook change": (
         INBOUND_QUEUE,
         lambda m: _with(

@@ -14,6 +14,9 @@ delivered again; providers answer 429 (with or without Retry-After)/5xx or time 
 write or send, before or after it takes effect. Then everything is drained without
 faults, two full rounds run, and the guarantees of issues 4 and 11 are checked:
 
+Pushes to a system from one page travel as one batch message, written with the adapter's
+`write_batch`; a crash may land between its pushes (test_regressions.py replays one).
+
 1. convergence: every system and the hub hold the same contacts with the same values;
 2. under field_merge, a field (or tag) that users changed in one system only keeps that
    system's last value;
@@ -62,6 +65,7 @@ from integration_core.models import (
 from integration_core.pipelines.drain import HANDLERS
 from integration_core.pipelines.links import is_retired
 from integration_core.pipelines.matching import decide_duplicate, list_duplicates
+from integration_core.pipelines.pushes import PUSHES
 from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.ratelimit import RateLimiter
 from integration_core.resilience import CircuitBreaker
@@ -198,7 +202,10 @@ class World:
         self.rt: Runtime = embedded_runtime(
             Path(self._tmp.name),
             self.accounts,
-            sync_page_size=2,  # several pages per pull: page boundaries get crashed too
+            # Several pages per pull (page boundaries get crashed too), several changes per
+            # page: their pushes to a system go out as one batch (crashes land between its
+            # pushes), written through `write_batch`.
+            sync_page_size=3,
             tenant_requests_per_minute=10**6,
             throttle_max_wait_seconds=0,
         )
@@ -224,6 +231,7 @@ class World:
         self.values = 0
         self.webhooks: list[tuple[str, Change]] = []
         self.settled: list[tuple[str, SyncMessage]] = []
+        self.batches = 0  # push messages handled that carried more than one push
         # The oracle: who archived what; per (email, field) each system's last user edit;
         # per (email, tag) the kinds of user operations on it.
         self.archived: set[str] = set()
@@ -389,6 +397,8 @@ class World:
 
     def handle(self, received: ReceivedMessage) -> None:
         """Like the Functions host: complete on success; on failure, deliver it again."""
+        if len(received.message.payload.get(PUSHES, [])) > 1:
+            self.batches += 1
         try:
             HANDLERS[received.queue](self.rt, received.message)
         except (InjectedCrash, RetryableError):  # a crash, or a fault without Retry-After

@@ -247,3 +247,24 @@ def test_a_delete_whose_pushes_failed_is_pushed_after_its_link_was_retired() -> 
         assert world.live("beta") == []
     finally:
         world.close()
+
+
+@pytest.mark.parametrize("nth", range(1, 7))  # a link and a result per push
+def test_a_crash_between_the_pushes_of_a_batch_loses_and_duplicates_nothing(
+    merge: props.World, nth: int
+) -> None:
+    """Three people edited in alpha: one page, one batch of three pushes to beta. The
+    process dies at its `nth` store write (between two pushes' writes, or in one), then
+    the batch and what it postponed are delivered again."""
+    for _ in range(3):
+        merge.create("alpha", tagged=False)
+    merge.sync_round()
+    for pick in range(3):
+        merge.edit("alpha", pick, "city")
+    merge.tick()
+    merge.deliver(INBOUND_QUEUE, 1, 0)  # the pull: its page's pushes, one batch per target
+    merge.store.switch.arm(nth)
+    merge.drain_queue(OUTBOUND_QUEUE)
+    assert merge.batches >= 1
+    assert merge.store.switch.fired == 1
+    _settle_and_check(merge)
