@@ -592,6 +592,7 @@ def _send_recreate(context: _Context, entity: Entity, external_id: str) -> None:
             context.connection.id,
             correlation_id=context.message.correlation_id,
             generation=f"recreate:{external_id}",
+            trigger=context.message.trigger,
         )
     )
 
@@ -683,6 +684,7 @@ def _enqueue_pushes(
                 target,
                 correlation_id=context.message.correlation_id,
                 generation=generation,
+                trigger=context.message.trigger,
             )
         )
 

@@ -27,6 +27,7 @@ from integration_core.models import (
     MessageKind,
     PushItem,
     SyncMessage,
+    Trigger,
     deterministic_id,
 )
 from integration_core.pipelines.links import WITHDRAW
@@ -61,9 +62,11 @@ def push_message(
     *,
     correlation_id: str,
     generation: str = "",
+    trigger: Trigger | None,
 ) -> SyncMessage:
     """`generation` tells apart deliberate re-pushes of an unchanged state (a decided
-    conflict, a record to re-create after its delete lost) from duplicates.
+    conflict, a record to re-create after its delete lost) from duplicates; `trigger` is
+    what started the run that made the push (its result is listed under it).
     """
     # The modification time is part of the state: after A -> B -> A the second A is a new
     # state that must be pushed, not a repeat of the first one.
@@ -83,6 +86,7 @@ def push_message(
         connection_id=target_connection_id,
         kind=MessageKind.PUSH,
         correlation_id=correlation_id,
+        trigger=trigger,
         payload={
             "entity_id": entity.id,
             "entity_type": entity.entity_type,
@@ -94,8 +98,8 @@ def push_message(
 def push_everywhere(
     rt: Runtime, entity: Entity, *, targets: Sequence[str] = (), generation: str
 ) -> None:
-    """Push `entity` to every system linked to it and to `targets`, after a decision (but
-    not to a connection whose task for the type is pull-only)."""
+    """Push `entity` to every system linked to it and to `targets`, after an admin's
+    decision or edit (but not to a connection whose task for the type is pull-only)."""
     linked = {
         document["connectionId"]
         for document in rt.store.query(
@@ -109,7 +113,12 @@ def push_everywhere(
         rt.queue.send(
             OUTBOUND_QUEUE,
             push_message(
-                entity.tenant_id, entity, target, correlation_id=generation, generation=generation
+                entity.tenant_id,
+                entity,
+                target,
+                correlation_id=generation,
+                generation=generation,
+                trigger=Trigger.MANUAL,
             ),
         )
 

@@ -317,7 +317,7 @@ def test_an_old_single_push_message_is_still_handled(world: World) -> None:
     link = world.rt.store.get(Link.container, "t1", Link.make_id("crm", record.id))
     entity = Entity.from_document(world.rt.store.get(Entity.container, "t1", link["entityId"]))
     # As a worker of the last release queued it: the single format, its id the push id.
-    old = push_message("t1", entity, "erp", correlation_id="old")
+    old = push_message("t1", entity, "erp", correlation_id="old", trigger=None)
     assert PUSHES not in old.payload
     assert "entity_id" in old.payload
     result = process_outbound(world.rt, old)

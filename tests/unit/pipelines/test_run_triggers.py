@@ -20,10 +20,18 @@ import pytest
 from adapters.sandbox_server import SandboxAccount, SandboxServer
 from integration_core.admin import resync, tasks
 from integration_core.admin import webhooks as hooks
+from integration_core.admin.entities import EntityEdit, edit_entity
 from integration_core.clock import to_iso, utcnow
 from integration_core.errors import RetryableError
 from integration_core.messaging import INBOUND_QUEUE
-from integration_core.models import Connection, SyncMessage, SyncResult, SyncTask, Trigger
+from integration_core.models import (
+    Connection,
+    Entity,
+    SyncMessage,
+    SyncResult,
+    SyncTask,
+    Trigger,
+)
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.inbound import process_inbound
 from integration_core.pipelines.mass_delete import list_held_deletes, release_held_deletes
@@ -250,3 +258,20 @@ def test_a_message_and_results_without_a_trigger_or_with_an_unknown_one_still_lo
     assert listed == {result.id: None, "newer": None}
     message = SyncMessage.model_validate(old | {"trigger": "a future one"})
     assert message.trigger is None
+
+
+def test_pushes_are_listed_under_the_trigger_of_what_made_them(tmp_path: Path) -> None:
+    crm, marketing = seeded_account("crm", contacts=2), seeded_account("marketing")
+    with closing(embedded_runtime(tmp_path, {"crm": crm, "marketing": marketing})) as rt:
+        connect_sandbox(rt, "crm", crm, targets=("marketing",))
+        connect_sandbox(rt, "marketing", marketing, targets=("crm",))
+        run_scheduler(rt)
+        pushed = [r for r in _run(rt) if r.direction == "outbound"]
+        assert pushed
+        assert {r.trigger for r in pushed} == {Trigger.SCHEDULE}
+
+        entity_id = next(d["id"] for d in rt.store.query(Entity.container, partition_key=TENANT))
+        edit_entity(rt, TENANT, entity_id, EntityEdit(values={"city": "Oslo"}), actor="test")
+        edited = [r for r in _run(rt) if r.direction == "outbound"]
+        assert edited
+        assert {r.trigger for r in edited} == {Trigger.MANUAL}

@@ -126,7 +126,9 @@ def test_a_push_queued_before_its_task_became_pull_only_is_dropped(world: World)
     entity = Entity.from_document(document)
     entity.values = entity.values | {"title": "Queued"}
     world.rt.store.upsert(Entity.container, entity.to_document())
-    world.rt.queue.send(OUTBOUND_QUEUE, push_message("t1", entity, "crm", correlation_id="q"))
+    world.rt.queue.send(
+        OUTBOUND_QUEUE, push_message("t1", entity, "crm", correlation_id="q", trigger=None)
+    )
     (result,) = drain_queues(world.rt).results
     assert (result.connection_id, result.pushed, result.unchanged) == ("crm", 0, 1)
     assert snapshot(world.crm) == crm_before
