@@ -40,6 +40,11 @@ hypothesis_settings.load_profile(
 ROOT = Path(__file__).resolve().parents[1]
 STACK_ENV_FILE = ROOT / ".local-stack" / "env"
 SKIP_SERVICES = "LOCKSTEP_SKIP_SERVICES"
+# Subprocesses the tests start (`lockstep serve`, the CLI, the demo) import this checkout's
+# code, not that of the checkout the virtualenv's editable install names (another worktree).
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    path for path in (str(ROOT), os.environ.get("PYTHONPATH")) if path
+)
 START_HINT = "start the local stack with `infra/local/stack.sh start` (`make test` does it for you)"
 
 # The emulators' published development credentials (not secrets).

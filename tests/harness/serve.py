@@ -2,7 +2,7 @@
 
 Its log (stderr) goes to serve.log in `directory`, a file, so that a busy server never
 blocks on a pipe nobody reads; its data lives in `directory`/data. It runs the code of
-this checkout (first on PYTHONPATH), not whichever one the virtualenv has installed.
+this checkout: tests/conftest.py puts it first on PYTHONPATH for every subprocess.
 """
 
 from __future__ import annotations
@@ -16,10 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["serving"]
-
-# The checkout these tests belong to: the served app imports its code, not that of the
-# checkout the virtualenv was installed from (another worktree).
-CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
@@ -45,7 +41,7 @@ def serving(
             stderr=log,
             text=True,
             cwd=directory,
-            env=os.environ | {"PYTHONPATH": _python_path()} | dict(env or {}),
+            env=os.environ | dict(env or {}),
         )
         try:
             assert process.stdout is not None
@@ -57,7 +53,3 @@ def serving(
             if process.poll() is None:
                 process.kill()
                 process.wait(30)
-
-
-def _python_path() -> str:
-    return os.pathsep.join(p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH")) if p)
