@@ -78,8 +78,7 @@ async function runsView(view, [taskId]) {
   const timeline = h("ol", { class: "timeline", "aria-label": `Runs of ${chosen.id}` });
   view.append(timeline);
   const draw = async () => {
-    const results = (await api("GET", `admin/tasks/${chosen.id}/results?limit=50`)).items;
-    results.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
+    const results = (await api("GET", `admin/tasks/${chosen.id}/results?limit=50`)).items; // newest first
     timeline.replaceChildren(...results.map((r) => h("li", { class: "run", "data-status": r.status, "data-trigger": r.trigger || "unknown" },
       h("h3", {}, when(r.startedAt), " ", badge(r.status), " ", badge(r.trigger || "unknown", "trigger"), " ", r.direction, " · ", r.connectionId,
         ` · ${Math.round(r.durationMs)} ms`),
@@ -87,7 +86,7 @@ async function runsView(view, [taskId]) {
         ["read", r.recordsRead], ["created", r.created], ["linked", r.linked],
         ["updated", r.updated], ["unchanged", r.unchanged], ["pushed", r.pushed],
         ["deleted", r.deleted], ["conflicts", r.conflictsDetected],
-        ["failed", r.errors.length],
+        ["failed", r.failed],
       ]),
       r.errors.length ? h("ul", { class: "errors" }, r.errors.map((e) => h("li", {}, e))) : null)));
     if (!results.length) timeline.replaceChildren(h("li", {}, "No runs yet."));

@@ -17,7 +17,7 @@ from pydantic.alias_generators import to_camel
 
 from integration_core.admin.audit import record_write
 from integration_core.admin.connections import InvalidRequestError
-from integration_core.admin.pages import Page, paginate
+from integration_core.admin.pages import Page, newest_first, paginate
 from integration_core.admin.requests import TaskCreate, TaskUpdate
 from integration_core.clock import utcnow
 from integration_core.dedup.options import MatchingOptions
@@ -275,11 +275,13 @@ def get_result(rt: Runtime, tenant_id: str, result_id: str) -> dict[str, Any]:
 def list_results(
     rt: Runtime, tenant_id: str, task_id: str, *, after: str | None = None, limit: int = 50
 ) -> Page[SyncResult]:
+    """The task's runs, newest first (a timeline)."""
     get_task(rt, tenant_id, task_id)  # not found, rather than an empty list
-    return paginate(
+    return newest_first(
         rt.store,
         SyncResult,
         tenant_id,
+        time_field="startedAt",
         filters=[Filter("taskId", "=", task_id)],
         after=after,
         limit=limit,

@@ -140,6 +140,7 @@ def test_a_task_runs_now_and_its_result_says_what_it_did(
     assert (result["status"], result["recordsRead"], result["created"]) == ("success", 3, 3)
     listed = ok(call(host, "GET", "tasks/crm-contacts/results"))["items"]
     assert result_id in [r["id"] for r in listed]
+    problem(call(host, "GET", "tasks/crm-contacts/results?after=not-a-token"), 400)
     assert len(mkt.account.records("contacts")) == 3
 
     assert ok(call(host, "POST", "tasks/crm-contacts/pause"))["enabled"] is False
