@@ -30,6 +30,8 @@ from integration_core.pipelines.webhook_lookups import LookupBudget
 from integration_core.ratelimit import Limit
 from integration_core.runtime import Runtime
 from integration_core.webhooks import (
+    HandshakeReply,
+    Reason,
     WebhookVerificationError,
     answer_handshake,
     delivery_id,
@@ -53,6 +55,8 @@ MAX_BODY_BYTES = 25 * 1024 * 1024
 # Providers whose deliveries are form-encoded (Twilio) or may have no body (Google's
 # channel notifications put everything in headers); every other one sends JSON.
 _NOT_JSON = frozenset({"twilio", "google_channel"})
+# Refusals a newer secret could turn into an acceptance.
+_SECRET_REASONS = frozenset({Reason.BAD_SIGNATURE, Reason.NO_SECRET})
 # Distinct unknown ids cost a cross-partition query each: they spend a budget per source
 # address and fleet-wide (webhook_lookups.py).
 _lookups = LookupBudget()
@@ -160,30 +164,13 @@ def _receive(delivery: _Delivery) -> WebhookReply:
         return delivery.answer(
             Outcome.REFUSED, _json_reply(413, {"error": "body too large"}), "body_too_large"
         )
-    try:
-        secrets = delivery.registrations.secrets(registration)
-    except LockstepError as err:
-        return delivery.answer(Outcome.UNAVAILABLE, _unavailable(err), type(err).__name__)
     verify_url = _signed_url(registration, delivery.url)
     try:
-        handshake = answer_handshake(
-            registration.provider,
-            secret=secrets,
-            headers=delivery.headers,
-            body=body,
-            url=verify_url,
-        )
-        if handshake is None:
-            verify_webhook(
-                registration.provider,
-                secret=secrets,
-                headers=delivery.headers,
-                body=body,
-                url=verify_url,
-                method=delivery.method,
-            )
+        handshake = _verify(delivery, verify_url)
     except WebhookVerificationError as err:
         return _refused(delivery, err)
+    except LockstepError as err:
+        return delivery.answer(Outcome.UNAVAILABLE, _unavailable(err), type(err).__name__)
     if handshake is not None:
         if handshake.verification_token:
             try:
@@ -224,6 +211,38 @@ def _admit(delivery: _Delivery) -> WebhookReply:
     except LockstepError as err:
         return delivery.answer(Outcome.UNAVAILABLE, _unavailable(err), type(err).__name__)
     return delivery.answer(Outcome.ACCEPTED, _json_reply(202, {"status": "accepted"}))
+
+
+def _verify(delivery: _Delivery, url: str | None) -> HandshakeReply | None:
+    """The provider's handshake reply if the delivery is one, else None once its signature
+    verifies. The secrets come from the cache first; a signature they refuse is checked
+    against the store's, since a secret rotated on another instance is not cached here yet.
+    """
+    try:
+        return _verified(delivery, url, fresh=False)
+    except WebhookVerificationError as err:
+        if err.reason not in _SECRET_REASONS:
+            raise
+    return _verified(delivery, url, fresh=True)
+
+
+def _verified(delivery: _Delivery, url: str | None, *, fresh: bool) -> HandshakeReply | None:
+    """`_verify` with the registration's secrets (`fresh`: read from the store)."""
+    registration = delivery.registration
+    secrets = delivery.registrations.secrets(registration, fresh=fresh)
+    handshake = answer_handshake(
+        registration.provider, secret=secrets, headers=delivery.headers, body=delivery.body, url=url
+    )
+    if handshake is None:
+        verify_webhook(
+            registration.provider,
+            secret=secrets,
+            headers=delivery.headers,
+            body=delivery.body,
+            url=url,
+            method=delivery.method,
+        )
+    return handshake
 
 
 def _refused(delivery: _Delivery, err: WebhookVerificationError) -> WebhookReply:
