@@ -14,6 +14,7 @@ Every answer to a delivery for a registration that exists writes a `webhook-audi
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -44,6 +45,7 @@ from integration_core.webhooks.registrations import (
     WebhookRegistration,
     WebhookRegistrations,
 )
+from integration_core.webhooks.types import Headers
 
 __all__ = ["MAX_BODY_BYTES", "WebhookReply", "receive_webhook"]
 
@@ -60,6 +62,12 @@ _SECRET_REASONS = frozenset({Reason.BAD_SIGNATURE, Reason.NO_SECRET})
 # Distinct unknown ids cost a cross-partition query each: they spend a budget per source
 # address and fleet-wide (webhook_lookups.py).
 _lookups = LookupBudget()
+
+
+@functools.lru_cache(maxsize=10_000)
+def _limit(registration_id: str, per_minute: int) -> tuple[Limit]:
+    """The registration's limit, one object per id: the limiter finds its plan by identity."""
+    return (Limit(f"webhook:{registration_id}", per_minute, 60.0, integration=""),)
 
 
 @dataclass(frozen=True)
@@ -118,16 +126,7 @@ def receive_webhook(
     """Answer one delivery to `POST /api/webhooks/{registration_id}`. Bad input is a 4xx;
     a failure of our own store, secrets or queue (a LockstepError) is a 503."""
     began = time.perf_counter()
-    decision = rt.limiter.acquire(
-        [
-            Limit(
-                f"webhook:{registration_id}",
-                rt.settings.webhook_requests_per_minute,
-                60.0,
-                integration="",
-            )
-        ]
-    )
+    decision = rt.limiter.acquire(_limit(registration_id, rt.settings.webhook_requests_per_minute))
     if not decision.allowed:
         retry_after = max(1, math.ceil(decision.retry_after))
         return _json_reply(429, {"error": "too many deliveries"}, {"Retry-After": str(retry_after)})
@@ -147,7 +146,9 @@ def receive_webhook(
         log.info("webhook for an unknown registration refused")
         return _json_reply(404, {"error": "unknown webhook registration"})
     _lookups.found(registration_id)
-    delivery = _Delivery(rt, registrations, registration, headers, body, url, method, began)
+    # Folded once here, not again by the handshake, the verifier and the delivery id.
+    folded = Headers(headers)
+    delivery = _Delivery(rt, registrations, registration, folded, body, url, method, began)
     with log_context(tenant_id=registration.tenant_id):
         return _receive(delivery)
 

@@ -59,7 +59,10 @@ class Headers(Mapping[str, str]):
     """Request headers looked up case-insensitively (HTTP header names are)."""
 
     def __init__(self, headers: Mapping[str, str]) -> None:
-        self._items = {str(name).lower(): str(value) for name, value in headers.items()}
+        if isinstance(headers, Headers):  # already folded: share, do not copy
+            self._items: dict[str, str] = headers._items
+        else:
+            self._items = {str(name).lower(): str(value) for name, value in headers.items()}
 
     def __getitem__(self, name: str) -> str:
         return self._items[name.lower()]
