@@ -7,7 +7,7 @@ vocabulary. Nothing here ever holds a secret: a `Delivery` is the request as rec
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, ItemsView, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -72,6 +72,9 @@ class Headers(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def items(self) -> ItemsView[str, str]:
+        return self._items.items()
 
     def require(self, name: str) -> str:
         """The header's value; a missing or empty header refuses the delivery."""
