@@ -114,8 +114,7 @@ class Inbox:
         """Write the delivery; returns its entry and whether it is new. A repeat returns
         the entry stored first. Store failures raise (the caller answers 503)."""
         entry_id = InboxEntry.make_id(registration_id, delivery_id)
-        # Built from values the receiver made and checked: no validation on the hot path.
-        entry = InboxEntry.model_construct(
+        entry = InboxEntry(
             id=entry_id,
             tenant_id=tenant_id,
             registration_id=registration_id,
