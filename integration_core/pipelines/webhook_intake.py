@@ -10,6 +10,11 @@ Order, each step refusing before the next costs anything:
    write or the enqueue fails the answer is 503, so the provider retries and nothing that
    was acknowledged is lost.
 Every answer to a delivery for a registration that exists writes a `webhook-audit` row.
+
+Redis sees one round trip per delivery, the limiter's script: dedup is the inbox's
+create-if-absent in the document store, which must be durable before the 2xx anyway. The
+registration and its secrets come from a cache of a few seconds (registration_cache.py
+bounds how late another instance's disable or rotation is seen here).
 """
 
 from __future__ import annotations
