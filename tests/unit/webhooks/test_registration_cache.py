@@ -20,27 +20,20 @@ from integration_core.webhooks import registration_cache
 from integration_core.webhooks.registration_cache import CACHE_SECONDS, RegistrationCache
 from integration_core.webhooks.registrations import WebhookRegistration, WebhookRegistrations
 from tests.harness.embedded import embedded_runtime
+from tests.harness.faults import ManualClock
 from tests.harness.webhooks import github_delivery
 
 pytestmark = pytest.mark.unit
 TENANT = "t1"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def rt(tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+def rt(tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
     runtime = embedded_runtime(tmp_path, {})
     monkeypatch.setitem(registration_cache._caches, runtime.store, RegistrationCache(clock=clock))
     yield runtime
@@ -71,14 +64,14 @@ def _disable_elsewhere(rt: Runtime, registration_id: str) -> None:
 
 
 def test_a_registration_disabled_by_another_instance_stops_within_the_cache_time(
-    rt: Runtime, clock: Clock
+    rt: Runtime, clock: ManualClock
 ) -> None:
     registration, secret = _register(rt)
     assert _post(rt, registration.id, secret) == 202
     _disable_elsewhere(rt, registration.id)
-    clock.now += CACHE_SECONDS - 0.1
+    clock.advance(CACHE_SECONDS - 0.1)
     assert _post(rt, registration.id, secret) == 202  # the documented bound, not longer
-    clock.now += 0.1
+    clock.advance(0.1)
     assert _post(rt, registration.id, secret) == 410
 
 
@@ -118,7 +111,7 @@ def test_a_rotation_here_ends_the_old_secret_at_once(rt: Runtime) -> None:
     assert _post(rt, registration.id, new) == 202
 
 
-def test_a_read_that_began_before_a_change_is_not_kept(clock: Clock) -> None:
+def test_a_read_that_began_before_a_change_is_not_kept(clock: ManualClock) -> None:
     cache = RegistrationCache(clock=clock)
     registration = WebhookRegistration(
         id="r1", tenant_id=TENANT, provider="github", connection_id="gh", credential_id="c1"
@@ -133,7 +126,7 @@ def test_a_read_that_began_before_a_change_is_not_kept(clock: Clock) -> None:
     assert cache.secrets(registration) is None
 
 
-def test_the_cache_keeps_at_most_its_size(clock: Clock) -> None:
+def test_the_cache_keeps_at_most_its_size(clock: ManualClock) -> None:
     cache = RegistrationCache(clock=clock, size=2)
     made = [
         WebhookRegistration(
