@@ -11,9 +11,9 @@ one-round-trip floor):
   with the limiter's in-process fallback instead of Redis, i.e. the path's own CPU cost;
 - `azurite_*`: the full path sending to Azure Storage queues on Azurite (the local stack's,
   as the tests find it; `--no-azurite` skips it); goal p99 <= 25 ms;
-- `http_inline_*` and `http_ping_*`: the same pair as HTTP handlers, served by what
-  `lockstep serve` runs (blueprints/serve.py on waitress) and driven over loopback by one
-  httpx client with keep-alive: the full path is the function app's own
+- `http_inline_*` and `http_ping_*`: the same pair as HTTP handlers, sent the same requests,
+  served by what `lockstep serve` runs (blueprints/serve.py on waitress) and driven over
+  loopback by one httpx client with keep-alive: the full path is the function app's own
   `POST /api/webhooks/{id}` route (inline queue, the same Redis), the ping handler a route
   that does one PING and answers 200; `http_inline_vs_ping` is their ratio (goal >= 0.5).
 Each figure is the median over rounds; p50/p99 are per-request latencies in milliseconds.
@@ -167,9 +167,10 @@ def _http_contenders(
         return client.post(path, headers=headers, content=body).status_code
 
     def ping(headers: dict[str, str], body: bytes) -> int:
-        return client.post("/api/bench/ping").status_code
+        # The same request as a delivery: only the handler differs.
+        return client.post("/api/bench/ping", headers=headers, content=body).status_code
 
-    return {"http_ping": ("", ping), "http_inline": (secret, full)}
+    return {"http_ping": (secret, ping), "http_inline": (secret, full)}
 
 
 def _ratio(runs: dict[str, list[list[float]]], name: str, floor: str) -> float:
