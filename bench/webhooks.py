@@ -10,9 +10,16 @@ one-round-trip floor):
   `inline_vs_ping`: the ratio of their rates (goal >= 0.5); `no_redis_*`: the full path
   with the limiter's in-process fallback instead of Redis, i.e. the path's own CPU cost;
 - `azurite_*`: the full path sending to Azure Storage queues on Azurite (the local stack's,
-  as the tests find it; `--no-azurite` skips it); goal p99 <= 25 ms.
+  as the tests find it; `--no-azurite` skips it); goal p99 <= 25 ms;
+- `http_inline_*` and `http_ping_*`: the same pair as HTTP handlers, sent the same requests,
+  served by what `lockstep serve` runs (blueprints/serve.py on waitress) and driven over
+  loopback by one httpx client with keep-alive: the full path is the function app's own
+  `POST /api/webhooks/{id}` route (inline queue, the same Redis), the ping handler a route
+  that does one PING and answers 200; `http_inline_vs_ping` is their ratio (goal >= 0.5).
 Each figure is the median over rounds; p50/p99 are per-request latencies in milliseconds.
 Every delivery is distinct (its own X-GitHub-Delivery), so none is answered as a duplicate.
+`answered_503` counts, per contender, deliveries answered 503 because a backend failed (a
+loaded Azurite does, now and then); they stay in the figures. Any other non-2xx stops the run.
 
     .venv/bin/python bench/webhooks.py [--url redis://…] [--rounds 5] [--requests 2000]
 """
@@ -20,19 +27,26 @@ Every delivery is distinct (its own X-GitHub-Delivery), so none is answered as a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import azure.functions as func
+import httpx
 import redis
+from waitress.server import create_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from blueprints.serve import FunctionsWsgi, HttpRoute, load_app, registrations  # noqa: E402
 from integration_core.credentials.local import LocalSecretStore  # noqa: E402
 from integration_core.messaging import INBOUND_QUEUE  # noqa: E402
 from integration_core.messaging.storage_queue import StorageQueueMessageQueue  # noqa: E402
@@ -66,15 +80,22 @@ def _requests(secret: str, n: int) -> list[Request]:
     return [github_delivery(secret, {"action": "opened", "n": i}) for i in range(n)]
 
 
-def _timed(handle: Callable[[dict[str, str], bytes], int], requests: list[Request]) -> list[float]:
+def _timed(
+    handle: Callable[[dict[str, str], bytes], int], requests: list[Request]
+) -> tuple[list[float], int]:
+    """Every request's latency, and how many were answered 503 (a backend of the path
+    failed: the provider would retry). Any other answer but a 2xx means a broken bench."""
     latencies = []
+    unavailable = 0
     for headers, body in requests:
         began = time.perf_counter()
         status = handle(headers, body)
         latencies.append(time.perf_counter() - began)
-        if status >= 300:
+        if status == 503:
+            unavailable += 1
+        elif status >= 300:
             raise RuntimeError(f"the bench delivery was answered {status}")
-    return latencies
+    return latencies, unavailable
 
 
 def _figures(name: str, runs: list[list[float]]) -> dict[str, float]:
@@ -101,6 +122,63 @@ def _path(rt: Runtime) -> tuple[str, Callable[[dict[str, str], bytes], int]]:
     return secret, handle
 
 
+@contextlib.contextmanager
+def _served(directory: Path, url: str) -> Iterator[tuple[httpx.Client, Runtime]]:
+    """The function app's HTTP functions and a PING route on one waitress server, as
+    `lockstep serve` runs them (embedded store in memory, inline queue, Redis at `url`);
+    yields a keep-alive client for it and the app's runtime."""
+    os.environ.update(
+        SQLITE_PATH=":memory:",
+        REDIS_URL=url,
+        RATELIMIT_TIMEOUT_MS="2000",
+        WEBHOOK_REQUESTS_PER_MINUTE="1000000",
+    )
+    module = load_app("embedded", directory / "app")
+    routes, _ = registrations(module)
+    rt: Runtime = module.runtime()
+    ping_client = redis.Redis.from_url(url)
+
+    def ping(req: func.HttpRequest) -> func.HttpResponse:
+        ping_client.ping()
+        return func.HttpResponse(b"", status_code=200)
+
+    routes.append(HttpRoute.of("BenchPing", "bench/ping", ["POST"], ping))
+    server = create_server(FunctionsWsgi(routes), host="127.0.0.1", port=0, threads=8)
+    thread = threading.Thread(target=server.run, name="bench-waitress", daemon=True)
+    thread.start()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.effective_port}") as client:
+            yield client, rt
+    finally:
+        server.close()
+        ping_client.close()
+
+
+def _http_contenders(
+    client: httpx.Client, rt: Runtime
+) -> dict[str, tuple[str, Callable[[dict[str, str], bytes], int]]]:
+    registration, secret = WebhookRegistrations(rt.store, rt.credentials).register(
+        "t1", "gh-http", "github"
+    )
+    assert secret is not None
+    path = f"/api/webhooks/{registration.id}"
+
+    def full(headers: dict[str, str], body: bytes) -> int:
+        return client.post(path, headers=headers, content=body).status_code
+
+    def ping(headers: dict[str, str], body: bytes) -> int:
+        # The same request as a delivery: only the handler differs.
+        return client.post("/api/bench/ping", headers=headers, content=body).status_code
+
+    return {"http_ping": (secret, ping), "http_inline": (secret, full)}
+
+
+def _ratio(runs: dict[str, list[list[float]]], name: str, floor: str) -> float:
+    """The median over rounds of the rate of `name` over the rate of `floor`."""
+    pairs = zip(runs[name], runs[floor], strict=True)
+    return round(statistics.median(len(a) / sum(a) / (len(b) / sum(b)) for a, b in pairs), 3)
+
+
 def run(url: str, rounds: int, n: int, storage: str | None) -> dict[str, object]:
     client = redis.Redis.from_url(url)
 
@@ -109,10 +187,11 @@ def run(url: str, rounds: int, n: int, storage: str | None) -> dict[str, object]
         return 200
 
     figures: dict[str, object] = {}
-    with tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory() as directory, _served(Path(directory), url) as served:
         inline = _runtime(Path(directory), url)
         local = _runtime(Path(directory), None)
         contenders = {"ping": ("", ping), "inline": _path(inline), "no_redis": _path(local)}
+        contenders |= _http_contenders(*served)
         runtimes = [inline, local]
         queues = None
         if storage is not None:
@@ -125,24 +204,27 @@ def run(url: str, rounds: int, n: int, storage: str | None) -> dict[str, object]
             azurite.queue = queues
             contenders["azurite"] = _path(azurite)
             runtimes.append(azurite)
-        for _, (secret, handle) in contenders.items():  # warm up connections and caches
-            _timed(handle, _requests(secret or "warm", 200))
-        runs: dict[str, list[list[float]]] = {name: [] for name in contenders}
-        for _ in range(rounds):
-            for name, (secret, handle) in contenders.items():
-                runs[name].append(_timed(handle, _requests(secret or "ping", n)))
+        try:
+            for _, (secret, handle) in contenders.items():  # warm up connections and caches
+                _timed(handle, _requests(secret or "warm", 200))
+            runs: dict[str, list[list[float]]] = {name: [] for name in contenders}
+            unavailable = dict.fromkeys(contenders, 0)
+            for _ in range(rounds):
+                for name, (secret, handle) in contenders.items():
+                    latencies, failed = _timed(handle, _requests(secret or "ping", n))
+                    runs[name].append(latencies)
+                    unavailable[name] += failed
+        finally:
+            for rt in runtimes:
+                rt.close()
+            if queues is not None:
+                queues.delete_queue(INBOUND_QUEUE)
+                queues.close()
         for name, timings in runs.items():
             figures.update(_figures(name, timings))
-        inline_rates = [len(r) / sum(r) for r in runs["inline"]]
-        ping_rates = [len(r) / sum(r) for r in runs["ping"]]
-        figures["inline_vs_ping"] = round(
-            statistics.median(i / p for i, p in zip(inline_rates, ping_rates, strict=True)), 3
-        )
-        for rt in runtimes:
-            rt.close()
-        if queues is not None:
-            queues.delete_queue(INBOUND_QUEUE)
-            queues.close()
+        figures["inline_vs_ping"] = _ratio(runs, "inline", "ping")
+        figures["http_inline_vs_ping"] = _ratio(runs, "http_inline", "http_ping")
+        figures["answered_503"] = {name: count for name, count in unavailable.items() if count}
     return figures
 
 

@@ -10,10 +10,16 @@ Order, each step refusing before the next costs anything:
    write or the enqueue fails the answer is 503, so the provider retries and nothing that
    was acknowledged is lost.
 Every answer to a delivery for a registration that exists writes a `webhook-audit` row.
+
+Redis sees one round trip per delivery, the limiter's script: dedup is the inbox's
+create-if-absent in the document store, which must be durable before the 2xx anyway. The
+registration and its secrets come from a cache of a few seconds (registration_cache.py
+bounds how late another instance's disable or rotation is seen here).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -30,6 +36,8 @@ from integration_core.pipelines.webhook_lookups import LookupBudget
 from integration_core.ratelimit import Limit
 from integration_core.runtime import Runtime
 from integration_core.webhooks import (
+    HandshakeReply,
+    Reason,
     WebhookVerificationError,
     answer_handshake,
     delivery_id,
@@ -42,6 +50,7 @@ from integration_core.webhooks.registrations import (
     WebhookRegistration,
     WebhookRegistrations,
 )
+from integration_core.webhooks.types import Headers
 
 __all__ = ["MAX_BODY_BYTES", "WebhookReply", "receive_webhook"]
 
@@ -53,9 +62,17 @@ MAX_BODY_BYTES = 25 * 1024 * 1024
 # Providers whose deliveries are form-encoded (Twilio) or may have no body (Google's
 # channel notifications put everything in headers); every other one sends JSON.
 _NOT_JSON = frozenset({"twilio", "google_channel"})
+# Refusals a newer secret could turn into an acceptance.
+_SECRET_REASONS = frozenset({Reason.BAD_SIGNATURE, Reason.NO_SECRET})
 # Distinct unknown ids cost a cross-partition query each: they spend a budget per source
 # address and fleet-wide (webhook_lookups.py).
 _lookups = LookupBudget()
+
+
+@functools.lru_cache(maxsize=10_000)
+def _limit(registration_id: str, per_minute: int) -> tuple[Limit]:
+    """The registration's limit, one object per id: the limiter finds its plan by identity."""
+    return (Limit(f"webhook:{registration_id}", per_minute, 60.0, integration=""),)
 
 
 @dataclass(frozen=True)
@@ -114,16 +131,7 @@ def receive_webhook(
     """Answer one delivery to `POST /api/webhooks/{registration_id}`. Bad input is a 4xx;
     a failure of our own store, secrets or queue (a LockstepError) is a 503."""
     began = time.perf_counter()
-    decision = rt.limiter.acquire(
-        [
-            Limit(
-                f"webhook:{registration_id}",
-                rt.settings.webhook_requests_per_minute,
-                60.0,
-                integration="",
-            )
-        ]
-    )
+    decision = rt.limiter.acquire(_limit(registration_id, rt.settings.webhook_requests_per_minute))
     if not decision.allowed:
         retry_after = max(1, math.ceil(decision.retry_after))
         return _json_reply(429, {"error": "too many deliveries"}, {"Retry-After": str(retry_after)})
@@ -143,7 +151,9 @@ def receive_webhook(
         log.info("webhook for an unknown registration refused")
         return _json_reply(404, {"error": "unknown webhook registration"})
     _lookups.found(registration_id)
-    delivery = _Delivery(rt, registrations, registration, headers, body, url, method, began)
+    # Folded once here, not again by the handshake, the verifier and the delivery id.
+    folded = Headers(headers)
+    delivery = _Delivery(rt, registrations, registration, folded, body, url, method, began)
     with log_context(tenant_id=registration.tenant_id):
         return _receive(delivery)
 
@@ -160,30 +170,13 @@ def _receive(delivery: _Delivery) -> WebhookReply:
         return delivery.answer(
             Outcome.REFUSED, _json_reply(413, {"error": "body too large"}), "body_too_large"
         )
-    try:
-        secrets = delivery.registrations.secrets(registration)
-    except LockstepError as err:
-        return delivery.answer(Outcome.UNAVAILABLE, _unavailable(err), type(err).__name__)
     verify_url = _signed_url(registration, delivery.url)
     try:
-        handshake = answer_handshake(
-            registration.provider,
-            secret=secrets,
-            headers=delivery.headers,
-            body=body,
-            url=verify_url,
-        )
-        if handshake is None:
-            verify_webhook(
-                registration.provider,
-                secret=secrets,
-                headers=delivery.headers,
-                body=body,
-                url=verify_url,
-                method=delivery.method,
-            )
+        handshake = _verify(delivery, verify_url)
     except WebhookVerificationError as err:
         return _refused(delivery, err)
+    except LockstepError as err:
+        return delivery.answer(Outcome.UNAVAILABLE, _unavailable(err), type(err).__name__)
     if handshake is not None:
         if handshake.verification_token:
             try:
@@ -224,6 +217,38 @@ def _admit(delivery: _Delivery) -> WebhookReply:
     except LockstepError as err:
         return delivery.answer(Outcome.UNAVAILABLE, _unavailable(err), type(err).__name__)
     return delivery.answer(Outcome.ACCEPTED, _json_reply(202, {"status": "accepted"}))
+
+
+def _verify(delivery: _Delivery, url: str | None) -> HandshakeReply | None:
+    """The provider's handshake reply if the delivery is one, else None once its signature
+    verifies. The secrets come from the cache first; a signature they refuse is checked
+    against the store's, since a secret rotated on another instance is not cached here yet.
+    """
+    try:
+        return _verified(delivery, url, fresh=False)
+    except WebhookVerificationError as err:
+        if err.reason not in _SECRET_REASONS:
+            raise
+    return _verified(delivery, url, fresh=True)
+
+
+def _verified(delivery: _Delivery, url: str | None, *, fresh: bool) -> HandshakeReply | None:
+    """`_verify` with the registration's secrets (`fresh`: read from the store)."""
+    registration = delivery.registration
+    secrets = delivery.registrations.secrets(registration, fresh=fresh)
+    handshake = answer_handshake(
+        registration.provider, secret=secrets, headers=delivery.headers, body=delivery.body, url=url
+    )
+    if handshake is None:
+        verify_webhook(
+            registration.provider,
+            secret=secrets,
+            headers=delivery.headers,
+            body=delivery.body,
+            url=url,
+            method=delivery.method,
+        )
+    return handshake
 
 
 def _refused(delivery: _Delivery, err: WebhookVerificationError) -> WebhookReply:

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from integration_core.clock import utcnow
+from integration_core.clock import to_iso, utcnow
 from integration_core.errors import LockstepError
 from integration_core.models import Document, UtcDatetime
 from integration_core.storage import DocumentStore
@@ -61,22 +61,27 @@ def write_audit(
     reason: str | None = None,
     delivery_id: str | None = None,
 ) -> None:
-    """Best effort: a failed audit write is logged and never changes the answer."""
+    """Best effort: a failed audit write is logged and never changes the answer.
+
+    The row is written as the document `WebhookAudit` reads, built directly: one per
+    delivery, so it skips the model's validation and serialisation (test_audit.py holds
+    the two to the same shape)."""
     # Time first, so that id order (the order the admin API pages in) is arrival order.
     at = utcnow()
-    row = WebhookAudit(
-        id=f"{at.strftime('%Y%m%dT%H%M%S%f')}-{secrets.token_hex(4)}",
-        at=at,
-        tenant_id=tenant_id,
-        registration_id=registration_id,
-        provider=provider,
-        outcome=outcome,
-        status=status,
-        reason=reason,
-        delivery_id=delivery_id,
-        latency_ms=round(latency_ms, 3),
-    )
+    row = {
+        "id": f"{at.strftime('%Y%m%dT%H%M%S%f')}-{secrets.token_hex(4)}",
+        "tenantId": tenant_id,
+        "registrationId": registration_id,
+        "provider": provider,
+        "outcome": outcome.value,
+        "status": status,
+        "reason": reason,
+        "deliveryId": delivery_id,
+        "latencyMs": round(latency_ms, 3),
+        "at": to_iso(at),
+        "ttl": WebhookAudit.default_ttl_seconds,
+    }
     try:
-        store.create(AUDIT, row.to_document())
+        store.create(AUDIT, row)
     except LockstepError as err:
         log.warning("could not write webhook audit (%s)", type(err).__name__)

@@ -71,7 +71,8 @@ class InboxEntry(Document):
     body_size: int = 0
     status: InboxStatus = InboxStatus.RECEIVED
     replays: int = 0
-    _etag: str | None = PrivateAttr(default=None)  # of the version this entry was read as
+    # The document this entry was read or written as (its etag included).
+    _stored: dict[str, Any] | None = PrivateAttr(default=None)
 
     @staticmethod
     def make_id(registration_id: str, delivery_id: str) -> str:
@@ -133,13 +134,13 @@ class Inbox:
             stored = self._store.create(INBOX, entry.to_document())
         except ConflictError:
             return self.get(tenant_id, entry_id), False
-        entry._etag = stored.get(ETAG)
+        entry._stored = stored
         return entry, True
 
     def get(self, tenant_id: str, entry_id: str) -> InboxEntry:
         document = self._store.get(INBOX, tenant_id, entry_id)
         entry = InboxEntry.from_document(document)
-        entry._etag = document.get(ETAG)
+        entry._stored = document
         return entry
 
     def body(self, entry: InboxEntry) -> bytes:
@@ -235,10 +236,11 @@ class Inbox:
 
     def _mark_enqueued(self, entry: InboxEntry) -> None:
         """One conditional write on the version we hold; a lost race re-reads."""
-        marked = entry.model_copy(update={"status": InboxStatus.ENQUEUED})
-        if entry._etag is not None:
+        held = entry._stored or {}
+        if held.get(ETAG) is not None:
+            marked = held | {"status": InboxStatus.ENQUEUED.value}
             try:
-                self._store.upsert(INBOX, marked.to_document(), if_match=entry._etag)
+                self._store.upsert(INBOX, marked, if_match=held[ETAG])
             except PreconditionFailedError:
                 log.debug("inbox entry changed while enqueued; re-reading")
             else:

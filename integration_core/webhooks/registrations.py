@@ -34,6 +34,7 @@ from integration_core.storage import DocumentStore, Filter
 from integration_core.storage.concurrency import update_document
 from integration_core.storage.ids import check_id
 from integration_core.webhooks.providers import PROVIDERS
+from integration_core.webhooks.registration_cache import cache_for
 
 __all__ = [
     "RegistrationEvent",
@@ -143,6 +144,7 @@ class WebhookRegistrations:
         self._on_event = on_event
         self._failing_after = failing_after
         self._disabled_after = disabled_after
+        self._cache = cache_for(store)
 
     def register(
         self,
@@ -191,6 +193,8 @@ class WebhookRegistrations:
         except LockstepError:
             self._store.delete(WebhookRegistration.container, tenant_id, registration_id)
             raise
+        finally:
+            self._cache.forget(registration_id)
         log.info(
             "webhook registration created",
             extra={"tenant_id": tenant_id, "registration_id": registration_id},
@@ -198,23 +202,41 @@ class WebhookRegistrations:
         return registration, secret
 
     def find(self, registration_id: str) -> WebhookRegistration | None:
-        """The registration, looked up by id alone (the route carries no tenant)."""
+        """The registration, looked up by id alone (the route carries no tenant); from the
+        cache while it is fresh (registration_cache.py says how stale it may be)."""
+        cached = self._cache.registration(registration_id)
+        if cached is not None:
+            return cached
         try:
             check_id(registration_id)
         except InvalidIdError:
             return None  # could never name a registration: a miss, without a query
+        generation = self._cache.generation()
         found = self._store.query(
             WebhookRegistration.container, filters=[Filter("id", "=", registration_id)], limit=1
         )
-        return WebhookRegistration.from_document(found[0]) if found else None
+        if not found:
+            return None
+        registration = WebhookRegistration.from_document(found[0])
+        self._cache.put(registration, generation)
+        return registration
 
     def get(self, tenant_id: str, registration_id: str) -> WebhookRegistration:
         document = self._store.get(WebhookRegistration.container, tenant_id, registration_id)
         return WebhookRegistration.from_document(document)
 
-    def secrets(self, registration: WebhookRegistration) -> list[str]:
-        """The secrets a delivery may be signed with now: current, then previous in overlap."""
-        return self._credentials.webhook_secrets(registration.tenant_id, registration.credential_id)
+    def secrets(self, registration: WebhookRegistration, *, fresh: bool = False) -> list[str]:
+        """The secrets a delivery may be signed with now: current, then previous in overlap.
+        Cached with a registration `find` returned, unless `fresh`."""
+        cached = None if fresh else self._cache.secrets(registration)
+        if cached is not None:
+            return list(cached)
+        generation = self._cache.generation()
+        found = self._credentials.webhook_secrets(
+            registration.tenant_id, registration.credential_id
+        )
+        self._cache.attach(registration, generation, tuple(found))
+        return found
 
     def rotate(
         self,
@@ -227,12 +249,15 @@ class WebhookRegistrations:
         """Replace the secret (given, or generated); the old one verifies for `overlap`."""
         registration = self.get(tenant_id, registration_id)
         new_secret = secret or generate_secret(registration.provider)
-        self._credentials.rotate(
-            tenant_id,
-            registration.credential_id,
-            WebhookSecret(secret=SecretStr(new_secret)),
-            overlap=overlap,
-        )
+        try:
+            self._credentials.rotate(
+                tenant_id,
+                registration.credential_id,
+                WebhookSecret(secret=SecretStr(new_secret)),
+                overlap=overlap,
+            )
+        finally:
+            self._cache.forget(registration_id)
         self._emit("rotated", registration, {"overlap_seconds": str(int(overlap.total_seconds()))})
         return new_secret
 
@@ -253,7 +278,10 @@ class WebhookRegistrations:
     def unregister(self, tenant_id: str, registration_id: str) -> None:
         """Delete the registration and its secret; later deliveries get 404."""
         registration = self.get(tenant_id, registration_id)
-        self._store.delete(WebhookRegistration.container, tenant_id, registration_id)
+        try:
+            self._store.delete(WebhookRegistration.container, tenant_id, registration_id)
+        finally:
+            self._cache.forget(registration_id)
         try:
             self._credentials.delete_credential(tenant_id, registration.credential_id)
         except NotFoundError:
@@ -383,13 +411,16 @@ class WebhookRegistrations:
         mutate: Callable[[dict[str, Any]], dict[str, Any]],
     ) -> WebhookRegistration:
         """`mutate` applied to the stored registration under its etag; what is stored now."""
-        stored = update_document(
-            self._store,
-            WebhookRegistration.container,
-            registration.tenant_id,
-            registration.id,
-            mutate,
-        )
+        try:
+            stored = update_document(
+                self._store,
+                WebhookRegistration.container,
+                registration.tenant_id,
+                registration.id,
+                mutate,
+            )
+        finally:
+            self._cache.forget(registration.id)
         return WebhookRegistration.from_document(stored or {})
 
     def _emit(

@@ -7,7 +7,7 @@ vocabulary. Nothing here ever holds a secret: a `Delivery` is the request as rec
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, ItemsView, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -59,7 +59,10 @@ class Headers(Mapping[str, str]):
     """Request headers looked up case-insensitively (HTTP header names are)."""
 
     def __init__(self, headers: Mapping[str, str]) -> None:
-        self._items = {str(name).lower(): str(value) for name, value in headers.items()}
+        if isinstance(headers, Headers):  # already folded: share, do not copy
+            self._items: dict[str, str] = headers._items
+        else:
+            self._items = {str(name).lower(): str(value) for name, value in headers.items()}
 
     def __getitem__(self, name: str) -> str:
         return self._items[name.lower()]
@@ -69,6 +72,9 @@ class Headers(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def items(self) -> ItemsView[str, str]:
+        return self._items.items()
 
     def require(self, name: str) -> str:
         """The header's value; a missing or empty header refuses the delivery."""
