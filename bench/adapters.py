@@ -25,7 +25,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
@@ -276,6 +276,7 @@ class Kit:
     bare_read: Callable[[httpx.Client, int], int]
     bare_write: Callable[[httpx.Client, int, int], int] | None
     max_page: int
+    _: KW_ONLY
     entity_type: str = "contact"
     sample: Callable[[int], dict[str, Any]] = contact  # record i, as the provider's
 
@@ -312,7 +313,7 @@ KITS = (
         _salesforce_bare_read,
         _salesforce_bare_write,
         2000,
-        salesforce_contact,
+        sample=salesforce_contact,
     ),
     Kit(
         "notion",
@@ -333,7 +334,7 @@ KITS = (
             lambda i: {"properties": notion_contact(contact(i))},
         ),
         100,
-        lambda i: notion_contact(contact(i)),
+        sample=lambda i: notion_contact(contact(i)),
     ),
     Kit(
         "google",
@@ -349,7 +350,7 @@ KITS = (
             lambda i: google_person(contact(i)),
         ),
         1000,
-        lambda i: google_person(contact(i)),
+        sample=lambda i: google_person(contact(i)),
     ),
     Kit(
         "github",

@@ -3,6 +3,7 @@ deactivated users, posting messages, and Events API deliveries."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from adapters import parse_webhook
 from adapters.sandbox_server import SandboxServer
 from adapters.slack import SlackAdapter
-from adapters.toolkit import CursorState
+from adapters.toolkit import CursorState, RecordError
 from integration_core.errors import AuthError, PermanentError, RetryableError
 from tests.harness.adapters import StaticBearer
 from tests.harness.fakes.slack import SlackFake
@@ -228,3 +229,15 @@ def test_post_message_and_its_errors(slack: tuple[SlackFake, str]) -> None:
     with _adapter(slack, token="xoxb-wrong") as adapter, pytest.raises(AuthError):
         adapter.health()
     assert fake.messages == [{"channel": "C0123456789", "text": "3 sync tasks failing", "ts": ts}]
+
+
+def test_a_users_version_is_updated_with_a_digest_and_updated_must_be_whole_seconds() -> None:
+    """The version (stored on links) as ever: `updated`, then a digest of what syncs."""
+    user = USER_CHANGE["event"]["user"]
+    adapter = slack_adapter("https://slack.com/api", auth=StaticBearer("t"))
+    parts = ["1502138686", "False", "None", "None", "spengler@ghostbusters.example.com"]
+    parts += ["None", "None"]
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=6).hexdigest()
+    assert adapter.parse_record("contact", user).version == f"1502138686-{digest}"
+    with pytest.raises(RecordError, match="field 'updated' is a float"):
+        adapter.parse_record("contact", {**user, "updated": 1502138686.5})
