@@ -26,7 +26,6 @@ https://developers.notion.com/reference/status-codes
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -152,10 +151,12 @@ def _canonical_json(value: Any) -> bytes:
     always digested from: orjson writes the same bytes for ASCII text several times faster
     (this runs for every page listed); other text (`json` escapes it) and integers beyond
     64 bits (orjson refuses them) go through `json`."""
-    with contextlib.suppress(orjson.JSONEncodeError):
-        data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        if data.isascii():
-            return data
+    try:
+        data: bytes | None = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        data = None
+    if data is not None and data.isascii():
+        return data
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
