@@ -138,9 +138,12 @@ def _slack(records: int) -> WsgiApp:
 
 
 def _client(base_url: str) -> httpx.Client:
+    # A fake holding 100,000 records can take longer than httpx's 5 s default to answer a
+    # page on a shared machine (the Notion fake sorts every page it serves).
     return httpx.Client(
         base_url=base_url,
         headers={"Authorization": f"Bearer {TOKEN}", "Notion-Version": NOTION_VERSION},
+        timeout=120.0,
     )
 
 
