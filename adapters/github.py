@@ -250,9 +250,10 @@ class GitHubAdapter(DeclarativeAdapter):
                 f"github {entity_type} {external_id}: {err}", external_id=external_id
             ) from err
         deleted = raw.get("state") == "closed" and raw.get("state_reason") == "not_planned"
-        return Change(
+        # Every field is checked above: no second validation (it runs for every issue).
+        return Change.trusted(
             external_id=external_id,
-            version=_version(raw),
+            version=_version(raw, values),
             modified_at=modified_at,
             values=values,
             deleted=deleted,
@@ -362,24 +363,21 @@ def _values(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _version(raw: dict[str, Any]) -> str:
-    """A hash of what syncs and `updated_at` (one-second resolution alone is too coarse)."""
+def _version(raw: dict[str, Any], values: dict[str, Any]) -> str:
+    """A hash of what syncs and `updated_at` (one-second resolution alone is too coarse).
+    `values`: the issue's `_values`, whose logins and label names it reuses."""
     milestone = raw.get("milestone")
-    logins = sorted(str(a.get("login")) for a in raw.get("assignees") or () if isinstance(a, dict))
-    labels = sorted(
-        str(x.get("name") if isinstance(x, dict) else x) for x in raw.get("labels") or ()
-    )
     text = "\x1f".join(
-        [
+        (
             str(raw.get("updated_at")),
-            str(raw.get("title")),
+            str(values["title"]),
             str(raw.get("body")),
-            str(raw.get("state")),
+            str(values["state"]),
             str(raw.get("state_reason")),
-            "\x1e".join(logins),
-            "\x1e".join(labels),
+            "\x1e".join(sorted(map(str, values["assignees"]))),
+            "\x1e".join(sorted(map(str, values["labels"]))),
             str(milestone.get("number") if isinstance(milestone, dict) else None),
-        ]
+        )
     )
     return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
 

@@ -113,6 +113,20 @@ def _epoch_seconds(value: Any) -> datetime:
     return datetime.fromtimestamp(value, tz=UTC)
 
 
+def _version(user: dict[str, Any]) -> str:
+    """`updated` with what syncs: `updated` counts seconds, and a user edited or deactivated
+    within the second of the last read would otherwise look unchanged."""
+    updated = user.get("updated")
+    if isinstance(updated, bool) or not isinstance(updated, int):
+        raise ValueError(f"field 'updated' is a {type(updated).__name__}")
+    profile = user.get("profile")
+    fields = profile if isinstance(profile, dict) else {}
+    parts = [str(updated), str(user.get("deleted") is True)]
+    parts += [str(fields.get(name)) for name in _PROFILE_FIELDS]
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=6).hexdigest()
+    return f"{updated}-{digest}"
+
+
 _OK = (200, 299)
 
 SLACK = ProviderSpec(
@@ -126,7 +140,7 @@ SLACK = ProviderSpec(
             record=RecordSpec(
                 id="id",
                 modified_at="updated",
-                version="updated",
+                version=_version,
                 values="",
                 deleted="deleted",
                 time=_epoch_seconds,
@@ -159,23 +173,8 @@ def _person(change: Change) -> bool:
     return not (change.values.get("is_bot") is True or change.external_id == "USLACKBOT")
 
 
-def _version(user: Mapping[str, Any]) -> str:
-    """`updated` with what syncs: `updated` counts seconds, and a user edited or deactivated
-    within the second of the last read would otherwise look unchanged."""
-    profile = user.get("profile")
-    fields = profile if isinstance(profile, dict) else {}
-    parts = [str(user.get("updated")), str(user.get("deleted") is True)]
-    parts += [str(fields.get(name)) for name in _PROFILE_FIELDS]
-    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=6).hexdigest()
-    return f"{user.get('updated')}-{digest}"
-
-
 class SlackAdapter(DeclarativeAdapter):
     spec = SLACK
-
-    def parse_record(self, entity_type: str, raw: Any) -> Change:
-        change = super().parse_record(entity_type, raw)
-        return change.model_copy(update={"version": _version(change.values)})
 
     def read_changes(self, entity_type: str, cursor: str | None, *, page_size: int) -> ChangePage:
         page = super().read_changes(entity_type, cursor, page_size=page_size)

@@ -28,7 +28,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
@@ -142,9 +142,12 @@ def _slack(records: int) -> WsgiApp:
 
 
 def _client(base_url: str) -> httpx.Client:
+    # A fake holding 100,000 records can take longer than httpx's 5 s default to answer a
+    # page on a shared machine (the Notion fake sorts every page it serves).
     return httpx.Client(
         base_url=base_url,
         headers={"Authorization": f"Bearer {TOKEN}", "Notion-Version": NOTION_VERSION},
+        timeout=120.0,
     )
 
 
@@ -280,6 +283,7 @@ class Kit:
     bare_read: Callable[[httpx.Client, int], int]
     bare_write: Callable[[httpx.Client, int, int], int] | None
     max_page: int
+    _: KW_ONLY
     entity_type: str = "contact"
     sample: Callable[[int], dict[str, Any]] = contact  # record i, as the provider's
 
@@ -316,7 +320,7 @@ KITS = (
         _salesforce_bare_read,
         _salesforce_bare_write,
         2000,
-        salesforce_contact,
+        sample=salesforce_contact,
     ),
     Kit(
         "notion",
@@ -337,7 +341,7 @@ KITS = (
             lambda i: {"properties": notion_contact(contact(i))},
         ),
         100,
-        lambda i: notion_contact(contact(i)),
+        sample=lambda i: notion_contact(contact(i)),
     ),
     Kit(
         "google",
@@ -353,7 +357,7 @@ KITS = (
             lambda i: google_person(contact(i)),
         ),
         1000,
-        lambda i: google_person(contact(i)),
+        sample=lambda i: google_person(contact(i)),
     ),
     Kit(
         "github",

@@ -429,9 +429,8 @@ class Change(BaseModel):
         if modified_at.tzinfo is None:
             raise ValueError("naive datetime: Lockstep times are timezone-aware UTC")
         change = _new(cls)
-        _set(
+        _set_dict(
             change,
-            "__dict__",
             {
                 "external_id": external_id,
                 "version": version,
@@ -440,12 +439,18 @@ class Change(BaseModel):
                 "deleted": deleted,
             },
         )
-        _set(change, "__pydantic_fields_set__", _CHANGE_FIELDS.copy())  # pydantic updates it
-        _set(change, "__pydantic_extra__", None)
-        _set(change, "__pydantic_private__", None)
+        _set_fields_set(change, _CHANGE_FIELDS)
+        _set_extra(change, None)
+        _set_private(change, None)
         return change
 
 
+# Every Change has every field set, so one set serves them all: pydantic only ever adds a
+# field's name to it (on assignment), which changes nothing. A pydantic model's own
+# __setattr__ validates: its slots are written through their descriptors instead.
 _CHANGE_FIELDS = set(Change.model_fields)
 _new = object.__new__
-_set = object.__setattr__  # a pydantic model's own __setattr__ validates
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__

@@ -29,6 +29,7 @@ from adapters.toolkit.spec import (
     HttpConnectionConfig,
     ObjectSpec,
     ProviderSpec,
+    RecordProblem,
     SubscriptionSpec,
 )
 from integration_core.clock import utcnow
@@ -56,9 +57,6 @@ from integration_core.ratelimit import Limit, connection_key
 __all__ = ["DeclarativeAdapter", "MalformedAnswerError", "PaginationLoopError", "RecordError"]
 
 log = logging.getLogger(__name__)
-
-_ID_TYPES = (str, int)
-_VERSION_TYPES = (str, int, type(None))
 
 
 class MalformedAnswerError(PermanentError):
@@ -101,6 +99,7 @@ class DeclarativeAdapter:
                 f"{sorted(self.spec.credential_types)}"
             )
         self._seen_pages: dict[str, set[str]] = {}
+        self._readers = {kind: obj.record.read for kind, obj in self.spec.objects.items()}
 
     # -- configuration -------------------------------------------------------------------
 
@@ -220,9 +219,10 @@ class DeclarativeAdapter:
             )
         changes: list[Change] = []
         rejected: list[RejectedRecord] = []
+        parse = self.parse_record
         for raw in rows:
             try:
-                changes.append(self.parse_record(entity_type, raw))
+                changes.append(parse(entity_type, raw))
             except RecordError as err:
                 rejected.append(RejectedRecord(err.external_id, str(err), raw))
         try:
@@ -282,50 +282,16 @@ class DeclarativeAdapter:
         return {}
 
     def parse_record(self, entity_type: str, raw: Any) -> Change:
-        """One listed record as a Change (hook). Raises RecordError naming the path.
-
-        Every field is checked here, once, so the Change is built without validating it
-        again (`Change.trusted`): this runs for every record of every listing.
-        """
-        spec = self._object(entity_type).record
-        if not isinstance(raw, dict):
-            raise RecordError(
-                f"{self.spec.name} {entity_type}: record is a {type(raw).__name__}",
-                external_id=None,
-            )
-        raw_id = select(raw, spec.id, default=None)
-        # Tuples, not `str | int`: a union is built anew on every call, once per record.
-        if isinstance(raw_id, bool) or not isinstance(raw_id, _ID_TYPES) or raw_id == "":
-            raise RecordError(
-                f"{self.spec.name} {entity_type}: record without an id at {spec.id!r}",
-                external_id=None,
-            )
-        external_id = raw_id if isinstance(raw_id, str) else str(raw_id)
+        """One listed record as a Change (hook). Raises RecordError naming the path."""
+        # The reader by entity type (a dict lookup: this runs for every record listed).
+        read = self._readers.get(entity_type) or self._object(entity_type).record.read
         try:
-            try:
-                modified_at = spec.time(select(raw, spec.modified_at))
-            except ValueError as err:
-                raise ValueError(f"field {spec.modified_at!r}: {err}") from err
-            version = select(raw, spec.version) if spec.version else None
-            if isinstance(version, bool) or not isinstance(version, _VERSION_TYPES):
-                raise ValueError(f"field {spec.version!r} is a {type(version).__name__}")
-            values = select(raw, spec.values)
-            if not isinstance(values, dict):
-                raise ValueError(f"field {spec.values!r} is a {type(values).__name__}")
-            deleted = select(raw, spec.deleted, default=False) if spec.deleted else False
-            return Change.trusted(
-                external_id=external_id,
-                version=modified_at.isoformat() if version is None else str(version),
-                modified_at=modified_at,
-                values=values,
-                deleted=deleted is True,
-            )
-        except (PathError, ValueError) as err:
-            problem = f"missing {err.path!r}" if isinstance(err, PathError) else str(err)
-            raise RecordError(
-                f"{self.spec.name} {entity_type} {external_id}: {problem}",
-                external_id=external_id,
-            ) from err
+            return read(raw)
+        except RecordProblem as err:
+            where = f"{self.spec.name} {entity_type}"
+            if err.external_id is not None:
+                where = f"{where} {err.external_id}"
+            raise RecordError(f"{where}: {err}", external_id=err.external_id) from err
 
     # -- writes --------------------------------------------------------------------------
 

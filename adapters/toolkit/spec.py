@@ -19,8 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from adapters.toolkit.cursors import CursorStrategy
 from adapters.toolkit.errors import ErrorMap
 from adapters.toolkit.paginators import Paginator
+from adapters.toolkit.selectors import PathError, compile_path
 from integration_core.clock import from_iso
 from integration_core.credentials.types import CredentialType
+from integration_core.models import Change
 from integration_core.ports.oauth import OAuthSpec
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "HttpConnectionConfig",
     "ObjectSpec",
     "ProviderSpec",
+    "RecordProblem",
     "RecordSpec",
     "WriteSpec",
     "parse_time",
@@ -43,7 +46,7 @@ def parse_time(value: Any) -> datetime:
         ValueError: anything else, including a time without a zone.
     """
     if isinstance(value, str):
-        if value.endswith("Z"):
+        if value[-1:] == "Z":  # not endswith: a method call, once per record listed
             return datetime.fromisoformat(value)  # UTC as it is (Python 3.11 reads "Z")
         if not value.isdigit():
             return from_iso(value)
@@ -54,16 +57,94 @@ def parse_time(value: Any) -> datetime:
     raise ValueError(f"not a time: {value!r}")
 
 
+# Tuples, not `str | int`: a union is built anew on every use, once per record.
+_ID_TYPES = (str, int)
+_VERSION_TYPES = (str, int, type(None))
+
+
+class RecordProblem(ValueError):
+    """A listed record that cannot be read: what is wrong, and its id when it has one."""
+
+    def __init__(self, message: str, *, external_id: str | None = None) -> None:
+        super().__init__(message)
+        self.external_id = external_id
+
+
 @dataclass(frozen=True)
 class RecordSpec:
-    """Dotted paths into one listed record; `values` "" is the record itself."""
+    """Dotted paths into one listed record; `values` "" is the record itself.
+
+    `version`: the path to the provider's version, or a function of the record (a digest
+    of what syncs, where the provider's own version is too coarse); None: the modification
+    time is the version. `deleted`: boolean paths; any that is True makes the record a
+    tombstone.
+    """
 
     id: str = "id"
     modified_at: str = "modifiedAt"
-    version: str | None = "version"  # None: the modification time is the version
+    version: str | Callable[[dict[str, Any]], str] | None = "version"
     values: str = "properties"
-    deleted: str | None = None  # a boolean path; True makes the record a tombstone
+    deleted: str | tuple[str, ...] | None = None
     time: Callable[[Any], datetime] = parse_time
+    # One listed record as a Change (raises RecordProblem); compiled from the fields above.
+    read: Callable[[Any], Change] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "read", _reader(self))
+
+
+def _reader(spec: RecordSpec) -> Callable[[Any], Change]:
+    """`spec.read`: its paths parsed once, as it runs for every record of every listing.
+    Every field is checked here, once, so that the Change is built without validating
+    it again (`Change.trusted`)."""
+    get_id, get_time, get_values = map(compile_path, (spec.id, spec.modified_at, spec.values))
+    version_of = compile_path(spec.version) if isinstance(spec.version, str) else spec.version
+    flags = (spec.deleted,) if isinstance(spec.deleted, str) else spec.deleted or ()
+    deleted_flags = tuple(map(compile_path, flags))
+    time = spec.time
+    trusted = Change.trusted  # looked up once: pydantic's metaclass makes it slow
+
+    def read(raw: Any) -> Change:
+        if not isinstance(raw, dict):
+            raise RecordProblem(f"record is a {type(raw).__name__}")
+        # `type() is str` first: the common case, without the checks it makes unneeded.
+        raw_id = get_id(raw, None)
+        if type(raw_id) is str and raw_id:
+            external_id = raw_id
+        elif isinstance(raw_id, bool) or not isinstance(raw_id, _ID_TYPES) or raw_id == "":
+            raise RecordProblem(f"record without an id at {spec.id!r}")
+        else:
+            external_id = str(raw_id)
+        try:
+            try:
+                modified_at = time(get_time(raw))
+            except ValueError as err:
+                raise ValueError(f"field {spec.modified_at!r}: {err}") from err
+            version = None if version_of is None else version_of(raw)
+            if type(version) is not str and (
+                isinstance(version, bool) or not isinstance(version, _VERSION_TYPES)
+            ):
+                raise ValueError(f"field {spec.version!r} is a {type(version).__name__}")
+            values = get_values(raw)
+            if not isinstance(values, dict):
+                raise ValueError(f"field {spec.values!r} is a {type(values).__name__}")
+            deleted = False
+            for flag in deleted_flags:
+                if flag(raw, False) is True:
+                    deleted = True
+                    break
+            return trusted(
+                external_id=external_id,
+                version=modified_at.isoformat() if version is None else str(version),
+                modified_at=modified_at,
+                values=values,
+                deleted=deleted,
+            )
+        except (PathError, ValueError) as err:
+            problem = f"missing {err.path!r}" if isinstance(err, PathError) else str(err)
+            raise RecordProblem(problem, external_id=external_id) from err
+
+    return read
 
 
 class Concurrency(StrEnum):

@@ -3,6 +3,7 @@ payload examples), rate limits, moved and deleted issues, pull requests, idle po
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,3 +186,35 @@ def test_the_connection_names_its_repository(fake: tuple[GitHubFake, str]) -> No
     assert GitHubAdapter.base_url(enterprise).endswith("/api/v3/repos/octo-org/hello-world")
     with pytest.raises(ConnectionConfigurationError, match="repo"):
         GitHubAdapter.validate_config({"owner": "octo-org", "repo": "../admin"})
+
+
+def test_an_issues_version_digests_what_syncs_as_ever() -> None:
+    """The version links store: `updated_at`, title, raw body, state and reason, sorted
+    logins and label names, milestone number, hashed (blake2b, 10 bytes)."""
+    issue = {
+        "number": 7,
+        "title": "Fix the sync",
+        "body": "Steps\n\n<!-- lockstep:k1 -->",
+        "state": "closed",
+        "state_reason": "completed",
+        "updated_at": "2026-03-01T09:30:00Z",
+        "assignees": [{"login": "zoe"}, {"login": "ada"}],
+        "labels": [{"name": "bug"}, "area-sync"],
+        "milestone": {"number": 3, "due_on": "2026-04-01T00:00:00Z"},
+    }
+    text = "\x1f".join(
+        [
+            "2026-03-01T09:30:00Z",
+            "Fix the sync",
+            "Steps\n\n<!-- lockstep:k1 -->",
+            "closed",
+            "completed",
+            "ada\x1ezoe",
+            "area-sync\x1ebug",
+            "3",
+        ]
+    )
+    adapter = github_adapter("https://api.github.com", auth=StaticBearer("t"))
+    change = adapter.parse_record("task", issue)
+    assert change.version == hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
+    assert change.values["body"] == "Steps"

@@ -6,6 +6,7 @@ Fixtures: tests/unit/adapters/fixtures/notion_*.json (each cites its reference p
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,25 @@ def test_a_version_moves_with_any_property_even_within_the_same_minute() -> None
         adapter.parse_record("contact", page).version for page in (reference, edited, restored)
     }
     assert len(versions) == 3
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {},
+        {"plain_text": "Bug bash — café 🐛"},  # text json escapes (orjson would not)
+        {"plain_text": 2**70},  # an integer orjson refuses
+    ],
+)
+def test_a_version_is_the_minute_and_the_digest_of_the_sorted_json(edit: dict[str, Any]) -> None:
+    """The same version as ever for the same page (links store it), however it is computed."""
+    page = _fixture("notion_page.json")
+    page["properties"]["Title"]["title"][0].update(edit)
+    change = _adapter("https://api.notion.com").parse_record("contact", page)
+    state = {"properties": page["properties"], "deleted": True}
+    canonical = json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
+    digest = hashlib.sha256(canonical).hexdigest()[:16]
+    assert change.version == f"2023-03-08T18:25:00.000000Z#{digest}"
 
 
 def test_page_events_become_notices_routed_by_their_database() -> None:

@@ -3,6 +3,7 @@ deactivated users, posting messages, and Events API deliveries."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,7 +16,7 @@ import pytest
 from adapters import parse_webhook
 from adapters.sandbox_server import SandboxServer
 from adapters.slack import SlackAdapter
-from adapters.toolkit import CursorState
+from adapters.toolkit import CursorState, RecordError
 from integration_core.clock import utcnow
 from integration_core.credentials import CredentialRecord, CredentialStatus
 from integration_core.errors import AuthError, PermanentError, RetryableError
@@ -333,3 +334,15 @@ def test_a_missing_scope_is_no_reason_to_refresh(workspace: _Workspace) -> None:
     with pytest.raises(AuthError, match="missing_scope"):
         workspace.read()
     assert (len(oauth.calls), len(workspace.faults.requests)) == (0, 1)
+
+
+def test_a_users_version_is_updated_with_a_digest_and_updated_must_be_whole_seconds() -> None:
+    """The version (stored on links) as ever: `updated`, then a digest of what syncs."""
+    user = USER_CHANGE["event"]["user"]
+    adapter = slack_adapter("https://slack.com/api", auth=StaticBearer("t"))
+    parts = ["1502138686", "False", "None", "None", "spengler@ghostbusters.example.com"]
+    parts += ["None", "None"]
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=6).hexdigest()
+    assert adapter.parse_record("contact", user).version == f"1502138686-{digest}"
+    with pytest.raises(RecordError, match="field 'updated' is a float"):
+        adapter.parse_record("contact", {**user, "updated": 1502138686.5})

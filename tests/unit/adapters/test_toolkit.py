@@ -134,6 +134,17 @@ def test_select_follows_dotted_paths_and_list_indexes() -> None:
         select(body, "a.b.5.c")
 
 
+def test_select_reads_keys_that_hold_dots_and_never_indexes_what_is_not_a_list() -> None:
+    assert select({"a.b": 1, "a": {"b": 2}}, "a.b") == 1
+    assert select({"0": "zero"}, "0") == "zero"
+    assert select(["x", "y"], "-1") == "y"
+    assert select(["x"], "id", default=None) is None
+    assert select("text", "0", default=None) is None
+    for path in ("id", "a.--1"):
+        with pytest.raises(PathError, match=repr(path)):
+            select({"a": ["x"]}, path)
+
+
 # -- paginators --------------------------------------------------------------------------
 
 
@@ -503,5 +514,8 @@ def test_a_trusted_change_is_the_change_validation_would_make() -> None:
     assert trusted.model_dump_json() == checked.model_dump_json()
     assert trusted.model_copy(update={"deleted": True}).deleted is True
     assert trusted.model_fields_set == checked.model_fields_set
+    other = Change.trusted(**fields)
+    other.version = "8"  # an assignment leaves every other Change as it was
+    assert (trusted.version, trusted.model_fields_set) == ("7", checked.model_fields_set)
     with pytest.raises(ValueError, match="naive"):
         Change.trusted(**{**fields, "modified_at": when.replace(tzinfo=None)})
