@@ -104,7 +104,7 @@ def test_field_merge_keeps_edits_to_different_fields_from_both_sides(merge_world
     crm, mkt = merge_world.twins(email)
     for record in (crm, mkt):
         assert (record.properties["jobtitle"], record.properties["city"]) == ("CTO", "Oslo")
-    assert merge_world.conflicts() == []
+    assert merge_world.conflicts() == []  # no conflict: nothing stored, not even resolved
 
 
 def test_last_write_wins_takes_the_later_edit_of_the_same_field(lww_world: World) -> None:
@@ -278,24 +278,9 @@ def test_a_manual_conflict_records_its_policy_and_waits(manual_world: World) -> 
     assert conflict.ttl == -1  # a pending conflict waits as long as it takes
 
 
-def test_changes_without_a_conflict_store_no_conflict(lww_world: World) -> None:
-    email = _email(lww_world)
-    crm, mkt = lww_world.twins(email)
-    lww_world.crm.update("contacts", crm.id, {"jobtitle": "CTO"})
-    lww_world.mkt.update("contacts", mkt.id, {"city": "Oslo"})
-    lww_world.sync()
-    lww_world.sync()
-    lww_world.mkt.update("contacts", mkt.id, {"jobtitle": "CEO"})  # after the sync: no race
-    lww_world.sync()
-    assert lww_world.conflicts() == []
-
-
 def test_a_redelivered_change_stores_its_resolved_conflict_once(tmp_path: Path) -> None:
     for world in _world(tmp_path, "target_wins"):
-        crm, mkt = world.twins(_email(world))
-        world.crm.update("contacts", crm.id, {"jobtitle": "from crm"})
-        world.mkt.update("contacts", mkt.id, {"jobtitle": "from mkt"})
-        world.sync()
+        _edit_title_on_both_sides(world)
         (stored,) = world.conflicts()
         # What a redelivery of the same change meets again: the same disagreement.
         base = stored.base["value"] if stored.base["present"] else ABSENT
