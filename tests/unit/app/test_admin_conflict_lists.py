@@ -1,5 +1,6 @@
 """`GET admin/conflicts?status=`: pending (the default), resolved by the task's policy or
-decided by an admin; newest first for the last two, one tenant's only, bad status a 400."""
+decided by an admin; newest first for the last two, one tenant's only, bad status a 400.
+On SQLite (unit) and the Cosmos DB emulator (integration)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from integration_core.models import Conflict, ConflictStatus
 from tests.harness.admin_api import call, ok, problem
 from tests.harness.decisions import TENANT, seed_conflict
 from tests.harness.function_host import FunctionHost
-
-pytestmark = pytest.mark.unit
 
 
 def _settled(
@@ -33,8 +32,9 @@ def _settled(
 
 
 @pytest.fixture
-def listed(host: FunctionHost) -> FunctionHost:
+def listed(host_on_each_backend: FunctionHost) -> FunctionHost:
     """c1 pending; r-old and r-new resolved; d1 decided; t2's own resolved one."""
+    host = host_on_each_backend
     pending = seed_conflict(host.runtime())
     for settled in (
         _settled(pending, "r-old", ConflictStatus.RESOLVED, 30),
