@@ -88,3 +88,10 @@ def test_the_openapi_document_declares_the_status_filter(listed: FunctionHost) -
     assert status["in"] == "query"
     assert set(status["schema"]["enum"]) == {"pending", "resolved", "decided"}
     assert status["schema"]["default"] == "pending"
+
+
+def test_a_resolved_conflict_cannot_be_decided_again(listed: FunctionHost) -> None:
+    body = {"winner": "hub", "decided_by": "admin@test"}
+    problem(call(listed, "POST", "conflicts/r-new/decision", body), 409)
+    stored = listed.runtime().store.get(Conflict.container, TENANT, "r-new")
+    assert (stored["status"], stored["winner"]) == ("resolved", "incoming")
