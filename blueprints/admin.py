@@ -59,12 +59,18 @@ def blueprint(runtime: Callable[[], Runtime]) -> func.Blueprint:
 
     @bp.function_name("AdminListConflicts")
     @bp.route(route="admin/conflicts", methods=["GET"])
-    @endpoint(response=Page[Conflict], auth=caller_of, query=PageQuery)
-    def admin_list_conflicts(caller: ApiKey, query: PageQuery) -> dict[str, Any]:
-        """Conflicts waiting for a decision."""
+    @endpoint(response=Page[Conflict], auth=caller_of, query=decisions.ConflictQuery)
+    def admin_list_conflicts(caller: ApiKey, query: decisions.ConflictQuery) -> dict[str, Any]:
+        """Conflicts waiting for a decision (`status=pending`), resolved by the task's policy
+        (`resolved`, newest first, with the rule that chose the winner) or decided by an
+        admin (`decided`, newest first)."""
         return as_json(
-            decisions.pending_conflicts(
-                runtime(), caller.tenant_id, after=query.after, limit=query.limit
+            decisions.list_conflicts(
+                runtime(),
+                caller.tenant_id,
+                status=query.status,
+                after=query.after,
+                limit=query.limit,
             )
         )
 

@@ -15,7 +15,7 @@ import json
 import sys
 import webbrowser
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
@@ -319,7 +319,7 @@ COLUMNS: Mapping[str, tuple[str, ...]] = {
         "nextDueAt",
     ),
     "keys": ("id", "name", "createdAt", "revokedAt"),
-    "conflicts": ("id", "entityId", "connectionId", "field", "status"),
+    "conflicts": ("id", "entityId", "connectionId", "field", "status", "policy", "rule", "winner"),
     "duplicates": ("id", "entityId", "candidateEntityId", "score", "rule", "status"),
     "results": (
         "id",
@@ -582,14 +582,26 @@ def add_admin_commands(
     one.add_argument("id")
     one.set_defaults(run=run(_by_id(tasks.get_result), "result"))
 
-    conflicts = group("conflicts", "conflicts waiting for a decision")
-    action(
+    conflicts = group("conflicts", "conflicts waiting for a decision, or resolved")
+
+    def list_conflicts(rt: Runtime, a: argparse.Namespace) -> Output:
+        """conflicts waiting for a decision (--status resolved: decided by the policy)"""
+        page = decisions.list_conflicts(rt, a.tenant, status=a.status, after=a.after, limit=a.limit)
+        return page, 0
+
+    listed = action(
         conflicts,
         "list",
         "conflicts",
-        _paged(decisions.pending_conflicts),
-        "lockstep --tenant t1 conflicts list",
+        list_conflicts,
+        "lockstep --tenant t1 conflicts list --status resolved",
         paged=True,
+    )
+    listed.add_argument(
+        "--status",
+        choices=get_args(decisions.ListedStatus),
+        default="pending",
+        help="pending (default), resolved by the task's policy, or decided by an admin",
     )
     action(
         conflicts,

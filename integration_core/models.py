@@ -288,16 +288,20 @@ class ConflictStatus(StrEnum):
     PENDING = "pending"
     DECIDING = "deciding"  # claimed by a decision whose effects are being applied
     DECIDED = "decided"
+    RESOLVED = "resolved"  # decided at once by the task's policy: kept as history
 
 
 class Conflict(Document):
-    """A field changed in the hub and in one system to different values, awaiting a decision.
+    """A field changed in the hub and in one system to different values.
 
     Values are stored as {"present": bool, "value": ...} so that "absent" and None stay
-    distinct. Deciding it applies the winner to the hub and propagates it.
+    distinct. Under the `manual` policy it waits for a decision, which applies the winner
+    to the hub and propagates it; any other policy decided it at once (`resolved`, with
+    the winner and the rule that chose it), and the document expires after a while.
     """
 
     container: ClassVar[str] = "conflicts"
+    resolved_ttl_seconds: ClassVar[int] = 30 * 24 * 3600
 
     entity_id: str
     entity_type: str
@@ -308,10 +312,13 @@ class Conflict(Document):
     incoming: dict[str, Any]
     incoming_modified_at: UtcDatetime
     status: ConflictStatus = ConflictStatus.PENDING
+    policy: str | None = None  # the task's strategy (None: stored before it was recorded)
+    rule: str | None = None  # what decided a resolved one ("later modification", ...)
     winner: str | None = None
     decided_by: str | None = None
     decided_at: UtcDatetime | None = None
     created_at: UtcDatetime = Field(default_factory=utcnow)
+    ttl: int = -1  # never expires; resolved ones: `resolved_ttl_seconds`
 
 
 class DuplicateStatus(StrEnum):

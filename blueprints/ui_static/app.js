@@ -95,8 +95,18 @@ async function runsView(view, [taskId]) {
   refreshTimer = setInterval(() => draw().catch(failed), REFRESH_MS);
 }
 
+const valuesOf = (c) => [
+  ["Base (last synced)", shown(c.base)],
+  ["Hub", shown(c.hub)],
+  [`Incoming (${c.connectionId})`, shown(c.incoming)],
+];
+const policyOf = (c) => c.policy || "not recorded";
+
 async function conflictsView(view) {
-  const conflicts = (await api("GET", "admin/conflicts?limit=100")).items;
+  const [conflicts, resolved] = await Promise.all([
+    api("GET", "admin/conflicts?limit=100").then((page) => page.items),
+    api("GET", "admin/conflicts?status=resolved&limit=50").then((page) => page.items), // newest first
+  ]);
   view.append(h("h2", {}, "Conflicts"));
   if (!conflicts.length) view.append(h("p", {}, "No conflict waits for a decision."));
   for (const c of conflicts) {
@@ -107,16 +117,25 @@ async function conflictsView(view) {
     }, label);
     view.append(h("article", { class: "card", "data-conflict": c.id },
       h("h3", {}, `Field “${c.field}” of `, h("a", { href: `#entity/${c.entityId}` }, c.entityId)),
-      h("p", {}, `${c.connectionId} changed it while the hub did too (policy: manual); `, when(c.createdAt)),
+      h("p", {}, `${c.connectionId} changed it while the hub did too (policy: ${policyOf(c)}); `, when(c.createdAt)),
       h("div", { class: "scroll" }, h("table", {},
         h("caption", {}, `Values of ${c.field}`),
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Side"), h("th", { scope: "col" }, "Value"))),
-        h("tbody", {},
-          h("tr", {}, h("th", { scope: "row" }, "Base (last synced)"), h("td", {}, shown(c.base))),
-          h("tr", {}, h("th", { scope: "row" }, "Hub"), h("td", {}, shown(c.hub))),
-          h("tr", {}, h("th", { scope: "row" }, `Incoming (${c.connectionId})`), h("td", {}, shown(c.incoming)))))),
+        h("tbody", {}, valuesOf(c).map(([side, value]) =>
+          h("tr", {}, h("th", { scope: "row" }, side), h("td", {}, value)))))),
       h("div", { class: "actions" }, decide("hub", "Keep hub value"), decide("incoming", "Take incoming value"))));
   }
+  view.append(h("h2", { id: "resolved-heading" }, "Resolved by policy"));
+  if (!resolved.length) return view.append(h("p", {}, "No conflict was resolved by a task's policy lately."));
+  view.append(h("ol", { class: "resolved", "aria-labelledby": "resolved-heading" }, resolved.map((c) =>
+    h("li", { "data-resolved": c.id },
+      h("h3", {}, `Field “${c.field}” of `, h("a", { href: `#entity/${c.entityId}` }, c.entityId), " · ", when(c.decidedAt)),
+      fields([
+        ...valuesOf(c),
+        ["Policy", policyOf(c)],
+        ["Rule", c.rule],
+        ["Winner", c.winner === "hub" ? "hub (kept its value)" : `incoming (${c.connectionId})`],
+      ])))));
 }
 
 async function duplicatesView(view) {

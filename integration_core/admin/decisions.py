@@ -1,14 +1,15 @@
-"""Conflicts and duplicate candidates for the admin API and the CLI: pages of those waiting,
-one by id, and a decision — audited, like every admin write, whoever makes it.
+"""Conflicts and duplicate candidates for the admin API and the CLI: pages of those waiting
+(and of conflicts already resolved or decided), one by id, and a decision — audited, like
+every admin write, whoever makes it.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from integration_core.admin.audit import record_write
-from integration_core.admin.pages import Page, paginate
+from integration_core.admin.pages import Page, PageQuery, newest_first, paginate
 from integration_core.models import (
     Conflict,
     ConflictStatus,
@@ -26,17 +27,45 @@ __all__ = [
     "decide_duplicate_as",
     "get_conflict",
     "get_duplicate",
-    "pending_conflicts",
+    "ConflictQuery",
+    "list_conflicts",
     "pending_duplicates",
 ]
 
 D = TypeVar("D", bound=Document)
 
 
-def pending_conflicts(
-    rt: Runtime, tenant_id: str, *, after: str | None = None, limit: int = 50
+ListedStatus = Literal["pending", "resolved", "decided"]
+
+
+class ConflictQuery(PageQuery):
+    """`?limit=&after=&status=` on the conflicts list: `pending` (the default) waits for a
+    decision, `resolved` was decided by the task's policy, `decided` by an admin."""
+
+    status: ListedStatus = "pending"
+
+
+def list_conflicts(
+    rt: Runtime,
+    tenant_id: str,
+    *,
+    status: ListedStatus = "pending",
+    after: str | None = None,
+    limit: int = 50,
 ) -> Page[Conflict]:
-    return _pending(rt, Conflict, ConflictStatus.PENDING, tenant_id, after=after, limit=limit)
+    """Pending conflicts in id order (a stable queue); resolved and decided ones newest
+    first (recent history)."""
+    if status == "pending":
+        return _pending(rt, Conflict, ConflictStatus.PENDING, tenant_id, after=after, limit=limit)
+    return newest_first(
+        rt.store,
+        Conflict,
+        tenant_id,
+        time_field="decidedAt",
+        filters=[Filter("status", "=", status)],
+        after=after,
+        limit=limit,
+    )
 
 
 def get_conflict(rt: Runtime, tenant_id: str, conflict_id: str) -> Conflict:

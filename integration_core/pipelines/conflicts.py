@@ -1,4 +1,5 @@
-"""Manual conflicts: stored when a sync leaves them pending, decided later by an admin.
+"""Conflicts: those a sync leaves pending, decided later by an admin, and those the task's
+policy resolved at once, kept for a while so an admin sees which rule chose what.
 
 While a conflict waits, the field keeps its value in every system (the hub keeps its own,
 the system keeps the one it sent): outbound leaves pending fields out of what it writes to
@@ -11,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from integration_core.clock import utcnow
 from integration_core.errors import ConflictError
 from integration_core.models import (
     Conflict,
@@ -24,8 +26,9 @@ from integration_core.pipelines.pushes import push_everywhere
 from integration_core.runtime import Runtime
 from integration_core.storage import Filter
 from integration_core.storage.concurrency import update_document
-from integration_core.sync import FieldConflict
+from integration_core.sync import FieldConflict, Strategy
 from integration_core.sync.echo import values_hash
+from integration_core.sync.policy import HUB
 from integration_core.sync.resolve import ABSENT
 
 __all__ = [
@@ -58,19 +61,34 @@ def record_conflicts(
     connection_id: str,
     conflicts: Sequence[FieldConflict],
     *,
+    policy: Strategy,
     incoming_modified_at: Any,
 ) -> list[Conflict]:
-    """Store each pending conflict once (the same disagreement maps to the same id)."""
+    """Store each conflict once: pending ones (no winner yet) to wait for a decision, those
+    the policy decided as `resolved` history that expires.
+
+    The same disagreement maps to the same id, so a redelivered change writes nothing new.
+    """
     stored = []
+    now = utcnow()
     for found in conflicts:
+        incoming = _slot(found.incoming_value)
+        if found.winner is None:
+            kind, digest = "conflict", values_hash({"v": incoming})
+            outcome: dict[str, Any] = {}
+        else:
+            hub = _slot(found.hub_value)
+            seen = {"hub": hub, "incoming": incoming, "at": str(incoming_modified_at)}
+            kind, digest = "conflict-resolved", values_hash(seen)
+            outcome = {
+                "status": ConflictStatus.RESOLVED,
+                "winner": HUB_WINS if found.winner == HUB else INCOMING_WINS,
+                "decided_by": policy.value,
+                "decided_at": now,
+                "ttl": Conflict.resolved_ttl_seconds,
+            }
         conflict = Conflict(
-            id=deterministic_id(
-                "conflict",
-                entity.id,
-                connection_id,
-                found.field,
-                values_hash({"v": _slot(found.incoming_value)}),
-            ),
+            id=deterministic_id(kind, entity.id, connection_id, found.field, digest),
             tenant_id=entity.tenant_id,
             entity_id=entity.id,
             entity_type=entity.entity_type,
@@ -78,14 +96,19 @@ def record_conflicts(
             field=found.field,
             base=_slot(found.base_value),
             hub=_slot(found.hub_value),
-            incoming=_slot(found.incoming_value),
+            incoming=incoming,
             incoming_modified_at=incoming_modified_at,
+            policy=policy.value,
+            rule=found.rule,
+            created_at=now,
+            **outcome,
         )
         try:
             rt.store.create(Conflict.container, conflict.to_document())
         except ConflictError:
-            continue  # already waiting (a redelivery or a re-read)
-        log.info("conflict on %s.%s waits for a decision", entity.id, found.field)
+            continue  # already stored (a redelivery or a re-read)
+        if found.winner is None:
+            log.info("conflict on %s.%s waits for a decision", entity.id, found.field)
         stored.append(conflict)
     return stored
 

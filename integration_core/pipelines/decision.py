@@ -5,7 +5,8 @@ entity, the incoming change, the task's policy and delete rule, and answers with
 entity's new state, the conflicts left for a decision, whether the source's delete lost
 (the record goes back there), whether the source's record is gone for good (its link is
 retired), and who hears of the result. inbound.py loads, asks, and carries the answer out
-(the etag write, the link, the pushes, the conflict documents), so this is tested on plain
+(the etag write, the link, the pushes, the conflict documents: pending ones and those
+the policy resolved), so this is tested on plain
 values (tests/unit/pipelines/test_decision.py).
 """
 
@@ -46,6 +47,7 @@ class ChangeDecision:
     entity: Entity  # the entity after the change (the one given, when nothing changed)
     changed: bool = False
     conflicts: tuple[FieldConflict, ...] = ()  # to record, awaiting a decision
+    resolved: tuple[FieldConflict, ...] = ()  # decided by the policy: recorded as history
     recreate_in_source: bool = False  # the source's delete lost: re-create the record there
     source_gone: bool = False  # the source's record is deleted and stays so
     push: bool = False  # tell the systems linked to or targeted for the entity
@@ -79,6 +81,7 @@ def decide_change(
         entity=decision.entity,
         changed=decision.changed,
         conflicts=decision.conflicts,
+        resolved=decision.resolved,
         recreate_in_source=decision.recreate_in_source,
         source_gone=decision.source_gone,
         push=push,
@@ -106,10 +109,12 @@ def _decide_delete(
     if entity.deleted or entity.archived:
         return ChangeDecision(entity, source_gone=True)
     verdict = resolve_delete(base, hub_side(entity), _side(incoming), policy, rule=rule)
-    conflicts = _pending(verdict)
+    conflicts, resolved = _pending(verdict), _resolved(verdict)
     detected = int(verdict.conflict is not None)
     if verdict.outcome is DeleteOutcome.KEEP:
-        return ChangeDecision(entity, recreate_in_source=bool(detected), detected=detected)
+        return ChangeDecision(
+            entity, resolved=resolved, recreate_in_source=bool(detected), detected=detected
+        )
     if verdict.outcome is DeleteOutcome.PENDING:
         return ChangeDecision(entity, conflicts=conflicts, detected=detected)
     deleted = entity.model_copy(
@@ -122,7 +127,12 @@ def _decide_delete(
         }
     )
     return ChangeDecision(
-        deleted, changed=True, conflicts=conflicts, source_gone=True, detected=detected
+        deleted,
+        changed=True,
+        conflicts=conflicts,
+        resolved=resolved,
+        source_gone=True,
+        detected=detected,
     )
 
 
@@ -139,15 +149,20 @@ def _decide_update(
         verdict = resolve_update_of_deleted(base, hub_side(entity), _side(incoming), policy)
         if verdict.outcome is not DeleteOutcome.RESTORE:
             detected = int(verdict.conflict is not None)
-            return ChangeDecision(entity, conflicts=_pending(verdict), detected=detected)
+            return ChangeDecision(
+                entity, conflicts=_pending(verdict), resolved=_resolved(verdict), detected=detected
+            )
         restored = True
         entity = entity.model_copy(
             update={"deleted": False, "archived": False, "deleted_by": None, "deleted_at": None}
         )
     resolution = resolve(base, hub_side(entity), _side(incoming), policy)
     detected = len(resolution.conflicts)
+    resolved = tuple(c for c in resolution.conflicts if c.winner is not None)
     if not resolution.applied and not restored:
-        return ChangeDecision(entity, conflicts=resolution.pending, detected=detected)
+        return ChangeDecision(
+            entity, conflicts=resolution.pending, resolved=resolved, detected=detected
+        )
     times = dict(entity.field_modified_at)
     for name in resolution.applied:
         times[name] = incoming.modified_at
@@ -160,7 +175,13 @@ def _decide_update(
             "modified_at": max(entity.modified_at, incoming.modified_at),
         }
     )
-    return ChangeDecision(updated, changed=True, conflicts=resolution.pending, detected=detected)
+    return ChangeDecision(
+        updated,
+        changed=True,
+        conflicts=resolution.pending,
+        resolved=resolved,
+        detected=detected,
+    )
 
 
 def _side(incoming: Incoming) -> Side:
@@ -171,6 +192,12 @@ def _side(incoming: Incoming) -> Side:
 
 def _pending(verdict: DeleteDecision) -> tuple[FieldConflict, ...]:
     if verdict.outcome is DeleteOutcome.PENDING and verdict.conflict is not None:
+        return (verdict.conflict,)
+    return ()
+
+
+def _resolved(verdict: DeleteDecision) -> tuple[FieldConflict, ...]:
+    if verdict.conflict is not None and verdict.conflict.winner is not None:
         return (verdict.conflict,)
     return ()
 

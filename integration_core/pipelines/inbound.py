@@ -523,12 +523,13 @@ def _carry_out(
     first: bool,
 ) -> None:
     """The effects of a decided change, in an order that a crash at any point repeats."""
-    if decision.conflicts:
+    if decision.conflicts or decision.resolved:
         record_conflicts(
             context.rt,
             entity,
             context.connection.id,
-            decision.conflicts,
+            decision.conflicts + decision.resolved,
+            policy=context.policy.strategy,
             incoming_modified_at=change.modified_at,
         )
     if decision.recreate_in_source:

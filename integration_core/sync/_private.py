@@ -10,7 +10,19 @@ from typing import Any, Final, Literal
 from integration_core.sync.policy import HUB, Policy, Strategy
 from integration_core.sync.records import Side
 
-__all__ = ["ABSENT", "Absent", "same", "element_key", "detach", "later", "decide"]
+__all__ = [
+    "ABSENT",
+    "PROTECTED_RULE",
+    "Absent",
+    "same",
+    "element_key",
+    "detach",
+    "later",
+    "decide",
+]
+
+PROTECTED_RULE = "protected field"
+"""The rule of a conflict on a protected field: the hub keeps it (only an admin changes it)."""
 
 
 class Absent:
@@ -91,15 +103,16 @@ def later(
     return "second" if delta > timedelta(0) else "first"
 
 
-def decide(name: str, hub: Side, incoming: Side, policy: Policy) -> str | None:
-    """The winner of a true conflict on `name`: HUB, `incoming.system`, or None (pending)."""
+def decide(name: str, hub: Side, incoming: Side, policy: Policy) -> tuple[str | None, str]:
+    """The winner of a true conflict on `name` (HUB, `incoming.system`, or None: pending)
+    and the rule that chose it, in words an admin reads ("later modification")."""
     strategy = policy.strategy
     if strategy is Strategy.SOURCE_WINS:
-        return incoming.system
+        return incoming.system, "source wins"
     if strategy is Strategy.TARGET_WINS:
-        return HUB
+        return HUB, "hub wins"
     if strategy is Strategy.MANUAL:
-        return None
+        return None, "awaiting a decision"
     if strategy is Strategy.SYSTEM_PRIORITY:
         return _by_priority(name, hub, incoming, policy)
     if strategy is Strategy.FIELD_MERGE:
@@ -117,25 +130,36 @@ def _by_time(
     hub: Side,
     incoming: Side,
     policy: Policy,
-) -> str:
+) -> tuple[str, str]:
     order = later(hub_time, incoming_time, policy.skew_tolerance)
     if order == "first":
-        return HUB
+        return HUB, "later modification"
     if order == "second":
-        return incoming.system
+        return incoming.system, "later modification"
     hub_system, incoming_system = hub.source_of(name), incoming.system
     hub_rank, incoming_rank = policy.rank(hub_system), policy.rank(incoming_system)
     if hub_rank != incoming_rank:
-        return HUB if hub_rank < incoming_rank else incoming.system
+        first = hub_system if hub_rank < incoming_rank else incoming_system
+        return _side_of(first, hub_system, incoming), f"same time, system priority: {first}"
     if hub_system != incoming_system:
-        return HUB if hub_system < incoming_system else incoming.system
-    return HUB
+        first = min(hub_system, incoming_system)
+        return _side_of(first, hub_system, incoming), f"same time, system name: {first}"
+    return HUB, "same time, same system: hub keeps"
 
 
-def _by_priority(name: str, hub: Side, incoming: Side, policy: Policy) -> str:
+def _by_priority(name: str, hub: Side, incoming: Side, policy: Policy) -> tuple[str, str]:
     hub_system, incoming_system = hub.source_of(name), incoming.system
     owner = policy.field_owners.get(name)
     if owner is not None and (hub_system == owner) != (incoming_system == owner):
-        return HUB if hub_system == owner else incoming.system
+        return _side_of(owner, hub_system, incoming), f"field owner: {owner}"
     # No owner, or neither / both sides own it: rank decides; equal rank keeps the hub.
-    return incoming.system if policy.rank(incoming_system) < policy.rank(hub_system) else HUB
+    if policy.rank(incoming_system) < policy.rank(hub_system):
+        return incoming.system, f"system priority: {incoming_system}"
+    if policy.rank(hub_system) < policy.rank(incoming_system):
+        return HUB, f"system priority: {hub_system}"
+    return HUB, "equal priority: hub keeps"
+
+
+def _side_of(system: str, hub_system: str, incoming: Side) -> str:
+    """The winner for `system`: HUB when it is the hub's side's system."""
+    return HUB if system == hub_system else incoming.system

@@ -37,7 +37,8 @@ class FieldConflict:
     """A field changed on both sides to different values.
 
     A value missing from a mapping is reported as `integration_core.sync.resolve.ABSENT`.
-    `winner` is "hub", the incoming system, or None while the conflict is pending.
+    `winner` is "hub", the incoming system, or None while the conflict is pending; `rule`
+    says what decided it ("later modification", "field owner: salesforce", ...).
     """
 
     field: str
@@ -45,6 +46,7 @@ class FieldConflict:
     hub_value: Any
     incoming_value: Any
     winner: str | None
+    rule: str
 
 
 @dataclass(frozen=True)

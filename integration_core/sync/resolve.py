@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from integration_core.sync._private import ABSENT, decide, detach, element_key, same
+from integration_core.sync._private import (
+    ABSENT,
+    PROTECTED_RULE,
+    decide,
+    detach,
+    element_key,
+    same,
+)
 from integration_core.sync.policy import ADMIN, HUB, Policy, Strategy
 from integration_core.sync.records import FieldConflict, Resolution, Side
 
@@ -52,7 +59,10 @@ def resolve(
             pass
         elif may_protect and name in policy.protected_fields:
             if hub_changed:
-                conflicts.append(FieldConflict(name, base_value, hub_value, incoming_value, HUB))
+                conflict = FieldConflict(
+                    name, base_value, hub_value, incoming_value, HUB, PROTECTED_RULE
+                )
+                conflicts.append(conflict)
         elif not hub_changed:
             take_incoming = True
         elif (
@@ -62,8 +72,8 @@ def resolve(
         ):
             merged = merge_lists(base_value, hub_value, incoming_value)
         else:
-            winner = decide(name, hub, incoming, policy)
-            conflict = FieldConflict(name, base_value, hub_value, incoming_value, winner)
+            winner, rule = decide(name, hub, incoming, policy)
+            conflict = FieldConflict(name, base_value, hub_value, incoming_value, winner, rule)
             conflicts.append(conflict)
             if winner is None:
                 pending.append(conflict)

@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from integration_core.sync._private import ABSENT, decide, same
+from integration_core.sync._private import ABSENT, PROTECTED_RULE, decide, same
 from integration_core.sync.policy import ADMIN, HUB, Policy
 from integration_core.sync.records import FieldConflict, Side
 
@@ -77,8 +77,11 @@ def resolve_delete(
     if not changed:
         return DeleteDecision(DeleteOutcome.KEEP if protected else winning)
     live, deleting = _existence_side(hub, changed, False), _existence_side(tombstone, (), True)
-    winner = HUB if protected else decide(DELETED_FIELD, live, deleting, policy)
-    conflict = FieldConflict(DELETED_FIELD, False, False, True, winner)
+    winner: str | None = HUB
+    why = PROTECTED_RULE
+    if not protected:
+        winner, why = decide(DELETED_FIELD, live, deleting, policy)
+    conflict = FieldConflict(DELETED_FIELD, False, False, True, winner, why)
     if winner is None:
         return DeleteDecision(DeleteOutcome.PENDING, conflict)
     return DeleteDecision(DeleteOutcome.KEEP if winner == HUB else winning, conflict)
@@ -101,12 +104,13 @@ def resolve_update_of_deleted(
         return DeleteDecision(DeleteOutcome.KEEP)
     if DELETED_FIELD in policy.protected_fields and incoming.system != ADMIN:
         return DeleteDecision(
-            DeleteOutcome.KEEP, FieldConflict(DELETED_FIELD, False, True, False, HUB)
+            DeleteOutcome.KEEP,
+            FieldConflict(DELETED_FIELD, False, True, False, HUB, PROTECTED_RULE),
         )
     deleted = _existence_side(hub, (), True)
     updating = _existence_side(incoming, changed, False)
-    winner = decide(DELETED_FIELD, deleted, updating, policy)
-    conflict = FieldConflict(DELETED_FIELD, False, True, False, winner)
+    winner, why = decide(DELETED_FIELD, deleted, updating, policy)
+    conflict = FieldConflict(DELETED_FIELD, False, True, False, winner, why)
     if winner is None:
         return DeleteDecision(DeleteOutcome.PENDING, conflict)
     return DeleteDecision(DeleteOutcome.KEEP if winner == HUB else DeleteOutcome.RESTORE, conflict)

@@ -1,7 +1,8 @@
 """The admin page, driven in chromium as an operator would use it (see conftest.py).
 
 The tests of this module share one served app and run in order: sign-in, then a sync, then
-the duplicate that sync holds for review, then a conflict made on both sides.
+the duplicate that sync holds for review, then a conflict made on both sides (waiting for
+a decision under the manual policy, then resolved at once under last_write_wins).
 """
 
 from __future__ import annotations
@@ -119,7 +120,6 @@ def test_a_conflict_made_on_both_sides_is_decided_and_both_systems_agree(
     expect(rows.filter(has_text="Base")).to_contain_text('"Engineer"')
     expect(rows.filter(has_text="Hub")).to_contain_text('"from crm"')
     expect(rows.filter(has_text="Incoming (marketing)")).to_contain_text('"from marketing"')
-    screenshot(page, "conflicts")
     # Each system keeps its own value while the conflict waits.
     assert _person(served.crm, firstname="Edsger")[0]["jobtitle"] == "from crm"
     assert _person(served.marketing, firstname="Edsger")[0]["jobtitle"] == "from marketing"
@@ -146,6 +146,47 @@ def test_a_conflict_made_on_both_sides_is_decided_and_both_systems_agree(
     expect(page.locator("#status")).to_contain_text("Saved title")
     expect(page.get_by_role("row", name="title")).to_contain_text("admin")
     eventually(lambda: titles() == ["from the page", "from the page"])
+
+
+def test_a_conflict_a_last_write_wins_task_resolved_is_listed_with_its_rule(
+    page: Page, served: Served
+) -> None:
+    policy = {"policy": {"strategy": "last_write_wins"}}
+    served.api.patch("admin/tasks/marketing-contacts", json=policy).raise_for_status()
+    (crm_edsger,) = _person(served.crm, firstname="Edsger")
+    (marketing_edsger,) = _person(served.marketing, firstname="Edsger")
+    served.crm.update("contacts", crm_edsger["id"], {"jobtitle": "crm, earlier"})
+    served.marketing.update("contacts", marketing_edsger["id"], {"jobtitle": "marketing, later"})
+    served.run("crm-contacts")
+    served.run("marketing-contacts")
+
+    def resolved_title() -> str | None:
+        page_of = served.api.get("admin/conflicts", params={"status": "resolved"})
+        found = page_of.raise_for_status().json()["items"]
+        return next((c["id"] for c in found if c["field"] == "title"), None)
+
+    resolved_id = eventually(resolved_title)
+    sign_in(page, served)
+    page.get_by_role("link", name="Conflicts").click()
+    section = page.get_by_role("list", name="Resolved by policy")
+    item = section.locator(f'[data-resolved="{resolved_id}"]')
+    expect(item).to_contain_text("title")
+    expect(item).to_contain_text('"crm, earlier"')  # the hub's value, from crm
+    expect(item).to_contain_text('"marketing, later"')
+    expect(item).to_contain_text("last_write_wins")
+    expect(item).to_contain_text("later modification")
+    expect(item).to_contain_text("incoming (marketing)")
+    # Decided, not waiting: no card to decide, and both systems take the later value.
+    expect(page.locator(f'[data-conflict="{resolved_id}"]')).to_have_count(0)
+    screenshot(page, "conflicts")
+    eventually(
+        lambda: (
+            [_person(a, firstname="Edsger")[0]["jobtitle"] for a in (served.crm, served.marketing)]
+            == ["marketing, later", "marketing, later"]
+        )
+    )
+    item.get_by_role("link").click()
+    expect(page.get_by_role("row", name="title")).to_contain_text("marketing")
 
 
 def test_the_metrics_chart_what_ran_and_the_page_fits_a_phone(page: Page, served: Served) -> None:

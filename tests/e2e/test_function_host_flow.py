@@ -285,6 +285,16 @@ def test_conflicting_edits_follow_the_task_policy(
     _round(host, rt)
     _round(host, rt)
     assert _title(systems, email) == ("later", "later")
+    # Nothing waits; the policy's decision is on record, with the rule that made it.
+    assert json.loads(host.http("GET", "/api/admin/conflicts").get_body())["items"] == []
+    listed = host.http("GET", "/api/admin/conflicts?status=resolved")
+    (resolved,) = json.loads(listed.get_body())["items"]
+    assert (resolved["field"], resolved["policy"], resolved["rule"], resolved["winner"]) == (
+        "title",
+        "last_write_wins",
+        "later modification",
+        "incoming",
+    )
 
 
 def test_a_manual_conflict_waits_is_decided_over_http_and_propagates(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from adapters.sandbox_server import SandboxServer
+from tests.conftest import tcp_check, unique_name
 from tests.harness.decisions import TENANT
 from tests.harness.function_host import FunctionHost, embedded_app_settings
 from tests.harness.sandbox import seeded_account
@@ -30,3 +31,33 @@ def host(tmp_path: Path) -> Iterator[FunctionHost]:
     host = FunctionHost(embedded_app_settings(tmp_path), inline_queue=True, tenant=TENANT)
     yield host
     host.runtime().close()
+
+
+BACKENDS = [
+    pytest.param("sqlite", marks=pytest.mark.unit),
+    pytest.param("cosmos", marks=pytest.mark.integration),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def host_on_each_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FunctionHost]:
+    """A function host on SQLite (embedded, unit) and on the Cosmos DB emulator (a database
+    of its own, dropped afterwards; integration)."""
+    settings = embedded_app_settings(tmp_path)
+    if request.param == "cosmos":
+        stack = request.getfixturevalue("local_stack")
+        tcp_check("Cosmos DB emulator", stack.cosmos_endpoint)
+        settings |= {
+            "STORE_BACKEND": "cosmos",
+            "COSMOS_ENDPOINT": stack.cosmos_endpoint,
+            "COSMOS_KEY": stack.cosmos_key,
+            "COSMOS_CA_FILE": stack.cosmos_ca_file or "",
+            "COSMOS_VERIFY_TLS": str(stack.cosmos_verify_tls).lower(),
+            "COSMOS_DATABASE": unique_name("lockstep-app-"),
+        }
+    host = FunctionHost(settings, inline_queue=True, tenant=TENANT)
+    yield host
+    rt = host.runtime()
+    if request.param == "cosmos":
+        rt.store.drop_database()  # type: ignore[attr-defined]
+    rt.close()

@@ -9,10 +9,8 @@ always agrees with the data. On SQLite (embedded) and on the Cosmos emulator (et
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,37 +29,14 @@ from integration_core.pipelines.conflicts import pending_fields
 from integration_core.pipelines.decisions import IN_FLIGHT_LEASE
 from integration_core.pipelines.matching import awaits_duplicate_review
 from integration_core.runtime import Runtime
-from tests.conftest import tcp_check, unique_name
 from tests.harness.decisions import TENANT, seed_conflict, seed_duplicate
 from tests.harness.faults import CrashingStore, MeetingStore
-from tests.harness.function_host import FunctionHost, embedded_app_settings
-
-BACKENDS = [
-    pytest.param("sqlite", marks=pytest.mark.unit),
-    pytest.param("cosmos", marks=pytest.mark.integration),
-]
+from tests.harness.function_host import FunctionHost
 
 
-@pytest.fixture(params=BACKENDS)
-def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FunctionHost]:
-    settings = embedded_app_settings(tmp_path)
-    if request.param == "cosmos":
-        stack = request.getfixturevalue("local_stack")
-        tcp_check("Cosmos DB emulator", stack.cosmos_endpoint)
-        settings |= {
-            "STORE_BACKEND": "cosmos",
-            "COSMOS_ENDPOINT": stack.cosmos_endpoint,
-            "COSMOS_KEY": stack.cosmos_key,
-            "COSMOS_CA_FILE": stack.cosmos_ca_file or "",
-            "COSMOS_VERIFY_TLS": str(stack.cosmos_verify_tls).lower(),
-            "COSMOS_DATABASE": unique_name("lockstep-race-"),
-        }
-    host = FunctionHost(settings, inline_queue=True, tenant=TENANT)
-    yield host
-    rt = host.runtime()
-    if request.param == "cosmos":
-        rt.store.drop_database()  # type: ignore[attr-defined]
-    rt.close()
+@pytest.fixture
+def host(host_on_each_backend: FunctionHost) -> FunctionHost:
+    return host_on_each_backend
 
 
 def post_at_once(

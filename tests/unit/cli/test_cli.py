@@ -123,6 +123,7 @@ def test_every_command_explains_itself_with_an_example(cli: Any) -> None:
         ["results"],
         ["conflicts", "decide"],
         ["conflicts", "get"],
+        ["conflicts", "list"],
         ["duplicates", "decide"],
         ["tasks", "update"],
         ["tasks", "resync"],
@@ -168,6 +169,11 @@ def test_a_resync_is_previewed_then_applied_and_every_write_is_audited(cli: Any)
         issued = answer(cli("--json", "keys", "issue", "--name", "ci"))
         answer(cli("--json", "keys", "revoke", issued["id"]))
         assert answer(cli("--json", "conflicts", "list"))["items"] == []
+        resolved = cli("--json", "conflicts", "list", "--status", "resolved")
+        assert answer(resolved)["items"] == []
+        wrong = cli("conflicts", "list", "--status", "bogus")
+        assert wrong.returncode == 2
+        assert "resolved" in wrong.stderr
         audit = answer(cli("--json", "audit"))["items"]
         written = {(e["action"], e["resource"]) for e in audit}
         assert {("resync", "sync-task"), ("issue", "api-key"), ("revoke", "api-key")} <= written

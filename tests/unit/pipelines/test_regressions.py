@@ -128,7 +128,9 @@ def test_a_crash_after_a_twin_is_linked_loses_none_of_its_pushes(merge: props.Wo
     merge.deliver(INBOUND_QUEUE, 1, 0)  # alpha's record becomes the entity
     merge.webhooks = [from_beta]
     merge.deliver_webhooks("deliver", 1, 0)
-    merge.store.switch.arm(2, after=True)  # beta's title merged in, its link written: crash
+    # beta's title merged in, the title conflict field_merge resolved recorded, its link
+    # written: crash
+    merge.store.switch.arm(3, after=True)
     merge.deliver(INBOUND_QUEUE, 1, 0)
     assert merge.store.switch.fired == 1
     assert {link.connection_id for link in merge.links()} == {"alpha", "beta"}

@@ -12,9 +12,11 @@ import pytest
 from adapters.sandbox_server import SandboxAccount, SandboxRecord
 from integration_core.clock import utcnow
 from integration_core.models import Conflict, ConflictStatus, Entity
-from integration_core.pipelines.conflicts import decide_conflict
+from integration_core.pipelines.conflicts import decide_conflict, pending_fields, record_conflicts
 from integration_core.pipelines.drain import drain_queues
 from integration_core.pipelines.scheduler import run_scheduler
+from integration_core.sync import FieldConflict, Strategy
+from integration_core.sync.resolve import ABSENT
 from tests.harness.embedded import connect_sandbox, embedded_runtime
 from tests.harness.sandbox import seeded_account
 
@@ -102,7 +104,7 @@ def test_field_merge_keeps_edits_to_different_fields_from_both_sides(merge_world
     crm, mkt = merge_world.twins(email)
     for record in (crm, mkt):
         assert (record.properties["jobtitle"], record.properties["city"]) == ("CTO", "Oslo")
-    assert merge_world.conflicts() == []
+    assert merge_world.conflicts() == []  # no conflict: nothing stored, not even resolved
 
 
 def test_last_write_wins_takes_the_later_edit_of_the_same_field(lww_world: World) -> None:
@@ -205,3 +207,94 @@ def test_idle_rounds_after_conflicts_write_nothing(manual_world: World) -> None:
         r.id: r.version for a in (world.crm, world.mkt) for r in a.records("contacts")
     }
     assert len(world.conflicts()) == 1
+
+
+def _edit_title_on_both_sides(world: World) -> None:
+    """crm then mkt edit the same field: crm's change reaches the hub first, so mkt's
+    meets it as a conflict (hub: "from crm", incoming: "from mkt", mkt the later)."""
+    crm, mkt = world.twins(_email(world))
+    world.crm.update("contacts", crm.id, {"jobtitle": "from crm"})
+    world.mkt.update("contacts", mkt.id, {"jobtitle": "from mkt"})
+    world.sync()
+    world.sync()
+
+
+@pytest.mark.parametrize(
+    ("policy", "winner", "rule", "kept"),
+    [
+        ({"strategy": "source_wins"}, "incoming", "source wins", "from mkt"),
+        ({"strategy": "target_wins"}, "hub", "hub wins", "from crm"),
+        ({"strategy": "last_write_wins"}, "incoming", "later modification", "from mkt"),
+        ({"strategy": "field_merge"}, "incoming", "later modification", "from mkt"),
+        (
+            {"strategy": "system_priority", "priority": ["mkt", "crm"]},
+            "incoming",
+            "system priority: mkt",
+            "from mkt",
+        ),
+        (
+            {"strategy": "system_priority", "priority": ["mkt"], "field_owners": {"title": "crm"}},
+            "hub",
+            "field owner: crm",
+            "from crm",
+        ),
+        ({"strategy": "system_priority"}, "hub", "equal priority: hub keeps", "from crm"),
+    ],  # a protected field's rule: tests/unit/sync (only an admin edit makes that conflict)
+)
+def test_a_conflict_the_policy_resolves_is_stored_with_its_rule_and_winner(
+    tmp_path: Path, policy: dict[str, Any], winner: str, rule: str, kept: str
+) -> None:
+    world = World(tmp_path, policy, "propagate")
+    try:
+        _edit_title_on_both_sides(world)
+        (conflict,) = world.conflicts()
+        assert conflict.status is ConflictStatus.RESOLVED
+        assert (conflict.policy, conflict.rule, conflict.winner) == (
+            policy["strategy"],
+            rule,
+            winner,
+        )
+        assert (conflict.field, conflict.connection_id) == ("title", "mkt")
+        assert conflict.hub == {"present": True, "value": "from crm"}
+        assert conflict.incoming == {"present": True, "value": "from mkt"}
+        assert conflict.decided_by == policy["strategy"]
+        assert conflict.ttl == Conflict.resolved_ttl_seconds
+        crm, mkt = world.twins(_email(world))
+        assert crm.properties["jobtitle"] == mkt.properties["jobtitle"] == kept
+        # Resolved conflicts never hold a field back from the systems.
+        assert pending_fields(world.rt, "t1", conflict.entity_id, "mkt") == set()
+    finally:
+        world.rt.close()
+
+
+def test_a_manual_conflict_records_its_policy_and_waits(manual_world: World) -> None:
+    _edit_title_on_both_sides(manual_world)
+    (conflict,) = manual_world.conflicts()
+    assert (conflict.status, conflict.policy, conflict.winner) == (
+        ConflictStatus.PENDING,
+        "manual",
+        None,
+    )
+    assert conflict.ttl == -1  # a pending conflict waits as long as it takes
+
+
+def test_a_redelivered_change_stores_its_resolved_conflict_once(tmp_path: Path) -> None:
+    for world in _world(tmp_path, "target_wins"):
+        _edit_title_on_both_sides(world)
+        (stored,) = world.conflicts()
+        # What a redelivery of the same change meets again: the same disagreement.
+        base = stored.base["value"] if stored.base["present"] else ABSENT
+        found = FieldConflict("title", base, "from crm", "from mkt", "hub", "hub wins")
+        entity = Entity.from_document(world.rt.store.get("entities", "t1", stored.entity_id))
+        again = record_conflicts(
+            world.rt,
+            entity,
+            "mkt",
+            [found],
+            policy=Strategy.TARGET_WINS,
+            incoming_modified_at=stored.incoming_modified_at,
+        )
+        assert again == []
+        assert world.conflicts() == [stored]
+        world.sync()  # and the pipeline itself, re-reading: still the one document
+        assert world.conflicts() == [stored]

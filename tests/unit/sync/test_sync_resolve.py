@@ -91,7 +91,7 @@ def test_none_is_a_value_distinct_from_absent() -> None:
 def test_absent_against_none_is_a_conflict_reported_with_absent() -> None:
     res = resolve({"a": 1}, hub({"a": None}), inc({}), Policy(Strategy.MANUAL))
     conflict = only(res)
-    assert conflict == FieldConflict("a", 1, None, ABSENT, None)
+    assert conflict == FieldConflict("a", 1, None, ABSENT, None, "awaiting a decision")
     assert conflict.incoming_value is ABSENT
     assert conflict.hub_value is None
     assert res.values == {"a": None}
@@ -104,7 +104,7 @@ def test_absent_incoming_wins_removes_the_field() -> None:
     assert res.values == {"b": 2}
     assert "a" not in res.sources
     assert res.applied == frozenset({"a"})
-    assert only(res) == FieldConflict("a", 1, 5, ABSENT, "salesforce")
+    assert only(res) == FieldConflict("a", 1, 5, ABSENT, "salesforce", "source wins")
 
 
 def test_base_none_first_contact() -> None:
@@ -117,7 +117,7 @@ def test_base_none_first_contact() -> None:
     # a differs on both -> conflict; b only on hub -> kept; c only incoming -> applied.
     assert res.values == {"a": 9, "b": 2, "c": 3, "same": "x"}
     assert res.applied == frozenset({"a", "c"})
-    assert only(res) == FieldConflict("a", ABSENT, 1, 9, "salesforce")
+    assert only(res) == FieldConflict("a", ABSENT, 1, 9, "salesforce", "source wins")
 
 
 def test_base_none_empty_hub_takes_everything() -> None:
@@ -168,7 +168,9 @@ def test_source_wins() -> None:
     assert res.values == {"email": "sf@x.io"}
     assert res.sources == {"email": "salesforce"}
     assert res.applied == frozenset({"email"})
-    assert only(res) == FieldConflict("email", "old@x.io", "hub@x.io", "sf@x.io", "salesforce")
+    assert only(res) == FieldConflict(
+        "email", "old@x.io", "hub@x.io", "sf@x.io", "salesforce", "source wins"
+    )
     assert res.pending == ()
 
 
@@ -189,7 +191,7 @@ def test_manual_keeps_hub_and_is_pending() -> None:
     # Non-conflicting fields still apply.
     assert res.values == {"email": "hub", "name": "B"}
     assert res.applied == frozenset({"name"})
-    conflict = FieldConflict("email", "old", "hub", "sf", None)
+    conflict = FieldConflict("email", "old", "hub", "sf", None, "awaiting a decision")
     assert res.conflicts == (conflict,)
     assert res.pending == (conflict,)
 
@@ -484,7 +486,7 @@ def test_protected_field_only_changed_by_admin(strategy: Strategy) -> None:
     res = resolve(
         base, hub({"owner": "h", "name": "A"}), inc({"owner": "u2", "name": "A"}, t=10), policy
     )
-    assert only(res) == FieldConflict("owner", "u1", "h", "u2", "hub")
+    assert only(res) == FieldConflict("owner", "u1", "h", "u2", "hub", "protected field")
     assert res.pending == ()
     assert res.values["owner"] == "h"
 
@@ -531,3 +533,57 @@ def test_resolve_is_deterministic() -> None:
 def test_naive_time_rejected() -> None:
     with pytest.raises(ValueError, match="naive"):
         Side("hub", {}, datetime(2024, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "hub_t", "inc_t", "policy", "winner", "rule"),
+    [
+        (Strategy.SOURCE_WINS, 9, 0, {}, "salesforce", "source wins"),
+        (Strategy.TARGET_WINS, 0, 9, {}, "hub", "hub wins"),
+        (Strategy.MANUAL, 0, 9, {}, None, "awaiting a decision"),
+        (Strategy.LAST_WRITE_WINS, 0, 9, {}, "salesforce", "later modification"),
+        (Strategy.LAST_WRITE_WINS, 9, 0, {}, "hub", "later modification"),
+        (
+            Strategy.LAST_WRITE_WINS,
+            5,
+            5,
+            {"priority": ["hubspot"]},
+            "hub",
+            "same time, system priority: hubspot",
+        ),
+        (Strategy.FIELD_MERGE, 5, 5, {}, "hub", "same time, system name: hubspot"),
+        (
+            Strategy.SYSTEM_PRIORITY,
+            0,
+            0,
+            {"priority": ["salesforce"]},
+            "salesforce",
+            "system priority: salesforce",
+        ),
+        (
+            Strategy.SYSTEM_PRIORITY,
+            0,
+            0,
+            {"priority": ["salesforce"], "field_owners": {"email": "hubspot"}},
+            "hub",
+            "field owner: hubspot",
+        ),
+        (Strategy.SYSTEM_PRIORITY, 0, 0, {}, "hub", "equal priority: hub keeps"),
+    ],
+)
+def test_a_conflict_names_the_rule_that_decided_it(
+    strategy: Strategy,
+    hub_t: float,
+    inc_t: float,
+    policy: dict[str, Any],
+    winner: str | None,
+    rule: str,
+) -> None:
+    """The hub's value came from hubspot; salesforce sends another."""
+    res = resolve(
+        BASE,
+        hub({"email": "hub@x.io"}, t=hub_t, field_sources={"email": "hubspot"}),
+        inc({"email": "sf@x.io"}, t=inc_t),
+        Policy(strategy, **policy),
+    )
+    assert (only(res).winner, only(res).rule) == (winner, rule)

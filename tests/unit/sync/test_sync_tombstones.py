@@ -50,18 +50,19 @@ def test_delete_without_concurrent_update_follows_the_rule(
 
 
 @pytest.mark.parametrize(
-    ("strategy", "outcome"),
+    ("strategy", "outcome", "why"),
     [
-        (Strategy.SOURCE_WINS, DeleteOutcome.DELETE),
-        (Strategy.TARGET_WINS, DeleteOutcome.KEEP),
-        (Strategy.MANUAL, DeleteOutcome.PENDING),
-        (Strategy.LAST_WRITE_WINS, DeleteOutcome.KEEP),  # hub update (t=10) after delete (t=5)
-        (Strategy.FIELD_MERGE, DeleteOutcome.KEEP),
-        (Strategy.SYSTEM_PRIORITY, DeleteOutcome.KEEP),  # equal rank: hub keeps
+        (Strategy.SOURCE_WINS, DeleteOutcome.DELETE, "source wins"),
+        (Strategy.TARGET_WINS, DeleteOutcome.KEEP, "hub wins"),
+        (Strategy.MANUAL, DeleteOutcome.PENDING, "awaiting a decision"),
+        # hub update (t=10) after delete (t=5)
+        (Strategy.LAST_WRITE_WINS, DeleteOutcome.KEEP, "later modification"),
+        (Strategy.FIELD_MERGE, DeleteOutcome.KEEP, "later modification"),
+        (Strategy.SYSTEM_PRIORITY, DeleteOutcome.KEEP, "equal priority: hub keeps"),
     ],
 )
 def test_delete_against_concurrent_update_follows_the_strategy(
-    strategy: Strategy, outcome: DeleteOutcome
+    strategy: Strategy, outcome: DeleteOutcome, why: str
 ) -> None:
     hub = live_hub({"name": "B", "email": "e"}, t=10)
     decision = resolve_delete(
@@ -75,7 +76,9 @@ def test_delete_against_concurrent_update_follows_the_strategy(
         DeleteOutcome.KEEP: "hub",
         DeleteOutcome.PENDING: None,
     }[outcome]
-    assert decision.conflict == FieldConflict(DELETED_FIELD, False, False, True, expected_winner)
+    assert decision.conflict == FieldConflict(
+        DELETED_FIELD, False, False, True, expected_winner, why
+    )
 
 
 def test_later_delete_wins_under_last_write_wins_and_archive_rule() -> None:
