@@ -26,7 +26,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from integration_core.clock import utcnow
 from integration_core.errors import (
     ConflictError,
     LockstepError,
@@ -67,7 +66,13 @@ from integration_core.pipelines.matching import awaits_duplicate_review
 from integration_core.pipelines.misconfigured import marks_misconfigured
 from integration_core.pipelines.modes import takes_pushes
 from integration_core.pipelines.pushes import PUSHES, item_message, push_items
-from integration_core.pipelines.results import POSTPONED, Tally, already_done, record_result
+from integration_core.pipelines.results import (
+    POSTPONED,
+    Tally,
+    already_done,
+    record_result,
+    result_of,
+)
 from integration_core.pipelines.throttle import postponed_id, reschedule, take_budget
 from integration_core.ports import IntegrationAdapter, WriteRequest, WriteResult
 from integration_core.resilience import CircuitOpen
@@ -238,27 +243,8 @@ def _summary(message: SyncMessage, pushes: Sequence[_Push], shared: Tally) -> Sy
     """What the message did, summed over its pushes (each push's own result is stored)."""
     total = Tally(started_at=shared.started_at)
     for push in pushes:
-        for name in ("created", "updated", "unchanged", "pushed", "deleted", "failed"):
-            setattr(total, name, getattr(total, name) + getattr(push.tally, name))
-        total.errors.extend(push.tally.errors)
-        total.limiter.update(push.tally.limiter)
-        for stage, ms in push.tally.stages.items():
-            total.stages[stage] = total.stages.get(stage, 0.0) + ms
-    finished = utcnow()
-    return SyncResult(
-        id=message.message_id,
-        tenant_id=message.tenant_id,
-        task_id=None,
-        connection_id=message.connection_id,
-        direction="outbound",
-        correlation_id=message.correlation_id,
-        started_at=total.started_at,
-        finished_at=finished,
-        duration_ms=(finished - total.started_at).total_seconds() * 1000,
-        **total.counts(),
-        stage_ms=dict(total.stages),
-        limiter=dict(total.limiter),
-    )
+        total.absorb(push.tally)
+    return result_of(message, total, direction="outbound", task_id=None)
 
 
 # -- one push: what it writes ------------------------------------------------------------

@@ -32,6 +32,7 @@ __all__ = [
     "record_figures",
     "record_progress",
     "record_result",
+    "result_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,17 @@ class Tally:
     conflicts: Counter[str] = field(default_factory=Counter)  # detected, resolved, pending
     limiter: Counter[str] = field(default_factory=Counter)
 
+    def absorb(self, other: Tally) -> None:
+        """Add `other`'s counts, errors, stage times and budgets to this tally's."""
+        for name in (*RECORD_FIGURES.values(), "failed", "missed_webhooks"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
+        for stage, ms in other.stages.items():
+            self.stages[stage] = self.stages.get(stage, 0.0) + ms
+        self.dedup.update(other.dedup)
+        self.conflicts.update(other.conflicts)
+        self.limiter.update(other.limiter)
+
     def counts(self) -> dict[str, Any]:
         """The counts as SyncResult fields (what a running sync shows)."""
         return {
@@ -121,16 +133,12 @@ def record_progress(
     )
 
 
-def record_result(
-    store: DocumentStore,
-    message: SyncMessage,
-    tally: Tally,
-    *,
-    direction: str,
-    task_id: str | None,
+def result_of(
+    message: SyncMessage, tally: Tally, *, direction: str, task_id: str | None
 ) -> SyncResult:
+    """What `message`'s processing did, as `tally` counted it, finished now."""
     finished = utcnow()
-    result = SyncResult(
+    return SyncResult(
         id=message.message_id,
         tenant_id=message.tenant_id,
         task_id=task_id,
@@ -146,6 +154,17 @@ def record_result(
         dedup=dict(tally.dedup),
         limiter=dict(tally.limiter),
     )
+
+
+def record_result(
+    store: DocumentStore,
+    message: SyncMessage,
+    tally: Tally,
+    *,
+    direction: str,
+    task_id: str | None,
+) -> SyncResult:
+    result = result_of(message, tally, direction=direction, task_id=task_id)
     record_sync_counts(message.connection_id, direction, record_figures(result))
     record_conflict_counts(message.connection_id, result.conflict_counts)
     try:
