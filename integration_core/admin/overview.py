@@ -21,6 +21,7 @@ from integration_core.admin.connections import InvalidRequestError, get_connecti
 from integration_core.admin.ratelimits import limit_status
 from integration_core.clock import from_iso, to_iso, utcnow
 from integration_core.connect.flow import oauth_unavailable
+from integration_core.credentials import credential_id_of
 from integration_core.credentials.records import CredentialRecord, CredentialStatus
 from integration_core.models import Connection, ConnectionStatus, SyncResult, SyncTask, UtcDatetime
 from integration_core.pipelines.connection_health import last_success
@@ -138,12 +139,8 @@ def connection_overview(
 
 
 def _auth(rt: Runtime, connection: Connection) -> AuthState:
-    found = (
-        get_or_none(
-            rt.store, CredentialRecord.container, connection.tenant_id, connection.credential_id
-        )
-        if connection.credential_id
-        else None
+    found = get_or_none(
+        rt.store, CredentialRecord.container, connection.tenant_id, credential_id_of(connection)
     )
     record = CredentialRecord.from_document(found) if found else None
     return AuthState(

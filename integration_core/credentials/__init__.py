@@ -26,7 +26,7 @@ from integration_core.credentials.records import (
     TokenRefreshAudit,
 )
 from integration_core.credentials.refresher import RefreshResult, RetryPolicy
-from integration_core.credentials.repository import CredentialRepository
+from integration_core.credentials.repository import CredentialRepository, credential_id_of
 from integration_core.credentials.service import CredentialService
 from integration_core.credentials.types import (
     REFRESHABLE_TYPES,
@@ -68,6 +68,7 @@ __all__ = [
     "TokenRefreshAudit",
     "CredentialService",
     "CredentialRepository",
+    "credential_id_of",
     "RefreshResult",
     "RetryPolicy",
     "CredentialAuth",

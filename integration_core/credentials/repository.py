@@ -30,7 +30,7 @@ from integration_core.observability import register_secrets
 from integration_core.storage.base import ETAG, DocumentStore, Filter
 from integration_core.storage.concurrency import get_or_none, update_document
 
-__all__ = ["CredentialRepository"]
+__all__ = ["CredentialRepository", "credential_id_of"]
 
 _log = logging.getLogger(__name__)
 
@@ -67,8 +67,9 @@ class CredentialRepository:
     def credential_id_for_connection(self, tenant_id: str, connection_id: str) -> str:
         """The connection's `credential_id` when it has one, else its default credential."""
         found = get_or_none(self._documents, Connection.container, tenant_id, connection_id)
-        linked = Connection.from_document(found).credential_id if found else None
-        return linked or self.credential_id_for(tenant_id, connection_id)
+        if found is None:
+            return self.credential_id_for(tenant_id, connection_id)
+        return credential_id_of(Connection.from_document(found))
 
     # -- metadata --
 
@@ -209,3 +210,10 @@ class CredentialRepository:
             self._cache.move_to_end((name, version))
             while len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
+
+
+def credential_id_of(connection: Connection) -> str:
+    """The credential `connection` uses: its `credential_id`, else its default one."""
+    return connection.credential_id or CredentialRepository.credential_id_for(
+        connection.tenant_id, connection.id
+    )

@@ -7,6 +7,7 @@ secret is answered, and another tenant's key gets 404.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,14 +18,17 @@ from integration_core.admin.overview import connection_overview
 from integration_core.clock import from_iso, to_iso, utcnow
 from integration_core.credentials.records import CredentialRecord
 from integration_core.models import Connection, Entity, SyncResult
+from integration_core.pipelines._private import named
 from integration_core.pipelines.links import links_in, retire_link
 from integration_core.storage.concurrency import update_document
 from integration_core.webhooks.audit import AUDIT, Outcome, WebhookAudit
 from tests.harness.admin_api import call, connect, delivered_three_ways, ok, problem, synced
 from tests.harness.decisions import TENANT
+from tests.harness.embedded import connect_sandbox, embedded_runtime
 from tests.harness.function_host import FunctionHost, embedded_app_settings
 from tests.harness.oauth_connect import oauth_clients
 from tests.harness.oauth_server import OAuthServer
+from tests.harness.sandbox import seeded_account
 
 pytestmark = pytest.mark.unit
 
@@ -244,3 +248,14 @@ def test_an_entity_answers_its_links_in_every_system(
     assert [(k["connectionId"], k["retired"]) for k in links] == [("crm", False), ("mkt", True)]
     # Another tenant's key does not find the entity, nor its links.
     problem(call(host, "GET", f"entities/{entity_id}", tenant=OTHER), 404)
+
+
+def test_a_connection_on_its_default_credential_shows_that_credential(tmp_path: Path) -> None:
+    """A connection that names no `credentialId` uses its default credential (as the
+    workers do): the overview reads that one's metadata."""
+    crm = seeded_account("crm", contacts=1)
+    with closing(embedded_runtime(tmp_path, {"crm": crm})) as rt:
+        connect_sandbox(rt, "crm", crm)
+        assert named(rt.store, Connection, TENANT, "crm").credential_id is None
+        auth = connection_overview(rt, TENANT, "crm").auth
+        assert (auth.credential_type, auth.needs_reauth) == ("bearer_token", False)
