@@ -193,7 +193,7 @@ class SyncResult(Document):
     connection_id: str
     direction: str
     correlation_id: str
-    trigger: RunTrigger = None  # also None for an outbound push
+    trigger: RunTrigger = None  # a push's: that of the run or decision that made it
     started_at: UtcDatetime
     finished_at: UtcDatetime
     duration_ms: float
@@ -374,7 +374,8 @@ class SyncMessage(BaseModel):
     connection_id: str
     kind: MessageKind
     correlation_id: str
-    # What started the run this message belongs to (a push's carries none).
+    # What started the run this message belongs to (a push: the run or the admin's
+    # decision that made it).
     trigger: RunTrigger = None
     attempt: int = 0
     payload: dict[str, Any] = Field(default_factory=dict)
