@@ -14,18 +14,14 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from integration_core.clock import utcnow
 from integration_core.demo import _connect
 from integration_core.demo_systems import DemoSystem, make_system, transports
-from integration_core.models import SyncResult
-from integration_core.pipelines.drain import drain_queues
-from integration_core.pipelines.scheduler import run_scheduler
 from integration_core.runtime import Runtime, build_runtime
 from tests.harness.embedded import embedded_settings
+from tests.harness.flows import Rounds
 
 __all__ = ["CallLog", "CrmPair", "crm_pair", "person"]
 
@@ -64,15 +60,7 @@ class CrmPair:
     hubspot: DemoSystem
     salesforce: DemoSystem
     logs: dict[str, CallLog]
-    rounds: int = 0
-
-    def sync(self) -> list[SyncResult]:
-        """A scheduler tick (each round ten minutes after the last), queues drained."""
-        run_scheduler(self.rt, now=utcnow() + timedelta(minutes=10 * self.rounds))
-        self.rounds += 1
-        report = drain_queues(self.rt)
-        assert not report.poisoned, report.poisoned
-        return report.results
+    sync: Rounds  # a scheduler tick, each ten minutes after the last, queues drained
 
 
 _SYLLABLES = [c + v for c in "klmnprstvwxyzbdfgh" for v in "aeiou"]
@@ -107,4 +95,4 @@ def crm_pair(workdir: Path, **settings: object) -> CrmPair:
     )
     _connect(rt, hubspot, ["salesforce"])
     _connect(rt, salesforce, ["hubspot"])
-    return CrmPair(rt, hubspot, salesforce, logs)
+    return CrmPair(rt, hubspot, salesforce, logs, Rounds(rt))
