@@ -250,8 +250,8 @@ class GitHubAdapter(DeclarativeAdapter):
                 f"github {entity_type} {external_id}: {err}", external_id=external_id
             ) from err
         deleted = raw.get("state") == "closed" and raw.get("state_reason") == "not_planned"
-        # Every field is checked above: no second validation (it runs for every issue).
-        return Change.trusted(
+        # Every field is checked above: the Change does not check them again.
+        return Change(
             external_id=external_id,
             version=_version(raw, values),
             modified_at=modified_at,

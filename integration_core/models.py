@@ -8,6 +8,8 @@ comparisons in queries are time comparisons.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
@@ -19,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    TypeAdapter,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -409,56 +412,36 @@ class PushItem(BaseModel):
     withdraw: str | None = Field(default=None, max_length=400)
 
 
-class Change(BaseModel):
-    """One record as a source system reports it: its id, version, time and fields."""
+@dataclass(slots=True)
+class Change:
+    """One record as a source system reports it: its id, version, time and fields.
+
+    A plain slotted dataclass, not a pydantic model: adapters make one for every record they
+    list, after checking each field themselves (that is their boundary), and a model's
+    construction and its garbage-collector load were most of an adapter's own CPU per record
+    (bench/adapters.py). What crosses a queue is checked on the way back in: `parse`.
+    """
 
     external_id: str
     version: str
     modified_at: UtcDatetime
-    values: dict[str, Any] = Field(default_factory=dict)
+    values: dict[str, Any] = dataclass_field(default_factory=dict)
     deleted: bool = False
 
     @classmethod
-    def trusted(
-        cls,
-        *,
-        external_id: str,
-        version: str,
-        modified_at: datetime,
-        values: dict[str, Any],
-        deleted: bool,
-    ) -> Change:
-        """A Change from fields the caller has already checked (an adapter's
-        `parse_record`: validated once, at the boundary), without validating them again
-        or copying `values` (owned by the new Change). What `model_construct` does, for
-        the per-record path: a listing makes one per record, and validation was most of
-        an adapter's own CPU (bench/adapters.py). A naive time is still refused.
+    def parse(cls, raw: Any) -> Change:
+        """A Change from untrusted JSON (a queued message's): every field checked, a naive
+        time refused.
+
+        Raises:
+            pydantic.ValidationError: naming the field.
         """
-        if modified_at.tzinfo is None:
-            raise ValueError("naive datetime: Lockstep times are timezone-aware UTC")
-        change = _new(cls)
-        _set_dict(
-            change,
-            {
-                "external_id": external_id,
-                "version": version,
-                "modified_at": modified_at,
-                "values": values,
-                "deleted": deleted,
-            },
-        )
-        _set_fields_set(change, _CHANGE_FIELDS)
-        _set_extra(change, None)
-        _set_private(change, None)
-        return change
+        return _CHANGE.validate_python(raw)
+
+    def to_json(self) -> dict[str, Any]:
+        """The Change as JSON data (what `parse` reads back)."""
+        result: dict[str, Any] = _CHANGE.dump_python(self, mode="json")
+        return result
 
 
-# Every Change has every field set, so one set serves them all: pydantic only ever adds a
-# field's name to it (on assignment), which changes nothing. A pydantic model's own
-# __setattr__ validates: its slots are written through their descriptors instead.
-_CHANGE_FIELDS = set(Change.model_fields)
-_new = object.__new__
-_set_dict = BaseModel.__dict__["__dict__"].__set__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+_CHANGE = TypeAdapter(Change)

@@ -147,7 +147,7 @@ def process_inbound(rt: Runtime, message: SyncMessage) -> SyncResult:
                 _pull(context, adapter)
             elif message.kind is MessageKind.WEBHOOK:
                 raw_changes = message.payload.get("changes", [])
-                _apply_page(context, [Change.model_validate(raw) for raw in raw_changes])
+                _apply_page(context, [Change.parse(raw) for raw in raw_changes])
             else:
                 raise PermanentError(f"inbound cannot handle {message.kind} messages")
         except RetryableError as err:
@@ -278,7 +278,7 @@ def _dead_letter(context: _Context, change: Change, reason: str) -> None:
         external_id=change.external_id,
         version=change.version,
         reason=reason,
-        record=change.model_dump(mode="json"),
+        record=change.to_json(),
     )
 
 

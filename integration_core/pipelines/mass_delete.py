@@ -74,7 +74,7 @@ def guard_deletes(
         run = _new_run(run_id, tenant, connection, task, message)
         with contextlib.suppress(ConflictError):  # the same run on another instance
             rt.store.create(HELD_DELETES, run)
-    held = [c.model_dump(mode="json") for c in deletes] if holding else []
+    held = [c.to_json() for c in deletes] if holding else []
 
     def note(document: dict[str, Any]) -> dict[str, Any]:
         if not holding:

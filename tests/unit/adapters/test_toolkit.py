@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from adapters.toolkit import (
     Concurrency,
@@ -35,6 +36,7 @@ from adapters.toolkit import (
 )
 from adapters.toolkit.cursors import CursorStrategy, epoch_ms
 from adapters.toolkit.selectors import PathError
+from adapters.toolkit.spec import RecordProblem
 from integration_core.connectors import Connectors
 from integration_core.credentials.auth import HttpOptions
 from integration_core.credentials.types import CredentialType
@@ -497,25 +499,26 @@ def test_a_credential_type_the_provider_does_not_take_is_refused() -> None:
         _adapter(lambda r: httpx.Response(200), auth=Typed())
 
 
-def test_a_trusted_change_is_the_change_validation_would_make() -> None:
-    """`Change.trusted` (the listing's per-record path) skips validation, not meaning: the
-    same fields, equality, copies, dumps and JSON as a validated Change."""
+def test_a_change_crosses_a_queue_unchanged_and_is_checked_on_the_way_in() -> None:
+    """A Change is not validated when an adapter makes one (the adapter has checked every
+    field); what a queued message carries back is: `parse` reads what `to_json` wrote and
+    refuses a naive time or a wrong type, naming the field."""
     when = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
-    fields: dict[str, Any] = {
-        "external_id": "42",
-        "version": "7",
-        "modified_at": when,
-        "values": {"email": "ada@example.com"},
-        "deleted": False,
-    }
-    trusted, checked = Change.trusted(**fields), Change(**fields)
-    assert trusted == checked
-    assert trusted.model_dump() == checked.model_dump()
-    assert trusted.model_dump_json() == checked.model_dump_json()
-    assert trusted.model_copy(update={"deleted": True}).deleted is True
-    assert trusted.model_fields_set == checked.model_fields_set
-    other = Change.trusted(**fields)
-    other.version = "8"  # an assignment leaves every other Change as it was
-    assert (trusted.version, trusted.model_fields_set) == ("7", checked.model_fields_set)
-    with pytest.raises(ValueError, match="naive"):
-        Change.trusted(**{**fields, "modified_at": when.replace(tzinfo=None)})
+    change = Change("42", "7", when, {"email": "ada@example.com"}, False)
+    dumped = change.to_json()
+    assert dumped["modified_at"] == "2026-03-01T09:30:00.000000Z"
+    assert Change.parse(json.loads(json.dumps(dumped))) == change
+    with pytest.raises(ValidationError, match="modified_at"):
+        Change.parse({**dumped, "modified_at": "2026-03-01T09:30:00"})
+    with pytest.raises(ValidationError, match="external_id"):
+        Change.parse({**dumped, "external_id": 42})
+    with pytest.raises(ValidationError, match="deleted"):
+        Change.parse({**dumped, "deleted": "maybe"})
+
+
+def test_a_listed_record_with_a_naive_time_is_rejected_not_crashed() -> None:
+    """A spec whose time function answers a naive time: the record is refused with the
+    field named (the Change itself no longer checks it)."""
+    spec = RecordSpec(time=lambda value: datetime(2026, 3, 1, 9, 30))
+    with pytest.raises(RecordProblem, match="modifiedAt.*zone"):
+        spec.read({"id": "1", "modifiedAt": "x", "version": "1", "properties": {}})

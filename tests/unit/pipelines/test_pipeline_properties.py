@@ -373,7 +373,7 @@ class World:
                 correlation_id=message_id,
                 payload={
                     "task_id": f"{system}-contact",
-                    "changes": [change.model_dump(mode="json")],
+                    "changes": [change.to_json()],
                 },
             )
             self.queue.inner.send(INBOUND_QUEUE, message)
