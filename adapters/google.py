@@ -207,7 +207,7 @@ class GooglePeopleAdapter(DeclarativeAdapter):
             if not isinstance(etag, str) or not etag:
                 raise ValueError("missing 'etag'")
             modified_at = _updated(metadata.get("sources"), deleted)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, OverflowError, OSError) as err:  # see _updated
             raise RecordError(
                 f"google {entity_type} {external_id}: {err}", external_id=external_id
             ) from err
@@ -343,6 +343,7 @@ def _updated(sources: Any, deleted: bool) -> datetime:
 
     Raises:
         ValueError: a live person without any, or a time that is not one.
+        OverflowError, OSError: epoch milliseconds beyond the platform's time_t.
     """
     times = [
         parse_time(s["updateTime"])

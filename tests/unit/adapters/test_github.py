@@ -14,6 +14,7 @@ import pytest
 from adapters import parse_webhook
 from adapters.github import GitHubAdapter
 from adapters.sandbox_server import SandboxServer
+from adapters.toolkit import RecordError
 from integration_core.errors import ConnectionConfigurationError, PermanentError, RetryableError
 from tests.harness.adapters import StaticBearer
 from tests.harness.fakes.github import GitHubFake
@@ -272,3 +273,12 @@ def test_a_name_not_text_digests_as_its_str_and_name_order_does_not_count() -> N
         adapter.parse_record("task", swapped).version
         == adapter.parse_record("task", listed).version
     )
+
+
+@pytest.mark.parametrize("updated_at", [10**20, "99999999999999999999", "yesterday", None])
+def test_an_issue_with_a_time_it_cannot_read_is_a_record_error_naming_it(
+    updated_at: object,
+) -> None:
+    adapter = github_adapter("https://api.github.com", auth=StaticBearer("t"))
+    with pytest.raises(RecordError, match="github task 7: "):
+        adapter.parse_record("task", {**_ISSUE, "updated_at": updated_at})

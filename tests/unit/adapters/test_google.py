@@ -84,6 +84,7 @@ def test_the_reference_person_and_deleted_person_parse() -> None:
         ({"metadata": {"sources": [{"type": "CONTACT"}]}}, "metadata.sources.updateTime"),
         ({"metadata": ["not", "an", "object"]}, "metadata.sources.updateTime"),
         ({"metadata": {"sources": [{"updateTime": "yesterday"}]}}, "yesterday"),
+        ({"metadata": {"sources": [{"updateTime": "9" * 20}]}}, ""),
     ],
 )
 def test_a_person_it_cannot_read_is_a_record_error_naming_it(
