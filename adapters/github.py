@@ -242,22 +242,16 @@ class GitHubAdapter(DeclarativeAdapter):
                 f"github {entity_type}: record without an id at 'number'", external_id=None
             )
         external_id = str(number)
-        try:
+        try:  # OverflowError, OSError: epoch milliseconds beyond the platform's time_t
             modified_at = parse_time(raw.get("updated_at"))
             values = _values(raw)
-        except (ValueError, TypeError, KeyError) as err:
+        except (ValueError, TypeError, KeyError, OverflowError, OSError) as err:
             raise RecordError(
                 f"github {entity_type} {external_id}: {err}", external_id=external_id
             ) from err
         deleted = raw.get("state") == "closed" and raw.get("state_reason") == "not_planned"
         # Every field is checked above: the Change does not check them again.
-        return Change(
-            external_id=external_id,
-            version=_version(raw, values),
-            modified_at=modified_at,
-            values=values,
-            deleted=deleted,
-        )
+        return Change(external_id, _version(raw, values), modified_at, values, deleted)
 
     # -- writes --------------------------------------------------------------------------
 
@@ -357,7 +351,7 @@ def _values(raw: dict[str, Any]) -> dict[str, Any]:
         "title": raw["title"],
         "body": _MARK.sub("", text) if isinstance(text, str) and "lockstep:" in text else text,
         "state": raw["state"],
-        "assignees": [a["login"] for a in raw.get("assignees") or []],
+        "assignees": [a["login"] for a in raw.get("assignees") or ()],
         "labels": [label["name"] if isinstance(label, dict) else label for label in raw["labels"]],
         "due_on": milestone.get("due_on") if isinstance(milestone, dict) else None,
     }
@@ -365,21 +359,26 @@ def _values(raw: dict[str, Any]) -> dict[str, Any]:
 
 def _version(raw: dict[str, Any], values: dict[str, Any]) -> str:
     """A hash of what syncs and `updated_at` (one-second resolution alone is too coarse).
-    `values`: the issue's `_values`, whose logins and label names it reuses."""
+    `values`: the issue's `_values`, whose logins and label names it reuses. One f-string:
+    each field formats as its `str()`, the text versions were always digested from."""
     milestone = raw.get("milestone")
-    text = "\x1f".join(
-        (
-            str(raw.get("updated_at")),
-            str(values["title"]),
-            str(raw.get("body")),
-            str(values["state"]),
-            str(raw.get("state_reason")),
-            "\x1e".join(sorted(map(str, values["assignees"]))),
-            "\x1e".join(sorted(map(str, values["labels"]))),
-            str(milestone.get("number") if isinstance(milestone, dict) else None),
-        )
+    number = milestone.get("number") if isinstance(milestone, dict) else None
+    text = (
+        f"{raw.get('updated_at')}\x1f{values['title']}\x1f{raw.get('body')}"
+        f"\x1f{values['state']}\x1f{raw.get('state_reason')}"
+        f"\x1f{_sorted_names(values['assignees'])}\x1f{_sorted_names(values['labels'])}"
+        f"\x1f{number}"
     )
     return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
+
+
+def _sorted_names(names: list[Any]) -> str:
+    """Logins or label names, sorted, as one text: strings as they are, anything else (a
+    malformed name) by its `str()` as ever."""
+    try:
+        return "\x1e".join(sorted(names))
+    except TypeError:
+        return "\x1e".join(sorted(map(str, names)))
 
 
 def _request_body(values: Mapping[str, Any]) -> dict[str, Any]:

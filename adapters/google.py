@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -53,7 +53,7 @@ from adapters.toolkit import (
     webhook_notice,
 )
 from adapters.toolkit.paginators import Token
-from adapters.toolkit.selectors import compile_path, select
+from adapters.toolkit.selectors import select
 from adapters.toolkit.spec import parse_time
 from integration_core.clock import utcnow
 from integration_core.credentials.types import CredentialType
@@ -70,9 +70,6 @@ _LOOKBACK = timedelta(days=1)  # how far back a create looks for its own earlier
 _PERSON_URI = re.compile(r"people/(c\d+)")
 # ListConnectionsResponse's fields besides `connections`.
 _LIST_FIELDS = frozenset({"nextPageToken", "nextSyncToken", "totalPeople", "totalItems"})
-# Read from every person listed: parsed once.
-_DELETED = compile_path("metadata.deleted")
-_SOURCES = compile_path("metadata.sources")
 
 GOOGLE_MAPPINGS: Mapping[str, ObjectMapping] = register_default_mappings(
     "google",
@@ -191,36 +188,31 @@ class GooglePeopleAdapter(DeclarativeAdapter):
     def parse_record(self, entity_type: str, raw: Any) -> Change:
         """A person: its id without `people/`, its etag as version, the latest update of
         its sources as its time (a deleted one without any: now)."""
-        where = f"google {entity_type}"
         if not isinstance(raw, dict):
-            raise RecordError(f"{where}: record is a {type(raw).__name__}", external_id=None)
+            raise RecordError(
+                f"google {entity_type}: record is a {type(raw).__name__}", external_id=None
+            )
         name = raw.get("resourceName")
         if not isinstance(name, str) or not name.startswith("people/") or name == "people/":
-            raise RecordError(f"{where}: record without a resourceName", external_id=None)
+            raise RecordError(
+                f"google {entity_type}: record without a resourceName", external_id=None
+            )
         external_id = name.removeprefix("people/")
-        deleted = _DELETED(raw, False) is True
+        metadata = raw.get("metadata")
+        if not isinstance(metadata, dict):
+            metadata = {}
+        deleted = metadata.get("deleted") is True
         etag = raw.get("etag")
-        sources = _SOURCES(raw, [])
         try:
             if not isinstance(etag, str) or not etag:
                 raise ValueError("missing 'etag'")
-            times = [
-                parse_time(s["updateTime"])
-                for s in (sources if isinstance(sources, list) else [])
-                if isinstance(s, dict) and "updateTime" in s
-            ]
-            if not times and not deleted:
-                raise ValueError("missing 'metadata.sources.updateTime'")
-        except (ValueError, TypeError) as err:
-            raise RecordError(f"{where} {external_id}: {err}", external_id=external_id) from err
+            modified_at = _updated(metadata.get("sources"), deleted)
+        except (ValueError, TypeError, OverflowError, OSError) as err:  # see _updated
+            raise RecordError(
+                f"google {entity_type} {external_id}: {err}", external_id=external_id
+            ) from err
         # Every field is checked above: the Change does not check them again.
-        return Change(
-            external_id=external_id,
-            version=etag,
-            modified_at=max(times) if times else utcnow(),
-            values=raw,
-            deleted=deleted,
-        )
+        return Change(external_id, etag, modified_at, raw, deleted)
 
     def write(
         self,
@@ -343,6 +335,26 @@ class GooglePeopleAdapter(DeclarativeAdapter):
                 provider="google", object_type="contact", external_id=watched, operation="pull"
             )
         ]
+
+
+def _updated(sources: Any, deleted: bool) -> datetime:
+    """The latest `updateTime` of a person's `metadata.sources`; a deleted person's may have
+    none: now.
+
+    Raises:
+        ValueError: a live person without any, or a time that is not one.
+        OverflowError, OSError: epoch milliseconds beyond the platform's time_t.
+    """
+    times = [
+        parse_time(s["updateTime"])
+        for s in (sources if isinstance(sources, list) else ())
+        if isinstance(s, dict) and "updateTime" in s
+    ]
+    if times:
+        return max(times)
+    if not deleted:
+        raise ValueError("missing 'metadata.sources.updateTime'")
+    return utcnow()
 
 
 def _merged(current: Any, written: Any) -> Any:

@@ -149,13 +149,13 @@ def _version(page: dict[str, Any]) -> str:
 def _canonical_json(value: Any) -> bytes:
     """`json.dumps(value, sort_keys=True, separators=(",", ":"))`, the bytes versions were
     always digested from: orjson writes the same bytes for ASCII text several times faster
-    (this runs for every page listed); other text (`json` escapes it) and integers beyond
-    64 bits (orjson refuses them) go through `json`."""
+    (this runs for every page listed); other text and DEL (`json` escapes them, orjson does
+    not) and integers beyond 64 bits (orjson refuses them) go through `json`."""
     try:
         data: bytes | None = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
         data = None
-    if data is not None and data.isascii():
+    if data is not None and data.isascii() and b"\x7f" not in data:
         return data
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 

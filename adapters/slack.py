@@ -56,6 +56,7 @@ from integration_core.ports import ChangeNotice, ChangePage, WriteResult
 
 __all__ = ["METHOD_TIERS", "SLACK", "SLACK_MAPPINGS", "SlackAdapter"]
 
+# What syncs of a user; `_version` digests the same fields, in this order.
 _PROFILE_FIELDS = ("first_name", "last_name", "email", "phone", "title")
 
 SLACK_MAPPINGS: Mapping[str, ObjectMapping] = register_default_mappings(
@@ -107,23 +108,34 @@ def _not_ok(body: Any) -> bool:
     return isinstance(body, dict) and body.get("ok") is False
 
 
+# A tuple, not `int | float`: a union is built anew on every use, once per user.
+_SECONDS = (int, float)
+
+
 def _epoch_seconds(value: Any) -> datetime:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, _SECONDS):
         raise ValueError(f"not epoch seconds: {value!r}")
-    return datetime.fromtimestamp(value, tz=UTC)
+    try:
+        return datetime.fromtimestamp(value, UTC)  # the zone positional: cheaper, per user
+    except (OverflowError, OSError) as err:  # beyond the platform's time_t
+        raise ValueError(f"not epoch seconds: {value!r}") from err
 
 
 def _version(user: dict[str, Any]) -> str:
     """`updated` with what syncs: `updated` counts seconds, and a user edited or deactivated
-    within the second of the last read would otherwise look unchanged."""
+    within the second of the last read would otherwise look unchanged. The digested text is
+    as it always was (each part's `str()`, joined by \\x1f), written as one f-string: this
+    runs for every user of every scan."""
     updated = user.get("updated")
-    if isinstance(updated, bool) or not isinstance(updated, int):
+    if type(updated) is not int:  # not a bool either
         raise ValueError(f"field 'updated' is a {type(updated).__name__}")
     profile = user.get("profile")
-    fields = profile if isinstance(profile, dict) else {}
-    parts = [str(updated), str(user.get("deleted") is True)]
-    parts += [str(fields.get(name)) for name in _PROFILE_FIELDS]
-    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=6).hexdigest()
+    field = (profile if isinstance(profile, dict) else {}).get
+    text = (
+        f"{updated}\x1f{user.get('deleted') is True}\x1f{field('first_name')}"
+        f"\x1f{field('last_name')}\x1f{field('email')}\x1f{field('phone')}\x1f{field('title')}"
+    )
+    digest = hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
     return f"{updated}-{digest}"
 
 

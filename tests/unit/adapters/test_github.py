@@ -14,6 +14,7 @@ import pytest
 from adapters import parse_webhook
 from adapters.github import GitHubAdapter
 from adapters.sandbox_server import SandboxServer
+from adapters.toolkit import RecordError
 from integration_core.errors import ConnectionConfigurationError, PermanentError, RetryableError
 from tests.harness.adapters import StaticBearer
 from tests.harness.fakes.github import GitHubFake
@@ -218,3 +219,66 @@ def test_an_issues_version_digests_what_syncs_as_ever() -> None:
     change = adapter.parse_record("task", issue)
     assert change.version == hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
     assert change.values["body"] == "Steps"
+
+
+_ISSUE = {
+    "number": 7,
+    "title": "Fix the sync",
+    "body": "Steps",
+    "state": "open",
+    "state_reason": None,
+    "updated_at": "2026-03-01T09:30:00Z",
+    "assignees": [{"login": "ada"}],
+    "labels": [{"name": "bug"}],
+    "milestone": {"number": 3, "due_on": "2026-04-01T00:00:00Z"},
+}
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"title": "Fix the sync, now"},
+        {"body": "Steps, more"},
+        {"body": None},
+        {"state": "closed", "state_reason": "completed"},
+        {"state": "closed", "state_reason": "not_planned"},
+        {"assignees": [{"login": "ada"}, {"login": "zoe"}]},
+        {"assignees": []},
+        {"labels": [{"name": "bug"}, {"name": "sync"}]},
+        {"labels": [{"name": "bugs"}]},
+        {"milestone": {"number": 4, "due_on": "2026-04-01T00:00:00Z"}},
+        {"milestone": None},
+    ],
+)
+def test_an_edit_within_the_same_second_is_a_new_version(edit: dict[str, object]) -> None:
+    adapter = github_adapter("https://api.github.com", auth=StaticBearer("t"))
+    before = adapter.parse_record("task", _ISSUE)
+    after = adapter.parse_record("task", {**_ISSUE, **edit})
+    assert after.modified_at == before.modified_at
+    assert after.version != before.version
+
+
+def test_a_name_not_text_digests_as_its_str_and_name_order_does_not_count() -> None:
+    adapter = github_adapter("https://api.github.com", auth=StaticBearer("t"))
+    odd = {**_ISSUE, "assignees": [{"login": 12}, {"login": "ada"}], "labels": [None, "bug"]}
+    text = "\x1f".join(
+        ["2026-03-01T09:30:00Z", "Fix the sync", "Steps", "open", "None"]
+        + ["12\x1eada", "None\x1ebug", "3"]
+    )
+    expected = hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
+    assert adapter.parse_record("task", odd).version == expected
+    swapped = {**_ISSUE, "assignees": [{"login": "zoe"}, {"login": "ada"}]}
+    listed = {**_ISSUE, "assignees": [{"login": "ada"}, {"login": "zoe"}]}
+    assert (
+        adapter.parse_record("task", swapped).version
+        == adapter.parse_record("task", listed).version
+    )
+
+
+@pytest.mark.parametrize("updated_at", [10**20, "99999999999999999999", "yesterday", None])
+def test_an_issue_with_a_time_it_cannot_read_is_a_record_error_naming_it(
+    updated_at: object,
+) -> None:
+    adapter = github_adapter("https://api.github.com", auth=StaticBearer("t"))
+    with pytest.raises(RecordError, match="github task 7: "):
+        adapter.parse_record("task", {**_ISSUE, "updated_at": updated_at})

@@ -16,7 +16,7 @@ import pytest
 
 from adapters.google import GOOGLE, PERSON_FIELDS, GooglePeopleAdapter
 from adapters.sandbox_server import SandboxServer
-from adapters.toolkit import CursorExpiredError
+from adapters.toolkit import CursorExpiredError, RecordError
 from integration_core.errors import PermanentError, PreconditionFailedError, RetryableError
 from integration_core.models import Connection
 from integration_core.ports import parse_webhook
@@ -75,6 +75,24 @@ def test_the_reference_person_and_deleted_person_parse() -> None:
     tombstone = adapter.parse_record("contact", gone)
     assert tombstone.deleted
     assert tombstone.external_id == "c8129931294717049346"
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        ({"etag": ""}, "missing 'etag'"),
+        ({"metadata": {"sources": [{"type": "CONTACT"}]}}, "metadata.sources.updateTime"),
+        ({"metadata": ["not", "an", "object"]}, "metadata.sources.updateTime"),
+        ({"metadata": {"sources": [{"updateTime": "yesterday"}]}}, "yesterday"),
+        ({"metadata": {"sources": [{"updateTime": "9" * 20}]}}, ""),
+    ],
+)
+def test_a_person_it_cannot_read_is_a_record_error_naming_it(
+    edit: dict[str, Any], problem: str
+) -> None:
+    [person] = _fixture("google_connections.json")["connections"]
+    with pytest.raises(RecordError, match=f"google contact c2845437218370157312: .*{problem}"):
+        _offline().parse_record("contact", {**person, **edit})
 
 
 def test_the_fakes_answers_have_the_references_shape(account: Account) -> None:

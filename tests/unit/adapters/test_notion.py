@@ -164,6 +164,7 @@ def test_a_version_moves_with_any_property_even_within_the_same_minute() -> None
         {},
         {"plain_text": "Bug bash — café 🐛"},  # text json escapes (orjson would not)
         {"plain_text": 2**70},  # an integer orjson refuses
+        {"plain_text": "rubout\x7f"},  # ASCII that json escapes (orjson would not)
     ],
 )
 def test_a_version_is_the_minute_and_the_digest_of_the_sorted_json(edit: dict[str, Any]) -> None:

@@ -346,3 +346,31 @@ def test_a_users_version_is_updated_with_a_digest_and_updated_must_be_whole_seco
     assert adapter.parse_record("contact", user).version == f"1502138686-{digest}"
     with pytest.raises(RecordError, match="field 'updated' is a float"):
         adapter.parse_record("contact", {**user, "updated": 1502138686.5})
+
+
+@pytest.mark.parametrize("name", ["first_name", "last_name", "email", "phone", "title"])
+def test_a_profile_edit_within_the_same_second_is_a_new_version(name: str) -> None:
+    user = USER_CHANGE["event"]["user"]
+    adapter = slack_adapter("https://slack.com/api", auth=StaticBearer("t"))
+    edited = {**user, "profile": {**user["profile"], name: "edited"}}
+    before, after = (adapter.parse_record("contact", u) for u in (user, edited))
+    assert after.modified_at == before.modified_at
+    assert after.version != before.version
+
+
+def test_a_deactivation_within_the_same_second_is_a_new_version() -> None:
+    user = USER_CHANGE["event"]["user"]
+    adapter = slack_adapter("https://slack.com/api", auth=StaticBearer("t"))
+    gone = adapter.parse_record("contact", {**user, "deleted": True})
+    assert gone.deleted
+    assert gone.version != adapter.parse_record("contact", user).version
+
+
+def test_a_user_without_a_profile_or_with_updated_out_of_range_is_read_or_refused() -> None:
+    user = {k: v for k, v in USER_CHANGE["event"]["user"].items() if k != "profile"}
+    adapter = slack_adapter("https://slack.com/api", auth=StaticBearer("t"))
+    parts = ["1502138686", "False", "None", "None", "None", "None", "None"]
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=6).hexdigest()
+    assert adapter.parse_record("contact", user).version == f"1502138686-{digest}"
+    with pytest.raises(RecordError, match=r"slack contact .*not epoch seconds"):
+        adapter.parse_record("contact", {**user, "updated": 10**20})
