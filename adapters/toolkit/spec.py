@@ -54,7 +54,10 @@ def parse_time(value: Any) -> datetime:
     if isinstance(value, bool):
         raise ValueError(f"not a time: {value!r}")
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+        try:
+            return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+        except (OverflowError, OSError) as err:  # past what the platform's clock can hold
+            raise ValueError(f"not a time: {value!r}") from err
     raise ValueError(f"not a time: {value!r}")
 
 

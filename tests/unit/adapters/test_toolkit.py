@@ -522,3 +522,11 @@ def test_a_listed_record_with_a_naive_time_is_rejected_not_crashed() -> None:
     spec = RecordSpec(time=lambda value: datetime(2026, 3, 1, 9, 30))
     with pytest.raises(RecordProblem, match="modifiedAt.*zone"):
         spec.read({"id": "1", "modifiedAt": "x", "version": "1", "properties": {}})
+
+
+@pytest.mark.parametrize("when", [10**20, "99999999999999999999", float("inf")])
+def test_a_listed_record_with_a_time_past_the_clock_is_rejected_not_crashed(when: Any) -> None:
+    """Epoch milliseconds too large for the platform's clock (OverflowError, OSError from
+    `fromtimestamp`) are a record problem naming the field, not a crashed listing."""
+    with pytest.raises(RecordProblem, match="modifiedAt.*not a time"):
+        RecordSpec().read({"id": "1", "modifiedAt": when, "version": "1", "properties": {}})
