@@ -7,9 +7,12 @@ not counted here):
   provider allows up to `--page-size`) and created per second through the adapter
   (`write` is null for Slack, whose users Lockstep only reads);
 - `cpu_us_per_record`: this process's CPU per record through the adapter, beside a bare
-  httpx loop making the same requests (same URLs, headers and JSON parsing) in the same
-  run, interleaved, best of `--rounds`; `overhead_pct` is the toolkit's cost over the bare
-  loop (goal <= 25);
+  httpx loop making the same requests (same URLs and headers; the body parsed by httpx's
+  `response.json()`) in the same run, interleaved, each round from a collected heap, best
+  of `--rounds`; `overhead_pct` is the toolkit's cost over that loop (goal <= 25). The
+  toolkit parses answers with orjson: `bare_orjson` is the same loop parsing with orjson
+  too, and `overhead_vs_orjson_pct` the toolkit's cost over it (what the toolkit's own
+  paging, checks and Changes cost, the parser aside);
 - `peak_rss_mb`: this process's peak RSS after paging through `--sizes` records in turn
   (pages are streamed: it should stay flat from 10k to 100k).
 
@@ -22,6 +25,7 @@ not counted here):
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import multiprocessing
 import resource
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -71,6 +76,15 @@ from tests.harness.sandbox import SteppingClock, contact, sandbox_connection  # 
 
 TOKEN = "bench-key"  # noqa: S105 - the fakes' own test token
 WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
+Parse = Callable[[httpx.Response], Any]
+
+
+def _stdlib_json(response: httpx.Response) -> Any:
+    return response.json()
+
+
+def _orjson(response: httpx.Response) -> Any:
+    return orjson.loads(response.content)
 
 
 def _sandbox(records: int) -> WsgiApp:
@@ -151,17 +165,17 @@ def _client(base_url: str) -> httpx.Client:
     )
 
 
-def _sandbox_bare_read(client: httpx.Client, page_size: int) -> int:
+def _sandbox_bare_read(client: httpx.Client, page_size: int, parse: Parse) -> int:
     count, params = 0, {"limit": page_size}
     while True:
-        body = client.get("/v1/objects/contacts", params=params).json()
+        body = parse(client.get("/v1/objects/contacts", params=params))
         count += len(body["results"])
         if body["paging"] is None:
             return count
         params = {"limit": page_size, **body["paging"]["next"]}
 
 
-def _hubspot_bare_read(client: httpx.Client, page_size: int) -> int:
+def _hubspot_bare_read(client: httpx.Client, page_size: int, parse: Parse) -> int:
     count = 0
     properties = mapped_properties(HUBSPOT_MAPPINGS["contact"])
     for archived in ("false", "true"):  # the adapter's listing ends with the archived pass
@@ -169,7 +183,7 @@ def _hubspot_bare_read(client: httpx.Client, page_size: int) -> int:
         if archived == "true":
             params["archived"] = "true"
         while True:
-            body = client.get("/crm/v3/objects/contacts", params=params).json()
+            body = parse(client.get("/crm/v3/objects/contacts", params=params))
             count += len(body["results"]) if archived == "false" else 0
             after = body.get("paging", {}).get("next", {}).get("after")
             if after is None:
@@ -178,14 +192,14 @@ def _hubspot_bare_read(client: httpx.Client, page_size: int) -> int:
     return count
 
 
-def _salesforce_bare_read(client: httpx.Client, page_size: int) -> int:
+def _salesforce_bare_read(client: httpx.Client, page_size: int, parse: Parse) -> int:
     mapping = SALESFORCE_MAPPINGS["contact"]
     soql = soql_listing(mapping.provider_object, source_fields(mapping), None)
     headers = {"Sforce-Query-Options": f"batchSize={page_size}"}
-    body = client.get(f"{DATA_PATH}/queryAll", params={"q": soql}, headers=headers).json()
+    body = parse(client.get(f"{DATA_PATH}/queryAll", params={"q": soql}, headers=headers))
     count = len(body["records"])
     while "nextRecordsUrl" in body:
-        body = client.get(body["nextRecordsUrl"], headers=headers).json()
+        body = parse(client.get(body["nextRecordsUrl"], headers=headers))
         count += len(body["records"])
     return count
 
@@ -200,19 +214,21 @@ def _salesforce_bare_write(client: httpx.Client, n: int, offset: int) -> int:
     return n
 
 
-def _notion_bare_read(client: httpx.Client, page_size: int) -> int:
+def _notion_bare_read(client: httpx.Client, page_size: int, parse: Parse) -> int:
     count, body = 0, {"sorts": [{"timestamp": "last_edited_time", "direction": "ascending"}]}
     while True:
-        answer = client.post(
-            f"/v1/databases/{CONTACTS_DATABASE}/query", json={**body, "page_size": page_size}
-        ).json()
+        answer = parse(
+            client.post(
+                f"/v1/databases/{CONTACTS_DATABASE}/query", json={**body, "page_size": page_size}
+            )
+        )
         count += len(answer["results"])
         if not answer["has_more"]:
             return count
         body = {**body, "start_cursor": answer["next_cursor"]}
 
 
-def _google_bare_read(client: httpx.Client, page_size: int) -> int:
+def _google_bare_read(client: httpx.Client, page_size: int, parse: Parse) -> int:
     count = 0
     params: dict[str, Any] = {
         "personFields": PERSON_FIELDS,
@@ -220,14 +236,14 @@ def _google_bare_read(client: httpx.Client, page_size: int) -> int:
         "pageSize": page_size,
     }
     while True:
-        answer = client.get("/v1/people/me/connections", params=params).json()
+        answer = parse(client.get("/v1/people/me/connections", params=params))
         count += len(answer.get("connections", []))
         if "nextPageToken" not in answer:
             return count
         params = {**params, "pageToken": answer["nextPageToken"]}
 
 
-def _github_bare_read(client: httpx.Client, page_size: int) -> int:
+def _github_bare_read(client: httpx.Client, page_size: int, parse: Parse) -> int:
     count = 0
     url = f"{_github_url(str(client.base_url))}/issues"
     params: dict[str, Any] | None = {
@@ -238,18 +254,18 @@ def _github_bare_read(client: httpx.Client, page_size: int) -> int:
     }
     while True:
         response = client.get(url, params=params)
-        count += sum(1 for row in response.json() if "pull_request" not in row)
+        count += sum(1 for row in parse(response) if "pull_request" not in row)
         url = response.links.get("next", {}).get("url", "")
         if not url:
             return count
         params = None
 
 
-def _slack_bare_read(client: httpx.Client, page_size: int) -> int:
+def _slack_bare_read(client: httpx.Client, page_size: int, parse: Parse) -> int:
     count, cursor = 0, ""
     while True:
         params = {"limit": page_size, **({"cursor": cursor} if cursor else {})}
-        body = client.get("/api/users.list", params=params).json()
+        body = parse(client.get("/api/users.list", params=params))
         count += sum(1 for user in body["members"] if not user["is_bot"])
         cursor = body["response_metadata"]["next_cursor"]
         if not cursor:
@@ -280,7 +296,7 @@ class Kit:
     name: str
     fake: Callable[[int], WsgiApp]
     adapter: Callable[[str], IntegrationAdapter]
-    bare_read: Callable[[httpx.Client, int], int]
+    bare_read: Callable[[httpx.Client, int, Parse], int]
     bare_write: Callable[[httpx.Client, int, int], int] | None
     max_page: int
     _: KW_ONLY
@@ -440,27 +456,29 @@ def _measure(fn: Callable[[], int]) -> tuple[int, float, float]:
     return n, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _compare(
-    toolkit: Callable[[int], int], bare: Callable[[int], int], rounds: int
-) -> dict[str, Any]:
-    """Interleaved rounds; the best round of each (least disturbed by the shared machine)."""
+def _compare(contenders: dict[str, Callable[[int], int]], rounds: int) -> dict[str, Any]:
+    """Interleaved rounds; the best round of each (least disturbed by the shared machine).
+    Each round starts from a collected heap, so none pays for an earlier round's garbage."""
     best: dict[str, tuple[float, float]] = {}
     for k in range(rounds):
-        for name, fn in (("toolkit", toolkit), ("bare", bare)):
+        for name, fn in contenders.items():
+            gc.collect()
             n, wall, cpu = _measure(lambda fn=fn, k=k: fn(k))
             per = (wall / n, cpu / n)
             if name not in best or per[1] < best[name][1]:
                 best[name] = per
     tool_cpu, bare_cpu = best["toolkit"][1], best["bare"][1]
-    return {
+    figures = {
         "per_s": round(1 / best["toolkit"][0], 1),
         "bare_per_s": round(1 / best["bare"][0], 1),
-        "cpu_us_per_record": {
-            "toolkit": round(tool_cpu * 1e6, 1),
-            "bare": round(bare_cpu * 1e6, 1),
-            "overhead_pct": round((tool_cpu / bare_cpu - 1) * 100, 1),
-        },
+        "cpu_us_per_record": {name: round(cpu * 1e6, 1) for name, (_, cpu) in best.items()},
     }
+    figures["cpu_us_per_record"]["overhead_pct"] = round((tool_cpu / bare_cpu - 1) * 100, 1)
+    if "bare_orjson" in best:
+        figures["cpu_us_per_record"]["overhead_vs_orjson_pct"] = round(
+            (tool_cpu / best["bare_orjson"][1] - 1) * 100, 1
+        )
+    return figures
 
 
 def _peak_rss_mb() -> float:
@@ -477,8 +495,11 @@ def bench(kit: Kit, args: argparse.Namespace) -> dict[str, Any]:
         _client(url) as client,
     ):
         reads = _compare(
-            lambda k: toolkit_read(adapter, size, kit.entity_type),
-            lambda k: kit.bare_read(client, size),
+            {
+                "toolkit": lambda k: toolkit_read(adapter, size, kit.entity_type),
+                "bare": lambda k: kit.bare_read(client, size, _stdlib_json),
+                "bare_orjson": lambda k: kit.bare_read(client, size, _orjson),
+            },
             args.rounds,
         )
         # New records for each side and round (emails are unique in HubSpot).
@@ -488,8 +509,10 @@ def bench(kit: Kit, args: argparse.Namespace) -> dict[str, Any]:
             None
             if bare_write is None
             else _compare(
-                lambda k: toolkit_write(adapter, kit, n, base + 2 * k * n),
-                lambda k: bare_write(client, n, base + 2 * k * n + n),
+                {
+                    "toolkit": lambda k: toolkit_write(adapter, kit, n, base + 2 * k * n),
+                    "bare": lambda k: bare_write(client, n, base + 2 * k * n + n),
+                },
                 args.rounds,
             )
         )
@@ -509,7 +532,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--speed-records", type=int, default=5000)
     parser.add_argument("--writes", type=int, default=1000)
     parser.add_argument("--page-size", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pushes", type=int, default=1000, help="0: skip")
     args = parser.parse_args(argv)
     chosen = [name for name in args.adapters.split(",") if name]

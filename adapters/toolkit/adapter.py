@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Self
 from urllib.parse import quote
 
 import httpx
+import orjson
 from pydantic import ValidationError
 
 from adapters.toolkit.cursors import CursorState
@@ -614,9 +615,20 @@ class DeclarativeAdapter:
 
 
 def _json_body(response: httpx.Response) -> tuple[Any, str | None]:
-    """The parsed body (None if empty) and, when it is not JSON, what it is instead."""
+    """The parsed body (None if empty) and, when it is not JSON, what it is instead.
+
+    orjson first: parsing is most of a listing's CPU, and orjson reads UTF-8 JSON several
+    times faster than `json`, into the same values, except integers past 64 bits, which it
+    reads as floats (as JavaScript does; our providers send ids past 2**53 as strings).
+    What only `json` reads (UTF-16 or 32, a byte order mark, NaN, numbers past a double)
+    goes to `response.json()` as before.
+    """
     if not response.content:
         return None, None
+    try:
+        return orjson.loads(response.content), None
+    except orjson.JSONDecodeError:
+        pass
     try:
         return response.json(), None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:

@@ -34,6 +34,7 @@ from adapters.toolkit import (
     WriteSpec,
     select,
 )
+from adapters.toolkit.adapter import MalformedAnswerError
 from adapters.toolkit.cursors import CursorStrategy, epoch_ms
 from adapters.toolkit.selectors import PathError
 from adapters.toolkit.spec import RecordProblem
@@ -530,3 +531,38 @@ def test_a_listed_record_with_a_time_past_the_clock_is_rejected_not_crashed(when
     `fromtimestamp`) are a record problem naming the field, not a crashed listing."""
     with pytest.raises(RecordProblem, match="modifiedAt.*not a time"):
         RecordSpec().read({"id": "1", "modifiedAt": when, "version": "1", "properties": {}})
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        ('{"items": [RECORD], "next": null, "big": 123456789012345678901}', "application/json"),
+        ('\ufeff{"items": [RECORD], "next": null}', "application/json; charset=utf-8"),
+        ('{"items": [RECORD], "next": null}', "application/json; charset=utf-16"),
+        ('{"items": [RECORD], "next": null, "odd": NaN}', "application/json"),
+    ],
+    ids=["integer-past-64-bits", "byte-order-mark", "utf-16", "nan"],
+)
+def test_every_answer_json_reads_is_read(content: str, content_type: str) -> None:
+    """Answers are parsed with orjson, and what only `json` reads (a byte order mark,
+    UTF-16, NaN) still is: the listing sees the same record either way."""
+    text = content.replace("RECORD", json.dumps(_record(1)))
+    encoding = "utf-16" if "utf-16" in content_type else "utf-8"
+    answer = httpx.Response(
+        200, content=text.encode(encoding), headers={"Content-Type": content_type}
+    )
+    handler, _ = _pages([answer])
+    page = _adapter(handler).read_changes("contact", None, page_size=2)
+    assert [c.external_id for c in page.changes] == ["r1"]
+    assert page.changes[0].values == _record(1)["fields"]
+
+
+@pytest.mark.parametrize(
+    "content", [b'{"items": [', b"<html><body>Bad gateway</body></html>", b"\xff\xfe\x00"]
+)
+def test_an_answer_neither_parser_reads_is_malformed(content: bytes) -> None:
+    handler, _ = _pages([httpx.Response(200, content=content)])
+    with pytest.raises(
+        MalformedAnswerError, match="widgets contact list: malformed answer: not JSON"
+    ):
+        _adapter(handler).read_changes("contact", None, page_size=2)
