@@ -26,7 +26,15 @@ def to_iso(value: datetime) -> str:
 
 
 def from_iso(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    """An ISO-8601 time with a zone, in UTC. Python 3.11 reads "Z" and "+0000" itself,
+    and a zero offset as UTC: such a time (every time a provider lists) is not converted.
+
+    Raises:
+        ValueError: not ISO-8601, or without a zone.
+    """
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is UTC:
+        return parsed
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp without a timezone: {value!r}")
     return parsed.astimezone(UTC)

@@ -46,11 +46,8 @@ def parse_time(value: Any) -> datetime:
     Raises:
         ValueError: anything else, including a time without a zone.
     """
-    if isinstance(value, str):
-        if value[-1:] == "Z":  # not endswith: a method call, once per record listed
-            return datetime.fromisoformat(value)  # UTC as it is (Python 3.11 reads "Z")
-        if not value.isdigit():
-            return from_iso(value)
+    if isinstance(value, str) and not value.isdigit():
+        return from_iso(value)
     if isinstance(value, bool):
         raise ValueError(f"not a time: {value!r}")
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
