@@ -533,6 +533,7 @@ def bench(kit: Kit, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    gc.freeze()  # as function_app does once it is imported: what the host keeps is not scanned
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--adapters", default=",".join(k.name for k in KITS))
     parser.add_argument("--sizes", default="10000,100000")
