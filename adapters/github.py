@@ -231,7 +231,7 @@ class GitHubAdapter(DeclarativeAdapter):
         return response, body
 
     def parse_record(self, entity_type: str, raw: Any) -> Change:
-        self._object(entity_type)
+        # `entity_type` is one the caller has already looked up (a listing, a read by id).
         if not isinstance(raw, dict):
             raise RecordError(
                 f"github {entity_type}: record is a {type(raw).__name__}", external_id=None

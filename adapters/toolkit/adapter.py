@@ -299,9 +299,10 @@ class DeclarativeAdapter:
                     err = self._record_error(entity_type, problem)
                     rejected.append(RejectedRecord(err.external_id, str(err), raw))
             return changes, rejected
+        parse = self.parse_record
         for raw in rows:
             try:
-                changes.append(self.parse_record(entity_type, raw))
+                changes.append(parse(entity_type, raw))
             except RecordError as err:
                 rejected.append(RejectedRecord(err.external_id, str(err), raw))
         return changes, rejected

@@ -48,9 +48,11 @@ class RejectedRecord:
 class ChangePage:
     """One page of a listing.
 
-    `changes` holds records and tombstones (`Change.deleted`); `cursor` is where the next
-    read resumes, to be stored only after this page is applied; `has_more`: more pages
-    follow in this listing (False: the listing is done and `cursor` rests until next time).
+    `changes` holds records and tombstones (`Change.deleted`), each field checked by the
+    adapter (a Change does not check itself; a record that fails goes to `rejected`);
+    `cursor` is where the next read resumes, to be stored only after this page is applied;
+    `has_more`: more pages follow in this listing (False: the listing is done and `cursor`
+    rests until next time).
     """
 
     changes: Sequence[Change]

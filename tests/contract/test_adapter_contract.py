@@ -172,6 +172,26 @@ def test_read_record_by_id(adapter_harness: AdapterHarness) -> None:
     assert missing is None
 
 
+def test_every_change_is_well_formed(adapter_harness: AdapterHarness) -> None:
+    """A Change does not check itself (adapters make one per record listed): every one an
+    adapter lists or reads is what `Change.parse` would accept, unchanged."""
+    h = adapter_harness
+    made = [h.create(h.sample(i)) for i in range(3)]
+    with h.adapter() as adapter:
+        changes, _, _ = _read_all(adapter, h.entity_type, None)
+        read = adapter.read_record(h.entity_type, made[0])
+    assert read is not None
+    for change in [*changes, read]:
+        assert type(change.external_id) is str
+        assert change.external_id
+        assert type(change.version) is str
+        assert change.version
+        assert change.modified_at.utcoffset() is not None
+        assert type(change.values) is dict
+        assert type(change.deleted) is bool
+        assert Change.parse(json.loads(json.dumps(change.to_json()))) == change
+
+
 def test_429_is_retryable_with_its_retry_after(adapter_harness: AdapterHarness) -> None:
     h = adapter_harness
     h.create(h.sample(1))
