@@ -150,7 +150,10 @@ def _canonical_json(value: Any) -> bytes:
     """`json.dumps(value, sort_keys=True, separators=(",", ":"))`, the bytes versions were
     always digested from: orjson writes the same bytes for ASCII text several times faster
     (this runs for every page listed); other text and DEL (`json` escapes them, orjson does
-    not) and integers beyond 64 bits (orjson refuses them) go through `json`."""
+    not) and integers beyond 64 bits (orjson refuses them) go through `json`. Floats in
+    exponent form differ (orjson writes 1e-05 as 0.00001, 1.5e-09 as 1.5e-9): such a page
+    digests differently than through `json`, but always the same way, which is all a
+    version needs."""
     try:
         data: bytes | None = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
