@@ -242,10 +242,10 @@ class GitHubAdapter(DeclarativeAdapter):
                 f"github {entity_type}: record without an id at 'number'", external_id=None
             )
         external_id = str(number)
-        try:  # OverflowError, OSError: epoch milliseconds beyond the platform's time_t
+        try:
             modified_at = parse_time(raw.get("updated_at"))
             values = _values(raw)
-        except (ValueError, TypeError, KeyError, OverflowError, OSError) as err:
+        except (ValueError, TypeError, KeyError) as err:
             raise RecordError(
                 f"github {entity_type} {external_id}: {err}", external_id=external_id
             ) from err

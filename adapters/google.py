@@ -207,7 +207,7 @@ class GooglePeopleAdapter(DeclarativeAdapter):
             if not isinstance(etag, str) or not etag:
                 raise ValueError("missing 'etag'")
             modified_at = _updated(metadata.get("sources"), deleted)
-        except (ValueError, TypeError, OverflowError, OSError) as err:  # see _updated
+        except (ValueError, TypeError) as err:
             raise RecordError(
                 f"google {entity_type} {external_id}: {err}", external_id=external_id
             ) from err
@@ -342,8 +342,8 @@ def _updated(sources: Any, deleted: bool) -> datetime:
     none: now.
 
     Raises:
-        ValueError: a live person without any, or a time that is not one.
-        OverflowError, OSError: epoch milliseconds beyond the platform's time_t.
+        ValueError: a live person without any, or a time that is not one (`parse_time`:
+            epoch milliseconds past the platform's clock too).
     """
     times = [
         parse_time(s["updateTime"])
