@@ -56,7 +56,7 @@ from integration_core.ports import ChangeNotice, ChangePage, WriteResult
 
 __all__ = ["METHOD_TIERS", "SLACK", "SLACK_MAPPINGS", "SlackAdapter"]
 
-# What syncs of a user; `_version` digests the same fields, in this order.
+# What syncs of a user; `_version` digests these fields, in this order.
 _PROFILE_FIELDS = ("first_name", "last_name", "email", "phone", "title")
 
 SLACK_MAPPINGS: Mapping[str, ObjectMapping] = register_default_mappings(
@@ -124,17 +124,14 @@ def _epoch_seconds(value: Any) -> datetime:
 def _version(user: dict[str, Any]) -> str:
     """`updated` with what syncs: `updated` counts seconds, and a user edited or deactivated
     within the second of the last read would otherwise look unchanged. The digested text is
-    as it always was (each part's `str()`, joined by \\x1f), written as one f-string: this
-    runs for every user of every scan."""
+    as it always was: each part's `str()`, joined by \\x1f."""
     updated = user.get("updated")
     if type(updated) is not int:  # not a bool either
         raise ValueError(f"field 'updated' is a {type(updated).__name__}")
     profile = user.get("profile")
     field = (profile if isinstance(profile, dict) else {}).get
-    text = (
-        f"{updated}\x1f{user.get('deleted') is True}\x1f{field('first_name')}"
-        f"\x1f{field('last_name')}\x1f{field('email')}\x1f{field('phone')}\x1f{field('title')}"
-    )
+    synced = "\x1f".join([str(field(name)) for name in _PROFILE_FIELDS])
+    text = f"{updated}\x1f{user.get('deleted') is True}\x1f{synced}"
     digest = hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
     return f"{updated}-{digest}"
 
