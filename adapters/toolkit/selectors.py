@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Protocol
 
-__all__ = ["MISSING", "PathError", "Selector", "compile_path", "select"]
+__all__ = ["MISSING", "PathError", "Selector", "compile_path", "is_key", "select"]
 
 
 class _Missing:
@@ -42,10 +42,15 @@ def compile_path(path: str) -> Selector:
 
     Closures, not objects: a listing calls a few of them for every record.
     """
-    steps = path.split(".") if path else []
-    if len(steps) == 1 and _index(path) is None:
+    if is_key(path):
         return _key_selector(path)
+    steps = path.split(".") if path else []
     return _path_selector(path, tuple((step, _index(step)) for step in steps))
+
+
+def is_key(path: str) -> bool:
+    """`path` is one dict key: not empty, no dots, no list index."""
+    return bool(path) and "." not in path and _index(path) is None
 
 
 def _key_selector(key: str) -> Selector:

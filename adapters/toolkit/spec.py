@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from adapters.toolkit.cursors import CursorStrategy
 from adapters.toolkit.errors import ErrorMap
 from adapters.toolkit.paginators import Paginator
-from adapters.toolkit.selectors import PathError, compile_path
+from adapters.toolkit.selectors import PathError, compile_path, is_key
 from integration_core.clock import from_iso
 from integration_core.credentials.types import CredentialType
 from integration_core.models import Change
@@ -101,8 +101,8 @@ def _reader(spec: RecordSpec) -> Callable[[Any], Change]:
     version_of = _strict(spec.version) if isinstance(spec.version, str) else spec.version
     get_values = _strict(spec.values) if spec.values else None  # "": the record itself
     flags = (spec.deleted,) if isinstance(spec.deleted, str) else spec.deleted or ()
-    flag_keys = tuple(flag for flag in flags if _is_key(flag))
-    flag_paths = tuple(compile_path(flag) for flag in flags if not _is_key(flag))
+    flag_keys = tuple(flag for flag in flags if is_key(flag))
+    flag_paths = tuple(compile_path(flag) for flag in flags if not is_key(flag))
     time = spec.time
     # `parse_time` is the usual time: its common case ("...Z") is read here, a call less.
     fast_time = time is parse_time
@@ -155,16 +155,11 @@ def _reader(spec: RecordSpec) -> Callable[[Any], Change]:
     return read
 
 
-def _is_key(path: str) -> bool:
-    """A path that is one dict key (no dots, not a list index)."""
-    return bool(path) and "." not in path and not path.lstrip("-").isdigit()
-
-
 def _strict(path: str) -> Callable[[Any], Any]:
     """What is at `path` in a record: KeyError or PathError when it is missing. One key
     (most paths) is an `itemgetter`, the cheapest lookup there is: it runs for every
     record listed."""
-    return itemgetter(path) if _is_key(path) else compile_path(path)
+    return itemgetter(path) if is_key(path) else compile_path(path)
 
 
 def _problem(err: Exception) -> str:
