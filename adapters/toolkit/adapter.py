@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
 
@@ -290,20 +291,21 @@ class DeclarativeAdapter:
         one call less for every record listed."""
         changes: list[Change] = []
         rejected: list[RejectedRecord] = []
-        if type(self).parse_record is DeclarativeAdapter.parse_record:
-            read, append = self._reader(entity_type), changes.append
-            for raw in rows:
-                try:
-                    append(read(raw))
-                except RecordProblem as problem:
-                    err = self._record_error(entity_type, problem)
-                    rejected.append(RejectedRecord(err.external_id, str(err), raw))
-            return changes, rejected
-        parse = self.parse_record
+        read: Callable[[Any], Change] = (
+            self._reader(entity_type)  # raises RecordProblem
+            if type(self).parse_record is DeclarativeAdapter.parse_record
+            else partial(self.parse_record, entity_type)  # raises RecordError
+        )
+        append = changes.append
         for raw in rows:
             try:
-                changes.append(parse(entity_type, raw))
-            except RecordError as err:
+                append(read(raw))
+            except (RecordProblem, RecordError) as problem:
+                err = (
+                    self._record_error(entity_type, problem)
+                    if isinstance(problem, RecordProblem)
+                    else problem
+                )
                 rejected.append(RejectedRecord(err.external_id, str(err), raw))
         return changes, rejected
 
